@@ -1,0 +1,192 @@
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+use aws_sdk_autoscaling::operation::describe_instance_refreshes::DescribeInstanceRefreshesOutput;
+use aws_sdk_autoscaling::operation::set_instance_health::{
+    SetInstanceHealthError, SetInstanceHealthOutput,
+};
+use aws_sdk_autoscaling::operation::terminate_instance_in_auto_scaling_group::TerminateInstanceInAutoScalingGroupOutput;
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, AutoScalingInstanceDetails, Instance, InstanceRefresh, LifecycleState,
+    SuspendedProcess, TagDescription,
+};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+
+use super::*;
+
+fn instance() -> InstanceId {
+    InstanceId::parse("i-0a1b2c3d").unwrap()
+}
+
+fn group_name() -> AutoScalingGroupName {
+    AutoScalingGroupName::parse("web").unwrap()
+}
+
+#[tokio::test]
+async fn set_instance_health_marks_the_instance_unhealthy_and_respects_the_grace_period() {
+    let rule = mock!(Client::set_instance_health)
+        .match_requests(|req| {
+            req.instance_id() == Some("i-0a1b2c3d")
+                && req.health_status() == Some("Unhealthy")
+                && req.should_respect_grace_period() == Some(true)
+        })
+        .then_output(|| SetInstanceHealthOutput::builder().build());
+    let client = mock_client!(aws_sdk_autoscaling, [&rule]);
+    AutoScaling::new(client)
+        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn terminate_keeps_the_desired_capacity() {
+    let rule = mock!(Client::terminate_instance_in_auto_scaling_group)
+        .match_requests(|req| {
+            req.instance_id() == Some("i-0a1b2c3d")
+                && req.should_decrement_desired_capacity() == Some(false)
+        })
+        .then_output(|| TerminateInstanceInAutoScalingGroupOutput::builder().build());
+    let client = mock_client!(aws_sdk_autoscaling, [&rule]);
+    AutoScaling::new(client)
+        .replace(ActionKind::TerminateInstance, &group_name(), &instance())
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttling_on_a_mutating_call_is_reported_as_retryable() {
+    let rule = mock!(Client::set_instance_health).then_error(|| {
+        SetInstanceHealthError::generic(
+            ErrorMetadata::builder()
+                .code("Throttling")
+                .message("Rate exceeded")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [&rule], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let err = AutoScaling::new(client)
+        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("Throttling"), "detail kept: {err}");
+}
+
+#[tokio::test]
+async fn groups_owning_instances_carry_members_tags_suspensions_and_refresh_status() {
+    let instances = mock!(Client::describe_auto_scaling_instances)
+        .match_requests(|req| req.instance_ids() == ["i-0a1b2c3d"])
+        .then_output(|| {
+            DescribeAutoScalingInstancesOutput::builder()
+                .auto_scaling_instances(
+                    AutoScalingInstanceDetails::builder()
+                        .instance_id("i-0a1b2c3d")
+                        .auto_scaling_group_name("web")
+                        .build(),
+                )
+                .build()
+        });
+    let groups = mock!(Client::describe_auto_scaling_groups)
+        .match_requests(|req| req.auto_scaling_group_names() == ["web"])
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name("web")
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-0a1b2c3d")
+                                .lifecycle_state(LifecycleState::InService)
+                                .health_status("Healthy")
+                                .build(),
+                        )
+                        .tags(
+                            TagDescription::builder()
+                                .key("rebound:managed")
+                                .value("true")
+                                .build(),
+                        )
+                        .suspended_processes(
+                            SuspendedProcess::builder()
+                                .process_name("AZRebalance")
+                                .build(),
+                        )
+                        .target_group_arns(
+                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1",
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let refreshes = mock!(Client::describe_instance_refreshes)
+        .match_requests(|req| req.auto_scaling_group_name() == Some("web"))
+        .then_output(|| {
+            DescribeInstanceRefreshesOutput::builder()
+                .instance_refreshes(
+                    InstanceRefresh::builder()
+                        .status(InstanceRefreshStatus::InProgress)
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_autoscaling, [&instances, &groups, &refreshes]);
+    let found = AutoScaling::new(client)
+        .groups_owning(&[instance()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let group = &found[0];
+    assert!(group.is_managed("rebound:managed"));
+    assert!(group.instance_refresh_in_progress);
+    assert_eq!(group.suspended_processes, vec!["AZRebalance"]);
+    assert!(group.instance(&instance()).unwrap().in_service());
+    assert_eq!(group.target_group_arns.len(), 1);
+    assert_eq!(
+        (
+            instances.num_calls(),
+            groups.num_calls(),
+            refreshes.num_calls()
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn instances_in_no_group_cost_no_group_lookup() {
+    let instances = mock!(Client::describe_auto_scaling_instances)
+        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+    let client = mock_client!(aws_sdk_autoscaling, [&instances]);
+    assert!(AutoScaling::new(client)
+        .groups_owning(&[instance()])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn managed_groups_are_filtered_by_the_tag_on_the_server() {
+    let groups = mock!(Client::describe_auto_scaling_groups)
+        .match_requests(|req| {
+            let filter = &req.filters()[0];
+            filter.name() == Some("tag:rebound:managed") && filter.values() == ["true"]
+        })
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name("web")
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_autoscaling, [&groups]);
+    let found = AutoScaling::new(client)
+        .managed_groups("rebound:managed")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].instance_refresh_in_progress);
+}

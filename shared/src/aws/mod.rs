@@ -1,0 +1,87 @@
+//! Adapters: the ports implemented with the AWS SDK. SDK types stop here; errors are
+//! classified (retryable or not) where the error code is still known.
+
+mod autoscaling;
+mod dynamodb;
+mod elbv2;
+mod sns;
+
+pub use autoscaling::AutoScaling;
+pub use dynamodb::DynamoStore;
+pub use elbv2::LoadBalancing;
+pub use sns::SnsNotifier;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::error::{is_retryable_code, Error};
+
+/// Loads the shared SDK configuration once (region, credentials, and
+/// `AWS_ENDPOINT_URL` when pointed at an emulator).
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// Classifies an SDK error: throttling, server faults and transport failures may pass;
+/// anything the service rejected on its merits will not.
+pub(crate) fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            is_retryable_code(err.code()) || service.raw().status().is_server_error()
+        }
+        _ => false,
+    };
+    Error::aws(operation, retryable, err)
+}
+
+/// The target-health handler wired to real AWS clients.
+pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHandler<
+    LoadBalancing,
+    AutoScaling,
+    AutoScaling,
+    DynamoStore,
+>;
+
+/// The notifier wired to SNS.
+pub type AwsNotifierHandler = crate::handlers::notifier::NotifierHandler<SnsNotifier>;
+
+pub fn incident_store(config: &crate::config::Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.incidents_table.clone(),
+        config.incident_retention_days,
+    )
+}
+
+pub fn target_health_handler(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> AwsTargetHealthHandler {
+    let autoscaling = AutoScaling::new(aws_sdk_autoscaling::Client::new(sdk));
+    crate::handlers::target_health::TargetHealthHandler::new(
+        LoadBalancing::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
+        autoscaling.clone(),
+        autoscaling,
+        incident_store(config, sdk),
+        config.policy.clone(),
+    )
+}
+
+pub fn notifier_handler(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AwsNotifierHandler, Error> {
+    let topic = config.require_topic()?;
+    Ok(crate::handlers::notifier::NotifierHandler::new(
+        SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic),
+    ))
+}

@@ -1,0 +1,208 @@
+//! Typed configuration, read once from the environment at cold start. Names are part
+//! of the contract (DESIGN.md); every policy knob has a safe default.
+
+use std::time::Duration;
+
+use crate::domain::ActionKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Act: make the mutating calls.
+    Enforce,
+    /// Record what would be done; make no mutating call at all.
+    DryRun,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyConfig {
+    pub mode: Mode,
+    pub managed_tag_key: String,
+    pub replacement: ActionKind,
+    /// Above this share of unhealthy targets the failure is systemic: escalate.
+    pub max_unhealthy_percent: u32,
+    pub max_in_flight_per_group: usize,
+    pub cooldown: Duration,
+    pub action_budget_per_hour: u32,
+    /// A write-ahead action still pending after this long is settled by the sweep.
+    pub pending_action_timeout: Duration,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::DryRun,
+            managed_tag_key: DEFAULT_MANAGED_TAG_KEY.into(),
+            replacement: ActionKind::SetInstanceHealth,
+            max_unhealthy_percent: 50,
+            max_in_flight_per_group: 1,
+            cooldown: Duration::from_secs(600),
+            action_budget_per_hour: 10,
+            pending_action_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+pub const DEFAULT_MANAGED_TAG_KEY: &str = "rebound:managed";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub incidents_table: String,
+    pub notify_topic_arn: Option<String>,
+    pub incident_retention_days: u32,
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let defaults = PolicyConfig::default();
+        let mode = match get("MODE").as_deref() {
+            None => defaults.mode,
+            Some("enforce") => Mode::Enforce,
+            Some("dry-run") => Mode::DryRun,
+            Some(other) => return Err(invalid("MODE", other, "enforce or dry-run")),
+        };
+        let replacement = match get("REPLACEMENT_METHOD").as_deref() {
+            None => defaults.replacement,
+            Some("set-instance-health") => ActionKind::SetInstanceHealth,
+            Some("terminate") => ActionKind::TerminateInstance,
+            Some(other) => {
+                return Err(invalid(
+                    "REPLACEMENT_METHOD",
+                    other,
+                    "set-instance-health or terminate",
+                ))
+            }
+        };
+        let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(invalid(name, &text, "a whole number in range")),
+            },
+        };
+        let policy = PolicyConfig {
+            mode,
+            managed_tag_key: get("MANAGED_TAG_KEY").unwrap_or(defaults.managed_tag_key),
+            replacement,
+            max_unhealthy_percent: number(
+                "MAX_UNHEALTHY_PERCENT",
+                defaults.max_unhealthy_percent.into(),
+                1,
+                100,
+            )? as u32,
+            max_in_flight_per_group: number(
+                "MAX_IN_FLIGHT_PER_GROUP",
+                defaults.max_in_flight_per_group as u64,
+                1,
+                100,
+            )? as usize,
+            cooldown: Duration::from_secs(number(
+                "COOLDOWN_SECONDS",
+                defaults.cooldown.as_secs(),
+                0,
+                86_400,
+            )?),
+            action_budget_per_hour: number(
+                "ACTION_BUDGET_PER_HOUR",
+                defaults.action_budget_per_hour.into(),
+                0,
+                10_000,
+            )? as u32,
+            pending_action_timeout: Duration::from_secs(number(
+                "PENDING_ACTION_TIMEOUT_SECONDS",
+                defaults.pending_action_timeout.as_secs(),
+                1,
+                86_400,
+            )?),
+        };
+        Ok(Self {
+            incidents_table: get("INCIDENTS_TABLE")
+                .ok_or(ConfigError::Missing("INCIDENTS_TABLE"))?,
+            notify_topic_arn: get("NOTIFY_TOPIC_ARN"),
+            incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
+            policy,
+        })
+    }
+
+    /// The topic is required by the notifier only.
+    pub fn require_topic(&self) -> Result<&str, ConfigError> {
+        self.notify_topic_arn
+            .as_deref()
+            .ok_or(ConfigError::Missing("NOTIFY_TOPIC_ARN"))
+    }
+}
+
+fn invalid(name: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn only_the_table_is_required_and_the_defaults_are_safe() {
+        let cfg = config(&[("INCIDENTS_TABLE", "incidents")]).unwrap();
+        assert_eq!(cfg.policy.mode, Mode::DryRun);
+        assert_eq!(cfg.policy.managed_tag_key, "rebound:managed");
+        assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
+        assert_eq!(
+            config(&[]).unwrap_err(),
+            ConfigError::Missing("INCIDENTS_TABLE")
+        );
+    }
+
+    #[test]
+    fn knobs_are_read_and_bad_values_named() {
+        let cfg = config(&[
+            ("INCIDENTS_TABLE", "t"),
+            ("MODE", "enforce"),
+            ("REPLACEMENT_METHOD", "terminate"),
+            ("MAX_IN_FLIGHT_PER_GROUP", "2"),
+            ("COOLDOWN_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.policy.mode, Mode::Enforce);
+        assert_eq!(cfg.policy.replacement, ActionKind::TerminateInstance);
+        assert_eq!(cfg.policy.max_in_flight_per_group, 2);
+        assert_eq!(cfg.policy.cooldown, Duration::ZERO);
+
+        let err = config(&[("INCIDENTS_TABLE", "t"), ("MODE", "yolo")]).unwrap_err();
+        assert!(err.to_string().contains("MODE=\"yolo\""), "{err}");
+        let err = config(&[("INCIDENTS_TABLE", "t"), ("MAX_UNHEALTHY_PERCENT", "0")]).unwrap_err();
+        assert!(err.to_string().contains("MAX_UNHEALTHY_PERCENT"), "{err}");
+    }
+}

@@ -1,0 +1,134 @@
+//! Observed state of a target group and the Auto Scaling groups behind it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+
+/// Where a target stands in the load balancer's eyes (`TargetHealth.State`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    UnhealthyDraining,
+    Unused,
+    Draining,
+    Unavailable,
+    /// A state this version does not know; never acted on.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl TargetState {
+    pub fn from_api(value: &str) -> Self {
+        match value {
+            "initial" => Self::Initial,
+            "healthy" => Self::Healthy,
+            "unhealthy" => Self::Unhealthy,
+            "unhealthy.draining" => Self::UnhealthyDraining,
+            "unused" => Self::Unused,
+            "draining" => Self::Draining,
+            "unavailable" => Self::Unavailable,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One instance target as DescribeTargetHealth reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    pub instance_id: InstanceId,
+    pub port: Option<i32>,
+    pub state: TargetState,
+    /// The reason code, e.g. `Target.FailedHealthChecks`.
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Reason codes that mean the instance itself failed its health checks. Other codes
+/// (`Elb.InternalError`, `Target.HealthCheckDisabled`, …) say nothing against the
+/// instance, so replacing it would not help.
+pub const INSTANCE_FAILURE_REASONS: [&str; 3] = [
+    "Target.FailedHealthChecks",
+    "Target.ResponseCodeMismatch",
+    "Target.Timeout",
+];
+
+impl TargetHealth {
+    /// Unhealthy because the instance failed the load balancer's health checks.
+    pub fn failed_health_checks(&self) -> bool {
+        self.state == TargetState::Unhealthy
+            && self
+                .reason
+                .as_deref()
+                .is_some_and(|reason| INSTANCE_FAILURE_REASONS.contains(&reason))
+    }
+}
+
+/// One instance of an Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInstance {
+    pub instance_id: InstanceId,
+    /// `InService`, `Pending`, `Terminating`, … as the API spells it.
+    pub lifecycle_state: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health_status: String,
+}
+
+impl GroupInstance {
+    pub fn in_service(&self) -> bool {
+        self.lifecycle_state == "InService"
+    }
+
+    pub fn marked_unhealthy(&self) -> bool {
+        self.health_status.eq_ignore_ascii_case("unhealthy")
+    }
+
+    /// On its way out or not yet serving: a replacement that is still in flight.
+    pub fn replacement_in_flight(&self) -> bool {
+        !self.in_service() || self.marked_unhealthy()
+    }
+}
+
+/// An Auto Scaling group as far as the policy needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingGroup {
+    pub name: AutoScalingGroupName,
+    pub tags: BTreeMap<String, String>,
+    pub suspended_processes: Vec<String>,
+    pub instances: Vec<GroupInstance>,
+    pub target_group_arns: Vec<TargetGroupArn>,
+    pub instance_refresh_in_progress: bool,
+}
+
+/// Processes a group needs to replace an instance; with any of them suspended the
+/// group would not heal, and marking an instance unhealthy would only shrink it.
+pub const HEALING_PROCESSES: [&str; 4] = ["Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy"];
+
+impl ScalingGroup {
+    pub fn is_managed(&self, tag_key: &str) -> bool {
+        self.tags.get(tag_key).is_some_and(|value| value == "true")
+    }
+
+    pub fn instance(&self, id: &InstanceId) -> Option<&GroupInstance> {
+        self.instances.iter().find(|i| &i.instance_id == id)
+    }
+
+    pub fn suspended_healing_processes(&self) -> Vec<&str> {
+        self.suspended_processes
+            .iter()
+            .map(String::as_str)
+            .filter(|p| HEALING_PROCESSES.contains(p))
+            .collect()
+    }
+
+    pub fn replacements_in_flight(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| i.replacement_in_flight())
+            .count()
+    }
+}

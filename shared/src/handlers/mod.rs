@@ -1,0 +1,5 @@
+//! The functions' logic, generic over the ports so the same code runs in Lambda, in
+//! `rebound invoke` and in tests with fakes.
+
+pub mod notifier;
+pub mod target_health;

@@ -1,0 +1,28 @@
+//! Rebound's library: everything the functions and the CLI share.
+//!
+//! - [`ids`]: validated identifiers (parse, don't validate).
+//! - [`domain`]: observed state and the incident record; no SDK types.
+//! - [`trigger`]: raw Lambda events → what to do, or why to ignore them.
+//! - [`policy`]: the pure decision and every safety guard.
+//! - [`ports`]: capability traits shaped like the domain.
+//! - [`aws`]: adapters implementing the ports with the AWS SDK.
+//! - [`handlers`]: the functions' logic, generic over the ports.
+//! - [`config`], [`error`], [`telemetry`]: typed environment, classified errors, logs
+//!   and metrics.
+//! - `fakes` (feature `test-util`): in-memory ports for tests.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod ids;
+pub mod policy;
+pub mod ports;
+pub mod telemetry;
+pub mod trigger;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod fakes;
+
+pub use error::Error;

@@ -1,0 +1,114 @@
+//! Logs and metrics. Logs go through `tracing`: JSON when Lambda asks for it
+//! (`AWS_LAMBDA_LOG_FORMAT=JSON`), readable text on a terminal. Metrics are CloudWatch
+//! Embedded Metric Format lines on stdout: CloudWatch Logs turns them into metrics, so
+//! a function never spends an API call (or latency) on PutMetricData.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+pub const METRICS_NAMESPACE: &str = "Rebound";
+
+/// Installs the global subscriber once; later calls are no-ops (tests call it freely).
+pub fn init() {
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Lambda adds its own timestamp and request id to every line.
+    let installed = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .without_time()
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+    drop(installed);
+}
+
+/// One metric value with its unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+impl Metric {
+    pub fn count(name: &'static str, value: usize) -> Self {
+        Self {
+            name,
+            value: value as f64,
+            unit: "Count",
+        }
+    }
+}
+
+/// Builds an EMF document. `dimensions` become one dimension set.
+pub fn emf_line(timestamp_ms: i64, dimensions: &[(&str, &str)], metrics: &[Metric]) -> Value {
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [dimensions.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                "Metrics": metrics.iter().map(|m| json!({"Name": m.name, "Unit": m.unit})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    for (key, value) in dimensions {
+        root.insert((*key).into(), Value::String((*value).into()));
+    }
+    for metric in metrics {
+        root.insert(metric.name.into(), json!(metric.value));
+    }
+    Value::Object(root)
+}
+
+/// Writes the metrics as one EMF line on stdout. Empty and all-zero sets are skipped.
+pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
+    let metrics: Vec<Metric> = metrics.iter().copied().filter(|m| m.value != 0.0).collect();
+    if metrics.is_empty() {
+        return;
+    }
+    let line = emf_line(chrono::Utc::now().timestamp_millis(), dimensions, &metrics);
+    let mut out = std::io::stdout().lock();
+    // A metric line that cannot be written is not worth failing an invocation for.
+    let _ = writeln!(out, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emf_line_declares_each_metric_and_carries_its_value() {
+        let line = emf_line(
+            1_700_000_000_000,
+            &[("Function", "target-health")],
+            &[
+                Metric::count("IncidentsOpened", 1),
+                Metric::count("ActionsTaken", 2),
+            ],
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Rebound");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Function"
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "ActionsTaken"
+        );
+        assert_eq!(line["Function"], "target-health");
+        assert_eq!(line["ActionsTaken"], 2.0);
+    }
+}
