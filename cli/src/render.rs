@@ -1,0 +1,123 @@
+//! Human-readable views of incidents for the terminal.
+
+use std::fmt::Write;
+
+use rebound::domain::{ActionOutcome, Incident};
+
+fn short_resource(id: &str) -> &str {
+    id.rsplit(':').next().unwrap_or(id)
+}
+
+fn outcome(outcome: ActionOutcome) -> &'static str {
+    match outcome {
+        ActionOutcome::Pending => "pending",
+        ActionOutcome::Succeeded => "succeeded",
+        ActionOutcome::Failed => "failed",
+        ActionOutcome::Simulated => "simulated",
+        ActionOutcome::Refused => "refused",
+    }
+}
+
+pub fn incident_table(incidents: &[Incident]) -> String {
+    if incidents.is_empty() {
+        return "no incidents\n".into();
+    }
+    let mut out = format!(
+        "{:<32} {:<12} {:<21} {:>7} {:>5}  {}\n",
+        "ID", "STATE", "OPENED", "TTR(s)", "ACTS", "RESOURCE"
+    );
+    for incident in incidents {
+        let _ = writeln!(
+            out,
+            "{:<32} {:<12} {:<21} {:>7} {:>5}  {} {}",
+            incident.id,
+            incident.state.as_str(),
+            incident.opened_at.format("%Y-%m-%d %H:%M:%S"),
+            incident
+                .time_to_recover_s
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            incident.actions.len(),
+            incident.resource.kind.as_str(),
+            short_resource(&incident.resource.id),
+        );
+    }
+    out
+}
+
+pub fn incident_detail(incident: &Incident) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Incident  {}", incident.id);
+    let _ = writeln!(out, "State     {}", incident.state.as_str());
+    let _ = writeln!(
+        out,
+        "Resource  {} {}",
+        incident.resource.kind.as_str(),
+        incident.resource.id
+    );
+    let _ = writeln!(out, "Trigger   {}", incident.trigger);
+    let _ = writeln!(out, "Opened    {}", incident.opened_at.to_rfc3339());
+    if let Some(resolved) = incident.resolved_at {
+        let _ = writeln!(
+            out,
+            "Resolved  {} (time to recover {} s)",
+            resolved.to_rfc3339(),
+            incident.time_to_recover_s.unwrap_or_default()
+        );
+    }
+    if !incident.evidence.targets.is_empty() {
+        let _ = writeln!(out, "\nEvidence (targets when last observed)");
+        for target in &incident.evidence.targets {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<10} {}{}",
+                target.instance_id.as_str(),
+                serde_json::to_value(&target.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                target.reason.as_deref().unwrap_or(""),
+                target
+                    .description
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    if !incident.actions.is_empty() {
+        let _ = writeln!(out, "\nActions");
+        for action in &incident.actions {
+            let kind = serde_json::to_value(action.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {} {} in {}: {}{}{}",
+                action.requested_at.format("%H:%M:%S"),
+                kind,
+                action.target,
+                action.group,
+                outcome(action.outcome),
+                if action.dry_run { " (dry-run)" } else { "" },
+                action
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    let _ = writeln!(out, "\nTimeline");
+    for entry in &incident.timeline {
+        let _ = writeln!(
+            out,
+            "  {}  {:<12} {}",
+            entry.at.format("%Y-%m-%d %H:%M:%S"),
+            entry.event,
+            entry.detail
+        );
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! `incident-notifier` Lambda function: the incidents table's stream in, SNS out, with
+//! partial batch failure reporting.
+
+use lambda_runtime::{run, service_fn, LambdaEvent};
+use rebound::config::Config;
+use rebound::handlers::notifier::StreamEvent;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    rebound::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = rebound::aws::load_sdk_config().await;
+    let handler = rebound::aws::notifier_handler(&config, &sdk)?;
+    let handler = &handler;
+    run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move { handler.handle(event.payload).await },
+    ))
+    .await
+}
