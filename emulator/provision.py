@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Provision Rebound's reference HA stack in the local emulator, with boto3.
+
+    .venv/bin/python emulator/provision.py --endpoint http://127.0.0.1:PORT \
+        [--name rebound-demo] [--managed true|false|none] [--instances 4] \
+        [--target-groups 1] [--template template.yaml] [--table-name NAME]
+
+Creates a VPC with two subnets in us-east-1a/us-east-1b, a security group, an
+internet-facing ALB with an HTTP:80 listener, and per target group an Auto Scaling
+group (launch template, ELB health checks, the managed tag) whose instances are
+registered in it; the incidents table as template.yaml defines it; the notifications
+topic with an SQS queue subscribed to read messages back.
+
+Prints ONE JSON object on stdout (see OUTPUT_KEYS); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.config import Config
+
+REGION = "us-east-1"
+AZS = ("us-east-1a", "us-east-1b")
+# An Amazon Linux 2 image from moto's built-in AMI catalogue (any id in it would do).
+IMAGE_ID = "ami-04681a1dbd79675a5"
+MANAGED_TAG_KEY = "rebound:managed"
+TABLE_LOGICAL_ID = "IncidentsTable"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+OUTPUT_KEYS = (
+    "region",
+    "account",
+    "vpc_id",
+    "subnet_ids",
+    "load_balancer_arn",
+    "load_balancer_full_name",
+    "listener_arn",
+    "incidents_table",
+    "incidents_stream_arn",
+    "topic_arn",
+    "queue_url",
+    "stacks",
+)
+
+
+def log(msg: str) -> None:
+    print(f"provision: {msg}", file=sys.stderr, flush=True)
+
+
+class ProvisionError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# template.yaml: the incidents table definition
+# --------------------------------------------------------------------------------------
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation short-form intrinsics (!Ref, !Sub,
+    !GetAtt, !If, ...) and turns them into their long form, {"Fn::If": [...]}."""
+
+
+def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)  # !GetAtt A.B == {"Fn::GetAtt": ["A", "B"]}
+    return {f"Fn::{tag_suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def _contains_intrinsic(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k == "Ref" or k.startswith("Fn::") or _contains_intrinsic(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_intrinsic(v) for v in value)
+    return False
+
+
+def table_definition(template_path: Path) -> dict[str, Any]:
+    """The IncidentsTable resource's properties that shape the table (keys, indexes,
+    stream, billing, TTL). Intrinsics there cannot be resolved locally: fail clearly."""
+    if not template_path.is_file():
+        raise ProvisionError(f"template {template_path} not found (use --template)")
+    try:
+        doc = yaml.load(template_path.read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ProvisionError(f"cannot parse {template_path}: {exc}") from None
+    resource = (doc or {}).get("Resources", {}).get(TABLE_LOGICAL_ID)
+    if not resource:
+        raise ProvisionError(f"{template_path} has no {TABLE_LOGICAL_ID} resource")
+    if resource.get("Type") != "AWS::DynamoDB::Table":
+        raise ProvisionError(
+            f"{TABLE_LOGICAL_ID} in {template_path} is {resource.get('Type')!r}, expected AWS::DynamoDB::Table"
+        )
+    props = resource.get("Properties") or {}
+    wanted = (
+        "KeySchema",
+        "AttributeDefinitions",
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "StreamSpecification",
+        "BillingMode",
+        "ProvisionedThroughput",
+        "TimeToLiveSpecification",
+    )
+    definition = {k: props[k] for k in wanted if k in props}
+    for key, value in definition.items():
+        if _contains_intrinsic(value):
+            raise ProvisionError(f"{TABLE_LOGICAL_ID}.Properties.{key} uses an intrinsic function; cannot resolve it locally")
+    for key in ("KeySchema", "AttributeDefinitions"):
+        if key not in definition:
+            raise ProvisionError(f"{TABLE_LOGICAL_ID}.Properties.{key} is missing in {template_path}")
+    return definition
+
+
+# --------------------------------------------------------------------------------------
+# Provisioning
+# --------------------------------------------------------------------------------------
+
+
+class Provisioner:
+    def __init__(self, endpoint: str) -> None:
+        session = boto3.session.Session(
+            # The emulator accepts any credentials; use the caller's if set so that the
+            # resources land in the same (moto) account the functions will look in.
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            aws_session_token=os.environ.get("AWS_SESSION_TOKEN"),
+            region_name=REGION,
+        )
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+        client = lambda name: session.client(name, endpoint_url=endpoint, config=config)  # noqa: E731
+        self.ec2 = client("ec2")
+        self.elbv2 = client("elbv2")
+        self.autoscaling = client("autoscaling")
+        self.dynamodb = client("dynamodb")
+        self.sns = client("sns")
+        self.sqs = client("sqs")
+
+    # network + load balancer --------------------------------------------------------
+
+    def network(self, name: str) -> tuple[str, list[str], str]:
+        vpc_id = self.ec2.create_vpc(
+            CidrBlock="10.0.0.0/16",
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["Vpc"]["VpcId"]
+        subnet_ids = []
+        for i, az in enumerate(AZS):
+            subnet_ids.append(
+                self.ec2.create_subnet(
+                    VpcId=vpc_id,
+                    CidrBlock=f"10.0.{i}.0/24",
+                    AvailabilityZone=az,
+                    TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": f"{name}-{az}"}]}],
+                )["Subnet"]["SubnetId"]
+            )
+        sg_id = self.ec2.create_security_group(
+            GroupName=f"{name}-web", Description=f"{name} web tier", VpcId=vpc_id
+        )["GroupId"]
+        self.ec2.authorize_security_group_ingress(
+            GroupId=sg_id,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        )
+        log(f"vpc {vpc_id}, subnets {subnet_ids}, security group {sg_id}")
+        return vpc_id, subnet_ids, sg_id
+
+    def load_balancer(self, name: str, subnet_ids: list[str], sg_id: str) -> dict[str, Any]:
+        lb = self.elbv2.create_load_balancer(
+            Name=f"{name}-alb",
+            Subnets=subnet_ids,
+            SecurityGroups=[sg_id],
+            Scheme="internet-facing",
+            Type="application",
+            IpAddressType="ipv4",
+        )["LoadBalancers"][0]
+        log(f"load balancer {lb['LoadBalancerArn']}")
+        return lb
+
+    def target_group(self, tg_name: str, vpc_id: str) -> dict[str, Any]:
+        return self.elbv2.create_target_group(
+            Name=tg_name,
+            Protocol="HTTP",
+            Port=80,
+            VpcId=vpc_id,
+            TargetType="instance",
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=10,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+        )["TargetGroups"][0]
+
+    def launch_template(self, name: str, sg_id: str) -> str:
+        lt_id = self.ec2.create_launch_template(
+            LaunchTemplateName=f"{name}-web",
+            LaunchTemplateData={"ImageId": IMAGE_ID, "InstanceType": "t3.micro", "SecurityGroupIds": [sg_id]},
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        log(f"launch template {lt_id}")
+        return lt_id
+
+    def auto_scaling_group(
+        self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arn: str, instances: int, managed: str
+    ) -> list[str]:
+        tags = [{"Key": "Name", "Value": asg_name, "PropagateAtLaunch": True}]
+        if managed != "none":
+            tags.append({"Key": MANAGED_TAG_KEY, "Value": managed, "PropagateAtLaunch": False})
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=asg_name,
+            LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "$Latest"},
+            MinSize=instances,
+            MaxSize=2 * instances,
+            DesiredCapacity=instances,
+            VPCZoneIdentifier=",".join(subnet_ids),
+            HealthCheckType="ELB",
+            HealthCheckGracePeriod=60,
+            TargetGroupARNs=[tg_arn],
+            Tags=tags,
+        )
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
+        instance_ids = sorted(i["InstanceId"] for i in group["Instances"])
+        # The emulator registers group instances in the group's target groups (server
+        # fidelity layer); make sure, since every test builds on it.
+        registered = {
+            d["Target"]["Id"]
+            for d in self.elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+        }
+        if not set(instance_ids) <= registered:
+            raise ProvisionError(f"{asg_name}: instances {sorted(set(instance_ids) - registered)} not registered in {tg_arn}")
+        return instance_ids
+
+    # incidents table ----------------------------------------------------------------
+
+    def incidents_table(self, table_name: str, definition: dict[str, Any]) -> str:
+        params: dict[str, Any] = {
+            "TableName": table_name,
+            "KeySchema": definition["KeySchema"],
+            "AttributeDefinitions": definition["AttributeDefinitions"],
+            "BillingMode": definition.get("BillingMode", "PROVISIONED"),
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification", "ProvisionedThroughput"):
+            if key in definition:
+                params[key] = definition[key]
+        if "StreamSpecification" in params:
+            # CloudFormation implies StreamEnabled from StreamViewType; the API needs it.
+            params["StreamSpecification"] = {"StreamEnabled": True, **params["StreamSpecification"]}
+        description = self.dynamodb.create_table(**params)["TableDescription"]
+        ttl = definition.get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled", "false")).lower() == "true":
+            self.dynamodb.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        stream_arn = description.get("LatestStreamArn", "")
+        log(f"table {table_name}, stream {stream_arn or '(none)'}")
+        return stream_arn
+
+    # notifications ------------------------------------------------------------------
+
+    def notifications(self, name: str) -> tuple[str, str]:
+        topic_arn = self.sns.create_topic(Name=f"{name}-notifications")["TopicArn"]
+        queue_url = self.sqs.create_queue(QueueName=f"{name}-notifications-inbox")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowNotificationsTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+        self.sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        # Not raw: the SNS envelope (Subject, MessageAttributes) is what tests read back.
+        self.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+            ReturnSubscriptionArn=True,
+        )
+        log(f"topic {topic_arn} -> queue {queue_url}")
+        return topic_arn, queue_url
+
+
+def full_name(arn: str, marker: str) -> str:
+    """CloudWatch dimension value: the ARN's resource part after `marker`, e.g.
+    `...:loadbalancer/app/n/id` -> `app/n/id`, `...:targetgroup/n/id` -> `targetgroup/n/id`."""
+    resource = arn.split(":", 5)[5]
+    if marker == "loadbalancer/":
+        return resource[len(marker) :]
+    return resource
+
+
+def provision(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    definition = table_definition(Path(args.template))  # fail before creating anything
+    p = Provisioner(args.endpoint)
+    name = args.name
+
+    vpc_id, subnet_ids, sg_id = p.network(name)
+    lb = p.load_balancer(name, subnet_ids, sg_id)
+    lt_id = p.launch_template(name, sg_id)
+
+    stacks = []
+    listener_arn = None
+    for i in range(1, args.target_groups + 1):
+        suffix = "" if args.target_groups == 1 else f"-{i:03d}"
+        tg = p.target_group(f"{name}-tg{suffix}", vpc_id)
+        if listener_arn is None:
+            # One listener; the first target group is its default action, the others
+            # get a path rule each (an ALB allows 100 rules per listener).
+            listener_arn = p.elbv2.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Protocol="HTTP",
+                Port=80,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+            )["Listeners"][0]["ListenerArn"]
+        else:
+            p.elbv2.create_rule(
+                ListenerArn=listener_arn,
+                Priority=i,
+                Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/svc{suffix}/*"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+            )
+        asg_name = f"{name}-asg{suffix}"
+        instance_ids = p.auto_scaling_group(
+            asg_name, lt_id, subnet_ids, tg["TargetGroupArn"], args.instances, args.managed
+        )
+        stacks.append(
+            {
+                "target_group_arn": tg["TargetGroupArn"],
+                "target_group_full_name": full_name(tg["TargetGroupArn"], "targetgroup/"),
+                "auto_scaling_group": asg_name,
+                "instance_ids": instance_ids,
+            }
+        )
+        log(f"{asg_name}: {len(instance_ids)} instances in {tg['TargetGroupName']}")
+
+    table_name = args.table_name or f"{name}-incidents"
+    stream_arn = p.incidents_table(table_name, definition)
+    topic_arn, queue_url = p.notifications(name)
+
+    lb_arn = lb["LoadBalancerArn"]
+    log(f"done in {time.monotonic() - started:.1f}s")
+    return {
+        "region": REGION,
+        "account": lb_arn.split(":")[4],
+        "vpc_id": vpc_id,
+        "subnet_ids": subnet_ids,
+        "load_balancer_arn": lb_arn,
+        "load_balancer_full_name": full_name(lb_arn, "loadbalancer/"),
+        "listener_arn": listener_arn,
+        "incidents_table": table_name,
+        "incidents_stream_arn": stream_arn,
+        "topic_arn": topic_arn,
+        "queue_url": queue_url,
+        "stacks": stacks,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Provision Rebound's HA stack in the local emulator.")
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("REBOUND_EMULATOR_URL") or os.environ.get("AWS_ENDPOINT_URL"),
+        help="emulator URL (default: $REBOUND_EMULATOR_URL, then $AWS_ENDPOINT_URL)",
+    )
+    parser.add_argument("--name", default="rebound-demo", help="resource name prefix (default rebound-demo)")
+    parser.add_argument(
+        "--managed",
+        choices=("true", "false", "none"),
+        default="true",
+        help=f"value of the {MANAGED_TAG_KEY} tag on the groups; none = no tag (default true)",
+    )
+    parser.add_argument("--instances", type=int, default=4, help="instances per Auto Scaling group (default 4)")
+    parser.add_argument("--target-groups", type=int, default=1, help="target group + Auto Scaling group pairs (default 1)")
+    parser.add_argument(
+        "--template", default=str(REPO_ROOT / "template.yaml"), help="SAM template holding IncidentsTable"
+    )
+    parser.add_argument("--table-name", default=None, help="incidents table name (default <name>-incidents)")
+    args = parser.parse_args(argv)
+    if not args.endpoint:
+        parser.error("--endpoint is required (or set REBOUND_EMULATOR_URL)")
+    # Target group names are at most 32 characters: "<name>-tg-100".
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,22}[A-Za-z0-9])?", args.name):
+        parser.error("--name: 1-24 letters, digits and hyphens, not starting or ending with a hyphen")
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
+    if not 1 <= args.target_groups <= 100:
+        parser.error("--target-groups must be between 1 and 100 (one listener holds at most 100 rules)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = provision(args)
+    except ProvisionError as exc:
+        log(f"error: {exc}")
+        return 1
+    except Exception as exc:  # botocore errors etc.: one clear line, no traceback noise
+        log(f"error: {type(exc).__name__}: {exc}")
+        return 1
+    assert tuple(result) == OUTPUT_KEYS
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+#!/usr/bin/env python3
+"""Quick self-check of the local emulator; no pytest needed.
+
+    .venv/bin/python emulator/selfcheck.py [--template template.yaml]
+
+Starts server.py on a free port, provisions the stack with provision.py, and checks
+every fidelity behaviour Rebound depends on (see README.md), then stops the server.
+Prints one line per check and `N passed, M failed`; exits non-zero on any failure.
+If the template is missing, uses a built-in copy of the incidents table definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+PYTHON = sys.executable
+
+# The incidents table as DESIGN.md / template.yaml define it, for when the template
+# is not there (it is written concurrently with this emulator).
+FALLBACK_TEMPLATE = """\
+Resources:
+  IncidentsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-incidents"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: kind, AttributeType: S}
+        - {AttributeName: opened_at, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+      GlobalSecondaryIndexes:
+        - IndexName: incidents-by-time
+          KeySchema:
+            - {AttributeName: kind, KeyType: HASH}
+            - {AttributeName: opened_at, KeyType: RANGE}
+          Projection: {ProjectionType: ALL}
+      StreamSpecification: {StreamViewType: NEW_AND_OLD_IMAGES}
+      TimeToLiveSpecification: {AttributeName: expires_at, Enabled: true}
+"""
+
+
+class Check:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # report and carry on with the next check
+            self.failed += 1
+            print(f"FAIL {name}: {type(exc).__name__}: {exc}", flush=True)
+            if os.environ.get("SELFCHECK_TRACEBACK"):
+                traceback.print_exc()
+        else:
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+class Emulator:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [PYTHON, str(HERE / "server.py"), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self._wait_for_url()
+        # Drain stderr so a chatty server can never block on a full pipe.
+        self.stderr: list[str] = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()  # type: ignore[arg-type]
+
+    def _wait_for_url(self) -> str:
+        result: dict[str, str] = {}
+
+        def read() -> None:
+            result["line"] = self.proc.stdout.readline()  # type: ignore[union-attr]
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(30)
+        line = result.get("line", "")
+        if not line.startswith("REBOUND_EMULATOR_URL="):
+            self.proc.kill()
+            raise SystemExit(f"emulator did not start: {line!r}\n{self.proc.stderr.read()}")  # type: ignore[union-attr]
+        return line.strip().split("=", 1)[1]
+
+    def stop(self) -> int | None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def control(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", default=str(REPO_ROOT / "template.yaml"))
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="rebound-selfcheck.")
+    template = Path(args.template)
+    if not template.is_file():
+        template = Path(workdir) / "template.yaml"
+        template.write_text(FALLBACK_TEMPLATE)
+        print(f"note: {args.template} not found; using a built-in table definition", flush=True)
+
+    started = time.monotonic()
+    emu = Emulator()
+    url = emu.url
+    print(f"emulator at {url} (started in {time.monotonic() - started:.1f}s)", flush=True)
+    check = Check()
+    try:
+        run_checks(check, url, template, workdir)
+    finally:
+        code = emu.stop()
+        check.run("server exits 0 on SIGTERM", lambda: expect(code == 0, f"exit code {code}"))
+        if check.failed:
+            sys.stderr.write("".join(emu.stderr[-60:]))
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{check.passed} passed, {check.failed} failed", flush=True)
+    return 1 if check.failed else 0
+
+
+def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
+    kw = dict(
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        # One attempt: injected faults must surface, not be retried away.
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    asg = boto3.client("autoscaling", **kw)
+    elb = boto3.client("elbv2", **kw)
+    ddb = boto3.client("dynamodb", **kw)
+    sqs = boto3.client("sqs", **kw)
+    sns = boto3.client("sns", **kw)
+    ctx: dict[str, Any] = {}
+
+    # ---- provisioning -----------------------------------------------------------------
+
+    def provision() -> None:
+        out = subprocess.run(
+            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "selfcheck", "--template", str(template)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        expect(out.returncode == 0, f"provision.py failed: {out.stderr[-2000:]}")
+        lines = out.stdout.strip().splitlines()
+        expect(len(lines) == 1, f"stdout must be one JSON line, got {len(lines)}")
+        ctx["p"] = p = json.loads(lines[0])
+        keys = ["region", "account", "vpc_id", "subnet_ids", "load_balancer_arn", "load_balancer_full_name",
+                "listener_arn", "incidents_table", "incidents_stream_arn", "topic_arn", "queue_url", "stacks"]
+        expect(list(p) == keys, f"output keys {list(p)}")
+        expect(p["load_balancer_full_name"].startswith("app/selfcheck-alb/"), p["load_balancer_full_name"])
+        stack = p["stacks"][0]
+        expect(stack["target_group_full_name"].startswith("targetgroup/selfcheck-tg/"), stack["target_group_full_name"])
+        expect(len(stack["instance_ids"]) == 4, f"instances {stack['instance_ids']}")
+        ctx["tg"], ctx["asg"] = stack["target_group_arn"], stack["auto_scaling_group"]
+
+    check.run("provision.py prints one JSON object with the documented keys", provision)
+    if "p" not in ctx:
+        return
+    tg, group_name, p = ctx["tg"], ctx["asg"], ctx["p"]
+
+    def group() -> dict[str, Any]:
+        return asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])["AutoScalingGroups"][0]
+
+    def health() -> dict[str, dict[str, Any]]:
+        return {
+            d["Target"]["Id"]: d["TargetHealth"]
+            for d in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        }
+
+    def asg_registered_and_spread() -> None:
+        g = group()
+        ids = {i["InstanceId"] for i in g["Instances"]}
+        h = health()
+        expect(set(h) == ids, f"target group {sorted(h)} != group {sorted(ids)}")
+        expect(all(v["State"] == "healthy" for v in h.values()), f"not all healthy: {h}")
+        azs = {i["AvailabilityZone"] for i in g["Instances"]}
+        expect(azs == {"us-east-1a", "us-east-1b"}, f"instances in {azs}")
+        expect((g["HealthCheckType"], g["HealthCheckGracePeriod"]) == ("ELB", 60), "health check settings")
+        found = asg.describe_auto_scaling_groups(Filters=[{"Name": "tag:rebound:managed", "Values": ["true"]}])
+        expect([x["AutoScalingGroupName"] for x in found["AutoScalingGroups"]] == [group_name], "tag filter")
+
+    check.run("ASG instances registered in the TG, healthy, spread over 2 AZs; tag filter", asg_registered_and_spread)
+
+    # ---- injected target health + replacement -----------------------------------------
+
+    def inject_unhealthy() -> None:
+        victim = sorted(health())[0]
+        ctx["victim"] = victim
+        status, body = control(url, "POST", "/_rebound/target-health", {
+            "target_group_arn": tg, "instance_id": victim, "state": "unhealthy",
+            "reason": "Target.FailedHealthChecks", "description": "Health checks failed",
+        })
+        expect(status == 200, f"{status} {body}")
+        h = health()
+        expect(h[victim] == {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+                             "Description": "Health checks failed"}, f"victim {h[victim]}")
+        expect(sum(v["State"] == "healthy" for v in h.values()) == 3, f"others {h}")
+
+    check.run("POST /_rebound/target-health overrides DescribeTargetHealth", inject_unhealthy)
+
+    def bad_control_input() -> None:
+        cases = [
+            ("POST", "/_rebound/target-health", {"target_group_arn": tg, "instance_id": "i-0", "state": "sick"}),
+            ("POST", "/_rebound/target-health", {"target_group_arn": tg + "x", "instance_id": "i-0", "state": "unhealthy"}),
+            ("POST", "/_rebound/faults", {"operation": "PutItem", "status": 200}),
+            ("POST", "/_rebound/faults", {"error_code": "Throttling"}),
+            ("POST", "/_rebound/faults", "not an object"),
+        ]
+        for method, path, body in cases:
+            status, answer = control(url, method, path, body)
+            expect(status == 400 and isinstance(answer.get("error"), str), f"{path} {body}: {status} {answer}")
+
+    check.run("control endpoints answer 400 + JSON error on bad input", bad_control_input)
+
+    def set_instance_health_replaces() -> None:
+        victim = ctx["victim"]
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        g = group()
+        ids = {i["InstanceId"] for i in g["Instances"]}
+        expect(victim not in ids, "victim still in the group")
+        expect(len(ids) == 4 and g["DesiredCapacity"] == 4, f"capacity {len(ids)}/{g['DesiredCapacity']}")
+        expect(all(i["LifecycleState"] == "InService" for i in g["Instances"]), "not all InService")
+        h = health()
+        expect(victim not in h, "victim still registered")
+        expect(set(h) == ids and all(v["State"] == "healthy" for v in h.values()), f"target health {h}")
+        old = elb.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": victim}])["TargetHealthDescriptions"][0]
+        expect(old["TargetHealth"]["State"] == "draining", f"old target {old['TargetHealth']}")
+        expect(control(url, "GET", "/_rebound/target-health")[1]["overrides"] == [], "override not dropped")
+
+    check.run("SetInstanceHealth(Unhealthy) replaces the instance; TG follows", set_instance_health_replaces)
+
+    def suspended_keeps_unhealthy() -> None:
+        asg.suspend_processes(AutoScalingGroupName=group_name, ScalingProcesses=["ReplaceUnhealthy"])
+        g = group()
+        expect([sp["ProcessName"] for sp in g["SuspendedProcesses"]] == ["ReplaceUnhealthy"], "suspended")
+        instance = g["Instances"][0]["InstanceId"]
+        asg.set_instance_health(InstanceId=instance, HealthStatus="Unhealthy")
+        state = asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"][0]
+        # Real DescribeAutoScalingInstances says UNHEALTHY (groups say Unhealthy).
+        expect((state["HealthStatus"], state["LifecycleState"]) == ("UNHEALTHY", "InService"), f"{state}")
+        expect("LaunchConfigurationName" not in state and "LaunchTemplate" in state, f"{state}")
+        expect(instance in health(), "replaced although ReplaceUnhealthy is suspended")
+        asg.set_instance_health(InstanceId=instance, HealthStatus="Healthy")
+        asg.resume_processes(AutoScalingGroupName=group_name, ScalingProcesses=["ReplaceUnhealthy"])
+        expect(group()["SuspendedProcesses"] == [], "resume")
+
+    check.run("suspended ReplaceUnhealthy: SetInstanceHealth only marks the instance", suspended_keeps_unhealthy)
+
+    def terminate_replaces() -> None:
+        victim = sorted(health())[0]
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+        ids = {i["InstanceId"] for i in group()["Instances"]}
+        h = health()
+        expect(victim not in ids and len(ids) == 4, f"group {ids}")
+        expect(set(h) == ids, f"target group {sorted(h)} != group {sorted(ids)}")
+
+    check.run("TerminateInstanceInAutoScalingGroup(no decrement) replaces; TG follows", terminate_replaces)
+
+    def instance_refresh() -> None:
+        expect(asg.describe_instance_refreshes(AutoScalingGroupName=group_name)["InstanceRefreshes"] == [], "empty")
+        rid = asg.start_instance_refresh(AutoScalingGroupName=group_name)["InstanceRefreshId"]
+        refreshes = asg.describe_instance_refreshes(AutoScalingGroupName=group_name)["InstanceRefreshes"]
+        expect([(r["InstanceRefreshId"], r["Status"]) for r in refreshes] == [(rid, "InProgress")], f"{refreshes}")
+        asg.cancel_instance_refresh(AutoScalingGroupName=group_name)
+        status = asg.describe_instance_refreshes(AutoScalingGroupName=group_name)["InstanceRefreshes"][0]["Status"]
+        expect(status == "Cancelled", status)
+
+    check.run("Start/Describe/CancelInstanceRefresh", instance_refresh)
+
+    # ---- faults and the request log ----------------------------------------------------
+
+    def faults() -> None:
+        status, _ = control(url, "POST", "/_rebound/faults", [
+            {"operation": "DescribeTargetHealth", "error_code": "Throttling", "status": 400, "count": 2,
+             "message": "Rate exceeded"},
+            {"operation": "GetItem", "error_code": "ThrottlingException", "status": 400, "count": 1,
+             "message": "Rate of requests exceeds the allowed throughput."},
+            {"operation": "DescribeAutoScalingGroups", "error_code": "ServiceUnavailable", "status": 503},
+        ])
+        expect(status == 200, "POST /_rebound/faults")
+        for _ in range(2):
+            try:
+                elb.describe_target_health(TargetGroupArn=tg)
+                raise AssertionError("DescribeTargetHealth did not fail")
+            except ClientError as exc:
+                err, meta = exc.response["Error"], exc.response["ResponseMetadata"]
+                expect((err["Code"], err.get("Type"), err["Message"], meta["HTTPStatusCode"])
+                       == ("Throttling", "Sender", "Rate exceeded", 400), f"{err} {meta['HTTPStatusCode']}")
+        elb.describe_target_health(TargetGroupArn=tg)  # third call: fault used up
+        try:
+            ddb.get_item(TableName=p["incidents_table"], Key={"pk": {"S": "x"}})
+            raise AssertionError("GetItem did not fail")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ThrottlingException", f"{exc.response['Error']}")
+        try:
+            group()
+            raise AssertionError("DescribeAutoScalingGroups did not fail")
+        except ClientError as exc:
+            err, code = exc.response["Error"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            expect((err["Code"], err.get("Type"), code) == ("ServiceUnavailable", "Receiver", 503), f"{err} {code}")
+        expect(control(url, "GET", "/_rebound/faults")[1]["faults"] == [], "faults left over")
+        control(url, "POST", "/_rebound/faults", {"operation": "PutItem", "error_code": "Throttling"})
+        expect(control(url, "DELETE", "/_rebound/faults")[1]["cleared"] == 1, "DELETE /_rebound/faults")
+
+    check.run("fault injection: query XML and JSON shapes, count, 503, clear", faults)
+
+    def request_log() -> None:
+        control(url, "DELETE", "/_rebound/requests")
+        control(url, "POST", "/_rebound/faults", {"operation": "DescribeTargetHealth", "error_code": "Throttling"})
+        try:
+            elb.describe_target_health(TargetGroupArn=tg)
+        except ClientError:
+            pass
+        asg.describe_auto_scaling_instances()
+        ddb.describe_table(TableName=p["incidents_table"])
+        sqs.get_queue_attributes(QueueUrl=p["queue_url"], AttributeNames=["All"])
+        status, entries = control(url, "GET", "/_rebound/requests")
+        got = [(e["service"], e["operation"], e["status"]) for e in entries]
+        expect(got == [
+            ("elasticloadbalancing", "DescribeTargetHealth", 400),
+            ("autoscaling", "DescribeAutoScalingInstances", 200),
+            ("dynamodb", "DescribeTable", 200),
+            ("sqs", "GetQueueAttributes", 200),
+        ], f"log {got}")
+        expect(all(isinstance(e["at"], float) and abs(e["at"] - time.time()) < 60 for e in entries), "at")
+        expect(control(url, "DELETE", "/_rebound/requests")[1]["cleared"] == 4, "DELETE /_rebound/requests")
+        expect(control(url, "GET", "/_rebound/requests")[1] == [], "log not cleared")
+
+    check.run("request log records service/operation/status/at; clear", request_log)
+
+    # ---- DynamoDB ---------------------------------------------------------------------
+
+    table = p["incidents_table"]
+
+    def transact_conditional_failure() -> None:
+        item = {"pk": {"S": "target-group#tg-1"}, "kind": {"S": "incident"}, "opened_at": {"S": "2026-01-01T00:00:00Z"},
+                "state": {"S": "open"}}
+        ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        try:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Update": {"TableName": table, "Key": {"pk": {"S": "budget#account"}},
+                            "UpdateExpression": "ADD used :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            ])
+            raise AssertionError("transaction succeeded")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "TransactionCanceledException", exc.response["Error"]["Code"])
+            reasons = [r["Code"] for r in exc.response["CancellationReasons"]]
+            expect(reasons == ["ConditionalCheckFailed", "None"], f"reasons {reasons}")
+        expect("Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "budget#account"}}), "not atomic")
+
+    check.run("TransactWriteItems conditional failure: CancellationReasons", transact_conditional_failure)
+
+    def conditional_update_and_gsi() -> None:
+        key = {"pk": {"S": "target-group#tg-1"}}
+        update = dict(TableName=table, Key=key, UpdateExpression="SET #s = :new", ConditionExpression="#s = :old",
+                      ExpressionAttributeNames={"#s": "state"})
+        try:
+            ddb.update_item(**update, ExpressionAttributeValues={":new": {"S": "resolved"}, ":old": {"S": "remediating"}})
+            raise AssertionError("update succeeded")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ConditionalCheckFailedException", exc.response["Error"]["Code"])
+        ddb.update_item(**update, ExpressionAttributeValues={":new": {"S": "remediating"}, ":old": {"S": "open"}})
+        q = ddb.query(TableName=table, IndexName="incidents-by-time",
+                      KeyConditionExpression="kind = :k AND opened_at >= :t",
+                      ExpressionAttributeValues={":k": {"S": "incident"}, ":t": {"S": "2026"}})
+        expect([i["state"]["S"] for i in q["Items"]] == ["remediating"], f"{q['Items']}")
+
+    check.run("UpdateItem with condition; Query on the incidents-by-time GSI", conditional_update_and_gsi)
+
+    def concurrent_conditional_puts() -> None:
+        results: list[str] = []
+
+        def put(n: int) -> None:
+            c = boto3.client("dynamodb", **kw)
+            try:
+                c.put_item(TableName=table, Item={"pk": {"S": "race"}, "kind": {"S": "incident"},
+                                                  "opened_at": {"S": f"2026-02-{n:02d}"}},
+                           ConditionExpression="attribute_not_exists(pk)")
+                results.append("won")
+            except ClientError as exc:
+                results.append(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=put, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expect(results.count("won") == 1, f"results {results}")
+        expect(results.count("ConditionalCheckFailedException") == 7, f"results {results}")
+
+    check.run("8 concurrent conditional PutItems: exactly one wins", concurrent_conditional_puts)
+
+    def stream_pump_event() -> None:
+        out = subprocess.run(
+            [PYTHON, str(HERE / "stream_pump.py"), "--endpoint", url, "--stream-arn", p["incidents_stream_arn"],
+             "--print-event", "--once", "--state-file", os.path.join(workdir, "pump.json")],
+            capture_output=True, text=True, timeout=60,
+        )
+        expect(out.returncode == 0, out.stderr)
+        events = [json.loads(line) for line in out.stdout.splitlines()]
+        records = [r for e in events for r in e["Records"]]
+        # target-group#tg-1 INSERT + MODIFY, race INSERT; budget item was never written.
+        expect([r["eventName"] for r in records] == ["INSERT", "MODIFY", "INSERT"], f"{[r['eventName'] for r in records]}")
+        r = records[1]
+        expect(r["eventVersion"] == "1.1" and r["eventSource"] == "aws:dynamodb", "envelope")
+        expect(r["eventSourceARN"] == p["incidents_stream_arn"], "eventSourceARN")
+        expect(r["dynamodb"]["OldImage"]["state"] == {"S": "open"}, "OldImage")
+        expect(r["dynamodb"]["NewImage"]["state"] == {"S": "remediating"}, "NewImage")
+        expect(isinstance(r["dynamodb"]["ApproximateCreationDateTime"], float), "ApproximateCreationDateTime")
+        again = subprocess.run(
+            [PYTHON, str(HERE / "stream_pump.py"), "--endpoint", url, "--stream-arn", p["incidents_stream_arn"],
+             "--print-event", "--once", "--state-file", os.path.join(workdir, "pump.json")],
+            capture_output=True, text=True, timeout=60,
+        )
+        expect(again.returncode == 0 and again.stdout == "", f"second run re-delivered: {again.stdout[:200]}")
+
+    check.run("stream_pump: Lambda DynamoDB event shape, filter, state file", stream_pump_event)
+
+    # ---- SNS -> SQS -------------------------------------------------------------------
+
+    def sns_to_sqs() -> None:
+        sns.publish(
+            TopicArn=p["topic_arn"], Subject="[Rebound] incident opened: selfcheck-asg",
+            MessageStructure="json",
+            Message=json.dumps({"default": "Incident opened", "sqs": json.dumps({"state": "open"})}),
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": "high"},
+                               "resource_type": {"DataType": "String", "StringValue": "target-group"},
+                               "state": {"DataType": "String", "StringValue": "open"}},
+        )
+        messages = sqs.receive_message(QueueUrl=p["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+        envelope = json.loads(messages[0]["Body"])
+        expect(envelope["Subject"] == "[Rebound] incident opened: selfcheck-asg", f"{envelope}")
+        expect(json.loads(envelope["Message"]) == {"state": "open"}, envelope["Message"])
+        expect(envelope["MessageAttributes"]["severity"] == {"Type": "String", "Value": "high"}, "attributes")
+
+    check.run("SNS Publish (MessageStructure=json, attributes) reaches the SQS inbox", sns_to_sqs)
+
+    # ---- reset --------------------------------------------------------------------------
+
+    def reset() -> None:
+        control(url, "POST", "/_rebound/faults", {"operation": "PutItem", "error_code": "Throttling"})
+        expect(control(url, "POST", "/_rebound/reset")[0] == 200, "reset")
+        expect(control(url, "GET", "/_rebound/faults")[1]["faults"] == [], "faults survived reset")
+        expect(control(url, "GET", "/_rebound/requests")[1] == [], "request log survived reset")
+        expect(asg.describe_auto_scaling_groups()["AutoScalingGroups"] == [], "groups survived reset")
+
+    check.run("POST /_rebound/reset clears moto and the layer", reset)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""Rebound's local AWS emulator: moto's server plus a small fidelity layer.
+
+    .venv/bin/python emulator/server.py --port 0
+
+Binds 127.0.0.1 only. When ready it prints exactly one line to stdout,
+
+    REBOUND_EMULATOR_URL=http://127.0.0.1:<port>
+
+and serves until SIGTERM/SIGINT. Every AWS service answers on that one endpoint
+(AWS_ENDPOINT_URL); moto routes each request by the SigV4 credential scope.
+
+On top of moto (see emulator/README.md for the why of each):
+  * fidelity.py patches moto's backends (target health overrides, ASG replacement
+    and target-group membership, instance refreshes);
+  * this file adds fault injection, a request log, and the /_rebound control API;
+  * a global lock serialises AWS requests, because moto's backends are not
+    thread-safe and DynamoDB conditional writes must be atomic for Rebound's
+    "one open incident per resource" invariant to be testable with concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+# Running as `python emulator/server.py` puts emulator/ on sys.path; make the import
+# work when loaded some other way too (e.g. runpy from the self-check).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fidelity  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+log = logging.getLogger("rebound.emulator")
+
+StartResponse = Callable[..., Any]
+
+# JSON-protocol error `__type` namespaces, so SDK error parsing sees the same shape
+# as from the real service (the Rust SDK strips everything up to '#').
+JSON_ERROR_NAMESPACE = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810",
+    "sqs": "com.amazonaws.sqs",
+}
+
+FAULT_DEFAULT_CODE = {500: "InternalFailure", 503: "ServiceUnavailable"}
+
+
+class LayerState:
+    """Everything the layer keeps besides moto's own state."""
+
+    def __init__(self) -> None:
+        # Serialises every request that reaches moto (see module docstring).
+        self.moto_lock = threading.Lock()
+        # Guards the lists below; never held while calling into moto.
+        self.lock = threading.Lock()
+        self.faults: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+        fidelity.reset_state()
+
+    def take_fault(self, service: str, operation: str) -> dict[str, Any] | None:
+        """Consume one use of the first armed fault matching this call."""
+        with self.lock:
+            for fault in self.faults:
+                if fault["operation"] == operation and fault.get("service") in (None, service):
+                    fault["remaining"] -= 1
+                    if fault["remaining"] <= 0:
+                        self.faults.remove(fault)
+                    return dict(fault)
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# Request inspection
+# --------------------------------------------------------------------------------------
+
+
+def buffer_body(environ: dict[str, Any]) -> bytes:
+    """Read the whole request body and put a rewindable copy back, so both this layer
+    and moto can read it. Handles chunked uploads (no Content-Length) as well."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def service_of(environ: dict[str, Any]) -> str:
+    """Signing name from the SigV4 credential scope:
+    `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/autoscaling/aws4_request, ...`"""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker in auth:
+        scope = auth.split(marker, 1)[1].split(",", 1)[0].strip().split("/")
+        if len(scope) == 5:
+            return scope[3]
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.split("_", 1)[0].split(".", 1)[0].lower()
+    return "unknown"
+
+
+def operation_of(environ: dict[str, Any], body: bytes) -> str:
+    """`X-Amz-Target: DynamoDB_20120810.PutItem` -> PutItem for JSON protocols,
+    the `Action` parameter (query string or form body) for query protocols."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and body:
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    return "unknown"
+
+
+# --------------------------------------------------------------------------------------
+# Protocol-correct error responses (for injected faults and moto crashes)
+# --------------------------------------------------------------------------------------
+
+
+def aws_error(
+    environ: dict[str, Any], service: str, code: str, message: str, status: int
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    request_id = str(uuid.uuid4())
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        # awsJson1_0 / awsJson1_1 (DynamoDB, DynamoDB Streams, SQS in current SDKs).
+        namespace = JSON_ERROR_NAMESPACE.get(service, f"com.amazonaws.{service}")
+        content_type = environ.get("CONTENT_TYPE") or "application/x-amz-json-1.0"
+        body = json.dumps({"__type": f"{namespace}#{code}", "message": message}).encode()
+        headers = [
+            ("Content-Type", content_type),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", code),
+        ]
+        if service == "sqs":
+            # SQS's JSON protocol carries the legacy query error code here too.
+            fault_type = "Sender" if status < 500 else "Receiver"
+            headers.append(("x-amzn-query-error", f"{code};{fault_type}"))
+        return status, headers, body
+    if service == "ec2":
+        # The EC2 protocol has its own error envelope.
+        xml = (
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        )
+    else:
+        # awsQuery (elasticloadbalancing, autoscaling, sns, ...).
+        fault_type = "Sender" if status < 500 else "Receiver"
+        xml = (
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<ErrorResponse><Error><Type>{fault_type}</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
+
+
+# --------------------------------------------------------------------------------------
+# The WSGI application
+# --------------------------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    """A control request the caller got wrong: answered 400 with the message."""
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+class ReboundApp:
+    def __init__(self, moto_app: DomainDispatcherApplication, state: LayerState) -> None:
+        self.moto_app = moto_app
+        self.state = state
+        self.control: dict[str, dict[str, Callable[[Any], tuple[int, Any]]]] = {
+            "/_rebound/health": {"GET": lambda _b: (200, {"status": "ok"})},
+            "/_rebound/reset": {"POST": self.reset},
+            "/_rebound/target-health": {
+                "GET": lambda _b: (200, {"overrides": self._locked(fidelity.list_health_overrides)}),
+                "POST": self.post_target_health,
+                "DELETE": self.delete_target_health,
+            },
+            "/_rebound/faults": {
+                "GET": lambda _b: (200, {"faults": self.active_faults()}),
+                "POST": self.post_faults,
+                "DELETE": self.delete_faults,
+            },
+            "/_rebound/requests": {
+                "GET": lambda _b: (200, self.request_log()),
+                "DELETE": self.delete_requests,
+            },
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_rebound"):
+            return self.handle_control(environ, start_response)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            result = self.dispatch_to_moto(environ, start_response)
+            if path.rstrip("/") == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                self.state.clear()  # moto's own reset must not leave our overrides behind
+            return result
+        return self.handle_aws(environ, start_response)
+
+    # ---- AWS requests ---------------------------------------------------------------
+
+    def handle_aws(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.time()
+        body = buffer_body(environ)
+        service = service_of(environ)
+        operation = operation_of(environ, body)
+        captured: dict[str, int] = {}
+
+        def capturing_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        fault = self.state.take_fault(service, operation)
+        try:
+            if fault is not None:
+                log.info("injecting %s %s into %s.%s", fault["status"], fault["error_code"], service, operation)
+                status, headers, payload = aws_error(
+                    environ, service, fault["error_code"], fault["message"], fault["status"]
+                )
+                capturing_start_response(_status_line(status), headers)
+                return [payload]
+            return self.dispatch_to_moto(environ, capturing_start_response, service=service)
+        finally:
+            with self.state.lock:
+                self.state.requests.append(
+                    {"service": service, "operation": operation, "at": started, "status": captured.get("status", 500)}
+                )
+
+    def dispatch_to_moto(
+        self, environ: dict[str, Any], start_response: StartResponse, service: str = "unknown"
+    ) -> Iterable[bytes]:
+        """Run moto under the global lock and materialise the response inside it, so no
+        other request can observe or change moto state half-way through this one."""
+        with self.state.moto_lock:
+            try:
+                app_iter = self.moto_app(environ, start_response)
+                try:
+                    return [b"".join(app_iter)]
+                finally:
+                    close = getattr(app_iter, "close", None)
+                    if close:
+                        close()
+            except Exception as exc:  # moto bug or unimplemented action
+                log.error("moto failed on %s: %s\n%s", environ.get("PATH_INFO"), exc, traceback.format_exc())
+                status, headers, payload = aws_error(
+                    environ, service, "InternalFailure", f"emulator error: {type(exc).__name__}: {exc}", 500
+                )
+                start_response(_status_line(status), headers, sys.exc_info())
+                return [payload]
+
+    # ---- control API ----------------------------------------------------------------
+
+    def handle_control(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        routes = self.control.get(path)
+        extra_headers: list[tuple[str, str]] = []
+        if routes is None:
+            status, payload = 404, {"error": f"no control endpoint {path}; see emulator/README.md"}
+        elif method not in routes:
+            status, payload = 405, {"error": f"{method} not allowed on {path}; use {', '.join(routes)}"}
+            extra_headers.append(("Allow", ", ".join(routes)))
+        else:
+            try:
+                body = self._json_body(environ)
+                status, payload = routes[method](body)
+            except BadRequest as exc:
+                status, payload = 400, {"error": str(exc)}
+            except Exception as exc:  # a bug here must still answer JSON
+                log.error("control %s %s failed\n%s", method, path, traceback.format_exc())
+                status, payload = 500, {"error": f"{type(exc).__name__}: {exc}"}
+        data = json.dumps(payload, default=str).encode()
+        start_response(
+            _status_line(status),
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))] + extra_headers,
+        )
+        return [data]
+
+    @staticmethod
+    def _json_body(environ: dict[str, Any]) -> Any:
+        raw = buffer_body(environ)
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from None
+
+    def _locked(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call into fidelity/moto state under the same lock AWS requests hold."""
+        with self.state.moto_lock:
+            return fn(*args)
+
+    def reset(self, _body: Any) -> tuple[int, Any]:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        with self.state.moto_lock:
+            moto_api_backend.reset()
+        self.state.clear()
+        return 200, {"status": "ok"}
+
+    # target health
+
+    def post_target_health(self, body: Any) -> tuple[int, Any]:
+        items = body if isinstance(body, list) else [body]
+        if not items or not all(isinstance(i, dict) for i in items):
+            raise BadRequest(
+                'expected {"target_group_arn": "...", "instance_id": "i-...", "state": "unhealthy", '
+                '"reason": "...", "description": "..."} or a list of such objects'
+            )
+        unknown = {k for i in items for k in i} - {"target_group_arn", "instance_id", "state", "reason", "description"}
+        if unknown:
+            raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+        with self.state.moto_lock:
+            try:
+                # Validate all first: a list is applied entirely or not at all.
+                validated = [
+                    fidelity.validate_health_override(
+                        i.get("target_group_arn"), i.get("instance_id"), i.get("state"),
+                        i.get("reason"), i.get("description"),
+                    )
+                    for i in items
+                ]
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            for override in validated:
+                fidelity.store_health_override(override)
+        return 200, {"status": "ok", "overrides": validated}
+
+    def delete_target_health(self, body: Any) -> tuple[int, Any]:
+        body = body or {}
+        if not isinstance(body, dict):
+            raise BadRequest('expected no body (clear all), or {"target_group_arn": "...", "instance_id": "i-..."}')
+        arn, iid = body.get("target_group_arn"), body.get("instance_id")
+        if iid is not None and arn is None:
+            raise BadRequest("instance_id needs target_group_arn")
+        with self.state.moto_lock:
+            cleared = fidelity.clear_health_overrides(arn, iid)
+        return 200, {"status": "ok", "cleared": cleared}
+
+    # faults
+
+    def active_faults(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [dict(f) for f in self.state.faults]
+
+    def post_faults(self, body: Any) -> tuple[int, Any]:
+        items = body if isinstance(body, list) else [body]
+        if not items or not all(isinstance(i, dict) for i in items):
+            raise BadRequest(
+                'expected {"operation": "DescribeTargetHealth", "error_code": "Throttling", "status": 400, '
+                '"count": 1, "message": "Rate exceeded"} or a list of such objects'
+            )
+        faults = [self._validate_fault(i) for i in items]
+        with self.state.lock:
+            self.state.faults.extend(faults)
+        return 200, {"status": "ok", "faults": self.active_faults()}
+
+    @staticmethod
+    def _validate_fault(item: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(item) - {"operation", "service", "error_code", "status", "count", "message"}
+        if unknown:
+            raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+        operation = item.get("operation")
+        if not isinstance(operation, str) or not operation:
+            raise BadRequest("operation (string, e.g. DescribeTargetHealth or PutItem) is required")
+        service = item.get("service")
+        if service is not None and (not isinstance(service, str) or not service):
+            raise BadRequest("service must be a SigV4 signing name such as autoscaling or dynamodb")
+        status = item.get("status", 400)
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            raise BadRequest("status must be an integer HTTP error status, 400-599")
+        code = item.get("error_code", FAULT_DEFAULT_CODE.get(status))
+        if not isinstance(code, str) or not code:
+            raise BadRequest("error_code (string, e.g. Throttling) is required for 4xx faults")
+        count = item.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise BadRequest("count must be a positive integer")
+        message = item.get("message", f"Injected fault {code}")
+        if not isinstance(message, str):
+            raise BadRequest("message must be a string")
+        return {
+            "operation": operation,
+            "service": service,
+            "error_code": code,
+            "status": status,
+            "count": count,
+            "remaining": count,
+            "message": message,
+        }
+
+    def delete_faults(self, body: Any) -> tuple[int, Any]:
+        body = body or {}
+        if not isinstance(body, dict):
+            raise BadRequest('expected no body (clear all) or {"operation": "..."}')
+        operation = body.get("operation")
+        with self.state.lock:
+            before = len(self.state.faults)
+            self.state.faults[:] = [f for f in self.state.faults if operation is not None and f["operation"] != operation]
+            cleared = before - len(self.state.faults)
+        return 200, {"status": "ok", "cleared": cleared}
+
+    # request log
+
+    def request_log(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [dict(r) for r in self.state.requests]
+
+    def delete_requests(self, _body: Any) -> tuple[int, Any]:
+        with self.state.lock:
+            cleared = len(self.state.requests)
+            self.state.requests.clear()
+        return 200, {"status": "ok", "cleared": cleared}
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one (default)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one exits (no orphan if a script is killed)",
+    )
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="emulator %(levelname)s %(message)s",
+    )
+    # Werkzeug logs each request at INFO. Keep stderr quiet by default: a harness
+    # that never drains the pipe must not be able to block the server.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+
+    fidelity.install()
+    state = LayerState()
+    app = ReboundApp(DomainDispatcherApplication(create_backend_app), state)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="rebound-emulator")
+    serving.start()
+
+    port = server.socket.getsockname()[1]
+    sys.stdout.write(f"REBOUND_EMULATOR_URL=http://127.0.0.1:{port}\n")
+    sys.stdout.flush()
+    # That line is the only thing stdout carries; moto occasionally print()s.
+    sys.stdout = sys.stderr
+
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if not serving.is_alive():
+            log.error("server thread died")
+            break
+        if args.exit_with_parent and os.getppid() != parent:
+            log.warning("parent process %d is gone; stopping", parent)
+            break
+    server.shutdown()
+    serving.join()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
