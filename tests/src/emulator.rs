@@ -1,0 +1,161 @@
+//! The emulator process and its control API (`/_rebound/...`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use serde_json::{json, Value};
+
+use crate::http::http_json;
+use crate::{python, repo_root};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+    port: u16,
+}
+
+impl Emulator {
+    /// Starts `emulator/server.py` on a free port and waits until it serves.
+    pub fn start() -> Self {
+        let mut child = Command::new(python())
+            .arg(repo_root().join("emulator/server.py"))
+            .args(["--port", "0", "--exit-with-parent"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start emulator/server.py");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("REBOUND_EMULATOR_URL=") {
+                    let _ = tx.send(url.to_owned());
+                    break;
+                }
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let url = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the emulator did not report its URL within {START_TIMEOUT:?}");
+            }
+        };
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .expect("port in emulator URL");
+        Self { child, url, port }
+    }
+
+    /// SDK configuration pointing every client at this emulator.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "rebound-tests",
+            ))
+            .load()
+            .await
+    }
+
+    /// One call to the control API: `(status, JSON body)`.
+    pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        http_json(self.port, method, path, body)
+    }
+
+    /// Makes DescribeTargetHealth report `state` (with `reason`) for one target.
+    pub fn set_target_health(
+        &self,
+        target_group_arn: &str,
+        instance_id: &str,
+        state: &str,
+        reason: &str,
+    ) {
+        let (status, body) = self.control(
+            "POST",
+            "/_rebound/target-health",
+            Some(json!({
+                "target_group_arn": target_group_arn,
+                "instance_id": instance_id,
+                "state": state,
+                "reason": reason,
+                "description": "Health checks failed",
+            })),
+        );
+        assert_eq!(status, 200, "set target health: {body}");
+    }
+
+    /// The next `count` calls of `operation` fail with `error_code`.
+    pub fn inject_fault(&self, operation: &str, error_code: &str, status: u16, count: u32) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/faults",
+            Some(json!({"operation": operation, "error_code": error_code, "status": status, "count": count, "message": "injected by test"})),
+        );
+        assert_eq!(code, 200, "inject fault: {body}");
+    }
+
+    /// Every AWS call made so far: `(service, operation)`.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        let (status, body) = self.control("GET", "/_rebound/requests", None);
+        assert_eq!(status, 200, "request log: {body}");
+        body.as_array()
+            .expect("request log is an array")
+            .iter()
+            .map(|r| {
+                (
+                    r["service"].as_str().unwrap_or_default().to_owned(),
+                    r["operation"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        let (status, body) = self.control("DELETE", "/_rebound/requests", None);
+        assert_eq!(status, 200, "clear request log: {body}");
+    }
+
+    /// How many times `operation` was called.
+    pub fn calls_of(&self, operation: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|(_, op)| op == operation)
+            .count()
+    }
+}
+
+/// Calls on Auto Scaling, load balancers or EC2 that change something.
+pub fn is_mutating_fleet_call(service: &str, operation: &str) -> bool {
+    let fleet = matches!(
+        service,
+        "autoscaling" | "elasticloadbalancing" | "ec2" | "rds"
+    );
+    let reads = ["Describe", "List", "Get"];
+    fleet && !reads.iter().any(|prefix| operation.starts_with(prefix))
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,182 @@
+//! The reference HA stack, provisioned in the emulator by `emulator/provision.py`, and
+//! what tests need to drive Rebound against it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use rebound::config::{Config, Mode, PolicyConfig};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{python, repo_root, sample_event, Emulator};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetGroupStack {
+    pub target_group_arn: String,
+    pub target_group_full_name: String,
+    pub auto_scaling_group: String,
+    pub instance_ids: Vec<String>,
+}
+
+/// What `provision.py` created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Stack {
+    pub region: String,
+    pub account: String,
+    pub load_balancer_full_name: String,
+    pub incidents_table: String,
+    pub incidents_stream_arn: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub stacks: Vec<TargetGroupStack>,
+}
+
+/// `--managed true|false|none` of provision.py.
+#[derive(Debug, Clone, Copy)]
+pub enum Managed {
+    Yes,
+    No,
+}
+
+impl Stack {
+    pub fn provision(emulator: &Emulator, managed: Managed) -> Self {
+        Self::provision_with(emulator, managed, 4, 1)
+    }
+
+    pub fn provision_with(
+        emulator: &Emulator,
+        managed: Managed,
+        instances: u32,
+        target_groups: u32,
+    ) -> Self {
+        let output = Command::new(python())
+            .arg(repo_root().join("emulator/provision.py"))
+            .args(["--endpoint", &emulator.url])
+            .args([
+                "--managed",
+                match managed {
+                    Managed::Yes => "true",
+                    Managed::No => "false",
+                },
+            ])
+            .args(["--instances", &instances.to_string()])
+            .args(["--target-groups", &target_groups.to_string()])
+            .args([
+                "--template",
+                &repo_root().join("template.yaml").to_string_lossy(),
+            ])
+            .output()
+            .expect("run emulator/provision.py");
+        assert!(
+            output.status.success(),
+            "provision.py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("provision.py prints the stack as JSON")
+    }
+
+    pub fn web(&self) -> &TargetGroupStack {
+        &self.stacks[0]
+    }
+
+    /// Configuration as the deployed function would read it from its environment.
+    pub fn config(&self, mode: Mode) -> Config {
+        Config {
+            incidents_table: self.incidents_table.clone(),
+            notify_topic_arn: Some(self.topic_arn.clone()),
+            incident_retention_days: 90,
+            policy: PolicyConfig {
+                mode,
+                ..PolicyConfig::default()
+            },
+        }
+    }
+
+    /// The environment the deployed functions get, for running the real binaries.
+    pub fn function_env(&self, emulator: &Emulator, mode: &str) -> Vec<(String, String)> {
+        [
+            ("INCIDENTS_TABLE", self.incidents_table.as_str()),
+            ("NOTIFY_TOPIC_ARN", self.topic_arn.as_str()),
+            ("MODE", mode),
+            ("AWS_ENDPOINT_URL", emulator.url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// The sample EventBridge alarm event, aimed at target group `index`.
+    pub fn alarm_event(&self, index: usize) -> Value {
+        let mut event = sample_event("target-health/alarm-state-change.json");
+        event["account"] = Value::String(self.account.clone());
+        event["region"] = Value::String(self.region.clone());
+        let dimensions = &mut event["detail"]["configuration"]["metrics"][0]["metricStat"]
+            ["metric"]["dimensions"];
+        dimensions["TargetGroup"] =
+            Value::String(self.stacks[index].target_group_full_name.clone());
+        dimensions["LoadBalancer"] = Value::String(self.load_balancer_full_name.clone());
+        event
+    }
+
+    /// The incidents table's new stream records, as the Lambda event the notifier gets
+    /// (the event source mapping's part, played by `emulator/stream_pump.py`).
+    pub fn pending_stream_event(&self, emulator: &Emulator, state_file: &std::path::Path) -> Value {
+        let output = Command::new(python())
+            .arg(repo_root().join("emulator/stream_pump.py"))
+            .args([
+                "--endpoint",
+                &emulator.url,
+                "--stream-arn",
+                &self.incidents_stream_arn,
+            ])
+            .args(["--state-file", &state_file.to_string_lossy()])
+            .args(["--once", "--print-event"])
+            .output()
+            .expect("run emulator/stream_pump.py");
+        assert!(
+            output.status.success(),
+            "stream_pump.py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("stream_pump.py prints the event as JSON")
+    }
+
+    /// SNS messages that reached the subscribed queue: the SNS envelopes as JSON.
+    pub async fn notifications(&self, sdk: &aws_config::SdkConfig) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let mut messages = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive notifications");
+            let batch = received.messages();
+            if batch.is_empty() {
+                break;
+            }
+            for message in batch {
+                let body = message.body().unwrap_or_default();
+                messages.push(serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())));
+                if let Some(handle) = message.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .ok();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        messages
+    }
+}

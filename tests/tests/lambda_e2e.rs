@@ -1,0 +1,127 @@
+//! End-to-end tier: the release binaries, started as Lambda starts them, fed events
+//! through the Lambda Invoke API, acting on the HA stack in the emulator.
+
+use std::process::Command;
+
+use rebound_tests::stack::Managed;
+use rebound_tests::{python, repo_root, sample_event, Emulator, LocalLambda, Stack};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_binaries_heal_a_broken_instance_and_announce_it() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let web = stack.web().clone();
+    let broken = &web.instance_ids[0];
+    emulator.set_target_health(
+        &web.target_group_arn,
+        broken,
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    emulator.clear_requests();
+
+    let mut lambda = LocalLambda::start();
+    let env = stack.function_env(&emulator, "enforce");
+    lambda.start_function("target-health", &env);
+    lambda.start_function("incident-notifier", &env);
+
+    let (status, report) = lambda.invoke("target-health", &stack.alarm_event(0));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "checked", "{report}");
+    assert_eq!(
+        report["checks"][0]["actions"][0]["target"],
+        broken.as_str(),
+        "{report}"
+    );
+    assert_eq!(report["checks"][0]["actions"][0]["outcome"], "succeeded");
+    assert_eq!(emulator.calls_of("SetInstanceHealth"), 1);
+
+    // A duplicate delivery through the runtime acts no more; the group has already
+    // replaced the instance (the emulator does it at once), so it verifies and resolves.
+    let (status, report) = lambda.invoke("target-health", &stack.alarm_event(0));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["checks"][0]["verdict"], "resolve", "{report}");
+    assert_eq!(emulator.calls_of("SetInstanceHealth"), 1);
+
+    let (status, report) = lambda.invoke(
+        "target-health",
+        &sample_event("target-health/scheduled-sweep.json"),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["checks"][0]["verdict"], "healthy", "{report}");
+
+    // The stream, delivered to the notifier binary as the event source mapping would.
+    let state_file =
+        std::env::temp_dir().join(format!("rebound-e2e-stream-{}", std::process::id()));
+    let pump = Command::new(python())
+        .arg(repo_root().join("emulator/stream_pump.py"))
+        .args([
+            "--endpoint",
+            &emulator.url,
+            "--stream-arn",
+            &stack.incidents_stream_arn,
+        ])
+        .args(["--state-file", &state_file.to_string_lossy(), "--once"])
+        .args(["--invoke-url", &lambda.invoke_url("incident-notifier")])
+        .output()
+        .expect("run stream_pump.py");
+    std::fs::remove_file(&state_file).ok();
+    assert!(
+        pump.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&pump.stdout),
+        String::from_utf8_lossy(&pump.stderr)
+    );
+
+    let sdk = emulator.sdk_config().await;
+    let states: Vec<String> = stack
+        .notifications(&sdk)
+        .await
+        .iter()
+        .map(|m| {
+            m["MessageAttributes"]["state"]["Value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(states, ["remediating", "resolved"]);
+
+    // Lambda's JSON logs and the EMF metric lines came out of the real binary.
+    let log = lambda.log("target-health");
+    assert!(log.contains("\"IncidentsOpened\":1"), "{log}");
+    assert!(log.contains("\"incident opened\""), "{log}");
+    assert!(lambda.functions_alive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_event_is_an_invalid_event_error_and_the_function_keeps_serving() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    emulator.clear_requests();
+    let mut lambda = LocalLambda::start();
+    lambda.start_function("target-health", &stack.function_env(&emulator, "enforce"));
+
+    let mut malformed = stack.alarm_event(0);
+    malformed["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+        ["TargetGroup"] = Value::String("bogus".into());
+    let (_, error) = lambda.invoke("target-health", &malformed);
+    assert_eq!(error["errorType"], "Rebound.InvalidEvent", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bogus"),
+        "{error}"
+    );
+
+    let (status, ignored) = lambda.invoke(
+        "target-health",
+        &sample_event("target-health/alarm-other-metric.json"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ignored["status"], "ignored");
+    assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
+    assert!(lambda.functions_alive());
+}
