@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Small helpers for scripts/demo, so the demo needs nothing beyond Python's standard
+library and the project virtualenv (no curl, no jq).
+
+    demo_helpers.py get FILE KEY.PATH            print one value of a JSON file
+    demo_helpers.py alarm-event STACK INDEX OUT  write the sample alarm event aimed at
+                                                 the stack's target group INDEX
+    demo_helpers.py break URL ARN INSTANCE       make the emulator report INSTANCE
+                                                 unhealthy (Target.FailedHealthChecks)
+    demo_helpers.py invoke URL FILE              POST an event to a Lambda Invoke API URL
+                                                 and pretty-print the answer
+    demo_helpers.py calls URL OPERATION          how many times OPERATION was called
+    demo_helpers.py wait-port PORT               wait (60 s max) until 127.0.0.1:PORT listens
+    demo_helpers.py notifications QUEUE_URL      print the SNS messages the queue received
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _request(url: str, body: object | None = None, method: str = "POST") -> object:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def get(path: str, key: str) -> None:
+    value: object = json.loads(Path(path).read_text())
+    for part in key.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]  # type: ignore[index]
+    print(value if isinstance(value, str) else json.dumps(value))
+
+
+def alarm_event(stack_path: str, index: str, out: str) -> None:
+    stack = json.loads(Path(stack_path).read_text())
+    event = json.loads((ROOT / "events/target-health/alarm-state-change.json").read_text())
+    event["account"], event["region"] = stack["account"], stack["region"]
+    dims = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+    dims["TargetGroup"] = stack["stacks"][int(index)]["target_group_full_name"]
+    dims["LoadBalancer"] = stack["load_balancer_full_name"]
+    Path(out).write_text(json.dumps(event, indent=2))
+
+
+def break_instance(url: str, arn: str, instance: str) -> None:
+    _request(f"{url}/_rebound/target-health", {
+        "target_group_arn": arn, "instance_id": instance, "state": "unhealthy",
+        "reason": "Target.FailedHealthChecks", "description": "Health checks failed",
+    })
+
+
+def invoke(url: str, path: str) -> None:
+    print(json.dumps(_request(url, json.loads(Path(path).read_text())), indent=2))
+
+
+def calls(url: str, operation: str) -> None:
+    log = _request(f"{url}/_rebound/requests", method="GET")
+    print(sum(1 for r in log if r["operation"] == operation))  # type: ignore[union-attr]
+
+
+def wait_port(port: str) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing listens on 127.0.0.1:{port} after 60 s")
+
+
+def notifications(queue_url: str) -> None:
+    import boto3  # from the virtualenv; endpoint and credentials come from the environment
+
+    sqs = boto3.client("sqs")
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            return
+        for message in got:
+            envelope = json.loads(message["Body"])
+            attrs = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
+            print(f"--- Subject: {envelope.get('Subject')}")
+            print(f"    Attributes: {json.dumps(attrs, sort_keys=True)}")
+            body = json.loads(envelope["Message"])
+            print(f"    JSON body (sqs protocol): schema={body['schema']} state={body['incident']['state']} "
+                  f"previous={body['previous_state']} actions={len(body['incident']['actions'])}")
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+COMMANDS = {
+    "get": get, "alarm-event": alarm_event, "break": break_instance, "invoke": invoke,
+    "calls": calls, "wait-port": wait_port, "notifications": notifications,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
