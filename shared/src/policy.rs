@@ -173,20 +173,6 @@ pub struct Decision {
     pub summary: String,
 }
 
-fn counts_as_serving(state: &TargetState) -> bool {
-    matches!(
-        state,
-        TargetState::Healthy | TargetState::Unhealthy | TargetState::UnhealthyDraining
-    )
-}
-
-fn is_unhealthy(state: &TargetState) -> bool {
-    matches!(
-        state,
-        TargetState::Unhealthy | TargetState::UnhealthyDraining
-    )
-}
-
 pub fn decide(
     observation: Observation<'_>,
     history: History<'_>,
@@ -194,11 +180,8 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let targets = observation.targets;
-    let total = targets
-        .iter()
-        .filter(|t| counts_as_serving(&t.state))
-        .count();
-    let unhealthy: Vec<&TargetHealth> = targets.iter().filter(|t| is_unhealthy(&t.state)).collect();
+    let total = targets.iter().filter(|t| t.state.is_serving()).count();
+    let unhealthy: Vec<&TargetHealth> = targets.iter().filter(|t| t.state.is_unhealthy()).collect();
     let summary = format!("{} of {} targets unhealthy", unhealthy.len(), total);
     let decision = |verdict, replacements, refusals| Decision {
         verdict,

@@ -35,6 +35,20 @@ impl TargetState {
             other => Self::Other(other.to_owned()),
         }
     }
+
+    /// Failing its health checks, whether or not it is also being drained.
+    pub fn is_unhealthy(&self) -> bool {
+        matches!(self, Self::Unhealthy | Self::UnhealthyDraining)
+    }
+
+    /// States in which the target takes part in serving: what the unhealthy share is
+    /// measured against.
+    pub fn is_serving(&self) -> bool {
+        matches!(
+            self,
+            Self::Healthy | Self::Unhealthy | Self::UnhealthyDraining
+        )
+    }
 }
 
 /// One instance target as DescribeTargetHealth reports it.

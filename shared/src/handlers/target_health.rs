@@ -13,7 +13,7 @@ use crate::domain::{
     Action, ActionOutcome, Evidence, Incident, IncidentState, ResourceKind, ResourceRef,
 };
 use crate::error::Error;
-use crate::ids::{IncidentId, TargetGroupArn};
+use crate::ids::{IncidentId, InstanceId, TargetGroupArn};
 use crate::policy::{self, Decision, History, Observation, Refusal, Verdict};
 use crate::ports::{
     Created, IncidentStore, InstanceReplacer, Saved, ScalingGroups, TargetHealthSource,
@@ -206,13 +206,7 @@ where
         let targets = self.targets.target_health(target_group).await?;
         let unhealthy: Vec<_> = targets
             .iter()
-            .filter(|t| {
-                matches!(
-                    t.state,
-                    crate::domain::TargetState::Unhealthy
-                        | crate::domain::TargetState::UnhealthyDraining
-                )
-            })
+            .filter(|t| t.state.is_unhealthy())
             .map(|t| t.instance_id.clone())
             .collect();
         // Groups are only needed to act on unhealthy targets; a healthy check costs one call.
@@ -265,7 +259,6 @@ where
                 Incident::open(resource.clone(), trigger, evidence, &decision.summary, now)
             });
             report.incident_id = Some(incident.id.clone());
-            tally.actions_refused += decision.refusals.len();
 
             let settled = settle_overdue_actions(&mut incident, observation, &self.policy, now);
             let written = if decision.verdict == Verdict::Replace {
@@ -313,6 +306,7 @@ where
                 // Another delivery got there first: read again and decide on what it wrote.
                 continue;
             }
+            tally.actions_refused += decision.refusals.len();
             if is_new {
                 tally.incidents_opened += 1;
                 info!(incident_id = %incident.id, resource = %resource.id, state = incident.state.as_str(), "incident opened");
@@ -407,16 +401,9 @@ where
 
         let mut failure = None;
         let mut budget_refusal = None;
-        for index in first_new..incident.actions.len() {
-            let action = &incident.actions[index];
-            let (group, instance) = match (
-                crate::ids::AutoScalingGroupName::parse(action.group.as_str()),
-                crate::ids::InstanceId::parse(action.target.as_str()),
-            ) {
-                (Ok(g), Ok(i)) => (g, i),
-                // Built from parsed ids a few lines up; cannot fail.
-                _ => continue,
-            };
+        let kind = self.policy.replacement;
+        for (offset, replacement) in decision.replacements.iter().enumerate() {
+            let (group, instance) = (&replacement.group, &replacement.instance_id);
             let (outcome, detail) = if !self
                 .store
                 .reserve_action(now, self.policy.action_budget_per_hour)
@@ -431,10 +418,10 @@ where
                     Some("account-wide hourly action budget used up".to_owned()),
                 )
             } else {
-                match self.replacer.replace(action.kind, &group, &instance).await {
+                match self.replacer.replace(kind, group, instance).await {
                     Ok(()) => {
                         tally.actions_taken += 1;
-                        info!(incident_id = %incident.id, action = ?action.kind, instance = %instance, group = %group, "replacement requested");
+                        info!(incident_id = %incident.id, action = ?kind, instance = %instance, group = %group, "replacement requested");
                         (ActionOutcome::Succeeded, None)
                     }
                     Err(err) => {
@@ -446,7 +433,7 @@ where
                 }
             };
             let completed = (self.clock)();
-            let action = &mut incident.actions[index];
+            let action = &mut incident.actions[first_new + offset];
             action.outcome = outcome;
             action.detail = detail;
             action.completed_at = Some(completed);
@@ -521,7 +508,7 @@ fn settle_overdue_actions(
         .iter_mut()
         .filter(|a| a.outcome == ActionOutcome::Pending)
     {
-        let Ok(instance) = crate::ids::InstanceId::parse(action.target.as_str()) else {
+        let Ok(instance) = InstanceId::parse(action.target.as_str()) else {
             continue;
         };
         if let Some((outcome, detail)) =
