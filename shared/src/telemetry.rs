@@ -1,6 +1,6 @@
 //! Logs and metrics. Logs go through `tracing`: JSON when Lambda asks for it
 //! (`AWS_LAMBDA_LOG_FORMAT=JSON`), readable text on a terminal. Metrics are CloudWatch
-//! Embedded Metric Format lines on stdout: CloudWatch Logs turns them into metrics, so
+//! Embedded Metric Format lines (stdout in Lambda): CloudWatch Logs turns them into metrics, so
 //! a function never spends an API call (or latency) on PutMetricData.
 
 use std::io::Write;
@@ -80,9 +80,18 @@ pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
         return;
     }
     let line = emf_line(chrono::Utc::now().timestamp_millis(), dimensions, &metrics);
-    let mut out = std::io::stdout().lock();
     // A metric line that cannot be written is not worth failing an invocation for.
-    let _ = writeln!(out, "{line}");
+    if in_lambda() {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    } else {
+        // Outside Lambda (the CLI, tests) stdout carries the command's own output.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+fn in_lambda() -> bool {
+    static IN_LAMBDA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some())
 }
 
 #[cfg(test)]
