@@ -78,7 +78,11 @@ impl TargetHealthSource for FakeFleet {
 }
 
 impl ScalingGroups for FakeFleet {
-    async fn groups_owning(&self, instances: &[InstanceId]) -> Result<Vec<ScalingGroup>, Error> {
+    async fn groups_owning(
+        &self,
+        instances: &[InstanceId],
+        _managed_tag_key: &str,
+    ) -> Result<Vec<ScalingGroup>, Error> {
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         Ok(state

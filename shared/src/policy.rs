@@ -173,6 +173,27 @@ pub struct Decision {
     pub summary: String,
 }
 
+/// Blast radius: a failure this wide is not instance failures, and killing instances
+/// would make it worse. Needs only the targets, so the handler can skip looking up
+/// groups it will not act on.
+pub fn systemic_failure(targets: &[TargetHealth], config: &PolicyConfig) -> Option<Refusal> {
+    let total = targets.iter().filter(|t| t.state.is_serving()).count();
+    let unhealthy = targets.iter().filter(|t| t.state.is_unhealthy()).count();
+    if unhealthy == 0 {
+        None
+    } else if unhealthy == total {
+        Some(Refusal::AllTargetsUnhealthy { unhealthy })
+    } else if unhealthy * 100 > config.max_unhealthy_percent as usize * total {
+        Some(Refusal::UnhealthyShareAboveLimit {
+            unhealthy,
+            total,
+            limit_percent: config.max_unhealthy_percent,
+        })
+    } else {
+        None
+    }
+}
+
 pub fn decide(
     observation: Observation<'_>,
     history: History<'_>,
@@ -201,20 +222,7 @@ pub fn decide(
         return decision(verdict, vec![], vec![]);
     }
 
-    // Blast radius: these are not instance failures, and killing instances would make
-    // them worse.
-    if unhealthy.len() == total {
-        let refusal = Refusal::AllTargetsUnhealthy {
-            unhealthy: unhealthy.len(),
-        };
-        return decision(Verdict::Escalate, vec![], vec![refusal]);
-    }
-    if unhealthy.len() * 100 > config.max_unhealthy_percent as usize * total {
-        let refusal = Refusal::UnhealthyShareAboveLimit {
-            unhealthy: unhealthy.len(),
-            total,
-            limit_percent: config.max_unhealthy_percent,
-        };
+    if let Some(refusal) = systemic_failure(targets, config) {
         return decision(Verdict::Escalate, vec![], vec![refusal]);
     }
 

@@ -18,11 +18,13 @@ pub trait TargetHealthSource: Send + Sync {
 }
 
 pub trait ScalingGroups: Send + Sync {
-    /// The groups that own these instances, each with all its members, tags, suspended
-    /// processes and whether an instance refresh is running.
+    /// The groups that own these instances, each with all its members, tags and
+    /// suspended processes; for groups tagged `managed_tag_key=true` (the only ones ever
+    /// acted on) also whether an instance refresh is running.
     fn groups_owning(
         &self,
         instances: &[InstanceId],
+        managed_tag_key: &str,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 
     /// Groups tagged `tag_key=true`, for the sweep.

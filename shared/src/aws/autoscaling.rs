@@ -45,12 +45,12 @@ impl AutoScaling {
         }))
     }
 
-    /// Converts a described group; the refresh status costs a call, so it is asked for
-    /// only where it matters (groups about to be acted on, not the sweep's listing).
+    /// Converts a described group. The refresh status costs a call, so it is asked for
+    /// only for groups tagged `refresh_if_managed_by=true`: the only ones ever acted on.
     async fn convert(
         &self,
         group: &AutoScalingGroup,
-        with_refresh: bool,
+        refresh_if_managed_by: Option<&str>,
     ) -> Result<Option<ScalingGroup>, Error> {
         let Some(name) = group.auto_scaling_group_name() else {
             return Ok(None);
@@ -62,12 +62,7 @@ impl AutoScaling {
                 return Ok(None);
             }
         };
-        let instance_refresh_in_progress = if with_refresh {
-            self.refresh_in_progress(name.as_str()).await?
-        } else {
-            false
-        };
-        Ok(Some(ScalingGroup {
+        let mut converted = ScalingGroup {
             tags: group
                 .tags()
                 .iter()
@@ -102,14 +97,23 @@ impl AutoScaling {
                 .iter()
                 .filter_map(|arn| TargetGroupArn::parse(arn.as_str()).ok())
                 .collect(),
-            instance_refresh_in_progress,
+            instance_refresh_in_progress: false,
             name,
-        }))
+        };
+        if refresh_if_managed_by.is_some_and(|key| converted.is_managed(key)) {
+            converted.instance_refresh_in_progress =
+                self.refresh_in_progress(converted.name.as_str()).await?;
+        }
+        Ok(Some(converted))
     }
 }
 
 impl ScalingGroups for AutoScaling {
-    async fn groups_owning(&self, instances: &[InstanceId]) -> Result<Vec<ScalingGroup>, Error> {
+    async fn groups_owning(
+        &self,
+        instances: &[InstanceId],
+        managed_tag_key: &str,
+    ) -> Result<Vec<ScalingGroup>, Error> {
         let mut names = BTreeSet::new();
         for chunk in instances.chunks(MAX_INSTANCE_IDS_PER_CALL) {
             let output = self
@@ -138,7 +142,7 @@ impl ScalingGroups for AutoScaling {
             .map_err(|e| classify("DescribeAutoScalingGroups", e))?;
         let mut groups = Vec::new();
         for group in output.auto_scaling_groups() {
-            groups.extend(self.convert(group, true).await?);
+            groups.extend(self.convert(group, Some(managed_tag_key)).await?);
         }
         Ok(groups)
     }
@@ -158,7 +162,7 @@ impl ScalingGroups for AutoScaling {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("DescribeAutoScalingGroups", e))?;
             for group in page.auto_scaling_groups() {
-                groups.extend(self.convert(group, false).await?);
+                groups.extend(self.convert(group, None).await?);
             }
         }
         Ok(groups)

@@ -209,11 +209,16 @@ where
             .filter(|t| t.state.is_unhealthy())
             .map(|t| t.instance_id.clone())
             .collect();
-        // Groups are only needed to act on unhealthy targets; a healthy check costs one call.
-        let groups = if unhealthy.is_empty() {
-            Vec::new()
+        // Groups are only needed to act on unhealthy targets: a healthy target group, or
+        // one failing too widely to act on, costs no Auto Scaling call.
+        let needs_groups =
+            !unhealthy.is_empty() && policy::systemic_failure(&targets, &self.policy).is_none();
+        let groups = if needs_groups {
+            self.groups
+                .groups_owning(&unhealthy, &self.policy.managed_tag_key)
+                .await?
         } else {
-            self.groups.groups_owning(&unhealthy).await?
+            Vec::new()
         };
         let observation = Observation {
             targets: &targets,

@@ -134,7 +134,7 @@ async fn groups_owning_instances_carry_members_tags_suspensions_and_refresh_stat
         });
     let client = mock_client!(aws_sdk_autoscaling, [&instances, &groups, &refreshes]);
     let found = AutoScaling::new(client)
-        .groups_owning(&[instance()])
+        .groups_owning(&[instance()], "rebound:managed")
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
@@ -160,7 +160,7 @@ async fn instances_in_no_group_cost_no_group_lookup() {
         .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
     let client = mock_client!(aws_sdk_autoscaling, [&instances]);
     assert!(AutoScaling::new(client)
-        .groups_owning(&[instance()])
+        .groups_owning(&[instance()], "rebound:managed")
         .await
         .unwrap()
         .is_empty());
@@ -185,6 +185,37 @@ async fn managed_groups_are_filtered_by_the_tag_on_the_server() {
     let client = mock_client!(aws_sdk_autoscaling, [&groups]);
     let found = AutoScaling::new(client)
         .managed_groups("rebound:managed")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].instance_refresh_in_progress);
+}
+
+#[tokio::test]
+async fn an_unmanaged_group_costs_no_refresh_lookup() {
+    let instances = mock!(Client::describe_auto_scaling_instances).then_output(|| {
+        DescribeAutoScalingInstancesOutput::builder()
+            .auto_scaling_instances(
+                AutoScalingInstanceDetails::builder()
+                    .instance_id("i-0a1b2c3d")
+                    .auto_scaling_group_name("web")
+                    .build(),
+            )
+            .build()
+    });
+    let groups = mock!(Client::describe_auto_scaling_groups).then_output(|| {
+        DescribeAutoScalingGroupsOutput::builder()
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("web")
+                    .build(),
+            )
+            .build()
+    });
+    // No rule for DescribeInstanceRefreshes: a call to it would fail the test.
+    let client = mock_client!(aws_sdk_autoscaling, [&instances, &groups]);
+    let found = AutoScaling::new(client)
+        .groups_owning(&[instance()], "rebound:managed")
         .await
         .unwrap();
     assert_eq!(found.len(), 1);

@@ -264,6 +264,16 @@ async fn all_targets_unhealthy_escalates_and_replaces_nothing() {
 }
 
 #[tokio::test]
+async fn a_systemic_failure_is_escalated_without_looking_up_groups() {
+    let w = world(4);
+    w.handler
+        .handle(event("alarm-state-change.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.describe_calls(), 1, "only DescribeTargetHealth");
+}
+
+#[tokio::test]
 async fn an_unmanaged_group_is_reported_but_never_touched() {
     let w = world_with(1, false, enforce());
     let report = w
