@@ -247,6 +247,8 @@ class ReboundApp:
 
     def handle_aws(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.time()
+        started_perf = time.perf_counter()
+        timing: dict[str, float] = {}
         body = buffer_body(environ)
         service = service_of(environ)
         operation = operation_of(environ, body)
@@ -265,19 +267,33 @@ class ReboundApp:
                 )
                 capturing_start_response(_status_line(status), headers)
                 return [payload]
-            return self.dispatch_to_moto(environ, capturing_start_response, service=service)
+            return self.dispatch_to_moto(environ, capturing_start_response, service=service, timing=timing)
         finally:
             with self.state.lock:
                 self.state.requests.append(
-                    {"service": service, "operation": operation, "at": started, "status": captured.get("status", 500)}
+                    {
+                        "service": service,
+                        "operation": operation,
+                        "at": started,
+                        "status": captured.get("status", 500),
+                        # Wall time in this layer, and the part spent serving inside moto's
+                        # lock: the benchmark sums busy_s to tell the emulator's own share.
+                        "duration_s": time.perf_counter() - started_perf,
+                        "busy_s": timing.get("busy_s", 0.0),
+                    }
                 )
 
     def dispatch_to_moto(
-        self, environ: dict[str, Any], start_response: StartResponse, service: str = "unknown"
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        service: str = "unknown",
+        timing: dict[str, float] | None = None,
     ) -> Iterable[bytes]:
         """Run moto under the global lock and materialise the response inside it, so no
         other request can observe or change moto state half-way through this one."""
         with self.state.moto_lock:
+            entered = time.perf_counter()
             try:
                 app_iter = self.moto_app(environ, start_response)
                 try:
@@ -293,6 +309,9 @@ class ReboundApp:
                 )
                 start_response(_status_line(status), headers, sys.exc_info())
                 return [payload]
+            finally:
+                if timing is not None:
+                    timing["busy_s"] = time.perf_counter() - entered
 
     # ---- control API ----------------------------------------------------------------
 

@@ -113,12 +113,19 @@ impl Emulator {
         assert_eq!(code, 200, "inject fault: {body}");
     }
 
-    /// Every AWS call made so far: `(service, operation)`.
-    pub fn requests(&self) -> Vec<(String, String)> {
+    /// The request log as the emulator keeps it (service, operation, timings).
+    pub fn request_log(&self) -> Vec<Value> {
         let (status, body) = self.control("GET", "/_rebound/requests", None);
         assert_eq!(status, 200, "request log: {body}");
-        body.as_array()
-            .expect("request log is an array")
+        match body {
+            Value::Array(entries) => entries,
+            other => panic!("request log is not an array: {other}"),
+        }
+    }
+
+    /// Every AWS call made so far: `(service, operation)`.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.request_log()
             .iter()
             .map(|r| {
                 (
