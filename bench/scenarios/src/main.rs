@@ -1,0 +1,336 @@
+//! `rebound-bench`: the benchmark scenarios that need the real handler code against the
+//! emulator. Each run starts its own emulator (and stops it), provisions the stack it
+//! needs, and writes one JSON document for `bench/report.py`.
+//!
+//! - `calls`: AWS API calls per incident, per scenario, next to the minimum the scenario
+//!   needs. A call made more often than the minimum is a finding.
+//! - `storm`: many alarm events over many target groups, delivered concurrently:
+//!   incidents opened, actions taken (must be exactly one per target group), events/s
+//!   and the emulator's own share of the wall time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use rebound::config::Mode;
+use rebound::domain::ActionOutcome;
+use rebound::handlers::notifier::StreamEvent;
+use rebound::ports::IncidentStore;
+use rebound_tests::stack::Managed;
+use rebound_tests::{sample_event, Emulator, Stack};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API calls per incident scenario.
+    Calls {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// An alarm storm over many target groups.
+    Storm {
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        #[arg(long, default_value_t = 100)]
+        target_groups: usize,
+        #[arg(long, default_value_t = 10)]
+        concurrency: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+type Counts = BTreeMap<String, usize>;
+
+fn counts(emulator: &Emulator) -> Counts {
+    let mut counts = Counts::new();
+    for (_, operation) in emulator.requests() {
+        *counts.entry(operation).or_default() += 1;
+    }
+    counts
+}
+
+fn minimum(calls: &[(&str, usize)]) -> Counts {
+    calls.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+}
+
+/// One scenario's measurement next to its minimum.
+fn scenario(name: &str, calls: Counts, minimum: Counts) -> Value {
+    let operations: BTreeSet<&String> = calls.keys().chain(minimum.keys()).collect();
+    let above: Vec<String> = operations
+        .into_iter()
+        .filter(|op| calls.get(*op).copied().unwrap_or(0) > minimum.get(*op).copied().unwrap_or(0))
+        .map(|op| {
+            format!(
+                "{op}: {} > {}",
+                calls.get(op).copied().unwrap_or(0),
+                minimum.get(op).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    json!({"scenario": name, "calls": calls, "minimum": minimum, "repeated": above})
+}
+
+async fn measure_calls() -> Value {
+    let mut scenarios = Vec::new();
+
+    // An alarm on a target group with one instance failing its health checks.
+    // Minimum: read the targets; map the instance to its group; read the group; check for
+    // an instance refresh (invariant 4); read the resource record (one open incident);
+    // one transaction that opens the incident with its write-ahead action and starts
+    // the cooldown; take a budget slot; the replacement; record the outcome.
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let sdk = emulator.sdk_config().await;
+    let config = stack.config(Mode::Enforce);
+    let handler = rebound::aws::target_health_handler(&config, &sdk);
+    let web = stack.web().clone();
+    emulator.set_target_health(
+        &web.target_group_arn,
+        &web.instance_ids[0],
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    emulator.clear_requests();
+    handler
+        .handle(stack.alarm_event(0))
+        .await
+        .expect("replace scenario");
+    scenarios.push(scenario(
+        "alarm: one instance failing health checks → replaced",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeTargetHealth", 1),
+            ("DescribeAutoScalingInstances", 1),
+            ("DescribeAutoScalingGroups", 1),
+            ("DescribeInstanceRefreshes", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("UpdateItem", 1),
+            ("SetInstanceHealth", 1),
+            ("PutItem", 1),
+        ]),
+    ));
+
+    // The sweep after the group replaced it. Minimum: list managed groups; list open
+    // incidents; read the targets; read the resource record and the incident; one
+    // transaction that resolves the incident and frees the resource.
+    emulator.clear_requests();
+    handler
+        .handle(sample_event("target-health/scheduled-sweep.json"))
+        .await
+        .expect("sweep scenario");
+    scenarios.push(scenario(
+        "sweep: recovery verified → resolved",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeAutoScalingGroups", 1),
+            ("Query", 1),
+            ("DescribeTargetHealth", 1),
+            ("GetItem", 2),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+
+    // The table's stream for those changes reaches the notifier: one publish per state
+    // change (remediating, resolved) and nothing else.
+    let state_file =
+        std::env::temp_dir().join(format!("rebound-bench-stream-{}", std::process::id()));
+    let stream: StreamEvent =
+        serde_json::from_value(stack.pending_stream_event(&emulator, &state_file))
+            .expect("stream event");
+    std::fs::remove_file(&state_file).ok();
+    let notifier = rebound::aws::notifier_handler(&config, &sdk).expect("notifier");
+    emulator.clear_requests();
+    notifier.handle(stream).await.expect("notifier scenario");
+    scenarios.push(scenario(
+        "notifier: two state changes → two messages",
+        counts(&emulator),
+        minimum(&[("Publish", 2)]),
+    ));
+
+    // A healthy target group with nothing open: read the targets and the resource record.
+    emulator.clear_requests();
+    handler
+        .handle(stack.alarm_event(0))
+        .await
+        .expect("healthy scenario");
+    scenarios.push(scenario(
+        "alarm: healthy target group, nothing open",
+        counts(&emulator),
+        minimum(&[("DescribeTargetHealth", 1), ("GetItem", 1)]),
+    ));
+    drop(emulator);
+
+    // Every target failing: escalate without looking at groups. Minimum: targets, the
+    // resource record, one transaction opening the incident already escalated.
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let sdk = emulator.sdk_config().await;
+    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
+    for instance in &stack.web().instance_ids {
+        emulator.set_target_health(
+            &stack.web().target_group_arn,
+            instance,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+        );
+    }
+    emulator.clear_requests();
+    handler
+        .handle(stack.alarm_event(0))
+        .await
+        .expect("systemic scenario");
+    scenarios.push(scenario(
+        "alarm: all targets unhealthy → escalated",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeTargetHealth", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+    drop(emulator);
+
+    // An unmanaged group: observed and reported, no refresh lookup, no action.
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::No);
+    let sdk = emulator.sdk_config().await;
+    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
+    emulator.set_target_health(
+        &stack.web().target_group_arn,
+        &stack.web().instance_ids[0],
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    emulator.clear_requests();
+    handler
+        .handle(stack.alarm_event(0))
+        .await
+        .expect("unmanaged scenario");
+    scenarios.push(scenario(
+        "alarm: unmanaged group → reported, untouched",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeTargetHealth", 1),
+            ("DescribeAutoScalingInstances", 1),
+            ("DescribeAutoScalingGroups", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+    Value::Array(scenarios)
+}
+
+async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value {
+    let emulator = Emulator::start();
+    let stack = Stack::provision_with(&emulator, Managed::Yes, 4, target_groups as u32);
+    for tg in &stack.stacks {
+        emulator.set_target_health(
+            &tg.target_group_arn,
+            &tg.instance_ids[0],
+            "unhealthy",
+            "Target.FailedHealthChecks",
+        );
+    }
+    let sdk = emulator.sdk_config().await;
+    let mut config = stack.config(Mode::Enforce);
+    // One action per target group is expected: the hourly budget must not be the limit.
+    config.policy.action_budget_per_hour = (target_groups * 2) as u32;
+    let handler = Arc::new(rebound::aws::target_health_handler(&config, &sdk));
+    let alarm_events: Arc<Vec<Value>> =
+        Arc::new((0..target_groups).map(|i| stack.alarm_event(i)).collect());
+    emulator.clear_requests();
+
+    let started = Instant::now();
+    let outcomes: Vec<bool> = futures::stream::iter(0..events)
+        .map(|i| {
+            let handler = Arc::clone(&handler);
+            let event = alarm_events[i % target_groups].clone();
+            tokio::spawn(async move { handler.handle(event).await.is_ok() })
+        })
+        .buffer_unordered(concurrency)
+        .map(|joined| joined.unwrap_or(false))
+        .collect()
+        .await;
+    let wall = started.elapsed().as_secs_f64();
+
+    let log = emulator.request_log();
+    let busy: f64 = log.iter().filter_map(|r| r["busy_s"].as_f64()).sum();
+    let mut api_calls = Counts::new();
+    for entry in &log {
+        *api_calls
+            .entry(entry["operation"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    let incidents = rebound::aws::incident_store(&config, &sdk)
+        .list(events)
+        .await
+        .expect("list incidents");
+    let mut actions_per_tg: BTreeMap<String, usize> = stack
+        .stacks
+        .iter()
+        .map(|s| (s.target_group_arn.clone(), 0))
+        .collect();
+    for incident in &incidents {
+        let taken = incident
+            .actions
+            .iter()
+            .filter(|a| a.outcome == ActionOutcome::Succeeded)
+            .count();
+        *actions_per_tg
+            .entry(incident.resource.id.clone())
+            .or_default() += taken;
+    }
+    let errors = outcomes.iter().filter(|ok| !**ok).count();
+    json!({
+        "events": events,
+        "target_groups": target_groups,
+        "concurrency": concurrency,
+        "incidents_opened": incidents.len(),
+        "actions_taken": actions_per_tg.values().sum::<usize>(),
+        "actions_per_target_group": {
+            "min": actions_per_tg.values().min().copied().unwrap_or(0),
+            "max": actions_per_tg.values().max().copied().unwrap_or(0),
+        },
+        "set_instance_health_calls": api_calls.get("SetInstanceHealth").copied().unwrap_or(0),
+        "errors": errors,
+        "wall_s": wall,
+        "events_per_s": events as f64 / wall,
+        "emulator_busy_s": busy,
+        "emulator_busy_share": busy / wall,
+        "api_calls": api_calls,
+        "api_calls_per_event": log.len() as f64 / events as f64,
+    })
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let (out, result) = match cli.command {
+        Command::Calls { out } => (out, measure_calls().await),
+        Command::Storm {
+            events,
+            target_groups,
+            concurrency,
+            out,
+        } => (out, storm(events, target_groups, concurrency).await),
+    };
+    let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+    match std::fs::write(&out, text + "\n") {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rebound-bench: cannot write {}: {err}", out.display());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
