@@ -62,19 +62,55 @@ impl Error {
         }
     }
 
-    /// Wraps an SDK error, keeping its full context (plain `Display` of an SDK error
-    /// prints only "service error").
-    pub fn aws<E>(operation: &'static str, retryable: bool, err: E) -> Self
+    /// Wraps an error from an SDK call. `detail` is what people read (in the incident,
+    /// the notification, the Lambda error message): the service's error code and
+    /// message when there is one, else the error's context, bounded in length. The
+    /// full context, raw response included, stays in the source chain for logs
+    /// (`DisplayErrorContext`).
+    pub fn aws<E>(
+        operation: &'static str,
+        retryable: bool,
+        code: Option<&str>,
+        message: Option<&str>,
+        err: E,
+    ) -> Self
     where
         E: StdError + Send + Sync + 'static,
     {
+        let detail = match (code, message) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => DisplayErrorContext(&err).to_string(),
+        };
         Self::Aws {
             operation,
             retryable,
-            detail: DisplayErrorContext(&err).to_string(),
+            detail: bounded(detail, MAX_DETAIL_CHARS),
             source: Box::new(err),
         }
     }
+
+    /// A construction error of the SDK's own builders (a required field missing).
+    pub fn build<E>(operation: &'static str, err: E) -> Self
+    where
+        E: StdError + Send + Sync + 'static,
+    {
+        Self::aws(operation, false, None, None, err)
+    }
+}
+
+/// Error details kept in incidents and messages stay short: a raw response dump is for
+/// logs, not for a pager.
+pub const MAX_DETAIL_CHARS: usize = 300;
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn bounded(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 impl From<Error> for lambda_runtime::Diagnostic {
@@ -120,6 +156,29 @@ mod tests {
         assert!(is_retryable_code(Some("ServiceUnavailable")));
         assert!(!is_retryable_code(Some("ValidationError")));
         assert!(!is_retryable_code(None));
+    }
+
+    #[test]
+    fn an_aws_error_reads_as_code_and_message_and_stays_short() {
+        let source = std::io::Error::other("raw response <ErrorResponse>…</ErrorResponse>");
+        let err = Error::aws(
+            "SetInstanceHealth",
+            true,
+            Some("Throttling"),
+            Some("Rate exceeded"),
+            source,
+        );
+        assert_eq!(
+            err.to_string(),
+            "SetInstanceHealth failed: Throttling: Rate exceeded"
+        );
+
+        let long = std::io::Error::other("x".repeat(5_000));
+        let err = Error::aws("GetItem", true, None, None, long);
+        assert!(
+            err.to_string().chars().count() < MAX_DETAIL_CHARS + 40,
+            "{err}"
+        );
     }
 
     #[test]

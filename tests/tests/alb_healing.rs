@@ -351,3 +351,26 @@ async fn malformed_events_are_answered_with_an_error_and_no_call_at_all() {
         s.emulator.requests()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_replacement_is_recorded_briefly_and_the_incident_stays_readable() {
+    let s = scenario(Managed::Yes).await;
+    s.break_instance(0);
+    let mut config = s.stack.config(Mode::Enforce);
+    config.policy.cooldown = std::time::Duration::ZERO;
+    let handler = rebound::aws::target_health_handler(&config, &s.sdk);
+    for _ in 0..2 {
+        // A client error: not retried by the SDK, reported by the handler.
+        s.emulator.inject_fault("SetInstanceHealth", "ValidationError", 400, 1);
+        let err = handler.handle(s.stack.alarm_event(0)).await.unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+    }
+    let incidents = s.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    let actions = &incidents[0].actions;
+    assert_eq!(actions.len(), 2);
+    for action in actions {
+        assert_eq!(action.outcome, ActionOutcome::Failed);
+        assert_eq!(action.detail.as_deref(), Some("SetInstanceHealth failed: ValidationError: injected by test"));
+    }
+}

@@ -199,13 +199,13 @@ impl IncidentStore for DynamoStore {
         };
         let claim = claim
             .build()
-            .map_err(|e| Error::aws("TransactWriteItems", false, e))?;
+            .map_err(|e| Error::build("TransactWriteItems", e))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.incident_item(incident)?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| Error::aws("TransactWriteItems", false, e))?;
+            .map_err(|e| Error::build("TransactWriteItems", e))?;
         let result = self
             .client
             .transact_write_items()
@@ -267,7 +267,7 @@ impl IncidentStore for DynamoStore {
                 .condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(expected))
                 .build()
-                .map_err(|e| Error::aws("TransactWriteItems", false, e))?;
+                .map_err(|e| Error::build("TransactWriteItems", e))?;
             let mut resource = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(resource_key(&incident.resource)))
@@ -288,7 +288,7 @@ impl IncidentStore for DynamoStore {
             let resource = resource
                 .update_expression(expression)
                 .build()
-                .map_err(|e| Error::aws("TransactWriteItems", false, e))?;
+                .map_err(|e| Error::build("TransactWriteItems", e))?;
             self.client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(put).build())

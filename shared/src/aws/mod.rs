@@ -40,7 +40,15 @@ where
         }
         _ => false,
     };
-    Error::aws(operation, retryable, err)
+    let code = err.code().map(str::to_owned);
+    let message = err.message().map(str::to_owned);
+    Error::aws(
+        operation,
+        retryable,
+        code.as_deref(),
+        message.as_deref(),
+        err,
+    )
 }
 
 /// The target-health handler wired to real AWS clients.

@@ -43,7 +43,7 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, Error> {
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| Error::aws("Publish", false, e))
+        .map_err(|e| Error::build("Publish", e))
 }
 
 impl Notifier for SnsNotifier {

@@ -6,6 +6,7 @@ pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::DynamoDbBatchItemFailure;
 pub use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -55,7 +56,7 @@ impl<N: Notifier> NotifierHandler<N> {
                 Err(err) => Err(err),
             };
             if let Err(err) = result {
-                warn!(event_id = ?record.event_id, error = %err, retryable = err.is_retryable(), "record not delivered; reporting it for retry");
+                warn!(event_id = ?record.event_id, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "record not delivered; reporting it for retry");
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = record.change.sequence_number.clone();
                 response.batch_item_failures.push(failure);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -109,7 +110,7 @@ where
     pub async fn handle(&self, event: Value) -> Result<Report, Error> {
         let result = self.handle_event(event).await;
         if let Err(err) = &result {
-            error!(error_type = err.error_type(), retryable = err.is_retryable(), error = %err, "invocation failed");
+            error!(error_type = err.error_type(), retryable = err.is_retryable(), error = %DisplayErrorContext(err), "invocation failed");
         }
         result
     }
@@ -147,7 +148,7 @@ where
             match self.check(&target_group, &label, &mut tally).await {
                 Ok(check) => checks.push(check),
                 Err(err) => {
-                    warn!(target_group = %target_group, error = %err, retryable = err.is_retryable(), "check failed");
+                    warn!(target_group = %target_group, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "check failed");
                     first_error.get_or_insert(err);
                 }
             }
@@ -430,7 +431,7 @@ where
                         (ActionOutcome::Succeeded, None)
                     }
                     Err(err) => {
-                        warn!(incident_id = %incident.id, instance = %instance, error = %err, "replacement failed");
+                        warn!(incident_id = %incident.id, instance = %instance, error = %DisplayErrorContext(&err), "replacement failed");
                         let detail = err.to_string();
                         failure.get_or_insert(err);
                         (ActionOutcome::Failed, Some(detail))
