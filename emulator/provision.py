@@ -169,7 +169,9 @@ class Provisioner:
             subnet_ids.append(
                 self.ec2.create_subnet(
                     VpcId=vpc_id,
-                    CidrBlock=f"10.0.{i}.0/24",
+                    # /20: room for a 100-group benchmark stack and its replacements
+                    # (a /24 runs out of addresses and the emulator fails a launch).
+                    CidrBlock=f"10.0.{i * 16}.0/20",
                     AvailabilityZone=az,
                     TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": f"{name}-{az}"}]}],
                 )["Subnet"]["SubnetId"]
