@@ -14,21 +14,33 @@ use crate::{python, repo_root};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Tells apart the logs of several emulators started by one process.
+static START_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 pub struct Emulator {
     child: Child,
     pub url: String,
     port: u16,
+    /// The emulator's stderr (its errors, with moto tracebacks). Kept when the owner
+    /// panics (a failing test) or `REBOUND_KEEP_EMULATOR_LOG` is set; removed otherwise.
+    pub log: std::path::PathBuf,
 }
 
 impl Emulator {
     /// Starts `emulator/server.py` on a free port and waits until it serves.
     pub fn start() -> Self {
+        let log = std::env::temp_dir().join(format!(
+            "rebound-emulator-{}-{}.log",
+            std::process::id(),
+            START_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let stderr = std::fs::File::create(&log).expect("emulator log file");
         let mut child = Command::new(python())
             .arg(repo_root().join("emulator/server.py"))
             .args(["--port", "0", "--exit-with-parent"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start emulator/server.py");
         let stdout = child.stdout.take().expect("emulator stdout");
@@ -57,7 +69,12 @@ impl Emulator {
             .next()
             .and_then(|p| p.trim_end_matches('/').parse().ok())
             .expect("port in emulator URL");
-        Self { child, url, port }
+        Self {
+            child,
+            url,
+            port,
+            log,
+        }
     }
 
     /// SDK configuration pointing every client at this emulator.
@@ -164,5 +181,10 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() || std::env::var_os("REBOUND_KEEP_EMULATOR_LOG").is_some() {
+            eprintln!("emulator log kept: {}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }

@@ -292,6 +292,23 @@ async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value
             .or_default() += taken;
     }
     let errors = outcomes.iter().filter(|ok| !**ok).count();
+    // Every incident whose target group got no successful action, with what it recorded:
+    // the storm's findings.
+    let without_action: Vec<Value> = incidents
+        .iter()
+        .filter(|i| {
+            !i.actions
+                .iter()
+                .any(|a| a.outcome == ActionOutcome::Succeeded)
+        })
+        .map(
+            |i| json!({"id": i.id, "state": i.state, "actions": i.actions, "timeline": i.timeline}),
+        )
+        .collect();
+    let failed_requests: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["status"].as_u64().unwrap_or(0) >= 400)
+        .collect();
     json!({
         "events": events,
         "target_groups": target_groups,
@@ -304,6 +321,8 @@ async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value
         },
         "set_instance_health_calls": api_calls.get("SetInstanceHealth").copied().unwrap_or(0),
         "errors": errors,
+        "incidents_without_action": without_action,
+        "failed_requests": failed_requests,
         "wall_s": wall,
         "events_per_s": events as f64 / wall,
         "emulator_busy_s": busy,
