@@ -361,7 +361,8 @@ async fn a_failed_replacement_is_recorded_briefly_and_the_incident_stays_readabl
     let handler = rebound::aws::target_health_handler(&config, &s.sdk);
     for _ in 0..2 {
         // A client error: not retried by the SDK, reported by the handler.
-        s.emulator.inject_fault("SetInstanceHealth", "ValidationError", 400, 1);
+        s.emulator
+            .inject_fault("SetInstanceHealth", "ValidationError", 400, 1);
         let err = handler.handle(s.stack.alarm_event(0)).await.unwrap_err();
         assert!(!err.is_retryable(), "{err}");
     }
@@ -371,6 +372,9 @@ async fn a_failed_replacement_is_recorded_briefly_and_the_incident_stays_readabl
     assert_eq!(actions.len(), 2);
     for action in actions {
         assert_eq!(action.outcome, ActionOutcome::Failed);
-        assert_eq!(action.detail.as_deref(), Some("SetInstanceHealth failed: ValidationError: injected by test"));
+        assert_eq!(
+            action.detail.as_deref(),
+            Some("SetInstanceHealth failed: ValidationError: injected by test")
+        );
     }
 }
