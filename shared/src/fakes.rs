@@ -11,8 +11,8 @@ use crate::domain::{ActionKind, Incident, ResourceRef, ScalingGroup, TargetHealt
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 use crate::ports::{
-    Created, IncidentStore, InstanceReplacer, Notification, Notifier, ResourceRecord, Saved,
-    ScalingGroups, TargetHealthSource,
+    Created, IncidentStore, InstanceReplacer, Notification, Notifier, Replaced, ResourceRecord,
+    Saved, ScalingGroups, TargetHealthSource,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -34,6 +34,7 @@ struct FleetState {
     describe_calls: usize,
     fail_next_replace: Option<Error>,
     hang_next_replace: bool,
+    gone_next_replace: bool,
 }
 
 impl FakeFleet {
@@ -58,6 +59,11 @@ impl FakeFleet {
 
     pub fn fail_next_replace(&self, error: Error) {
         lock(&self.inner).fail_next_replace = Some(error);
+    }
+
+    /// The next replace call finds the instance already gone from its group.
+    pub fn gone_next_replace(&self) {
+        lock(&self.inner).gone_next_replace = true;
     }
 
     /// The next replace call never returns, like a function killed mid-call.
@@ -111,7 +117,7 @@ impl InstanceReplacer for FakeFleet {
         kind: ActionKind,
         group: &AutoScalingGroupName,
         instance: &InstanceId,
-    ) -> Result<(), Error> {
+    ) -> Result<Replaced, Error> {
         let hang = {
             let mut state = lock(&self.inner);
             if let Some(err) = state.fail_next_replace.take() {
@@ -122,10 +128,12 @@ impl InstanceReplacer for FakeFleet {
         if hang {
             std::future::pending::<()>().await;
         }
-        lock(&self.inner)
-            .replaced
-            .push((kind, group.clone(), instance.clone()));
-        Ok(())
+        let mut state = lock(&self.inner);
+        if std::mem::take(&mut state.gone_next_replace) {
+            return Ok(Replaced::AlreadyGone);
+        }
+        state.replaced.push((kind, group.clone(), instance.clone()));
+        Ok(Replaced::Requested)
     }
 }
 

@@ -34,6 +34,17 @@ pub trait ScalingGroups: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 }
 
+/// What became of a replacement request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// The group accepted the request.
+    Requested,
+    /// Auto Scaling no longer knows the instance, observed in service moments ago: it
+    /// has already left its group, typically because an earlier attempt of this same
+    /// call took effect before its answer was lost and the SDK retried.
+    AlreadyGone,
+}
+
 pub trait InstanceReplacer: Send + Sync {
     /// Asks the group to replace the instance, keeping its desired capacity.
     fn replace(
@@ -41,7 +52,7 @@ pub trait InstanceReplacer: Send + Sync {
         kind: ActionKind,
         group: &AutoScalingGroupName,
         instance: &InstanceId,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<Replaced, Error>> + Send;
 }
 
 /// The per-resource record: which incident is open, when Rebound last acted.

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, InstanceRefreshStatus};
 use aws_sdk_autoscaling::Client;
 use tracing::warn;
@@ -8,7 +9,7 @@ use super::classify;
 use crate::domain::{ActionKind, GroupInstance, ScalingGroup};
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
-use crate::ports::{InstanceReplacer, ScalingGroups};
+use crate::ports::{InstanceReplacer, Replaced, ScalingGroups};
 
 /// DescribeAutoScalingInstances takes at most this many ids per call.
 const MAX_INSTANCE_IDS_PER_CALL: usize = 50;
@@ -175,8 +176,8 @@ impl InstanceReplacer for AutoScaling {
         kind: ActionKind,
         _group: &AutoScalingGroupName,
         instance: &InstanceId,
-    ) -> Result<(), Error> {
-        match kind {
+    ) -> Result<Replaced, Error> {
+        let result = match kind {
             // The group notices the health change and replaces the instance itself,
             // honouring its lifecycle hooks; the grace period protects a new instance.
             ActionKind::SetInstanceHealth => self
@@ -188,7 +189,7 @@ impl InstanceReplacer for AutoScaling {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| classify("SetInstanceHealth", e)),
+                .map_err(|e| (instance_not_found(&e), classify("SetInstanceHealth", e))),
             // Capacity is kept: the group launches a replacement.
             ActionKind::TerminateInstance => self
                 .client
@@ -198,9 +199,28 @@ impl InstanceReplacer for AutoScaling {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| classify("TerminateInstanceInAutoScalingGroup", e)),
+                .map_err(|e| {
+                    (
+                        instance_not_found(&e),
+                        classify("TerminateInstanceInAutoScalingGroup", e),
+                    )
+                }),
+        };
+        match result {
+            Ok(()) => Ok(Replaced::Requested),
+            Err((true, _)) => Ok(Replaced::AlreadyGone),
+            Err((false, err)) => Err(err),
         }
     }
+}
+
+/// Auto Scaling's answer for an instance it does not manage (any more):
+/// `ValidationError: Instance Id not found - No managed instance found for instance id …`.
+fn instance_not_found<E: ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ValidationError")
+        && err
+            .message()
+            .is_some_and(|m| m.contains("Instance Id not found"))
 }
 
 #[cfg(test)]

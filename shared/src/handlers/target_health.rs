@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::ids::{IncidentId, InstanceId, TargetGroupArn};
 use crate::policy::{self, Decision, History, Observation, Refusal, Verdict};
 use crate::ports::{
-    Created, IncidentStore, InstanceReplacer, Saved, ScalingGroups, TargetHealthSource,
+    Created, IncidentStore, InstanceReplacer, Replaced, Saved, ScalingGroups, TargetHealthSource,
 };
 use crate::telemetry::{self, Metric};
 use crate::trigger::{parse_target_health_event, Parsed, TargetHealthTrigger};
@@ -425,10 +425,18 @@ where
                 )
             } else {
                 match self.replacer.replace(kind, group, instance).await {
-                    Ok(()) => {
+                    Ok(Replaced::Requested) => {
                         tally.actions_taken += 1;
                         info!(incident_id = %incident.id, action = ?kind, instance = %instance, group = %group, "replacement requested");
                         (ActionOutcome::Succeeded, None)
+                    }
+                    Ok(Replaced::AlreadyGone) => {
+                        tally.actions_taken += 1;
+                        info!(incident_id = %incident.id, instance = %instance, group = %group, "instance already left its group");
+                        (
+                            ActionOutcome::Succeeded,
+                            Some("the instance had already left its group (an earlier attempt took effect)".to_owned()),
+                        )
                     }
                     Err(err) => {
                         warn!(incident_id = %incident.id, instance = %instance, error = %DisplayErrorContext(&err), "replacement failed");

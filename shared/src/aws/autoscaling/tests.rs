@@ -221,3 +221,41 @@ async fn an_unmanaged_group_costs_no_refresh_lookup() {
     assert_eq!(found.len(), 1);
     assert!(!found[0].instance_refresh_in_progress);
 }
+
+#[tokio::test]
+async fn an_instance_auto_scaling_no_longer_knows_has_already_gone() {
+    let rule = mock!(Client::set_instance_health).then_error(|| {
+        SetInstanceHealthError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message(
+                    "Instance Id not found - No managed instance found for instance id i-0a1b2c3d",
+                )
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_autoscaling, [&rule]);
+    let replaced = AutoScaling::new(client)
+        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .await
+        .unwrap();
+    assert_eq!(replaced, Replaced::AlreadyGone);
+}
+
+#[tokio::test]
+async fn another_validation_error_is_still_an_error() {
+    let rule = mock!(Client::set_instance_health).then_error(|| {
+        SetInstanceHealthError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message("bad status")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_autoscaling, [&rule]);
+    let err = AutoScaling::new(client)
+        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+}

@@ -374,6 +374,23 @@ async fn a_failed_replacement_is_recorded_and_reported_for_retry() {
 }
 
 #[tokio::test]
+async fn an_instance_already_gone_from_its_group_counts_as_replaced() {
+    let w = world(1);
+    w.fleet.gone_next_replace();
+    w.handler
+        .handle(event("alarm-state-change.json"))
+        .await
+        .unwrap();
+    let action = &w.store.incidents()[0].actions[0];
+    assert_eq!(action.outcome, ActionOutcome::Succeeded);
+    assert!(action
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("already left its group"));
+}
+
+#[tokio::test]
 async fn the_intended_action_is_stored_before_the_call_is_made() {
     let w = world(1);
     w.fleet.hang_next_replace();
