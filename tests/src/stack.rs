@@ -122,9 +122,15 @@ impl Stack {
         event
     }
 
-    /// The incidents table's new stream records, as the Lambda event the notifier gets
-    /// (the event source mapping's part, played by `emulator/stream_pump.py`).
-    pub fn pending_stream_event(&self, emulator: &Emulator, state_file: &std::path::Path) -> Value {
+    /// Runs `emulator/stream_pump.py` once over the incidents table's stream: the part
+    /// of Lambda's event source mapping. `delivery` is `--print-event` (print the Lambda
+    /// event) or `--invoke-url URL` (deliver it to a function); the stdout is returned.
+    pub fn pump_stream(
+        &self,
+        emulator: &Emulator,
+        state_file: &std::path::Path,
+        delivery: &[&str],
+    ) -> Vec<u8> {
         let output = Command::new(python())
             .arg(repo_root().join("emulator/stream_pump.py"))
             .args([
@@ -133,16 +139,23 @@ impl Stack {
                 "--stream-arn",
                 &self.incidents_stream_arn,
             ])
-            .args(["--state-file", &state_file.to_string_lossy()])
-            .args(["--once", "--print-event"])
+            .args(["--state-file", &state_file.to_string_lossy(), "--once"])
+            .args(delivery)
             .output()
             .expect("run emulator/stream_pump.py");
         assert!(
             output.status.success(),
-            "stream_pump.py failed:\n{}",
+            "stream_pump.py failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice(&output.stdout).expect("stream_pump.py prints the event as JSON")
+        output.stdout
+    }
+
+    /// The incidents table's new stream records, as the Lambda event the notifier gets.
+    pub fn pending_stream_event(&self, emulator: &Emulator, state_file: &std::path::Path) -> Value {
+        let stdout = self.pump_stream(emulator, state_file, &["--print-event"]);
+        serde_json::from_slice(&stdout).expect("stream_pump.py prints the event as JSON")
     }
 
     /// SNS messages that reached the subscribed queue: the SNS envelopes as JSON.

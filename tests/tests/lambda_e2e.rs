@@ -1,10 +1,8 @@
 //! End-to-end tier: the release binaries, started as Lambda starts them, fed events
 //! through the Lambda Invoke API, acting on the HA stack in the emulator.
 
-use std::process::Command;
-
 use rebound_tests::stack::Managed;
-use rebound_tests::{python, repo_root, sample_event, Emulator, LocalLambda, Stack};
+use rebound_tests::{sample_event, Emulator, LocalLambda, Stack};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,25 +52,9 @@ async fn the_function_binaries_heal_a_broken_instance_and_announce_it() {
     // The stream, delivered to the notifier binary as the event source mapping would.
     let state_file =
         std::env::temp_dir().join(format!("rebound-e2e-stream-{}", std::process::id()));
-    let pump = Command::new(python())
-        .arg(repo_root().join("emulator/stream_pump.py"))
-        .args([
-            "--endpoint",
-            &emulator.url,
-            "--stream-arn",
-            &stack.incidents_stream_arn,
-        ])
-        .args(["--state-file", &state_file.to_string_lossy(), "--once"])
-        .args(["--invoke-url", &lambda.invoke_url("incident-notifier")])
-        .output()
-        .expect("run stream_pump.py");
+    let invoke_url = lambda.invoke_url("incident-notifier");
+    stack.pump_stream(&emulator, &state_file, &["--invoke-url", &invoke_url]);
     std::fs::remove_file(&state_file).ok();
-    assert!(
-        pump.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&pump.stdout),
-        String::from_utf8_lossy(&pump.stderr)
-    );
 
     let sdk = emulator.sdk_config().await;
     let states: Vec<String> = stack
