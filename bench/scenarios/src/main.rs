@@ -80,6 +80,39 @@ fn scenario(name: &str, calls: Counts, minimum: Counts) -> Value {
     json!({"scenario": name, "calls": calls, "minimum": minimum, "repeated": above})
 }
 
+/// A fresh emulator with the reference stack, the real handler on it, and the first
+/// `broken` instances of the target group failing their health checks; the request
+/// log starts empty.
+struct Fixture {
+    emulator: Emulator,
+    stack: Stack,
+    sdk: aws_config::SdkConfig,
+    handler: rebound::aws::AwsTargetHealthHandler,
+}
+
+async fn fixture(managed: Managed, broken: usize) -> Fixture {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, managed);
+    let sdk = emulator.sdk_config().await;
+    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
+    let web = stack.web();
+    for instance in web.instance_ids.iter().take(broken) {
+        emulator.set_target_health(
+            &web.target_group_arn,
+            instance,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+        );
+    }
+    emulator.clear_requests();
+    Fixture {
+        emulator,
+        stack,
+        sdk,
+        handler,
+    }
+}
+
 async fn measure_calls() -> Value {
     let mut scenarios = Vec::new();
 
@@ -88,19 +121,12 @@ async fn measure_calls() -> Value {
     // an instance refresh (invariant 4); read the resource record (one open incident);
     // one transaction that opens the incident with its write-ahead action and starts
     // the cooldown; take a budget slot; the replacement; record the outcome.
-    let emulator = Emulator::start();
-    let stack = Stack::provision(&emulator, Managed::Yes);
-    let sdk = emulator.sdk_config().await;
-    let config = stack.config(Mode::Enforce);
-    let handler = rebound::aws::target_health_handler(&config, &sdk);
-    let web = stack.web().clone();
-    emulator.set_target_health(
-        &web.target_group_arn,
-        &web.instance_ids[0],
-        "unhealthy",
-        "Target.FailedHealthChecks",
-    );
-    emulator.clear_requests();
+    let Fixture {
+        emulator,
+        stack,
+        sdk,
+        handler,
+    } = fixture(Managed::Yes, 1).await;
     handler
         .handle(stack.alarm_event(0))
         .await
@@ -149,7 +175,8 @@ async fn measure_calls() -> Value {
         serde_json::from_value(stack.pending_stream_event(&emulator, &state_file))
             .expect("stream event");
     std::fs::remove_file(&state_file).ok();
-    let notifier = rebound::aws::notifier_handler(&config, &sdk).expect("notifier");
+    let notifier =
+        rebound::aws::notifier_handler(&stack.config(Mode::Enforce), &sdk).expect("notifier");
     emulator.clear_requests();
     notifier.handle(stream).await.expect("notifier scenario");
     scenarios.push(scenario(
@@ -173,19 +200,12 @@ async fn measure_calls() -> Value {
 
     // Every target failing: escalate without looking at groups. Minimum: targets, the
     // resource record, one transaction opening the incident already escalated.
-    let emulator = Emulator::start();
-    let stack = Stack::provision(&emulator, Managed::Yes);
-    let sdk = emulator.sdk_config().await;
-    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
-    for instance in &stack.web().instance_ids {
-        emulator.set_target_health(
-            &stack.web().target_group_arn,
-            instance,
-            "unhealthy",
-            "Target.FailedHealthChecks",
-        );
-    }
-    emulator.clear_requests();
+    let Fixture {
+        emulator,
+        stack,
+        handler,
+        ..
+    } = fixture(Managed::Yes, 4).await;
     handler
         .handle(stack.alarm_event(0))
         .await
@@ -202,17 +222,12 @@ async fn measure_calls() -> Value {
     drop(emulator);
 
     // An unmanaged group: observed and reported, no refresh lookup, no action.
-    let emulator = Emulator::start();
-    let stack = Stack::provision(&emulator, Managed::No);
-    let sdk = emulator.sdk_config().await;
-    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
-    emulator.set_target_health(
-        &stack.web().target_group_arn,
-        &stack.web().instance_ids[0],
-        "unhealthy",
-        "Target.FailedHealthChecks",
-    );
-    emulator.clear_requests();
+    let Fixture {
+        emulator,
+        stack,
+        handler,
+        ..
+    } = fixture(Managed::No, 1).await;
     handler
         .handle(stack.alarm_event(0))
         .await
