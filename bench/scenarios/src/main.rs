@@ -51,6 +51,29 @@ enum Command {
 
 type Counts = BTreeMap<String, usize>;
 
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("{scenario}: {source}")]
+    Scenario {
+        scenario: &'static str,
+        #[source]
+        source: rebound::Error,
+    },
+    #[error("the stream pump printed no valid stream event: {0}")]
+    StreamEvent(#[from] serde_json::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Names the scenario a handler error came from.
+fn in_scenario(scenario: &'static str) -> impl Fn(rebound::Error) -> BenchError {
+    move |source| BenchError::Scenario { scenario, source }
+}
+
 fn counts(emulator: &Emulator) -> Counts {
     let mut counts = Counts::new();
     for (_, operation) in emulator.requests() {
@@ -113,7 +136,7 @@ async fn fixture(managed: Managed, broken: usize) -> Fixture {
     }
 }
 
-async fn measure_calls() -> Value {
+async fn measure_calls() -> Result<Value, BenchError> {
     let mut scenarios = Vec::new();
 
     // An alarm on a target group with one instance failing its health checks.
@@ -130,7 +153,7 @@ async fn measure_calls() -> Value {
     handler
         .handle(stack.alarm_event(0))
         .await
-        .expect("replace scenario");
+        .map_err(in_scenario("replace"))?;
     scenarios.push(scenario(
         "alarm: one instance failing health checks → replaced",
         counts(&emulator),
@@ -154,7 +177,7 @@ async fn measure_calls() -> Value {
     handler
         .handle(sample_event("target-health/scheduled-sweep.json"))
         .await
-        .expect("sweep scenario");
+        .map_err(in_scenario("sweep"))?;
     scenarios.push(scenario(
         "sweep: recovery verified → resolved",
         counts(&emulator),
@@ -172,13 +195,15 @@ async fn measure_calls() -> Value {
     let state_file =
         std::env::temp_dir().join(format!("rebound-bench-stream-{}", std::process::id()));
     let stream: StreamEvent =
-        serde_json::from_value(stack.pending_stream_event(&emulator, &state_file))
-            .expect("stream event");
+        serde_json::from_value(stack.pending_stream_event(&emulator, &state_file))?;
     std::fs::remove_file(&state_file).ok();
-    let notifier =
-        rebound::aws::notifier_handler(&stack.config(Mode::Enforce), &sdk).expect("notifier");
+    let notifier = rebound::aws::notifier_handler(&stack.config(Mode::Enforce), &sdk)
+        .map_err(in_scenario("notifier"))?;
     emulator.clear_requests();
-    notifier.handle(stream).await.expect("notifier scenario");
+    notifier
+        .handle(stream)
+        .await
+        .map_err(in_scenario("notifier"))?;
     scenarios.push(scenario(
         "notifier: two state changes → two messages",
         counts(&emulator),
@@ -190,7 +215,7 @@ async fn measure_calls() -> Value {
     handler
         .handle(stack.alarm_event(0))
         .await
-        .expect("healthy scenario");
+        .map_err(in_scenario("healthy"))?;
     scenarios.push(scenario(
         "alarm: healthy target group, nothing open",
         counts(&emulator),
@@ -209,7 +234,7 @@ async fn measure_calls() -> Value {
     handler
         .handle(stack.alarm_event(0))
         .await
-        .expect("systemic scenario");
+        .map_err(in_scenario("systemic"))?;
     scenarios.push(scenario(
         "alarm: all targets unhealthy → escalated",
         counts(&emulator),
@@ -231,7 +256,7 @@ async fn measure_calls() -> Value {
     handler
         .handle(stack.alarm_event(0))
         .await
-        .expect("unmanaged scenario");
+        .map_err(in_scenario("unmanaged"))?;
     scenarios.push(scenario(
         "alarm: unmanaged group → reported, untouched",
         counts(&emulator),
@@ -243,10 +268,14 @@ async fn measure_calls() -> Value {
             ("TransactWriteItems", 1),
         ]),
     ));
-    Value::Array(scenarios)
+    Ok(Value::Array(scenarios))
 }
 
-async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value {
+async fn storm(
+    events: usize,
+    target_groups: usize,
+    concurrency: usize,
+) -> Result<Value, BenchError> {
     let emulator = Emulator::start();
     let stack = Stack::provision_with(&emulator, Managed::Yes, 4, target_groups as u32);
     for tg in &stack.stacks {
@@ -290,7 +319,7 @@ async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value
     let incidents = rebound::aws::incident_store(&config, &sdk)
         .list(events)
         .await
-        .expect("list incidents");
+        .map_err(in_scenario("storm: list incidents"))?;
     let mut actions_per_tg: BTreeMap<String, usize> = stack
         .stacks
         .iter()
@@ -324,7 +353,7 @@ async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value
         .iter()
         .filter(|r| r["status"].as_u64().unwrap_or(0) >= 400)
         .collect();
-    json!({
+    Ok(json!({
         "events": events,
         "target_groups": target_groups,
         "concurrency": concurrency,
@@ -344,27 +373,30 @@ async fn storm(events: usize, target_groups: usize, concurrency: usize) -> Value
         "emulator_busy_share": busy / wall,
         "api_calls": api_calls,
         "api_calls_per_event": log.len() as f64 / events as f64,
-    })
+    }))
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rebound-bench: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), BenchError> {
     let (out, result) = match cli.command {
-        Command::Calls { out } => (out, measure_calls().await),
+        Command::Calls { out } => (out, measure_calls().await?),
         Command::Storm {
             events,
             target_groups,
             concurrency,
             out,
-        } => (out, storm(events, target_groups, concurrency).await),
+        } => (out, storm(events, target_groups, concurrency).await?),
     };
-    let text = serde_json::to_string_pretty(&result).unwrap_or_default();
-    match std::fs::write(&out, text + "\n") {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("rebound-bench: cannot write {}: {err}", out.display());
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let text = serde_json::to_string_pretty(&result)? + "\n";
+    std::fs::write(&out, text).map_err(|source| BenchError::Write { path: out, source })
 }
