@@ -18,6 +18,28 @@ fn instance() -> InstanceId {
     InstanceId::parse("i-0a1b2c3d").unwrap()
 }
 
+/// DescribeAutoScalingInstances: i-0a1b2c3d belongs to group `web`.
+fn instance_of_web() -> DescribeAutoScalingInstancesOutput {
+    DescribeAutoScalingInstancesOutput::builder()
+        .auto_scaling_instances(
+            AutoScalingInstanceDetails::builder()
+                .instance_id("i-0a1b2c3d")
+                .auto_scaling_group_name("web")
+                .build(),
+        )
+        .build()
+}
+
+/// A Validation error as Auto Scaling reports it.
+fn validation_error(message: &str) -> SetInstanceHealthError {
+    SetInstanceHealthError::generic(
+        ErrorMetadata::builder()
+            .code("ValidationError")
+            .message(message)
+            .build(),
+    )
+}
+
 fn group_name() -> AutoScalingGroupName {
     AutoScalingGroupName::parse("web").unwrap()
 }
@@ -79,16 +101,7 @@ async fn throttling_on_a_mutating_call_is_reported_as_retryable() {
 async fn groups_owning_instances_carry_members_tags_suspensions_and_refresh_status() {
     let instances = mock!(Client::describe_auto_scaling_instances)
         .match_requests(|req| req.instance_ids() == ["i-0a1b2c3d"])
-        .then_output(|| {
-            DescribeAutoScalingInstancesOutput::builder()
-                .auto_scaling_instances(
-                    AutoScalingInstanceDetails::builder()
-                        .instance_id("i-0a1b2c3d")
-                        .auto_scaling_group_name("web")
-                        .build(),
-                )
-                .build()
-        });
+        .then_output(instance_of_web);
     let groups = mock!(Client::describe_auto_scaling_groups)
         .match_requests(|req| req.auto_scaling_group_names() == ["web"])
         .then_output(|| {
@@ -193,16 +206,7 @@ async fn managed_groups_are_filtered_by_the_tag_on_the_server() {
 
 #[tokio::test]
 async fn an_unmanaged_group_costs_no_refresh_lookup() {
-    let instances = mock!(Client::describe_auto_scaling_instances).then_output(|| {
-        DescribeAutoScalingInstancesOutput::builder()
-            .auto_scaling_instances(
-                AutoScalingInstanceDetails::builder()
-                    .instance_id("i-0a1b2c3d")
-                    .auto_scaling_group_name("web")
-                    .build(),
-            )
-            .build()
-    });
+    let instances = mock!(Client::describe_auto_scaling_instances).then_output(instance_of_web);
     let groups = mock!(Client::describe_auto_scaling_groups).then_output(|| {
         DescribeAutoScalingGroupsOutput::builder()
             .auto_scaling_groups(
@@ -225,13 +229,8 @@ async fn an_unmanaged_group_costs_no_refresh_lookup() {
 #[tokio::test]
 async fn an_instance_auto_scaling_no_longer_knows_has_already_gone() {
     let rule = mock!(Client::set_instance_health).then_error(|| {
-        SetInstanceHealthError::generic(
-            ErrorMetadata::builder()
-                .code("ValidationError")
-                .message(
-                    "Instance Id not found - No managed instance found for instance id i-0a1b2c3d",
-                )
-                .build(),
+        validation_error(
+            "Instance Id not found - No managed instance found for instance id i-0a1b2c3d",
         )
     });
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
@@ -244,14 +243,7 @@ async fn an_instance_auto_scaling_no_longer_knows_has_already_gone() {
 
 #[tokio::test]
 async fn another_validation_error_is_still_an_error() {
-    let rule = mock!(Client::set_instance_health).then_error(|| {
-        SetInstanceHealthError::generic(
-            ErrorMetadata::builder()
-                .code("ValidationError")
-                .message("bad status")
-                .build(),
-        )
-    });
+    let rule = mock!(Client::set_instance_health).then_error(|| validation_error("bad status"));
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
     let err = AutoScaling::new(client)
         .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
