@@ -2,20 +2,10 @@
 
 use std::fmt::Write;
 
-use rebound::domain::{ActionOutcome, Incident};
+use rebound::domain::Incident;
 
 fn short_resource(id: &str) -> &str {
     id.rsplit(':').next().unwrap_or(id)
-}
-
-fn outcome(outcome: ActionOutcome) -> &'static str {
-    match outcome {
-        ActionOutcome::Pending => "pending",
-        ActionOutcome::Succeeded => "succeeded",
-        ActionOutcome::Failed => "failed",
-        ActionOutcome::Simulated => "simulated",
-        ActionOutcome::Refused => "refused",
-    }
 }
 
 pub fn incident_table(incidents: &[Incident]) -> String {
@@ -88,18 +78,14 @@ pub fn incident_detail(incident: &Incident) -> String {
     if !incident.actions.is_empty() {
         let _ = writeln!(out, "\nActions");
         for action in &incident.actions {
-            let kind = serde_json::to_value(action.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {} {} {} in {}: {}{}{}",
                 action.requested_at.format("%H:%M:%S"),
-                kind,
+                action.kind.as_str(),
                 action.target,
                 action.group,
-                outcome(action.outcome),
+                action.outcome.as_str(),
                 if action.dry_run { " (dry-run)" } else { "" },
                 action
                     .detail

@@ -79,6 +79,16 @@ pub enum ActionKind {
     TerminateInstance,
 }
 
+impl ActionKind {
+    /// As stored and printed: `set-instance-health`, `terminate-instance`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SetInstanceHealth => "set-instance-health",
+            Self::TerminateInstance => "terminate-instance",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionOutcome {
@@ -90,6 +100,19 @@ pub enum ActionOutcome {
     Simulated,
     /// Not called because a guard that needs the store (the action budget) said no.
     Refused,
+}
+
+impl ActionOutcome {
+    /// As stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Simulated => "simulated",
+            Self::Refused => "refused",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +276,22 @@ mod tests {
         );
         assert_eq!(inc.time_to_recover_s, Some(184));
         assert_eq!(inc.timeline.last().unwrap().event, "resolved");
+    }
+
+    #[test]
+    fn action_names_match_their_stored_form() {
+        for kind in [ActionKind::SetInstanceHealth, ActionKind::TerminateInstance] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for outcome in [
+            ActionOutcome::Pending,
+            ActionOutcome::Succeeded,
+            ActionOutcome::Failed,
+            ActionOutcome::Simulated,
+            ActionOutcome::Refused,
+        ] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::domain::{ActionOutcome, Incident, IncidentState};
-use crate::error::Error;
+use crate::domain::{Incident, IncidentState};
+use crate::error::{bounded, Error};
 use crate::ports::{Notification, Notifier};
 use crate::telemetry::{self, Metric};
 
@@ -133,15 +133,6 @@ fn short_name(resource_id: &str) -> &str {
     }
 }
 
-fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
-}
-
 /// The message for one state change: a subject that fits SNS, a readable body, a JSON
 /// body, and the attributes subscription filter policies match on.
 pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) -> Notification {
@@ -151,8 +142,8 @@ pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) ->
         .last()
         .map(|t| t.detail.as_str())
         .unwrap_or("");
-    let subject = truncate_chars(
-        &format!(
+    let subject = bounded(
+        format!(
             "[Rebound] {} {} {}: {}",
             state.as_str().to_uppercase(),
             incident.resource.kind.as_str(),
@@ -197,17 +188,11 @@ pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) ->
         text.push_str("\nActions:\n");
         for action in &incident.actions {
             text.push_str(&format!(
-                "  - {:?} {} in {}: {}{}\n",
-                action.kind,
+                "  - {} {} in {}: {}{}\n",
+                action.kind.as_str(),
                 action.target,
                 action.group,
-                match action.outcome {
-                    ActionOutcome::Pending => "pending",
-                    ActionOutcome::Succeeded => "succeeded",
-                    ActionOutcome::Failed => "failed",
-                    ActionOutcome::Simulated => "simulated (dry-run)",
-                    ActionOutcome::Refused => "refused",
-                },
+                action.outcome.as_str(),
                 action
                     .detail
                     .as_deref()

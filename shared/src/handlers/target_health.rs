@@ -530,7 +530,7 @@ fn settle_overdue_actions(
         {
             notes.push(format!(
                 "{} on {}: {detail}",
-                outcome_word(outcome),
+                outcome.as_str(),
                 action.target
             ));
             action.outcome = outcome;
@@ -543,16 +543,6 @@ fn settle_overdue_actions(
         incident.note(now, "settled", note);
     }
     changed
-}
-
-fn outcome_word(outcome: ActionOutcome) -> &'static str {
-    match outcome {
-        ActionOutcome::Succeeded => "succeeded",
-        ActionOutcome::Failed => "failed",
-        ActionOutcome::Pending => "pending",
-        ActionOutcome::Simulated => "simulated",
-        ActionOutcome::Refused => "refused",
-    }
 }
 
 /// Refusals worth a timeline entry: "already being replaced" is the expected echo of
