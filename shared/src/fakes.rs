@@ -168,19 +168,6 @@ impl MemoryStore {
             .or_default()
             .last_action_at = Some(at);
     }
-
-    /// Stores an incident as it is, e.g. one left behind by a crash.
-    pub fn put(&self, incident: Incident) {
-        let mut state = lock(&self.inner);
-        if !incident.state.is_closed() {
-            state
-                .resources
-                .entry(incident.resource.key())
-                .or_default()
-                .open_incident = Some(incident.id.clone());
-        }
-        state.incidents.insert(incident.id.clone(), incident);
-    }
 }
 
 impl IncidentStore for MemoryStore {
