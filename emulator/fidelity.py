@@ -8,6 +8,12 @@ once by server.py before the first request.
 
 All mutation of moto state happens while server.py holds its global request lock,
 so the helpers here do not lock on their own.
+
+Replacement mode ("instant" or "phased", /_rebound/replacement-mode): in instant mode
+an Auto Scaling replacement happens inside the call that causes it, as before. In
+phased mode the old instance stays `Terminating` (its targets `draining`) and the new
+one `Pending` (not registered) until /_rebound/advance moves them on; see
+`start_replacement` and `advance`.
 """
 
 from __future__ import annotations
@@ -17,9 +23,16 @@ from collections import Counter
 from typing import Any
 
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
-from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+from moto.autoscaling.models import (
+    AutoScalingBackend,
+    FakeAutoScalingGroup,
+    InstanceState,
+    TerminateInstanceActivity,
+    autoscaling_backends,
+    make_int,
+)
 from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.elbv2.models import ELBv2Backend, FakeTargetGroup, elbv2_backends
 
@@ -121,6 +134,237 @@ def clear_health_overrides(target_group_arn: str | None = None, instance_id: str
 
 def reset_state() -> None:
     HEALTH_OVERRIDES.clear()
+    LIFECYCLE_HEALTH.clear()
+    REPLACEMENTS.clear()
+    _MODE["mode"] = "instant"
+
+
+def _forget_target(target_group_arn: str, instance_id: str) -> None:
+    """A target left a target group: whatever the layer reported for it goes too."""
+    HEALTH_OVERRIDES.pop((target_group_arn, instance_id), None)
+    LIFECYCLE_HEALTH.pop((target_group_arn, instance_id), None)
+
+
+def _forget_target_group(target_group_arn: str) -> None:
+    for table in (HEALTH_OVERRIDES, LIFECYCLE_HEALTH):
+        for key in [k for k in table if k[0] == target_group_arn]:
+            del table[key]
+
+
+# --------------------------------------------------------------------------------------
+# Replacement over time (control endpoints /_rebound/replacement-mode, /_rebound/advance,
+# /_rebound/replacements)
+# --------------------------------------------------------------------------------------
+
+REPLACEMENT_MODES = ("instant", "phased")
+_MODE = {"mode": "instant"}
+
+# What DescribeTargetHealth reports for a target while the layer moves it through a
+# phased replacement: (target_group_arn, instance_id) -> "draining" | "initial".
+# "draining" wins over an injected override (the target is leaving whatever its
+# health); an injected override wins over "initial".
+LIFECYCLE_HEALTH: dict[tuple[str, str], str] = {}
+
+# Replacements / launches in progress, oldest first. Each:
+# {"account", "region", "auto_scaling_group", "old_instance_id" (None for a plain
+#  launch), "new_instance_id", "phase": "terminating" | "pending" | "registering"}
+REPLACEMENTS: list[dict[str, Any]] = []
+
+# Lifecycle states that count towards desired capacity (a real group counts Pending
+# instances it launched; Terminating and Standby ones it does not).
+_COUNTED = ("InService", "Pending")
+
+
+def get_replacement_mode() -> str:
+    return _MODE["mode"]
+
+
+def set_replacement_mode(mode: Any) -> str:
+    if mode not in REPLACEMENT_MODES:
+        raise ValueError(f"mode must be one of {', '.join(REPLACEMENT_MODES)}; got {mode!r}")
+    _MODE["mode"] = mode
+    return mode
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("auto_scaling_group", "old_instance_id", "new_instance_id", "phase")}
+
+
+def list_replacements() -> list[dict[str, Any]]:
+    return [_public(r) for r in REPLACEMENTS]
+
+
+def _all_autoscaling_backends() -> list[AutoScalingBackend]:
+    return [backend for _account, _region, backend in autoscaling_backends.iter_backends()]
+
+
+def _record_group(record: dict[str, Any]) -> tuple[AutoScalingBackend | None, FakeAutoScalingGroup | None]:
+    try:
+        backend = autoscaling_backends[record["account"]][record["region"]]
+    except Exception:
+        return None, None
+    return backend, backend.autoscaling_groups.get(record["auto_scaling_group"])
+
+
+def _state_of(group: FakeAutoScalingGroup, instance_id: str | None) -> InstanceState | None:
+    if instance_id is None:
+        return None
+    for st in group.instance_states:
+        if st.instance.id == instance_id:
+            return st
+    return None
+
+
+def advance(group_name: str | None = None) -> list[dict[str, Any]]:
+    """Move every replacement in progress (of one group, or all) one phase on:
+    terminating/pending -> registering (old instance terminated and deregistered, new
+    one InService and registered, reporting `initial`) -> done (new target `healthy`).
+    Returns the moved ones with their new phase. Raises ValueError for an unknown group."""
+    if group_name is not None and not any(
+        group_name in b.autoscaling_groups for b in _all_autoscaling_backends()
+    ):
+        raise ValueError(f"no Auto Scaling group named {group_name!r}")
+    moved: list[dict[str, Any]] = []
+    for record in list(REPLACEMENTS):
+        if group_name is not None and record["auto_scaling_group"] != group_name:
+            continue
+        backend, group = _record_group(record)
+        if backend is None or group is None:
+            REPLACEMENTS.remove(record)  # the group was deleted meanwhile
+            continue
+        if record["phase"] in ("terminating", "pending"):
+            _finish_old_instance(backend, group, record["old_instance_id"])
+            new_state = _state_of(group, record["new_instance_id"])
+            if new_state is None or new_state.instance.state != "running":
+                record["phase"] = "done"  # scaled in or terminated meanwhile
+            else:
+                new_state.lifecycle_state = "InService"
+                if _add_to_lb_suspended(group):
+                    _skip_registration(group, new_state.instance.id)
+                for arn in _register_instance(backend, group, new_state):
+                    LIFECYCLE_HEALTH[(arn, new_state.instance.id)] = "initial"
+                record["phase"] = "registering"
+        elif record["phase"] == "registering":
+            for key in [k for k, v in LIFECYCLE_HEALTH.items() if k[1] == record["new_instance_id"] and v == "initial"]:
+                del LIFECYCLE_HEALTH[key]
+            record["phase"] = "done"
+        if record["phase"] == "done":
+            REPLACEMENTS.remove(record)
+        moved.append(_public(record))
+    return moved
+
+
+def _finish_old_instance(backend: AutoScalingBackend, group: FakeAutoScalingGroup, instance_id: str | None) -> None:
+    """End of draining: deregister the old instance from the group's target groups,
+    terminate it, and drop it from the group."""
+    if instance_id is None:
+        return
+    for tg in _existing_target_groups(backend, group):
+        if instance_id in tg.targets:
+            tg.deregister([{"Id": instance_id}])
+        _registered(group).discard((tg.arn, instance_id))
+    for key in [k for k in LIFECYCLE_HEALTH if k[1] == instance_id]:
+        del LIFECYCLE_HEALTH[key]
+    state = _state_of(group, instance_id)
+    if state is not None:
+        group.instance_states = [s for s in group.instance_states if s is not state]
+    instance = backend.ec2_backend.get_instance_by_id(instance_id)
+    if instance is not None and instance.state not in ("terminated", "shutting-down"):
+        backend.ec2_backend.terminate_instances([instance_id])
+
+
+def start_replacement(backend: AutoScalingBackend, group: FakeAutoScalingGroup, state: InstanceState) -> None:
+    """Phased replacement, first phase: the old instance becomes Terminating (its
+    targets draining), a new one is launched Pending and not registered."""
+    iid = state.instance.id
+    state.lifecycle_state = "Terminating"
+    state.health_status = "Unhealthy"
+    for tg in _existing_target_groups(backend, group):
+        if iid in tg.targets:
+            LIFECYCLE_HEALTH[(tg.arn, iid)] = "draining"
+    launched = _launch(group, 1)
+    for new_state in launched:
+        for record in REPLACEMENTS:
+            if record["new_instance_id"] == new_state.instance.id:
+                record["old_instance_id"] = iid
+                record["phase"] = "terminating"
+
+
+def _launch(group: FakeAutoScalingGroup, count: int) -> list[InstanceState]:
+    before = {id(s) for s in group.instance_states}
+    group.replace_autoscaling_group_instances(count, group.get_propagated_tags())
+    return [s for s in group.instance_states if id(s) not in before]
+
+
+# --------------------------------------------------------------------------------------
+# Target group membership of Auto Scaling groups
+# --------------------------------------------------------------------------------------
+
+
+def _traffic_sources(group: FakeAutoScalingGroup) -> list[dict[str, str]]:
+    if not hasattr(group, "_rebound_traffic_sources"):
+        group._rebound_traffic_sources = []  # type: ignore[attr-defined]
+    return group._rebound_traffic_sources  # type: ignore[attr-defined,no-any-return]
+
+
+def _registered(group: FakeAutoScalingGroup) -> set[tuple[str, str]]:
+    """(target_group_arn, instance_id) pairs this group registered, so an instance is
+    registered once per target group (on launch / attach / exit from standby) and a
+    target someone deregistered by hand is not put back at the next capacity change."""
+    if not hasattr(group, "_rebound_registered"):
+        group._rebound_registered = set()  # type: ignore[attr-defined]
+    return group._rebound_registered  # type: ignore[attr-defined,no-any-return]
+
+
+def _skip_registration(group: FakeAutoScalingGroup, instance_id: str) -> None:
+    """An instance launched (or brought InService) while AddToLoadBalancer is
+    suspended: AWS never adds it to the group's target groups, even after a resume.
+    Mark it as done for every current target group; one attached later still gets it
+    (attaching registers every InService member)."""
+    registered = _registered(group)
+    for arn in _group_target_group_arns(group):
+        registered.add((arn, instance_id))
+
+
+def _add_to_lb_suspended(group: FakeAutoScalingGroup) -> bool:
+    return any(p["ProcessName"] == "AddToLoadBalancer" for p in group.suspended_processes)
+
+
+def _group_target_group_arns(group: FakeAutoScalingGroup) -> list[str]:
+    """TargetGroupARNs plus the elbv2 traffic sources, without duplicates."""
+    arns = list(group.target_group_arns or [])
+    for ts in _traffic_sources(group):
+        if ts["Type"] == "elbv2" and ts["Identifier"] not in arns:
+            arns.append(ts["Identifier"])
+    return arns
+
+
+def _existing_target_groups(backend: AutoScalingBackend, group: FakeAutoScalingGroup) -> list[FakeTargetGroup]:
+    """The group's target groups that still exist (a deleted one stays in
+    TargetGroupARNs, as in AWS, and is skipped)."""
+    found = []
+    for arn in _group_target_group_arns(group):
+        tg = backend.elbv2_backend.target_groups.get(arn)
+        if tg is not None:
+            found.append(tg)
+    return found
+
+
+def _register_instance(backend: AutoScalingBackend, group: FakeAutoScalingGroup, state: InstanceState) -> list[str]:
+    """Register one InService instance in every (existing) target group of its group
+    it is not registered in yet. Returns the ARNs it was registered in."""
+    iid = state.instance.id
+    if state.instance.state != "running":
+        return []
+    done = []
+    registered = _registered(group)
+    for tg in _existing_target_groups(backend, group):
+        if (tg.arn, iid) in registered:
+            continue
+        tg.register([{"Id": iid, "Port": tg.port}])
+        registered.add((tg.arn, iid))
+        done.append(tg.arn)
+    return done
 
 
 # --------------------------------------------------------------------------------------
@@ -138,25 +382,45 @@ def install() -> None:
     _patch_elbv2()
     _patch_autoscaling()
     _add_instance_refresh_api()
+    _add_traffic_sources_api()
 
 
 def _patch_elbv2() -> None:
     orig_describe = ELBv2Backend.describe_target_health
+    orig_delete_tg = ELBv2Backend.delete_target_group
 
     def describe_target_health(self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-        """moto reports every registered running target `healthy`; apply the injected
-        state to registered targets only (a deregistered target reports what moto says)."""
+        """moto reports every registered running target `healthy`. Apply, to registered
+        targets only (a deregistered target reports what moto says): `draining` for a
+        target whose instance is being replaced (phased mode), else the injected
+        override, else `initial` for a replacement that has just been registered."""
         results = orig_describe(self, target_group_arn, targets)
         tg = self.target_groups.get(target_group_arn)
         for status in results:
-            override = HEALTH_OVERRIDES.get((target_group_arn, status.instance_id))
-            if override and tg is not None and status.instance_id in tg.targets:
+            key = (target_group_arn, status.instance_id)
+            if tg is None or status.instance_id not in tg.targets:
+                continue
+            lifecycle = LIFECYCLE_HEALTH.get(key)
+            override = HEALTH_OVERRIDES.get(key)
+            if lifecycle == "draining" or (lifecycle and not override):
+                status.status = lifecycle
+                status.reason, status.description = DEFAULT_REASONS[lifecycle]
+            elif override:
                 status.status = override["state"]
                 status.reason = override["reason"]
                 status.description = override["description"]
         return results
 
+    def delete_target_group(self: ELBv2Backend, target_group_arn: str) -> FakeTargetGroup:
+        """moto already answers like AWS (ResourceInUse while a listener or rule uses
+        it; allowed while an Auto Scaling group still lists it, which keeps the dangling
+        ARN). Forget the layer's state for it, so nothing reports a deleted group."""
+        deleted = orig_delete_tg(self, target_group_arn)
+        _forget_target_group(target_group_arn)
+        return deleted
+
     ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
+    ELBv2Backend.delete_target_group = delete_target_group  # type: ignore[method-assign]
 
     # A target that leaves the group loses its injected health: a new registration of
     # the same id (never happens with real instance ids) must start clean, and the
@@ -167,12 +431,12 @@ def _patch_elbv2() -> None:
     def deregister(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
         orig_deregister(self, targets)
         for t in targets:
-            HEALTH_OVERRIDES.pop((self.arn, t["Id"]), None)
+            _forget_target(self.arn, t["Id"])
 
     def deregister_terminated_instances(self: FakeTargetGroup, instance_ids: list[str]) -> None:
         orig_deregister_terminated(self, instance_ids)
         for iid in instance_ids:
-            HEALTH_OVERRIDES.pop((self.arn, iid), None)
+            _forget_target(self.arn, iid)
 
     FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
     FakeTargetGroup.deregister_terminated_instances = deregister_terminated_instances  # type: ignore[method-assign]
@@ -192,19 +456,52 @@ def _find_instance_state(backend: AutoScalingBackend, instance_id: str):  # type
 # which itself needs Launch and Terminate.
 _REPLACE_BLOCKERS = {"ReplaceUnhealthy", "Launch", "Terminate"}
 
+_INVALID_TARGET_GROUPS = "Provided Target Groups may not be valid. Please ensure they exist and try again."
+
+
+def _check_target_groups_exist(backend: AutoScalingBackend, arns: list[str]) -> None:
+    for arn in arns or []:
+        if arn not in backend.elbv2_backend.target_groups:
+            raise ValidationError(_INVALID_TARGET_GROUPS)
+
+
+def _detach_target_group(backend: AutoScalingBackend, group: FakeAutoScalingGroup, arn: str) -> None:
+    """Deregister the group's instances from one target group; a deleted target group
+    (or a target already gone) is skipped instead of failing the call."""
+    tg = backend.elbv2_backend.target_groups.get(arn)
+    for st in group.instance_states:
+        iid = st.instance.id
+        _registered(group).discard((arn, iid))
+        if tg is not None and iid in tg.targets:
+            tg.deregister([{"Id": iid}])
+
 
 def _patch_autoscaling() -> None:
     orig_terminate = AutoScalingBackend.terminate_instance
-    orig_update_tgs = AutoScalingBackend.update_attached_target_groups
     orig_notify_terminate = AutoScalingBackend.notify_terminate_instances
+    orig_create = AutoScalingBackend.create_auto_scaling_group
+    orig_delete = AutoScalingBackend.delete_auto_scaling_group
+    orig_attach_tgs = AutoScalingBackend.attach_load_balancer_target_groups
+    orig_enter_standby = AutoScalingBackend.enter_standby_instances
+    orig_exit_standby = AutoScalingBackend.exit_standby_instances
     orig_launch = FakeAutoScalingGroup.replace_autoscaling_group_instances
+    orig_group_set_desired = FakeAutoScalingGroup.set_desired_capacity
+    orig_group_update = FakeAutoScalingGroup.update
 
     def terminate_instance(self: AutoScalingBackend, instance_id: str, should_decrement: bool):  # type: ignore[no-untyped-def]
         """TerminateInstanceInAutoScalingGroup. moto already launches the replacement
         (ShouldDecrementDesiredCapacity=false) and registers it, but leaves the
         terminated instance registered in the target groups, where it then reports
-        `healthy` forever. Real ELB deregisters it (draining)."""
-        _find_instance_state(self, instance_id)
+        `healthy` forever. Real ELB deregisters it (draining). In phased mode the
+        replacement (no decrement) goes through start_replacement instead."""
+        group, state = _find_instance_state(self, instance_id)
+        if state.lifecycle_state == "Terminating":
+            # Already on its way out (phased mode): no second replacement.
+            return TerminateInstanceActivity(state.instance, group.desired_capacity)
+        if _MODE["mode"] == "phased" and not should_decrement:
+            original_size = group.desired_capacity
+            start_replacement(self, group, state)
+            return TerminateInstanceActivity(state.instance, original_size)
         activity = orig_terminate(self, instance_id, should_decrement)
         self.elbv2_backend.notify_terminate_instances([instance_id])
         return activity
@@ -212,25 +509,37 @@ def _patch_autoscaling() -> None:
     def set_instance_health(self: AutoScalingBackend, instance_id: str, health_status: str) -> None:
         """SetInstanceHealth. moto only records the status; a real group terminates an
         Unhealthy InService instance and launches a replacement (desired capacity kept),
-        unless ReplaceUnhealthy/Launch/Terminate is suspended. Done synchronously."""
+        unless ReplaceUnhealthy/Launch/Terminate is suspended. Instant mode: done
+        synchronously; phased mode: start_replacement."""
         group, state = _find_instance_state(self, instance_id)
+        if state.lifecycle_state == "Terminating":
+            return  # already being replaced; stays Unhealthy
         state.health_status = health_status
         if health_status != "Unhealthy" or state.lifecycle_state != "InService":
             return
         suspended = {p["ProcessName"] for p in group.suspended_processes}
         if suspended & _REPLACE_BLOCKERS:
             return  # stays InService + Unhealthy, exactly what Rebound's guard must see
-        terminate_instance(self, instance_id, should_decrement=False)
+        if _MODE["mode"] == "phased":
+            start_replacement(self, group, state)
+        else:
+            terminate_instance(self, instance_id, should_decrement=False)
 
     def update_attached_target_groups(self: AutoScalingBackend, group_name: str) -> None:
-        """moto only ever registers group members; after a scale-in the terminated
-        instances stay registered (and `healthy`). Deregister terminated instances."""
-        orig_update_tgs(self, group_name)
+        """Replaces moto's, which re-registers every member (Standby, Pending and
+        Terminating ones included) at each capacity change, never deregisters, and
+        fails with TargetGroupNotFound once one of the group's target groups is
+        deleted. Here, for every existing target group of TargetGroupARNs and the elbv2
+        traffic sources: register InService members once (see _registered and
+        _skip_registration), deregister Standby members and terminated instances."""
         group = self.autoscaling_groups[group_name]
-        for arn in group.target_group_arns:
-            tg = self.elbv2_backend.target_groups.get(arn)
-            if tg is None:
-                continue
+        registered = _registered(group)
+        for tg in _existing_target_groups(self, group):
+            for st in group.instance_states:
+                if st.lifecycle_state.startswith("Standby"):
+                    registered.discard((tg.arn, st.instance.id))
+                    if st.instance.id in tg.targets:
+                        tg.deregister([{"Id": st.instance.id}])
             gone = [
                 iid
                 for iid in tg.targets
@@ -239,6 +548,9 @@ def _patch_autoscaling() -> None:
             ]
             if gone:
                 tg.deregister_terminated_instances(gone)
+        for st in group.instance_states:
+            if st.lifecycle_state == "InService":
+                _register_instance(self, group, st)
 
     def notify_terminate_instances(self: AutoScalingBackend, instance_ids: list[str]) -> None:
         """ec2:TerminateInstances on a group member: moto launches the replacement but
@@ -247,12 +559,109 @@ def _patch_autoscaling() -> None:
         for name in list(self.autoscaling_groups):
             update_attached_target_groups(self, name)
 
-    def replace_autoscaling_group_instances(
-        self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
-    ) -> None:
+    def create_auto_scaling_group(self: AutoScalingBackend, *args: Any, **kwargs: Any) -> FakeAutoScalingGroup:
+        """moto turns a missing HealthCheckGracePeriod, and an explicit 0, into 300;
+        the API's default is 0 and 0 is a valid value. A target group that does not
+        exist fails the call up front (AWS: ValidationError) instead of half-way."""
+        _check_target_groups_exist(self, kwargs.get("target_group_arns") or [])
+        group = orig_create(self, *args, **kwargs)
+        period = kwargs.get("health_check_period")
+        group.health_check_grace_period = make_int(period) if period is not None else 0
+        return group
+
+    def delete_auto_scaling_group(self: AutoScalingBackend, group_name: str) -> None:
+        """Finish the group's phased replacements first (moto would leave a Terminating
+        instance running, since it no longer counts towards capacity)."""
+        group = self.autoscaling_groups.get(group_name)
+        if group is not None:
+            for st in [s for s in group.instance_states if s.lifecycle_state == "Terminating"]:
+                _finish_old_instance(self, group, st.instance.id)
+            REPLACEMENTS[:] = [
+                r
+                for r in REPLACEMENTS
+                if (r["account"], r["region"], r["auto_scaling_group"]) != (self.account_id, self.region_name, group_name)
+            ]
+        orig_delete(self, group_name)
+
+    def attach_load_balancer_target_groups(self: AutoScalingBackend, group_name: str, target_group_arns: list[str]) -> None:
+        _group_or_error(self, group_name)
+        _check_target_groups_exist(self, target_group_arns)
+        orig_attach_tgs(self, group_name, target_group_arns)
+
+    def detach_load_balancer_target_groups(self: AutoScalingBackend, group_name: str, target_group_arns: list[str]) -> None:
+        """moto fails (TargetGroupNotFound / InvalidTarget) on a deleted target group or
+        a target already deregistered; AWS detaches. A target group that is still an
+        elbv2 traffic source of the group keeps its targets."""
+        group = _group_or_error(self, group_name)
+        group.target_group_arns = [x for x in group.target_group_arns if x not in target_group_arns]
+        still = set(_group_target_group_arns(group))
+        for arn in target_group_arns:
+            if arn not in still:
+                _detach_target_group(self, group, arn)
+
+    def _check_standby(self: AutoScalingBackend, group_name: str, instance_ids: list[str], wanted: str) -> None:
+        group = _group_or_error(self, group_name)
+        for iid in instance_ids:
+            other, state = _find_instance_state(self, iid)
+            if other is not group:
+                raise ValidationError(f"The instance {iid} is not part of Auto Scaling group {group_name}.")
+            if state.lifecycle_state != wanted:
+                raise ValidationError(f"The instance {iid} is not in {wanted}.")
+
+    def enter_standby_instances(self: AutoScalingBackend, group_name: str, instance_ids: list[str], should_decrement: bool):  # type: ignore[no-untyped-def]
+        """moto sets Standby (and launches a replacement unless decremented) but keeps
+        the instance registered and `healthy`; AWS deregisters it from the group's
+        target groups (update_attached_target_groups does) and only accepts InService
+        instances."""
+        _check_standby(self, group_name, instance_ids, "InService")
+        return orig_enter_standby(self, group_name, instance_ids, should_decrement)
+
+    def exit_standby_instances(self: AutoScalingBackend, group_name: str, instance_ids: list[str]):  # type: ignore[no-untyped-def]
+        _check_standby(self, group_name, instance_ids, "Standby")
+        return orig_exit_standby(self, group_name, instance_ids)
+
+    def active_instances(self: FakeAutoScalingGroup) -> list[InstanceState]:
+        """What counts towards desired capacity: moto counts InService only, so a
+        Pending instance (phased mode) would be launched again at the next capacity
+        change. AWS counts Pending ones too."""
+        return [x for x in self.instance_states if x.lifecycle_state in _COUNTED]
+
+    def group_set_desired_capacity(self: FakeAutoScalingGroup, new_capacity: int | None) -> None:
+        """Hide Terminating instances from moto's capacity logic: they do not count,
+        and a scale-in must not pick them (they are already leaving)."""
+        hidden = [s for s in self.instance_states if s.lifecycle_state == "Terminating"]
+        if not hidden:
+            orig_group_set_desired(self, new_capacity)
+            return
+        original = list(self.instance_states)
+        visible = [s for s in original if s not in hidden]
+        self.instance_states = list(visible)
+        try:
+            orig_group_set_desired(self, new_capacity)
+        finally:
+            after = self.instance_states
+            removed = {id(s) for s in visible} - {id(s) for s in after}
+            added = [s for s in after if id(s) not in {id(v) for v in visible}]
+            self.instance_states = [s for s in original if id(s) not in removed] + added
+
+    def group_update(self: FakeAutoScalingGroup, *args: Any, **kwargs: Any) -> None:
+        """moto's UpdateAutoScalingGroup drops the MixedInstancesPolicy whenever the
+        request does not repeat it (e.g. an update of MaxSize only); AWS keeps it."""
+        names = ("availability_zones", "desired_capacity", "max_size", "min_size", "launch_config_name",
+                 "launch_template", "vpc_zone_identifier", "health_check_period", "health_check_type",
+                 "new_instances_protected_from_scale_in", "mixed_instances_policy")
+        given = dict(zip(names, args), **kwargs)
+        keep = None
+        if not given.get("mixed_instances_policy") and not given.get("launch_template") and not given.get("launch_config_name"):
+            keep = self.mixed_instances_policy
+        orig_group_update(self, *args, **kwargs)
+        if keep is not None:
+            self.mixed_instances_policy = keep
+
+    def _balanced_launch(self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]) -> None:
         """moto launches every instance into the first subnet of VPCZoneIdentifier.
         A real group balances across its Availability Zones: put each new instance
-        in the subnet with the fewest InService instances."""
+        in the subnet with the fewest InService (or Pending) instances."""
         subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
         if len(subnets) <= 1:
             orig_launch(self, count_needed, propagated_tags)
@@ -270,6 +679,33 @@ def _patch_autoscaling() -> None:
                     orig_launch(self, plan[subnet], dict(propagated_tags))
         finally:
             self.vpc_zone_identifier = saved
+
+    def replace_autoscaling_group_instances(
+        self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]
+    ) -> None:
+        """Every launch of the group (creation, scale-out, replacement): spread over the
+        AZs; remember instances launched while AddToLoadBalancer is suspended (never
+        registered); in phased mode start them Pending, with a launch in progress that
+        /_rebound/advance moves on. A group's initial instances (CreateAutoScalingGroup)
+        are InService at once in both modes, so a freshly provisioned stack is settled."""
+        before = {id(s) for s in self.instance_states}
+        _balanced_launch(self, count_needed, propagated_tags)
+        new = [s for s in self.instance_states if id(s) not in before]
+        no_lb = _add_to_lb_suspended(self)
+        creating = self.autoscaling_backend.autoscaling_groups.get(self.name) is not self
+        for st in new:
+            if no_lb:
+                _skip_registration(self, st.instance.id)
+            if _MODE["mode"] == "phased" and not creating:
+                st.lifecycle_state = "Pending"
+                REPLACEMENTS.append({
+                    "account": self.account_id,
+                    "region": self.region,
+                    "auto_scaling_group": self.name,
+                    "old_instance_id": None,
+                    "new_instance_id": st.instance.id,
+                    "phase": "pending",
+                })
 
     orig_describe_instances = AutoScalingResponse.describe_auto_scaling_instances
 
@@ -301,8 +737,16 @@ def _patch_autoscaling() -> None:
     AutoScalingBackend.set_instance_health = set_instance_health  # type: ignore[method-assign]
     AutoScalingBackend.update_attached_target_groups = update_attached_target_groups  # type: ignore[method-assign]
     AutoScalingBackend.notify_terminate_instances = notify_terminate_instances  # type: ignore[method-assign]
+    AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group  # type: ignore[method-assign]
+    AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group  # type: ignore[method-assign]
+    AutoScalingBackend.attach_load_balancer_target_groups = attach_load_balancer_target_groups  # type: ignore[method-assign]
+    AutoScalingBackend.detach_load_balancer_target_groups = detach_load_balancer_target_groups  # type: ignore[method-assign]
+    AutoScalingBackend.enter_standby_instances = enter_standby_instances  # type: ignore[method-assign]
+    AutoScalingBackend.exit_standby_instances = exit_standby_instances  # type: ignore[method-assign]
+    FakeAutoScalingGroup.active_instances = active_instances  # type: ignore[method-assign]
+    FakeAutoScalingGroup.set_desired_capacity = group_set_desired_capacity  # type: ignore[method-assign]
+    FakeAutoScalingGroup.update = group_update  # type: ignore[method-assign]
     FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances  # type: ignore[method-assign]
-
 
 # --------------------------------------------------------------------------------------
 # Instance refreshes: moto 5.2.5 has no StartInstanceRefresh / DescribeInstanceRefreshes /
@@ -377,6 +821,118 @@ def _add_instance_refresh_api() -> None:
     AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh  # type: ignore[attr-defined]
 
 
+
+# --------------------------------------------------------------------------------------
+# Traffic sources: moto 5.2.5 has no AttachTrafficSources / DetachTrafficSources /
+# DescribeTrafficSources, ignores CreateAutoScalingGroup's TrafficSources and shows no
+# TrafficSources in DescribeAutoScalingGroups. An `elbv2` traffic source is a target
+# group whose membership follows the group exactly like one in TargetGroupARNs; the
+# two lists are kept apart, as in AWS (both APIs can be used on one group).
+# --------------------------------------------------------------------------------------
+
+_TRAFFIC_SOURCE_TYPES = ("elbv2", "elb", "vpc-lattice")
+
+
+def _parse_traffic_sources(backend: AutoScalingBackend, raw: Any) -> list[dict[str, str]]:
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("TrafficSources must list at least one traffic source")
+    sources = []
+    for item in raw:
+        identifier = item.get("Identifier") if isinstance(item, dict) else None
+        kind = item.get("Type") if isinstance(item, dict) else None
+        if not identifier:
+            raise ValidationError("TrafficSources.member.Identifier is required")
+        if not kind:
+            # Type is optional for ARNs; AWS infers it.
+            if ":targetgroup/" in identifier and ":elasticloadbalancing:" in identifier:
+                kind = "elbv2"
+            elif ":vpc-lattice:" in identifier:
+                kind = "vpc-lattice"
+            else:
+                raise ValidationError(f"Type is required for traffic source {identifier}")
+        if kind not in _TRAFFIC_SOURCE_TYPES:
+            raise ValidationError(f"Invalid traffic source type {kind}; valid types: {', '.join(_TRAFFIC_SOURCE_TYPES)}")
+        if kind == "elbv2" and identifier not in backend.elbv2_backend.target_groups:
+            raise ValidationError(_INVALID_TARGET_GROUPS)
+        sources.append({"Identifier": identifier, "Type": kind})
+    return sources
+
+
+def _attach_traffic_sources(backend: AutoScalingBackend, group: FakeAutoScalingGroup, sources: list[dict[str, str]]) -> None:
+    current = _traffic_sources(group)
+    for source in sources:
+        if source not in current:
+            current.append(source)
+    backend.update_attached_target_groups(group.name)
+
+
+def _add_traffic_sources_api() -> None:
+    def traffic_sources(self: FakeAutoScalingGroup) -> list[dict[str, str]]:
+        return [dict(ts) for ts in _traffic_sources(self)]
+
+    # DescribeAutoScalingGroups serialises the attribute `traffic_sources`.
+    FakeAutoScalingGroup.traffic_sources = property(traffic_sources)  # type: ignore[attr-defined]
+
+    orig_create = AutoScalingResponse.create_auto_scaling_group
+
+    def create_auto_scaling_group(self: AutoScalingResponse) -> ActionResult:
+        raw = self._get_param("TrafficSources")
+        sources = _parse_traffic_sources(self.autoscaling_backend, raw) if raw else []
+        result = orig_create(self)
+        if sources:
+            backend = self.autoscaling_backend
+            _attach_traffic_sources(backend, backend.autoscaling_groups[self._get_param("AutoScalingGroupName")], sources)
+        return result
+
+    def attach_traffic_sources(self: AutoScalingResponse) -> ActionResult:
+        backend = self.autoscaling_backend
+        group = _group_or_error(backend, self._get_param("AutoScalingGroupName"))
+        _attach_traffic_sources(backend, group, _parse_traffic_sources(backend, self._get_param("TrafficSources")))
+        return EmptyResult()
+
+    def detach_traffic_sources(self: AutoScalingResponse) -> ActionResult:
+        """Deregisters the group's instances from a detached elbv2 traffic source
+        (unless it is also in TargetGroupARNs). Detaching one that is not attached is
+        a no-op; a deleted target group is fine."""
+        backend = self.autoscaling_backend
+        group = _group_or_error(backend, self._get_param("AutoScalingGroupName"))
+        raw = self._get_param("TrafficSources")
+        if not isinstance(raw, list) or not raw:
+            raise ValidationError("TrafficSources must list at least one traffic source")
+        identifiers = {item.get("Identifier") for item in raw if isinstance(item, dict)}
+        current = _traffic_sources(group)
+        leaving = [ts for ts in current if ts["Identifier"] in identifiers]
+        current[:] = [ts for ts in current if ts not in leaving]
+        still = set(_group_target_group_arns(group))
+        for ts in leaving:
+            if ts["Type"] == "elbv2" and ts["Identifier"] not in still:
+                _detach_target_group(backend, group, ts["Identifier"])
+        return EmptyResult()
+
+    def describe_traffic_sources(self: AutoScalingResponse) -> ActionResult:
+        """State is `InService` for an elbv2 source of a group with ELB health checks
+        once a member is registered in it, else `Added` (attachment is instantaneous)."""
+        backend = self.autoscaling_backend
+        group = _group_or_error(backend, self._get_param("AutoScalingGroupName"))
+        kind = self._get_param("TrafficSourceType")
+        members = {st.instance.id for st in group.instance_states}
+        found = []
+        for ts in _traffic_sources(group):
+            if kind and ts["Type"] != kind:
+                continue
+            state = "Added"
+            tg = backend.elbv2_backend.target_groups.get(ts["Identifier"]) if ts["Type"] == "elbv2" else None
+            if tg is not None and "ELB" in (group.health_check_type or "") and members & set(tg.targets):
+                state = "InService"
+            found.append({"TrafficSource": ts["Identifier"], "State": state, **ts})
+        return ActionResult({"TrafficSources": found})
+
+    AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group  # type: ignore[method-assign]
+    AutoScalingResponse.attach_traffic_sources = attach_traffic_sources  # type: ignore[attr-defined]
+    AutoScalingResponse.detach_traffic_sources = detach_traffic_sources  # type: ignore[attr-defined]
+    AutoScalingResponse.describe_traffic_sources = describe_traffic_sources  # type: ignore[attr-defined]
+
+
 __all__ = [
     "TARGET_STATES",
     "install",
@@ -385,4 +941,9 @@ __all__ = [
     "store_health_override",
     "list_health_overrides",
     "clear_health_overrides",
+    "REPLACEMENT_MODES",
+    "get_replacement_mode",
+    "set_replacement_mode",
+    "list_replacements",
+    "advance",
 ]

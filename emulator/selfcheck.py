@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
@@ -482,6 +482,366 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(envelope["MessageAttributes"]["severity"] == {"Type": "String", "Value": "high"}, "attributes")
 
     check.run("SNS Publish (MessageStructure=json, attributes) reaches the SQS inbox", sns_to_sqs)
+
+    # ---- replacement over time (phased mode) -----------------------------------------------
+
+    def lifecycle() -> dict[str, tuple[str, str]]:
+        return {i["InstanceId"]: (i["LifecycleState"], i["HealthStatus"]) for i in group()["Instances"]}
+
+    def replacement_mode_control() -> None:
+        expect(control(url, "GET", "/_rebound/replacement-mode") == (200, {"mode": "instant"}), "default mode")
+        for body in ({"mode": "slow"}, {}, {"mode": "phased", "extra": 1}, ["phased"]):
+            status, answer = control(url, "POST", "/_rebound/replacement-mode", body)
+            expect(status == 400 and "error" in answer, f"{body}: {status} {answer}")
+        for body in ({"auto_scaling_group": "no-such-group"}, {"auto_scaling_group": 3}, {"group": group_name}):
+            status, answer = control(url, "POST", "/_rebound/advance", body)
+            expect(status == 400 and "error" in answer, f"advance {body}: {status} {answer}")
+        expect(control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"}) ==
+               (200, {"status": "ok", "mode": "phased"}), "set phased")
+        expect(control(url, "GET", "/_rebound/replacement-mode")[1] == {"mode": "phased"}, "mode not phased")
+        expect(control(url, "GET", "/_rebound/replacements") == (200, {"replacements": []}), "replacements")
+        # A group's initial instances are InService and registered at once, in phased mode too.
+        out = subprocess.run(
+            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "selfcheck-phased",
+             "--template", str(template), "--instances", "2"],
+            capture_output=True, text=True, timeout=120,
+        )
+        expect(out.returncode == 0, f"provision.py in phased mode: {out.stderr[-1000:]}")
+        other = json.loads(out.stdout)["stacks"][0]
+        g2 = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[other["auto_scaling_group"]])["AutoScalingGroups"][0]
+        expect([i["LifecycleState"] for i in g2["Instances"]] == ["InService"] * 2, f"{g2['Instances']}")
+        expect(control(url, "GET", "/_rebound/replacements") == (200, {"replacements": []}), "creation is a replacement")
+        asg.delete_auto_scaling_group(AutoScalingGroupName=other["auto_scaling_group"], ForceDelete=True)
+
+    check.run("replacement-mode / advance / replacements control endpoints", replacement_mode_control)
+
+    def phased_set_instance_health() -> None:
+        victim = sorted(health())[0]
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        states = lifecycle()
+        expect(states[victim] == ("Terminating", "Unhealthy"), f"victim {states[victim]}")
+        new = [i for i, s in states.items() if s == ("Pending", "Healthy")]
+        expect(len(new) == 1 and len(states) == 5, f"states {states}")
+        expect(group()["DesiredCapacity"] == 4, "desired capacity changed")
+        h = health()
+        expect(h[victim]["State"] == "draining" and h[victim]["Reason"] == "Target.DeregistrationInProgress",
+               f"victim target {h[victim]}")
+        expect(new[0] not in h, "Pending replacement already registered")
+        expected = {"auto_scaling_group": group_name, "old_instance_id": victim, "new_instance_id": new[0]}
+        status, listed = control(url, "GET", "/_rebound/replacements")
+        expect(listed["replacements"] == [{**expected, "phase": "terminating"}], f"{listed}")
+        # Nothing moves by itself, and a second call does not replace twice.
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+        expect(len(lifecycle()) == 5, "replaced twice")
+        status, answer = control(url, "POST", "/_rebound/advance", {"auto_scaling_group": group_name})
+        expect((status, answer) == (200, {"status": "ok", "replacements": [{**expected, "phase": "registering"}]}),
+               f"advance 1: {answer}")
+        states = lifecycle()
+        expect(victim not in states and states[new[0]] == ("InService", "Healthy") and len(states) == 4, f"{states}")
+        h = health()
+        expect(victim not in h, "old target still listed")
+        expect(h[new[0]] == {"State": "initial", "Reason": "Elb.RegistrationInProgress",
+                             "Description": "Target registration is in progress"}, f"new target {h[new[0]]}")
+        old_state = boto3.client("ec2", **kw).describe_instances(InstanceIds=[victim])["Reservations"][0]["Instances"][0]["State"]["Name"]
+        expect(old_state == "terminated", f"old instance {old_state}")
+        status, answer = control(url, "POST", "/_rebound/advance")
+        expect(answer["replacements"] == [{**expected, "phase": "done"}], f"advance 2: {answer}")
+        expect(health()[new[0]]["State"] == "healthy", "new target not healthy")
+        expect(control(url, "GET", "/_rebound/replacements")[1] == {"replacements": []}, "replacement left over")
+        expect(control(url, "POST", "/_rebound/advance")[1] == {"status": "ok", "replacements": []}, "idle advance")
+
+    check.run("phased: SetInstanceHealth -> Terminating/draining + Pending; advance -> initial -> healthy",
+              phased_set_instance_health)
+
+    def phased_terminate_and_scale_out() -> None:
+        victim = sorted(health())[0]
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+        expect(lifecycle()[victim][0] == "Terminating", "not Terminating")
+        asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=5)
+        states = lifecycle()
+        pending = sorted(i for i, s in states.items() if s[0] == "Pending")
+        expect(len(pending) == 2 and len(states) == 6, f"states {states}")  # replacement + scale-out
+        listed = control(url, "GET", "/_rebound/replacements")[1]["replacements"]
+        expect(sorted(r["phase"] for r in listed) == ["pending", "terminating"], f"{listed}")
+        expect([r["old_instance_id"] for r in listed if r["phase"] == "pending"] == [None], f"{listed}")
+        # The Terminating one is not counted, and not picked by a scale-in.
+        asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=5)
+        expect(len(lifecycle()) == 6, "capacity change relaunched")
+        for _ in range(2):
+            control(url, "POST", "/_rebound/advance", {"auto_scaling_group": group_name})
+        h = health()
+        states = lifecycle()
+        expect(len(states) == 5 and all(s == ("InService", "Healthy") for s in states.values()), f"{states}")
+        expect(set(h) == set(states) and all(v["State"] == "healthy" for v in h.values()), f"{h}")
+        # ShouldDecrementDesiredCapacity=true stays immediate, as in moto.
+        victim = sorted(states)[0]
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=True)
+        states = lifecycle()
+        expect(victim not in states and len(states) == 4 and group()["DesiredCapacity"] == 4, f"{states}")
+        expect(victim not in health(), "decremented victim still registered")
+        expect(control(url, "GET", "/_rebound/replacements")[1] == {"replacements": []}, "replacement left over")
+
+    check.run("phased: TerminateInstanceInAutoScalingGroup and scale-out go Pending; decrement stays immediate",
+              phased_terminate_and_scale_out)
+
+    def add_to_lb_suspended() -> None:
+        asg.suspend_processes(AutoScalingGroupName=group_name, ScalingProcesses=["AddToLoadBalancer"])
+        victim = sorted(health())[0]
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")  # phased
+        new = [i for i, s in lifecycle().items() if s[0] == "Pending"]
+        for _ in range(2):
+            control(url, "POST", "/_rebound/advance")
+        expect(lifecycle()[new[0]][0] == "InService", "not InService")
+        expect(new[0] not in health(), "registered although AddToLoadBalancer is suspended (phased)")
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "instant"})
+        victim = sorted(health())[0]
+        before = set(lifecycle())
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")  # instant
+        added = set(lifecycle()) - before
+        expect(len(added) == 1 and not added & set(health()), "registered although AddToLoadBalancer is suspended")
+        asg.resume_processes(AutoScalingGroupName=group_name, ScalingProcesses=["AddToLoadBalancer"])
+        asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=4)
+        h = health()
+        expect(not (added | set(new)) & set(h) and len(h) == 2, f"resume registered old launches: {sorted(h)}")
+        # Put the stack back: register by hand, as one must in AWS.
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i} for i in added | set(new)])
+        expect(len(health()) == 4, "manual registration")
+
+    check.run("AddToLoadBalancer suspended: replacements never join the target group (both modes)",
+              add_to_lb_suspended)
+
+    # ---- lost answers ------------------------------------------------------------------------
+
+    def after_commit_and_dropped() -> None:
+        control(url, "DELETE", "/_rebound/requests")
+        status, armed = control(url, "POST", "/_rebound/faults", [
+            {"operation": "PutItem", "error_code": "InternalServerError", "status": 500, "after_commit": True},
+            {"operation": "SetDesiredCapacity", "drop_connection": True},
+        ])
+        expect(status == 200 and [f["after_commit"] for f in armed["faults"]] == [True, True], f"{armed}")
+        try:
+            ddb.put_item(TableName=table, Item={"pk": {"S": "lost-answer"}, "kind": {"S": "x"}})
+            raise AssertionError("PutItem did not fail")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "InternalServerError", f"{exc.response['Error']}")
+        expect("Item" in ddb.get_item(TableName=table, Key={"pk": {"S": "lost-answer"}}), "PutItem did not commit")
+        try:
+            asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=5)
+            raise AssertionError("SetDesiredCapacity got an answer")
+        except (ConnectionClosedError, EndpointConnectionError) as exc:
+            expect("Connection" in type(exc).__name__, f"{type(exc).__name__}")
+        expect(group()["DesiredCapacity"] == 5, "SetDesiredCapacity did not commit")
+        entries = control(url, "GET", "/_rebound/requests")[1]
+        marked = [(e["operation"], e["status"], e["fault"], e.get("committed_status")) for e in entries if e["fault"]]
+        expect(marked == [("PutItem", 500, "after_commit", 200), ("SetDesiredCapacity", None, "dropped", 200)],
+               f"log {marked}")
+        asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=4)
+        for body in ({"operation": "PutItem", "error_code": "X", "after_commit": "yes"},
+                     {"operation": "PutItem", "error_code": "X", "cancellation_reasons": ["TransactionConflict"]},
+                     {"operation": "TransactWriteItems", "error_code": "TransactionCanceledException",
+                      "cancellation_reasons": ["Busy"]}):
+            status, answer = control(url, "POST", "/_rebound/faults", body)
+            expect(status == 400 and "error" in answer, f"{body}: {status} {answer}")
+
+    check.run("faults after commit: error answer, dropped connection; both logged", after_commit_and_dropped)
+
+    # ---- DynamoDB transaction conflicts --------------------------------------------------------
+
+    def raw_dynamodb(operation: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any], Any]:
+        request = urllib.request.Request(url + "/", data=json.dumps(payload).encode(), method="POST", headers={
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+                             "SignedHeaders=host, Signature=0"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), json.loads(exc.read())
+
+    def transaction_conflicts() -> None:
+        put = {"Put": {"TableName": table, "Item": {"pk": {"S": "tx-a"}}}}
+        control(url, "POST", "/_rebound/faults", {
+            "operation": "TransactWriteItems", "error_code": "TransactionCanceledException",
+            "cancellation_reasons": ["TransactionConflict", "None"]})
+        status, _headers, answer = raw_dynamodb("TransactWriteItems", {"TransactItems": [put, put]})
+        expect(status == 400 and answer == {
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                       "[TransactionConflict, None]",
+            "CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+                                    {"Code": "None"}]}, f"{status} {answer}")
+        # Without reasons: TransactionConflict, then None for every other item.
+        control(url, "POST", "/_rebound/faults", {"operation": "TransactWriteItems",
+                                                  "error_code": "TransactionCanceledException"})
+        items = [{"Put": {"TableName": table, "Item": {"pk": {"S": f"tx-{n}"}}}} for n in range(3)]
+        try:
+            ddb.transact_write_items(TransactItems=items)
+            raise AssertionError("transaction succeeded")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "TransactionCanceledException", f"{exc.response['Error']}")
+            reasons = [r["Code"] for r in exc.response["CancellationReasons"]]
+            expect(reasons == ["TransactionConflict", "None", "None"], f"reasons {reasons}")
+        expect("Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "tx-0"}}), "cancelled but written")
+        control(url, "POST", "/_rebound/faults", {"operation": "UpdateItem",
+                                                  "error_code": "TransactionConflictException"})
+        status, headers, answer = raw_dynamodb("UpdateItem", {"TableName": table, "Key": {"pk": {"S": "tx-a"}}})
+        expect(status == 400 and answer == {
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+            "message": "Transaction is ongoing for the item"}, f"{status} {answer}")
+        expect(headers.get("x-amzn-ErrorType") == "TransactionConflictException", f"{headers}")
+
+    check.run("TransactionCanceledException with CancellationReasons; TransactionConflictException shape",
+              transaction_conflicts)
+
+    # ---- deleted target groups, standby, traffic sources, group details ----------------------
+
+    def extra_target_group(name: str) -> str:
+        return elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=p["vpc_id"],
+                                       HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+
+    def deleted_target_group() -> None:
+        try:
+            elb.delete_target_group(TargetGroupArn=tg)  # the listener's default action uses it
+            raise AssertionError("deleted a target group in use")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ResourceInUse", f"{exc.response['Error']}")
+        extra = extra_target_group("selfcheck-extra")
+        asg.attach_load_balancer_target_groups(AutoScalingGroupName=group_name, TargetGroupARNs=[extra])
+        members = set(lifecycle())
+        registered = {d["Target"]["Id"] for d in elb.describe_target_health(TargetGroupArn=extra)["TargetHealthDescriptions"]}
+        expect(registered == members, "attach did not register the members")
+        control(url, "POST", "/_rebound/target-health",
+                {"target_group_arn": extra, "instance_id": sorted(members)[0], "state": "unhealthy"})
+        elb.delete_target_group(TargetGroupArn=extra)
+        try:
+            elb.describe_target_health(TargetGroupArn=extra)
+            raise AssertionError("DescribeTargetHealth on a deleted target group succeeded")
+        except ClientError as exc:
+            err, code = exc.response["Error"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            expect((err["Code"], err["Message"], code) ==
+                   ("TargetGroupNotFound", "One or more target groups not found", 400), f"{err} {code}")
+        expect(extra in group()["TargetGroupARNs"], "dangling ARN dropped")
+        expect(control(url, "GET", "/_rebound/target-health")[1]["overrides"] == [], "override of a deleted TG kept")
+        # Replacements in both modes, scaling, detaching: nothing trips over the dangling ARN.
+        asg.set_instance_health(InstanceId=sorted(health())[0], HealthStatus="Unhealthy")  # instant
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"})
+        asg.set_instance_health(InstanceId=sorted(health())[0], HealthStatus="Unhealthy")
+        control(url, "POST", "/_rebound/advance")
+        control(url, "POST", "/_rebound/advance")
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "instant"})
+        asg.set_desired_capacity(AutoScalingGroupName=group_name, DesiredCapacity=4)
+        h = health()
+        expect(len(h) == 4 and set(h) == set(lifecycle()) and all(v["State"] == "healthy" for v in h.values()), f"{h}")
+        asg.detach_load_balancer_target_groups(AutoScalingGroupName=group_name, TargetGroupARNs=[extra])
+        expect(group()["TargetGroupARNs"] == [tg], "detach of a deleted target group")
+        try:
+            asg.attach_load_balancer_target_groups(AutoScalingGroupName=group_name, TargetGroupARNs=[extra])
+            raise AssertionError("attached a deleted target group")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ValidationError", f"{exc.response['Error']}")
+
+    check.run("deleted target group: TargetGroupNotFound, dangling ARN kept, replacements still work",
+              deleted_target_group)
+
+    def standby() -> None:
+        instance = sorted(lifecycle())[0]
+        asg.enter_standby(AutoScalingGroupName=group_name, InstanceIds=[instance], ShouldDecrementDesiredCapacity=True)
+        expect(lifecycle()[instance][0] == "Standby" and group()["DesiredCapacity"] == 3, "not Standby")
+        expect(instance not in health() and len(health()) == 3, "Standby instance still registered")
+        try:
+            asg.enter_standby(AutoScalingGroupName=group_name, InstanceIds=[instance], ShouldDecrementDesiredCapacity=True)
+            raise AssertionError("EnterStandby twice")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ValidationError", f"{exc.response['Error']}")
+        asg.exit_standby(AutoScalingGroupName=group_name, InstanceIds=[instance])
+        expect(lifecycle()[instance][0] == "InService" and group()["DesiredCapacity"] == 4, "not back InService")
+        h = health()
+        expect(instance in h and h[instance]["State"] == "healthy" and len(h) == 4, f"not registered again: {h}")
+
+    check.run("EnterStandby deregisters from the target groups, ExitStandby registers again", standby)
+
+    def traffic_sources() -> None:
+        source = extra_target_group("selfcheck-source")
+        asg.attach_traffic_sources(AutoScalingGroupName=group_name,
+                                   TrafficSources=[{"Identifier": source, "Type": "elbv2"}])
+        g = group()
+        expect(g["TrafficSources"] == [{"Identifier": source, "Type": "elbv2"}], f"{g.get('TrafficSources')}")
+        expect(g["TargetGroupARNs"] == [tg], "traffic source listed in TargetGroupARNs")
+        described = asg.describe_traffic_sources(AutoScalingGroupName=group_name)["TrafficSources"]
+        expect([(d["Identifier"], d["Type"], d["State"]) for d in described] == [(source, "elbv2", "InService")],
+               f"{described}")
+
+        def source_health() -> dict[str, str]:
+            return {d["Target"]["Id"]: d["TargetHealth"]["State"]
+                    for d in elb.describe_target_health(TargetGroupArn=source)["TargetHealthDescriptions"]}
+
+        expect(set(source_health()) == set(lifecycle()), "members not registered in the traffic source")
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"})
+        victim = sorted(lifecycle())[0]
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        expect(source_health()[victim] == "draining", "old target not draining in the traffic source")
+        new = control(url, "GET", "/_rebound/replacements")[1]["replacements"][0]["new_instance_id"]
+        control(url, "POST", "/_rebound/advance")
+        expect(source_health().get(new) == "initial" and victim not in source_health(), f"{source_health()}")
+        control(url, "POST", "/_rebound/advance")
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "instant"})
+        expect(set(source_health()) == set(lifecycle()) == set(health()), "replacement not in the traffic source")
+        try:
+            asg.attach_traffic_sources(AutoScalingGroupName=group_name, TrafficSources=[
+                {"Identifier": source.replace("selfcheck-source", "nope"), "Type": "elbv2"}])
+            raise AssertionError("attached a missing target group")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ValidationError", f"{exc.response['Error']}")
+        asg.detach_traffic_sources(AutoScalingGroupName=group_name,
+                                   TrafficSources=[{"Identifier": source, "Type": "elbv2"}])
+        expect(source_health() == {} and group()["TrafficSources"] == [], "detach left targets")
+        expect(len(health()) == 4, "detaching the traffic source touched TargetGroupARNs")
+
+    check.run("Attach/Detach/DescribeTrafficSources (elbv2): registration, replacements, TrafficSources",
+              traffic_sources)
+
+    def group_details() -> None:
+        g = group()
+        expect(g["DesiredCapacity"] == 4 and g["HealthCheckGracePeriod"] == 60, "DesiredCapacity/grace period")
+        lt = g["LaunchTemplate"]
+        expect(set(lt) == {"LaunchTemplateId", "LaunchTemplateName", "Version"} and lt["Version"] == "$Latest", f"{lt}")
+        subnet = p["subnet_ids"][0]
+        asg.create_auto_scaling_group(AutoScalingGroupName="selfcheck-zero", MinSize=0, MaxSize=1,
+                                      VPCZoneIdentifier=subnet, HealthCheckGracePeriod=0,
+                                      LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "1"})
+        asg.create_auto_scaling_group(AutoScalingGroupName="selfcheck-default", MinSize=0, MaxSize=1,
+                                      VPCZoneIdentifier=subnet,
+                                      LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"]})
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="selfcheck-mixed", MinSize=0, MaxSize=2, VPCZoneIdentifier=subnet,
+            MixedInstancesPolicy={"LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "$Latest"},
+                "Overrides": [{"InstanceType": "t3.micro"}, {"InstanceType": "t3.small"}]}})
+        asg.update_auto_scaling_group(AutoScalingGroupName="selfcheck-mixed", MaxSize=3)
+        got = {x["AutoScalingGroupName"]: x for x in asg.describe_auto_scaling_groups(
+            AutoScalingGroupNames=["selfcheck-zero", "selfcheck-default", "selfcheck-mixed"])["AutoScalingGroups"]}
+        expect(got["selfcheck-zero"]["HealthCheckGracePeriod"] == 0, "explicit grace period 0")
+        expect(got["selfcheck-default"]["HealthCheckGracePeriod"] == 0, "default grace period")
+        mixed = got["selfcheck-mixed"]
+        expect("LaunchTemplate" not in mixed and mixed["MaxSize"] == 3, f"{mixed.get('LaunchTemplate')}")
+        spec = mixed["MixedInstancesPolicy"]["LaunchTemplate"]["LaunchTemplateSpecification"]
+        expect(spec["LaunchTemplateId"] == lt["LaunchTemplateId"], "MixedInstancesPolicy lost on update")
+        for name in got:
+            asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+    check.run("DescribeAutoScalingGroups: DesiredCapacity, grace period (0 kept), LaunchTemplate, mixed policy",
+              group_details)
+
+    def phased_reset() -> None:
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"})
+        asg.set_instance_health(InstanceId=sorted(lifecycle())[0], HealthStatus="Unhealthy")
+        expect(len(control(url, "GET", "/_rebound/replacements")[1]["replacements"]) == 1, "no replacement")
+        control(url, "POST", "/_rebound/reset")
+        expect(control(url, "GET", "/_rebound/replacement-mode")[1] == {"mode": "instant"}, "mode survived reset")
+        expect(control(url, "GET", "/_rebound/replacements")[1] == {"replacements": []}, "replacements survived")
+
+    check.run("reset restores instant mode and forgets replacements in progress", phased_reset)
 
     # ---- reset --------------------------------------------------------------------------
 

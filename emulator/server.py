@@ -12,8 +12,10 @@ and serves until SIGTERM/SIGINT. Every AWS service answers on that one endpoint
 
 On top of moto (see emulator/README.md for the why of each):
   * fidelity.py patches moto's backends (target health overrides, ASG replacement
-    and target-group membership, instance refreshes);
-  * this file adds fault injection, a request log, and the /_rebound control API;
+    instant or phased, target-group membership, standby, traffic sources, instance
+    refreshes);
+  * this file adds fault injection (before moto, after moto with the answer lost, or
+    a dropped connection), a request log, and the /_rebound control API;
   * a global lock serialises AWS requests, because moto's backends are not
     thread-safe and DynamoDB conditional writes must be atomic for Rebound's
     "one open incident per resource" invariant to be testable with concurrency.
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -62,6 +65,26 @@ JSON_ERROR_NAMESPACE = {
 
 FAULT_DEFAULT_CODE = {500: "InternalFailure", 503: "ServiceUnavailable"}
 
+# The real services' messages, when a fault gives none.
+FAULT_DEFAULT_MESSAGE = {
+    "TransactionConflictException": "Transaction is ongoing for the item",
+}
+
+# DynamoDB's CancellationReasons codes, and the message the real service puts with each
+# ("None" has no message).
+CANCELLATION_REASONS: dict[str, str | None] = {
+    "None": None,
+    "TransactionConflict": "Transaction is ongoing for the item",
+    "ConditionalCheckFailed": "The conditional request failed",
+    "ItemCollectionSizeLimitExceeded": "Collection size exceeded.",
+    "ProvisionedThroughputExceeded": "The level of configured provisioned throughput for the table was exceeded. "
+    "Consider increasing your provisioning level with the UpdateTable API",
+    "ThrottlingError": "Throughput exceeds the current capacity for one or more global secondary indexes. "
+    "DynamoDB is automatically scaling your index so please try again shortly.",
+    "ValidationError": "One or more parameter values were invalid",
+}
+TRANSACTION_CANCELED = "TransactionCanceledException"
+
 
 class LayerState:
     """Everything the layer keeps besides moto's own state."""
@@ -78,7 +101,8 @@ class LayerState:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
-        fidelity.reset_state()
+        with self.moto_lock:
+            fidelity.reset_state()
 
     def take_fault(self, service: str, operation: str) -> dict[str, Any] | None:
         """Consume one use of the first armed fault matching this call."""
@@ -155,14 +179,16 @@ def operation_of(environ: dict[str, Any], body: bytes) -> str:
 
 
 def aws_error(
-    environ: dict[str, Any], service: str, code: str, message: str, status: int
+    environ: dict[str, Any], service: str, code: str, message: str, status: int,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """`extra` adds members to a JSON-protocol error body (CancellationReasons)."""
     request_id = str(uuid.uuid4())
     if environ.get("HTTP_X_AMZ_TARGET"):
         # awsJson1_0 / awsJson1_1 (DynamoDB, DynamoDB Streams, SQS in current SDKs).
         namespace = JSON_ERROR_NAMESPACE.get(service, f"com.amazonaws.{service}")
         content_type = environ.get("CONTENT_TYPE") or "application/x-amz-json-1.0"
-        body = json.dumps({"__type": f"{namespace}#{code}", "message": message}).encode()
+        body = json.dumps({"__type": f"{namespace}#{code}", "message": message, **(extra or {})}).encode()
         headers = [
             ("Content-Type", content_type),
             ("x-amzn-RequestId", request_id),
@@ -189,6 +215,48 @@ def aws_error(
             f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         )
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()
+
+
+def fault_error(
+    environ: dict[str, Any], service: str, fault: dict[str, Any], body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The error an armed fault answers with. TransactionCanceledException on a JSON
+    service carries CancellationReasons, one per TransactItems entry like the real one:
+    the fault's own list, or TransactionConflict for the first item and None for the
+    rest."""
+    code, message, status = fault["error_code"], fault["message"], fault["status"]
+    if code != TRANSACTION_CANCELED or not environ.get("HTTP_X_AMZ_TARGET"):
+        return aws_error(environ, service, code, message or f"Injected fault {code}", status)
+    reasons = fault.get("cancellation_reasons")
+    if not reasons:
+        try:
+            items = len(json.loads(body or b"{}").get("TransactItems") or [])
+        except (ValueError, AttributeError):
+            items = 0
+        reasons = ["TransactionConflict"] + ["None"] * max(items - 1, 0)
+    if message is None:
+        message = (
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{', '.join(reasons)}]"
+        )
+    cancellation = [
+        {"Code": r, "Message": CANCELLATION_REASONS[r]} if CANCELLATION_REASONS[r] else {"Code": r}
+        for r in reasons
+    ]
+    return aws_error(environ, service, code, message, status, {"CancellationReasons": cancellation})
+
+
+def drop_connection(environ: dict[str, Any]) -> None:
+    """Close the client's connection with no HTTP response at all, then unwind the
+    request: werkzeug treats a ConnectionError from the app as a dropped connection
+    and writes nothing."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("rebound fault: connection dropped after commit")
 
 
 # --------------------------------------------------------------------------------------
@@ -230,6 +298,14 @@ class ReboundApp:
                 "GET": lambda _b: (200, self.request_log()),
                 "DELETE": self.delete_requests,
             },
+            "/_rebound/replacement-mode": {
+                "GET": lambda _b: (200, {"mode": self._locked(fidelity.get_replacement_mode)}),
+                "POST": self.post_replacement_mode,
+            },
+            "/_rebound/replacements": {
+                "GET": lambda _b: (200, {"replacements": self._locked(fidelity.list_replacements)}),
+            },
+            "/_rebound/advance": {"POST": self.post_advance},
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -252,22 +328,38 @@ class ReboundApp:
         body = buffer_body(environ)
         service = service_of(environ)
         operation = operation_of(environ, body)
-        captured: dict[str, int] = {}
+        captured: dict[str, int | None] = {}
+        entry: dict[str, Any] = {"fault": None}
 
         def capturing_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = int(status.split(" ", 1)[0])
             return start_response(status, headers, exc_info)
 
+        def committed_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # moto's answer to a request whose answer the fault replaces: keep the status only.
+            entry["committed_status"] = int(status.split(" ", 1)[0])
+            return lambda _data: None
+
         fault = self.state.take_fault(service, operation)
         try:
-            if fault is not None:
-                log.info("injecting %s %s into %s.%s", fault["status"], fault["error_code"], service, operation)
-                status, headers, payload = aws_error(
-                    environ, service, fault["error_code"], fault["message"], fault["status"]
-                )
-                capturing_start_response(_status_line(status), headers)
-                return [payload]
-            return self.dispatch_to_moto(environ, capturing_start_response, service=service, timing=timing)
+            if fault is None:
+                return self.dispatch_to_moto(environ, capturing_start_response, service=service, timing=timing)
+            if fault["drop_connection"] or fault["after_commit"]:
+                # The call takes effect; only its answer is lost.
+                self.dispatch_to_moto(environ, committed_start_response, service=service, timing=timing)
+                if fault["drop_connection"]:
+                    log.info("dropping the connection of %s.%s after commit", service, operation)
+                    entry["fault"] = "dropped"
+                    captured["status"] = None
+                    drop_connection(environ)
+                entry["fault"] = "after_commit"
+            else:
+                entry["fault"] = "injected"
+            log.info("injecting %s %s into %s.%s (%s)", fault["status"], fault["error_code"], service, operation,
+                     entry["fault"])
+            status, headers, payload = fault_error(environ, service, fault, body)
+            capturing_start_response(_status_line(status), headers)
+            return [payload]
         finally:
             with self.state.lock:
                 self.state.requests.append(
@@ -275,11 +367,13 @@ class ReboundApp:
                         "service": service,
                         "operation": operation,
                         "at": started,
+                        # None when the connection was dropped (no HTTP answer at all).
                         "status": captured.get("status", 500),
                         # Wall time in this layer, and the part spent serving inside moto's
                         # lock: the benchmark sums busy_s to tell the emulator's own share.
                         "duration_s": time.perf_counter() - started_perf,
                         "busy_s": timing.get("busy_s", 0.0),
+                        **entry,
                     }
                 )
 
@@ -423,9 +517,17 @@ class ReboundApp:
 
     @staticmethod
     def _validate_fault(item: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(item) - {"operation", "service", "error_code", "status", "count", "message"}
+        unknown = set(item) - {
+            "operation", "service", "error_code", "status", "count", "message",
+            "after_commit", "drop_connection", "cancellation_reasons",
+        }
         if unknown:
             raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+        for flag in ("after_commit", "drop_connection"):
+            if not isinstance(item.get(flag, False), bool):
+                raise BadRequest(f"{flag} must be true or false")
+        drop = item.get("drop_connection", False)
+        after_commit = item.get("after_commit", False) or drop
         operation = item.get("operation")
         if not isinstance(operation, str) or not operation:
             raise BadRequest("operation (string, e.g. DescribeTargetHealth or PutItem) is required")
@@ -436,13 +538,31 @@ class ReboundApp:
         if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
             raise BadRequest("status must be an integer HTTP error status, 400-599")
         code = item.get("error_code", FAULT_DEFAULT_CODE.get(status))
+        if drop and code is None:
+            code = "ConnectionDropped"  # never sent: the client gets no answer at all
         if not isinstance(code, str) or not code:
             raise BadRequest("error_code (string, e.g. Throttling) is required for 4xx faults")
+        reasons = item.get("cancellation_reasons")
+        if reasons is not None:
+            if code != TRANSACTION_CANCELED:
+                raise BadRequest(f"cancellation_reasons needs error_code {TRANSACTION_CANCELED}")
+            if (
+                not isinstance(reasons, list)
+                or not reasons
+                or not all(isinstance(r, str) and r in CANCELLATION_REASONS for r in reasons)
+            ):
+                raise BadRequest(
+                    "cancellation_reasons must be a non-empty list of DynamoDB cancellation codes: "
+                    + ", ".join(CANCELLATION_REASONS)
+                )
         count = item.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise BadRequest("count must be a positive integer")
-        message = item.get("message", f"Injected fault {code}")
-        if not isinstance(message, str):
+        # A TransactionCanceledException's default message lists the reasons; it is
+        # built per request (None here), since the reasons may depend on the request.
+        default_message = None if code == TRANSACTION_CANCELED else FAULT_DEFAULT_MESSAGE.get(code, f"Injected fault {code}")
+        message = item.get("message", default_message)
+        if message is not None and not isinstance(message, str):
             raise BadRequest("message must be a string")
         return {
             "operation": operation,
@@ -452,6 +572,9 @@ class ReboundApp:
             "count": count,
             "remaining": count,
             "message": message,
+            "after_commit": after_commit,
+            "drop_connection": drop,
+            "cancellation_reasons": reasons,
         }
 
     def delete_faults(self, body: Any) -> tuple[int, Any]:
@@ -464,6 +587,32 @@ class ReboundApp:
             self.state.faults[:] = [f for f in self.state.faults if operation is not None and f["operation"] != operation]
             cleared = before - len(self.state.faults)
         return 200, {"status": "ok", "cleared": cleared}
+
+    # replacement over time
+
+    def post_replacement_mode(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or set(body) != {"mode"}:
+            raise BadRequest('expected {"mode": "phased"} or {"mode": "instant"}')
+        with self.state.moto_lock:
+            try:
+                mode = fidelity.set_replacement_mode(body["mode"])
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "mode": mode}
+
+    def post_advance(self, body: Any) -> tuple[int, Any]:
+        body = body if body is not None else {}
+        if not isinstance(body, dict) or set(body) - {"auto_scaling_group"}:
+            raise BadRequest('expected no body (every group) or {"auto_scaling_group": "NAME"}')
+        name = body.get("auto_scaling_group")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise BadRequest("auto_scaling_group must be a group name (string)")
+        with self.state.moto_lock:
+            try:
+                moved = fidelity.advance(name)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "replacements": moved}
 
     # request log
 
