@@ -403,7 +403,7 @@ class TargetHealthBreak(Hook):
         if isinstance(report, dict):
             for check in report.get("checks") or []:
                 actions.extend(check.get("actions") or [])
-        replaced = [a for a in actions if a.get("target") == self.broken and a.get("outcome") == "succeeded"]
+        replaced = [a for a in actions if (a.get("target") or {}).get("id") == self.broken and a.get("outcome") == "succeeded"]
         if not replaced:
             return f"no succeeded replacement of {self.broken} in the response: {json.dumps(report)[:300]}"
         if self.broken in self._targets():

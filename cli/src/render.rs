@@ -83,8 +83,8 @@ pub fn incident_detail(incident: &Incident) -> String {
                 "  {} {} {} in {}: {}{}{}",
                 action.requested_at.format("%H:%M:%S"),
                 action.kind.as_str(),
-                action.target,
-                action.group,
+                action.target.id,
+                action.scope.id,
                 action.outcome.as_str(),
                 if action.dry_run { " (dry-run)" } else { "" },
                 action

@@ -54,7 +54,7 @@ fn invoke_then_list_and_show_the_incident() {
     .unwrap();
     std::fs::remove_file(&event_file).ok();
     assert_eq!(
-        report["checks"][0]["actions"][0]["target"],
+        report["checks"][0]["actions"][0]["target"]["id"],
         web.instance_ids[0].as_str()
     );
 

@@ -23,8 +23,20 @@ pub struct PolicyConfig {
     pub max_in_flight_per_group: usize,
     pub cooldown: Duration,
     pub action_budget_per_hour: u32,
-    /// A write-ahead action still pending after this long is settled by the sweep.
+    /// A write-ahead action still pending after this long is settled by the sweep; an
+    /// accepted action whose instance is still in service and failing after this long
+    /// (or the group's grace period, if longer) did not work.
     pub pending_action_timeout: Duration,
+    /// An incident not verified recovered this long after detection or its last
+    /// action escalates (a replacement that never becomes healthy, an empty target
+    /// group).
+    pub recovery_timeout: Duration,
+    /// Replacements in one group within this window, on the same launch template,
+    /// that reach `replacement_loop_limit` mean replacing is not fixing it: escalate.
+    pub replacement_loop_window: Duration,
+    pub replacement_loop_limit: u32,
+    /// Target groups the sweep checks at once.
+    pub sweep_concurrency: usize,
 }
 
 impl Default for PolicyConfig {
@@ -38,6 +50,10 @@ impl Default for PolicyConfig {
             cooldown: Duration::from_secs(600),
             action_budget_per_hour: 10,
             pending_action_timeout: Duration::from_secs(300),
+            recovery_timeout: Duration::from_secs(900),
+            replacement_loop_window: Duration::from_secs(3600),
+            replacement_loop_limit: 3,
+            sweep_concurrency: 8,
         }
     }
 }
@@ -133,6 +149,30 @@ impl Config {
                 1,
                 86_400,
             )?),
+            recovery_timeout: Duration::from_secs(number(
+                "RECOVERY_TIMEOUT_SECONDS",
+                defaults.recovery_timeout.as_secs(),
+                60,
+                86_400,
+            )?),
+            replacement_loop_window: Duration::from_secs(number(
+                "REPLACEMENT_LOOP_WINDOW_SECONDS",
+                defaults.replacement_loop_window.as_secs(),
+                60,
+                86_400,
+            )?),
+            replacement_loop_limit: number(
+                "REPLACEMENT_LOOP_LIMIT",
+                defaults.replacement_loop_limit.into(),
+                1,
+                100,
+            )? as u32,
+            sweep_concurrency: number(
+                "SWEEP_CONCURRENCY",
+                defaults.sweep_concurrency as u64,
+                1,
+                64,
+            )? as usize,
         };
         Ok(Self {
             incidents_table: get("INCIDENTS_TABLE")

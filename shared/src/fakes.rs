@@ -5,14 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
-
-use crate::domain::{ActionKind, Incident, ResourceRef, ScalingGroup, TargetHealth};
+use crate::domain::{ActionKind, Incident, Ledger, ResourceRef, ScalingGroup, TargetHealth};
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 use crate::ports::{
-    Created, IncidentStore, InstanceReplacer, Notification, Notifier, Replaced, ResourceRecord,
-    Saved, ScalingGroups, TargetHealthSource,
+    Commit, Committed, IncidentStore, InstanceReplacer, Notification, Notifier, Replaced,
+    ScalingGroups, TargetHealthSource,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -35,6 +33,8 @@ struct FleetState {
     fail_next_replace: Option<Error>,
     hang_next_replace: bool,
     gone_next_replace: bool,
+    failing_target_groups: BTreeMap<TargetGroupArn, Error>,
+    on_next_replace: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl FakeFleet {
@@ -46,6 +46,26 @@ impl FakeFleet {
 
     pub fn add_group(&self, group: ScalingGroup) {
         lock(&self.inner).groups.push(group);
+    }
+
+    /// Deletes a target group: DescribeTargetHealth no longer finds it.
+    pub fn delete_target_group(&self, target_group: &TargetGroupArn) {
+        lock(&self.inner).targets.remove(target_group);
+    }
+
+    /// Changes one group in place (instances, suspended processes, …).
+    pub fn update_group(&self, name: &str, change: impl FnOnce(&mut ScalingGroup)) {
+        let mut state = lock(&self.inner);
+        if let Some(group) = state.groups.iter_mut().find(|g| g.name.as_str() == name) {
+            change(group);
+        }
+    }
+
+    /// Fails the next target-health read of one target group.
+    pub fn fail_next_target_health(&self, target_group: &TargetGroupArn, error: Error) {
+        lock(&self.inner)
+            .failing_target_groups
+            .insert(target_group.clone(), error);
     }
 
     /// Every replacement requested, in order.
@@ -66,6 +86,11 @@ impl FakeFleet {
         lock(&self.inner).gone_next_replace = true;
     }
 
+    /// Runs `hook` during the next replace call: another writer acting meanwhile.
+    pub fn on_next_replace(&self, hook: impl FnOnce() + Send + 'static) {
+        lock(&self.inner).on_next_replace = Some(Box::new(hook));
+    }
+
     /// The next replace call never returns, like a function killed mid-call.
     pub fn hang_next_replace(&self) {
         lock(&self.inner).hang_next_replace = true;
@@ -76,10 +101,27 @@ impl TargetHealthSource for FakeFleet {
     async fn target_health(
         &self,
         target_group: &TargetGroupArn,
-    ) -> Result<Vec<TargetHealth>, Error> {
+    ) -> Result<Option<Vec<TargetHealth>>, Error> {
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
-        Ok(state.targets.get(target_group).cloned().unwrap_or_default())
+        if let Some(err) = state.failing_target_groups.remove(target_group) {
+            return Err(err);
+        }
+        Ok(state.targets.get(target_group).cloned())
+    }
+}
+
+impl FakeFleet {
+    /// One describe call answering the groups that match.
+    fn describe_groups(&self, matches: impl Fn(&ScalingGroup) -> bool) -> Vec<ScalingGroup> {
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        state
+            .groups
+            .iter()
+            .filter(|g| matches(g))
+            .cloned()
+            .collect()
     }
 }
 
@@ -87,27 +129,21 @@ impl ScalingGroups for FakeFleet {
     async fn groups_owning(
         &self,
         instances: &[InstanceId],
-        _managed_tag_key: &str,
+        _refresh_if_managed_by: Option<&str>,
     ) -> Result<Vec<ScalingGroup>, Error> {
-        let mut state = lock(&self.inner);
-        state.describe_calls += 1;
-        Ok(state
-            .groups
-            .iter()
-            .filter(|g| instances.iter().any(|i| g.instance(i).is_some()))
-            .cloned()
-            .collect())
+        Ok(self.describe_groups(|g| instances.iter().any(|i| g.instance(i).is_some())))
+    }
+
+    async fn groups_named(
+        &self,
+        names: &[String],
+        _refresh_if_managed_by: Option<&str>,
+    ) -> Result<Vec<ScalingGroup>, Error> {
+        Ok(self.describe_groups(|g| names.iter().any(|n| n == g.name.as_str())))
     }
 
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {
-        let mut state = lock(&self.inner);
-        state.describe_calls += 1;
-        Ok(state
-            .groups
-            .iter()
-            .filter(|g| g.is_managed(tag_key))
-            .cloned()
-            .collect())
+        Ok(self.describe_groups(|g| g.is_managed(tag_key)))
     }
 }
 
@@ -118,13 +154,19 @@ impl InstanceReplacer for FakeFleet {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> Result<Replaced, Error> {
-        let hang = {
+        let (hang, hook) = {
             let mut state = lock(&self.inner);
             if let Some(err) = state.fail_next_replace.take() {
                 return Err(err);
             }
-            std::mem::take(&mut state.hang_next_replace)
+            (
+                std::mem::take(&mut state.hang_next_replace),
+                state.on_next_replace.take(),
+            )
         };
+        if let Some(hook) = hook {
+            hook();
+        }
         if hang {
             std::future::pending::<()>().await;
         }
@@ -146,10 +188,14 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct StoreState {
     incidents: BTreeMap<IncidentId, Incident>,
-    resources: BTreeMap<String, ResourceRecord>,
-    budget: BTreeMap<String, u32>,
-    /// Makes the next N conditional writes fail as if another writer got there first.
+    /// resource key → its open incident.
+    open: BTreeMap<String, IncidentId>,
+    ledgers: BTreeMap<ResourceRef, Ledger>,
+    /// Makes the next N commits lose as if another writer got there first.
     conflicts_to_inject: u32,
+    /// Makes the next N commits land and then fail as if the answer was lost.
+    lost_answers_to_inject: u32,
+    commits: usize,
 }
 
 impl MemoryStore {
@@ -161,92 +207,121 @@ impl MemoryStore {
         lock(&self.inner).conflicts_to_inject = n;
     }
 
-    pub fn set_last_action_at(&self, resource: &ResourceRef, at: DateTime<Utc>) {
+    /// The next N commits take effect, then answer with a retryable error.
+    pub fn inject_lost_answers(&self, n: u32) {
+        lock(&self.inner).lost_answers_to_inject = n;
+    }
+
+    pub fn ledger(&self, scope: &ResourceRef) -> Ledger {
         lock(&self.inner)
-            .resources
-            .entry(resource.key())
-            .or_default()
-            .last_action_at = Some(at);
+            .ledgers
+            .get(scope)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces a ledger, as an earlier action (possibly by another incident) left it.
+    pub fn set_ledger(&self, scope: &ResourceRef, mut ledger: Ledger) {
+        let mut state = lock(&self.inner);
+        ledger.version = state.ledgers.get(scope).map_or(0, |l| l.version) + 1;
+        state.ledgers.insert(scope.clone(), ledger);
+    }
+
+    /// Stores an incident as another writer would (bumping its version).
+    pub fn overwrite(&self, incident: &Incident) {
+        let mut state = lock(&self.inner);
+        let mut stored = incident.clone();
+        stored.version = state.incidents.get(&incident.id).map_or(0, |i| i.version) + 1;
+        if stored.state.is_closed() {
+            state.open.remove(&stored.resource.key());
+        }
+        state.incidents.insert(stored.id.clone(), stored);
+    }
+
+    pub fn commits(&self) -> usize {
+        lock(&self.inner).commits
     }
 }
 
 impl IncidentStore for MemoryStore {
-    async fn resource(&self, resource: &ResourceRef) -> Result<ResourceRecord, Error> {
-        Ok(lock(&self.inner)
-            .resources
+    async fn open_incident(&self, resource: &ResourceRef) -> Result<Option<Incident>, Error> {
+        let state = lock(&self.inner);
+        Ok(state
+            .open
             .get(&resource.key())
-            .cloned()
-            .unwrap_or_default())
+            .and_then(|id| state.incidents.get(id))
+            .cloned())
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
         Ok(lock(&self.inner).incidents.get(id).cloned())
     }
 
-    async fn create(
+    async fn ledgers(
         &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> Result<Created, Error> {
+        scopes: &[ResourceRef],
+    ) -> Result<BTreeMap<ResourceRef, Ledger>, Error> {
+        let state = lock(&self.inner);
+        Ok(scopes
+            .iter()
+            .map(|scope| {
+                (
+                    scope.clone(),
+                    state.ledgers.get(scope).cloned().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<Committed, Error> {
+        let Commit {
+            incident,
+            is_new,
+            ledgers,
+            token,
+        } = commit;
         let mut state = lock(&self.inner);
+        state.commits += 1;
         if state.conflicts_to_inject > 0 {
             state.conflicts_to_inject -= 1;
-            return Ok(Created::AlreadyOpen);
+            return Ok(Committed::LostRace);
         }
-        let record = state.resources.entry(incident.resource.key()).or_default();
-        if record.open_incident.is_some() {
-            return Ok(Created::AlreadyOpen);
+        let key = incident.resource.key();
+        let incident_holds = if is_new {
+            !state.open.contains_key(&key) && !state.incidents.contains_key(&incident.id)
+        } else {
+            state.incidents.get(&incident.id).map(|i| i.version) == Some(incident.version)
+        };
+        let ledgers_hold = ledgers.iter().all(|(scope, ledger)| {
+            state.ledgers.get(scope).map_or(0, |l| l.version) == ledger.version
+        });
+        if !incident_holds || !ledgers_hold {
+            return Ok(Committed::LostRace);
         }
-        record.open_incident = Some(incident.id.clone());
-        if let Some(at) = action_at {
-            record.last_action_at = Some(at);
+        incident.version = if is_new { 1 } else { incident.version + 1 };
+        incident.written_by = Some(token.to_owned());
+        if is_new {
+            state.open.insert(key, incident.id.clone());
+        } else if incident.state.is_closed() && state.open.get(&key) == Some(&incident.id) {
+            state.open.remove(&key);
         }
-        incident.version = 1;
         state
             .incidents
             .insert(incident.id.clone(), incident.clone());
-        Ok(Created::Opened)
-    }
-
-    async fn update(
-        &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> Result<Saved, Error> {
-        let mut state = lock(&self.inner);
-        if state.conflicts_to_inject > 0 {
-            state.conflicts_to_inject -= 1;
-            return Ok(Saved::Conflict);
+        for (scope, mut ledger) in ledgers {
+            ledger.version += 1;
+            state.ledgers.insert(scope, ledger);
         }
-        let stored_version = state.incidents.get(&incident.id).map(|i| i.version);
-        if stored_version != Some(incident.version) {
-            return Ok(Saved::Conflict);
+        if state.lost_answers_to_inject > 0 {
+            state.lost_answers_to_inject -= 1;
+            return Err(Error::Aws {
+                operation: "TransactWriteItems",
+                retryable: true,
+                detail: "injected: the answer was lost after the write took effect".into(),
+                source: "lost answer".into(),
+            });
         }
-        incident.version += 1;
-        let record = state.resources.entry(incident.resource.key()).or_default();
-        if let Some(at) = action_at {
-            record.last_action_at = Some(at);
-        }
-        if incident.state.is_closed() && record.open_incident.as_ref() == Some(&incident.id) {
-            record.open_incident = None;
-        }
-        state
-            .incidents
-            .insert(incident.id.clone(), incident.clone());
-        Ok(Saved::Saved)
-    }
-
-    async fn reserve_action(&self, now: DateTime<Utc>, per_hour: u32) -> Result<bool, Error> {
-        let mut state = lock(&self.inner);
-        let used = state
-            .budget
-            .entry(now.format("%Y-%m-%dT%H").to_string())
-            .or_default();
-        if *used >= per_hour {
-            return Ok(false);
-        }
-        *used += 1;
-        Ok(true)
+        Ok(Committed::Landed)
     }
 
     async fn list(&self, limit: usize) -> Result<Vec<Incident>, Error> {

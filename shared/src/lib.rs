@@ -4,6 +4,8 @@
 //! - [`domain`]: observed state and the incident record; no SDK types.
 //! - [`trigger`]: raw Lambda events → what to do, or why to ignore them.
 //! - [`policy`]: the pure decision and every safety guard.
+//! - [`workflow`]: the one incident workflow every resource kind goes through: read,
+//!   observe, decide, write ahead, act, record.
 //! - [`ports`]: capability traits shaped like the domain.
 //! - [`aws`]: adapters implementing the ports with the AWS SDK.
 //! - [`handlers`]: the functions' logic, generic over the ports.
@@ -21,6 +23,7 @@ pub mod policy;
 pub mod ports;
 pub mod telemetry;
 pub mod trigger;
+pub mod workflow;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;

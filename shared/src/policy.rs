@@ -1,39 +1,47 @@
-//! The decision, as a pure function of (observed state, incident history, config, now).
-//! Every safety guard lives here so each one is a unit test without I/O.
+//! The decision, as a pure function of (observed state, incident history, ledgers,
+//! config, now). Every safety guard lives here so each one is a unit test without I/O.
+//!
+//! - this module: what every resource kind shares — the decision's shape, the reasons
+//!   for refusing, and the guards that count past actions (cooldown, replacement loop,
+//!   the account's rolling-hour budget) and time (recovery overdue);
+//! - [`alb`]: target groups and the Auto Scaling groups behind them.
+
+pub mod alb;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::config::PolicyConfig;
-use crate::domain::{ActionOutcome, Incident, ScalingGroup, TargetHealth, TargetState};
-use crate::ids::{AutoScalingGroupName, InstanceId};
+use crate::domain::{account_scope, ActionKind, Incident, Ledger, ResourceRef};
 
-/// What is known about a target group at decision time.
+/// What happened to this resource and the scopes it could be acted through before.
 #[derive(Debug, Clone, Copy)]
-pub struct Observation<'a> {
-    pub targets: &'a [TargetHealth],
-    /// The Auto Scaling groups owning the unhealthy targets (empty when none are).
-    pub groups: &'a [ScalingGroup],
-}
-
-/// What happened to this resource before.
-#[derive(Debug, Clone, Copy, Default)]
 pub struct History<'a> {
     pub incident: Option<&'a Incident>,
-    /// Last action on this resource in any incident, for the cooldown.
-    pub last_action_at: Option<DateTime<Utc>>,
+    /// Ledgers of the scopes candidate actions count against, and the account's.
+    pub ledgers: &'a BTreeMap<ResourceRef, Ledger>,
 }
 
+impl History<'_> {
+    pub fn ledger(&self, scope: &ResourceRef) -> Option<&Ledger> {
+        self.ledgers.get(scope)
+    }
+}
+
+/// An action the policy chose; the workflow writes it ahead, then makes the call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Replacement {
-    pub instance_id: InstanceId,
-    pub group: AutoScalingGroupName,
+pub struct PlannedAction {
+    pub kind: ActionKind,
+    pub target: ResourceRef,
+    pub scope: ResourceRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<String>,
 }
 
-/// Why an instance was not replaced or why nothing was.
+/// Why an action was not taken, or why nothing was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "guard", rename_all = "kebab-case")]
 pub enum Refusal {
@@ -69,6 +77,7 @@ pub enum Refusal {
         health_status: String,
     },
     Cooldown {
+        scope: String,
         until: DateTime<Utc>,
     },
     InFlightLimit {
@@ -79,16 +88,47 @@ pub enum Refusal {
     BudgetExhausted {
         per_hour: u32,
     },
+    /// Replacing is not fixing it: the same configuration keeps producing failures.
+    ReplacementsNotWorking {
+        group: String,
+        replacements: usize,
+        window_minutes: i64,
+        launch_template: String,
+    },
+    /// Accepted calls that changed nothing, e.g. SetInstanceHealth inside the
+    /// health-check grace period, which Auto Scaling accepts and ignores.
+    ActionHadNoEffect {
+        instance: String,
+        attempts: usize,
+        grace_period_s: u32,
+    },
+    /// Not verified recovered within the recovery timeout.
+    NotRecovered {
+        minutes: i64,
+        why: String,
+    },
 }
 
 impl Refusal {
-    /// Systemic failures and exhausted budgets need a person, not another retry.
+    /// What needs a person rather than another try.
     pub fn escalates(&self) -> bool {
         matches!(
             self,
             Self::AllTargetsUnhealthy { .. }
                 | Self::UnhealthyShareAboveLimit { .. }
                 | Self::BudgetExhausted { .. }
+                | Self::ReplacementsNotWorking { .. }
+                | Self::ActionHadNoEffect { .. }
+                | Self::NotRecovered { .. }
+        )
+    }
+
+    /// The expected echo of duplicate deliveries and of a replacement under way: not
+    /// worth a timeline entry.
+    pub fn is_echo(&self) -> bool {
+        matches!(
+            self,
+            Self::AlreadyReplacing { .. } | Self::NotInService { .. }
         )
     }
 
@@ -106,6 +146,9 @@ impl Refusal {
             Self::Cooldown { .. } => "cooldown",
             Self::InFlightLimit { .. } => "in-flight-limit",
             Self::BudgetExhausted { .. } => "budget-exhausted",
+            Self::ReplacementsNotWorking { .. } => "replacements-not-working",
+            Self::ActionHadNoEffect { .. } => "action-had-no-effect",
+            Self::NotRecovered { .. } => "not-recovered",
         }
     }
 }
@@ -138,13 +181,26 @@ impl fmt::Display for Refusal {
                 f,
                 "{instance} is {lifecycle_state}/{health_status}, not InService/Healthy: the group is already handling it"
             ),
-            Self::Cooldown { until } => write!(f, "resource in cooldown until {}", until.to_rfc3339()),
+            Self::Cooldown { scope, until } => {
+                write!(f, "{scope} in cooldown until {}", until.to_rfc3339())
+            }
             Self::InFlightLimit { group, in_flight, limit } => write!(
                 f,
                 "group {group} has {in_flight} replacement(s) in flight, the limit is {limit}"
             ),
             Self::BudgetExhausted { per_hour } => {
-                write!(f, "account-wide action budget of {per_hour} per hour is used up")
+                write!(f, "account-wide action budget of {per_hour} per rolling hour is used up")
+            }
+            Self::ReplacementsNotWorking { group, replacements, window_minutes, launch_template } => write!(
+                f,
+                "replacements are not fixing this: group {group}, launch template {launch_template}, {replacements} replacements in {window_minutes} minutes and instances keep failing"
+            ),
+            Self::ActionHadNoEffect { instance, attempts, grace_period_s } => write!(
+                f,
+                "{attempts} accepted replacement request(s) for {instance} had no effect: it is still in service and failing (health-check grace period {grace_period_s} s)"
+            ),
+            Self::NotRecovered { minutes, why } => {
+                write!(f, "not recovered within {minutes} minutes: {why}")
             }
         }
     }
@@ -153,232 +209,129 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// Nothing unhealthy, nothing open.
+    /// Nothing wrong, nothing open.
     Healthy,
-    /// Nothing unhealthy, but replacements are still passing their first health checks.
+    /// Nothing failing any more, but recovery is not yet verified (a replacement is
+    /// still launching, registering or passing its first health checks).
     Recovering,
-    /// The open incident's resource is healthy again: close it.
+    /// The open incident's resource verifiably serves again: close it.
     Resolve,
-    Replace,
+    Remediate,
     Hold,
     Escalate,
+    /// The resource no longer exists; its incident, if any, is closed.
+    Gone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub verdict: Verdict,
-    pub replacements: Vec<Replacement>,
+    pub actions: Vec<PlannedAction>,
     pub refusals: Vec<Refusal>,
     /// One line for the timeline, e.g. "1 of 4 targets unhealthy".
     pub summary: String,
+    /// While recovering: what recovery still waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
 }
 
-/// Blast radius: a failure this wide is not instance failures, and killing instances
-/// would make it worse. Needs only the targets, so the handler can skip looking up
-/// groups it will not act on.
-pub fn systemic_failure(targets: &[TargetHealth], config: &PolicyConfig) -> Option<Refusal> {
-    let total = targets.iter().filter(|t| t.state.is_serving()).count();
-    let unhealthy = targets.iter().filter(|t| t.state.is_unhealthy()).count();
-    if unhealthy == 0 {
-        None
-    } else if unhealthy == total {
-        Some(Refusal::AllTargetsUnhealthy { unhealthy })
-    } else if unhealthy * 100 > config.max_unhealthy_percent as usize * total {
-        Some(Refusal::UnhealthyShareAboveLimit {
-            unhealthy,
-            total,
-            limit_percent: config.max_unhealthy_percent,
-        })
-    } else {
-        None
-    }
-}
-
-pub fn decide(
-    observation: Observation<'_>,
-    history: History<'_>,
-    config: &PolicyConfig,
-    now: DateTime<Utc>,
-) -> Decision {
-    let targets = observation.targets;
-    let total = targets.iter().filter(|t| t.state.is_serving()).count();
-    let unhealthy: Vec<&TargetHealth> = targets.iter().filter(|t| t.state.is_unhealthy()).collect();
-    let summary = format!("{} of {} targets unhealthy", unhealthy.len(), total);
-    let decision = |verdict, replacements, refusals| Decision {
-        verdict,
-        replacements,
-        refusals,
-        summary: summary.clone(),
-    };
-
-    if unhealthy.is_empty() {
-        let warming_up = targets.iter().any(|t| t.state == TargetState::Initial);
-        let verdict = match (history.incident, warming_up) {
-            (None, _) => Verdict::Healthy,
-            (Some(_), true) => Verdict::Recovering,
-            (Some(_), false) if total == 0 => Verdict::Recovering,
-            (Some(_), false) => Verdict::Resolve,
+impl Decision {
+    /// The verdict that follows from the chosen actions and the refusals.
+    pub fn from_guards(
+        actions: Vec<PlannedAction>,
+        refusals: Vec<Refusal>,
+        summary: String,
+    ) -> Self {
+        let verdict = if !actions.is_empty() {
+            Verdict::Remediate
+        } else if refusals.iter().any(Refusal::escalates) {
+            Verdict::Escalate
+        } else {
+            Verdict::Hold
         };
-        return decision(verdict, vec![], vec![]);
-    }
-
-    if let Some(refusal) = systemic_failure(targets, config) {
-        return decision(Verdict::Escalate, vec![], vec![refusal]);
-    }
-
-    let mut replacements: Vec<Replacement> = Vec::new();
-    let mut refusals: Vec<Refusal> = Vec::new();
-    let mut picked_per_group: BTreeMap<&str, usize> = BTreeMap::new();
-    for target in unhealthy {
-        match guard_instance(target, observation, history, config, now, &picked_per_group) {
-            Ok(replacement) => {
-                *picked_per_group
-                    .entry(group_name(observation.groups, &replacement.group))
-                    .or_default() += 1;
-                replacements.push(replacement);
-            }
-            Err(refusal) => refusals.push(refusal),
+        Self {
+            verdict,
+            actions,
+            refusals,
+            summary,
+            waiting_for: None,
         }
     }
 
-    let verdict = if !replacements.is_empty() {
-        Verdict::Replace
-    } else if refusals.iter().any(Refusal::escalates) {
-        Verdict::Escalate
-    } else {
-        Verdict::Hold
-    };
-    decision(verdict, replacements, refusals)
+    pub fn plain(verdict: Verdict, summary: String) -> Self {
+        Self {
+            verdict,
+            actions: vec![],
+            refusals: vec![],
+            summary,
+            waiting_for: None,
+        }
+    }
 }
 
-fn group_name<'a>(groups: &'a [ScalingGroup], name: &AutoScalingGroupName) -> &'a str {
-    groups
-        .iter()
-        .find(|g| &g.name == name)
-        .map(|g| g.name.as_str())
-        .unwrap_or("")
+fn duration(std: std::time::Duration) -> Duration {
+    Duration::from_std(std).unwrap_or(Duration::MAX)
 }
 
-/// Every per-instance guard, in the order a person would check them.
-fn guard_instance(
-    target: &TargetHealth,
-    observation: Observation<'_>,
+/// The guards every action passes whatever the resource kind, checked against the
+/// scope's and the account's ledgers (and the actions already picked in this decision)
+/// before anything is written ahead.
+pub fn ledger_guards(
+    planned: &PlannedAction,
     history: History<'_>,
+    picked: &[PlannedAction],
     config: &PolicyConfig,
     now: DateTime<Utc>,
-    picked_per_group: &BTreeMap<&str, usize>,
-) -> Result<Replacement, Refusal> {
-    let instance = target.instance_id.to_string();
-    if !target.failed_health_checks() {
-        return Err(Refusal::NotAnInstanceFailure {
-            instance,
-            reason: target
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no reason code".into()),
-        });
-    }
-    let Some((group, member)) = observation
-        .groups
-        .iter()
-        .find_map(|g| g.instance(&target.instance_id).map(|m| (g, m)))
-    else {
-        return Err(Refusal::NotInAutoScalingGroup { instance });
-    };
-    if !group.is_managed(&config.managed_tag_key) {
-        return Err(Refusal::NotManaged {
-            group: group.name.to_string(),
-            tag_key: config.managed_tag_key.clone(),
-        });
-    }
-    let suspended = group.suspended_healing_processes();
-    if !suspended.is_empty() {
-        return Err(Refusal::GroupCannotHeal {
-            group: group.name.to_string(),
-            why: format!("{} suspended", suspended.join(", ")),
-        });
-    }
-    if group.instance_refresh_in_progress {
-        return Err(Refusal::GroupCannotHeal {
-            group: group.name.to_string(),
-            why: "an instance refresh is in progress".into(),
-        });
-    }
-    let already_acted = history
-        .incident
-        .and_then(|i| i.action_on(&instance))
-        .is_some_and(|a| !matches!(a.outcome, ActionOutcome::Failed | ActionOutcome::Refused));
-    if already_acted {
-        return Err(Refusal::AlreadyReplacing { instance });
-    }
-    if member.replacement_in_flight() {
-        return Err(Refusal::NotInService {
-            instance,
-            lifecycle_state: member.lifecycle_state.clone(),
-            health_status: member.health_status.clone(),
-        });
-    }
-    let last_action = [
-        history.last_action_at,
-        history.incident.and_then(Incident::last_action_at),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(last) = last_action {
-        let until = last + chrono::Duration::from_std(config.cooldown).unwrap_or_default();
-        if now < until {
-            return Err(Refusal::Cooldown { until });
+) -> Result<(), Refusal> {
+    if let Some(ledger) = history.ledger(&planned.scope) {
+        if let Some(template) = &planned.launch_template {
+            let window = duration(config.replacement_loop_window);
+            let same_config: Vec<_> = ledger
+                .within(window, now)
+                .filter(|e| e.launch_template.as_ref() == Some(template))
+                .collect();
+            if same_config.len() >= config.replacement_loop_limit as usize {
+                let first = same_config.iter().map(|e| e.at).min().unwrap_or(now);
+                return Err(Refusal::ReplacementsNotWorking {
+                    group: planned.scope.id.clone(),
+                    replacements: same_config.len(),
+                    window_minutes: (now - first).num_minutes().max(1),
+                    launch_template: template.clone(),
+                });
+            }
+        }
+        if let Some(last) = ledger.last_action_at() {
+            let until = last + duration(config.cooldown);
+            if now < until {
+                return Err(Refusal::Cooldown {
+                    scope: planned.scope.id.clone(),
+                    until,
+                });
+            }
         }
     }
-    let in_flight = group.replacements_in_flight()
-        + picked_per_group
-            .get(group.name.as_str())
-            .copied()
-            .unwrap_or(0);
-    if in_flight >= config.max_in_flight_per_group {
-        return Err(Refusal::InFlightLimit {
-            group: group.name.to_string(),
-            in_flight,
-            limit: config.max_in_flight_per_group,
+    let spent = history
+        .ledger(&account_scope())
+        .map(|ledger| ledger.within(Duration::hours(1), now).count())
+        .unwrap_or(0);
+    if spent + picked.len() >= config.action_budget_per_hour as usize {
+        return Err(Refusal::BudgetExhausted {
+            per_hour: config.action_budget_per_hour,
         });
     }
-    Ok(Replacement {
-        instance_id: target.instance_id.clone(),
-        group: group.name.clone(),
-    })
+    Ok(())
 }
 
-/// How to settle a write-ahead action whose outcome was never recorded (the function
-/// died between the call and the write). `None` while it is not yet overdue.
-pub fn settle_pending(
-    requested_at: DateTime<Utc>,
-    instance: &InstanceId,
-    observation: Observation<'_>,
-    config: &PolicyConfig,
-    now: DateTime<Utc>,
-) -> Option<(ActionOutcome, String)> {
-    let overdue = requested_at + chrono::Duration::from_std(config.pending_action_timeout).ok()?;
-    if now < overdue {
-        return None;
-    }
-    let still_a_target = observation
-        .targets
-        .iter()
-        .any(|t| &t.instance_id == instance);
-    let member = observation.groups.iter().find_map(|g| g.instance(instance));
-    let took_effect = !still_a_target || member.is_some_and(|m| m.replacement_in_flight());
-    Some(if took_effect {
-        (
-            ActionOutcome::Succeeded,
-            "settled by sweep: the instance left service after the request".into(),
-        )
-    } else {
-        (
-            ActionOutcome::Failed,
-            "settled by sweep: the request never took effect".into(),
-        )
-    })
+/// Recovery has taken longer than allowed: since the last action, or since detection
+/// when nothing was done.
+pub fn recovery_overdue(incident: &Incident, config: &PolicyConfig, now: DateTime<Utc>) -> bool {
+    let since = incident.last_action_at().unwrap_or(incident.opened_at);
+    now >= since + duration(config.recovery_timeout)
+}
+
+/// The timeout as whole minutes, for messages.
+pub fn recovery_timeout_minutes(config: &PolicyConfig) -> i64 {
+    duration(config.recovery_timeout).num_minutes()
 }
 
 #[cfg(test)]

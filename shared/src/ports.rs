@@ -3,28 +3,38 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
-use crate::domain::{ActionKind, Incident, ResourceRef, ScalingGroup, TargetHealth};
+use crate::domain::{ActionKind, Incident, Ledger, ResourceRef, ScalingGroup, TargetHealth};
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 
 pub trait TargetHealthSource: Send + Sync {
-    /// The instance targets of a target group and their health.
+    /// The instance targets of a target group and their health; `None` when the target
+    /// group no longer exists.
     fn target_health(
         &self,
         target_group: &TargetGroupArn,
-    ) -> impl Future<Output = Result<Vec<TargetHealth>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, Error>> + Send;
 }
 
 pub trait ScalingGroups: Send + Sync {
-    /// The groups that own these instances, each with all its members, tags and
-    /// suspended processes; for groups tagged `managed_tag_key=true` (the only ones ever
-    /// acted on) also whether an instance refresh is running.
+    /// The groups that own these instances, each with all its members, tags, capacity
+    /// and suspended processes. `refresh_if_managed_by`: for groups tagged `<key>=true`
+    /// (the only ones ever acted on) also whether an instance refresh is running — a
+    /// call per group, asked only when an action is possible.
     fn groups_owning(
         &self,
         instances: &[InstanceId],
-        managed_tag_key: &str,
+        refresh_if_managed_by: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
+
+    /// These groups by name (those an incident acted through), described as
+    /// `groups_owning` does; unknown names are left out.
+    fn groups_named(
+        &self,
+        names: &[String],
+        refresh_if_managed_by: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 
     /// Groups tagged `tag_key=true`, for the sweep.
@@ -55,63 +65,53 @@ pub trait InstanceReplacer: Send + Sync {
     ) -> impl Future<Output = Result<Replaced, Error>> + Send;
 }
 
-/// The per-resource record: which incident is open, when Rebound last acted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceRecord {
-    pub open_incident: Option<IncidentId>,
-    pub last_action_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Created {
-    Opened,
-    /// Another delivery opened one first: converge on it.
-    AlreadyOpen,
-}
-
+/// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Saved {
-    Saved,
-    /// The stored version moved on: reload and decide again.
-    Conflict,
+pub enum Committed {
+    Landed,
+    /// Another writer changed the incident, claimed the resource or moved a ledger
+    /// first (a failed condition or a transaction conflict): re-read and decide again.
+    LostRace,
+}
+
+/// One conditional transaction: the incident and the ledgers its actions count against.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    pub incident: &'a mut Incident,
+    /// A new incident also claims its resource (one open incident per resource); a
+    /// stored one is written only on the version it was read at.
+    pub is_new: bool,
+    /// Each ledger is written only on the version it was read at.
+    pub ledgers: Vec<(ResourceRef, Ledger)>,
+    /// Identifies this write (stored as `incident.written_by`, and used as the
+    /// transaction's idempotency token) so the writer recognises it after a lost answer.
+    pub token: &'a str,
 }
 
 pub trait IncidentStore: Send + Sync {
-    fn resource(
+    /// The resource's open incident, if any.
+    fn open_incident(
         &self,
         resource: &ResourceRef,
-    ) -> impl Future<Output = Result<ResourceRecord, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Incident>, Error>> + Send;
 
     fn load(&self, id: &IncidentId)
         -> impl Future<Output = Result<Option<Incident>, Error>> + Send;
 
-    /// Stores a new incident and marks it the resource's open one, only if the resource
-    /// has none open (one conditional write). Sets `incident.version` to 1;
-    /// `action_at` starts the resource's cooldown clock in the same write.
-    fn create(
+    /// The ledgers of these scopes (empty, version 0, when never written).
+    fn ledgers(
         &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<Created, Error>> + Send;
+        scopes: &[ResourceRef],
+    ) -> impl Future<Output = Result<BTreeMap<ResourceRef, Ledger>, Error>> + Send;
 
-    /// Writes the incident only if the stored version is still `incident.version`, and
-    /// bumps it. Resolving releases the resource; `action_at` moves its cooldown clock.
-    fn update(
-        &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<Saved, Error>> + Send;
-
-    /// Takes one slot of the account-wide hourly action budget; false when used up.
-    fn reserve_action(
-        &self,
-        now: DateTime<Utc>,
-        per_hour: u32,
-    ) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Writes the incident and the ledgers in one transaction. On `Landed` the
+    /// incident's and ledgers' versions have moved on; resolving releases the resource.
+    fn commit(&self, commit: Commit<'_>) -> impl Future<Output = Result<Committed, Error>> + Send;
 
     /// Most recent first.
     fn list(&self, limit: usize) -> impl Future<Output = Result<Vec<Incident>, Error>> + Send;
 
+    /// Incidents not resolved, from the sparse index of open incidents.
     fn open_incidents(&self) -> impl Future<Output = Result<Vec<Incident>, Error>> + Send;
 }
 

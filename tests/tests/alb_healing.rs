@@ -112,7 +112,7 @@ async fn one_unhealthy_instance_is_replaced_verified_and_announced() {
 
     let report = handler.handle(s.stack.alarm_event(0)).await.unwrap();
     assert_eq!(report.checks[0].actions.len(), 1, "{report:?}");
-    assert_eq!(report.checks[0].actions[0].target, broken);
+    assert_eq!(report.checks[0].actions[0].target.id, broken);
 
     // Exactly the broken instance was replaced, through its group, keeping capacity.
     assert_eq!(

@@ -28,7 +28,7 @@ async fn the_function_binaries_heal_a_broken_instance_and_announce_it() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["status"], "checked", "{report}");
     assert_eq!(
-        report["checks"][0]["actions"][0]["target"],
+        report["checks"][0]["actions"][0]["target"]["id"],
         broken.as_str(),
         "{report}"
     );

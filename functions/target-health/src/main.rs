@@ -7,6 +7,7 @@
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use rebound::config::Config;
+use rebound::handlers::target_health::invocation_deadline;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
@@ -17,7 +18,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = rebound::aws::target_health_handler(&config, &sdk);
     let handler = &handler;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event.payload).await
+        // The sweep stops starting checks before the invocation's deadline.
+        let deadline = invocation_deadline(event.context.deadline);
+        handler.handle_until(event.payload, Some(deadline)).await
     }))
     .await
 }

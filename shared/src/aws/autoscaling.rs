@@ -93,12 +93,12 @@ impl AutoScaling {
                     })
                 })
                 .collect(),
-            target_group_arns: group
-                .target_group_arns()
-                .iter()
-                .filter_map(|arn| TargetGroupArn::parse(arn.as_str()).ok())
-                .collect(),
+            target_group_arns: target_groups_of(group),
             instance_refresh_in_progress: false,
+            desired_capacity: group.desired_capacity().unwrap_or(0).max(0) as u32,
+            health_check_grace_period_s: group.health_check_grace_period().unwrap_or(0).max(0)
+                as u32,
+            launch_template: launch_template_of(group),
             name,
         };
         if refresh_if_managed_by.is_some_and(|key| converted.is_managed(key)) {
@@ -109,11 +109,85 @@ impl AutoScaling {
     }
 }
 
+/// Target groups from `TargetGroupARNs` and from `elbv2` traffic sources
+/// (AttachTrafficSources): a group attached either way registers its instances.
+fn target_groups_of(group: &AutoScalingGroup) -> Vec<TargetGroupArn> {
+    let classic = group.target_group_arns().iter().map(String::as_str);
+    let traffic_sources = group
+        .traffic_sources()
+        .iter()
+        .filter(|source| source.r#type().is_none_or(|t| t == "elbv2"))
+        .filter_map(|source| source.identifier());
+    let mut arns: Vec<TargetGroupArn> = classic
+        .chain(traffic_sources)
+        .filter_map(|arn| TargetGroupArn::parse(arn).ok())
+        .collect();
+    arns.sort();
+    arns.dedup();
+    arns
+}
+
+/// What new instances launch from, as people read it: `lt-0abc (web) version 7`.
+fn launch_template_of(group: &AutoScalingGroup) -> Option<String> {
+    let template = group.launch_template().or_else(|| {
+        group
+            .mixed_instances_policy()
+            .and_then(|p| p.launch_template())
+            .and_then(|t| t.launch_template_specification())
+    })?;
+    let id = template
+        .launch_template_id()
+        .or(template.launch_template_name())?;
+    let version = template.version().unwrap_or("$Default");
+    Some(
+        match (
+            template.launch_template_id(),
+            template.launch_template_name(),
+        ) {
+            (Some(_), Some(name)) => format!("{id} ({name}) version {version}"),
+            _ => format!("{id} version {version}"),
+        },
+    )
+}
+
+impl AutoScaling {
+    async fn describe_named(
+        &self,
+        names: Vec<String>,
+        refresh_if_managed_by: Option<&str>,
+    ) -> Result<Vec<ScalingGroup>, Error> {
+        let mut groups = Vec::new();
+        // DescribeAutoScalingGroups takes at most 100 names per call.
+        for chunk in names.chunks(100) {
+            let output = self
+                .client
+                .describe_auto_scaling_groups()
+                .set_auto_scaling_group_names(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| classify("DescribeAutoScalingGroups", e))?;
+            for group in output.auto_scaling_groups() {
+                groups.extend(self.convert(group, refresh_if_managed_by).await?);
+            }
+        }
+        Ok(groups)
+    }
+}
+
 impl ScalingGroups for AutoScaling {
+    async fn groups_named(
+        &self,
+        names: &[String],
+        refresh_if_managed_by: Option<&str>,
+    ) -> Result<Vec<ScalingGroup>, Error> {
+        self.describe_named(names.to_vec(), refresh_if_managed_by)
+            .await
+    }
+
     async fn groups_owning(
         &self,
         instances: &[InstanceId],
-        managed_tag_key: &str,
+        refresh_if_managed_by: Option<&str>,
     ) -> Result<Vec<ScalingGroup>, Error> {
         let mut names = BTreeSet::new();
         for chunk in instances.chunks(MAX_INSTANCE_IDS_PER_CALL) {
@@ -134,18 +208,8 @@ impl ScalingGroups for AutoScaling {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let output = self
-            .client
-            .describe_auto_scaling_groups()
-            .set_auto_scaling_group_names(Some(names.into_iter().collect()))
-            .send()
+        self.describe_named(names.into_iter().collect(), refresh_if_managed_by)
             .await
-            .map_err(|e| classify("DescribeAutoScalingGroups", e))?;
-        let mut groups = Vec::new();
-        for group in output.auto_scaling_groups() {
-            groups.extend(self.convert(group, Some(managed_tag_key)).await?);
-        }
-        Ok(groups)
     }
 
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {

@@ -3,28 +3,45 @@
 //! | `pk`                      | `kind`     | what                                            |
 //! |---------------------------|------------|-------------------------------------------------|
 //! | `incident#<id>`           | `incident` | the incident record (streamed to the notifier)  |
-//! | `resource#<type>#<id>`    | `resource` | `open_incident_id` (the one-open guard), `last_action_at` (cooldown) |
-//! | `budget#<UTC hour>`       | `budget`   | actions taken that hour, account-wide           |
+//! | `resource#<type>#<id>`    | `resource` | `open_incident_id`: the one-open-incident guard |
+//! | `ledger#<type>#<id>`      | `ledger`   | recent actions through an Auto Scaling group, or the whole account's (`ledger#account#account`, the rolling-hour budget) |
 //!
 //! The GSI `incidents-by-time` (`kind`, `opened_at`) lists incidents newest first; only
-//! incident items have `opened_at`, so the index holds nothing else.
+//! incident items have `opened_at`, so the index holds nothing else. The sparse GSI
+//! `open-incidents` (`open`, `opened_at`) holds only incidents not yet resolved: only
+//! they carry `open`.
+//!
+//! Every change is conditional: an incident on its `version` (or, new, on its resource
+//! having no open incident), a ledger on its `version`. A change touching more than one
+//! item is one transaction whose ClientRequestToken is the writer's token.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
-use crate::domain::{Incident, IncidentState, ResourceRef};
+use crate::domain::{Incident, IncidentState, Ledger, ResourceRef};
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::ports::{Created, IncidentStore, ResourceRecord, Saved};
+use crate::ports::{Commit, Committed, IncidentStore};
 
 pub const INCIDENTS_BY_TIME_INDEX: &str = "incidents-by-time";
-const BUDGET_RETENTION: Duration = Duration::days(2);
+pub const OPEN_INCIDENTS_INDEX: &str = "open-incidents";
+/// The value of `open` on every incident that is not resolved (the index's only key).
+const OPEN: &str = "open";
+/// Ledger items expire this long after their last write (DynamoDB TTL): by then no
+/// guard looks at their entries any more.
+const LEDGER_TTL: Duration = Duration::days(2);
+/// BatchGetItem may leave keys unprocessed under load; they are asked again this often.
+const MAX_BATCH_GET_ROUNDS: usize = 5;
+
+type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -33,11 +50,11 @@ pub struct DynamoStore {
     retention: Duration,
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+fn text(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -49,16 +66,39 @@ fn resource_key(resource: &ResourceRef) -> String {
     format!("resource#{}", resource.key())
 }
 
-/// The transaction was cancelled because a condition did not hold (as opposed to a
-/// conflict with another transaction in flight, which is worth retrying).
-fn condition_failed(err: &TransactWriteItemsError) -> bool {
+fn ledger_key(scope: &ResourceRef) -> String {
+    format!("ledger#{}", scope.key())
+}
+
+/// A transaction that lost to another writer: a condition did not hold, or another
+/// transaction was working on one of its items. Either way: read again and decide.
+fn lost_transaction(err: &TransactWriteItemsError) -> bool {
     match err {
-        TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            cancelled.cancellation_reasons().iter().any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
         _ => false,
     }
+}
+
+/// A single-item write that lost to another writer: its condition failed, or a
+/// transaction was working on the item.
+fn lost_write(err: &PutItemError) -> bool {
+    err.is_conditional_check_failed_exception()
+        || err.is_transaction_conflict_exception()
+        || err.code() == Some("TransactionConflictException")
+}
+
+fn build_error<E>(err: E) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Error::build("TransactWriteItems", err)
 }
 
 impl DynamoStore {
@@ -70,52 +110,77 @@ impl DynamoStore {
         }
     }
 
-    fn incident_item(&self, incident: &Incident) -> Result<HashMap<String, AttributeValue>, Error> {
-        let mut item: HashMap<String, AttributeValue> =
-            to_item(incident).map_err(|e| Error::CorruptRecord {
-                key: incident_key(&incident.id),
-                source: Box::new(e),
-            })?;
-        item.insert("pk".into(), s(incident_key(&incident.id)));
-        item.insert("kind".into(), s("incident"));
-        // Resolved incidents expire after the retention period (DynamoDB TTL).
-        if let Some(resolved_at) = incident.resolved_at {
-            item.insert(
-                "expires_at".into(),
-                n((resolved_at + self.retention).timestamp()),
-            );
+    fn incident_item(&self, incident: &Incident) -> Result<Item, Error> {
+        let mut item: Item = to_item(incident).map_err(|e| Error::CorruptRecord {
+            key: incident_key(&incident.id),
+            source: Box::new(e),
+        })?;
+        item.insert("pk".into(), text(incident_key(&incident.id)));
+        item.insert("kind".into(), text("incident"));
+        if incident.state.is_closed() {
+            // Resolved incidents expire after the retention period (DynamoDB TTL).
+            if let Some(resolved_at) = incident.resolved_at {
+                item.insert(
+                    "expires_at".into(),
+                    number((resolved_at + self.retention).timestamp()),
+                );
+            }
+        } else {
+            item.insert("open".into(), text(OPEN));
         }
         Ok(item)
     }
 
-    fn decode(key: String, item: HashMap<String, AttributeValue>) -> Result<Incident, Error> {
+    fn ledger_item(&self, scope: &ResourceRef, ledger: &Ledger) -> Result<Item, Error> {
+        let mut item: Item = to_item(ledger).map_err(|e| Error::CorruptRecord {
+            key: ledger_key(scope),
+            source: Box::new(e),
+        })?;
+        item.insert("pk".into(), text(ledger_key(scope)));
+        item.insert("kind".into(), text("ledger"));
+        let last = ledger.last_action_at().unwrap_or_else(Utc::now);
+        item.insert("expires_at".into(), number((last + LEDGER_TTL).timestamp()));
+        Ok(item)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(key: String, item: Item) -> Result<T, Error> {
         from_item(item).map_err(|e| Error::CorruptRecord {
             key,
             source: Box::new(e),
         })
     }
 
+    async fn get(&self, key: String) -> Result<Option<Item>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", text(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(output.item)
+    }
+
     async fn query_incidents(
         &self,
+        index: &str,
+        partition: (&str, &str),
         limit: Option<usize>,
-        open_only: bool,
     ) -> Result<Vec<Incident>, Error> {
-        let mut query = self
+        let (name, value) = partition;
+        let mut pages = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(INCIDENTS_BY_TIME_INDEX)
-            .key_condition_expression("#kind = :incident")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":incident", s("incident"))
-            .scan_index_forward(false);
-        if open_only {
-            query = query
-                .filter_expression("#state <> :resolved")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":resolved", s(IncidentState::Resolved.as_str()));
-        }
-        let mut pages = query.into_paginator().send();
+            .index_name(index)
+            .key_condition_expression("#partition = :value")
+            .expression_attribute_names("#partition", name)
+            .expression_attribute_values(":value", text(value))
+            .scan_index_forward(false)
+            .into_paginator()
+            .send();
         let mut incidents = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("Query", e))?;
@@ -132,240 +197,253 @@ impl DynamoStore {
         }
         Ok(incidents)
     }
-}
 
-impl IncidentStore for DynamoStore {
-    async fn resource(&self, resource: &ResourceRef) -> Result<ResourceRecord, Error> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(resource_key(resource)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = output.item() else {
-            return Ok(ResourceRecord::default());
-        };
-        let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(value)) => Some(value.clone()),
-            _ => None,
-        };
-        Ok(ResourceRecord {
-            open_incident: text("open_incident_id").and_then(|id| IncidentId::parse(id).ok()),
-            last_action_at: text("last_action_at")
-                .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
-                .map(|at| at.with_timezone(&Utc)),
-        })
-    }
-
-    async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(incident_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        output
-            .item
-            .map(|item| Self::decode(incident_key(id), item))
-            .transpose()
-    }
-
-    async fn create(
-        &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> Result<Created, Error> {
-        incident.version = 1;
-        let mut claim = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(resource_key(&incident.resource)))
-            .condition_expression("attribute_not_exists(open_incident_id)")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":id", s(incident.id.as_str()))
-            .expression_attribute_values(":resource", s("resource"));
-        claim = match action_at {
-            Some(at) => claim
-                .update_expression(
-                    "SET open_incident_id = :id, #kind = :resource, last_action_at = :at",
-                )
-                .expression_attribute_values(":at", s(at.to_rfc3339())),
-            None => claim.update_expression("SET open_incident_id = :id, #kind = :resource"),
-        };
-        let claim = claim
-            .build()
-            .map_err(|e| Error::build("TransactWriteItems", e))?;
+    /// The incident's put, conditional on its version (or, new, on not existing yet).
+    fn incident_put(&self, incident: &Incident, expected: u64, is_new: bool) -> Result<Put, Error> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.incident_item(incident)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Error::build("TransactWriteItems", e))?;
+            .set_item(Some(self.incident_item(incident)?));
+        let put = if is_new {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", number(expected))
+        };
+        put.build().map_err(build_error)
+    }
+
+    /// Claims the resource for a new incident, or releases it when the incident
+    /// resolves; `None` when the resource record does not change.
+    fn resource_update(&self, incident: &Incident, is_new: bool) -> Result<Option<Update>, Error> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", text(resource_key(&incident.resource)))
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":resource", text("resource"))
+            .expression_attribute_values(":id", text(incident.id.as_str()));
+        let update = if is_new {
+            update
+                .update_expression("SET open_incident_id = :id, #kind = :resource")
+                .condition_expression("attribute_not_exists(open_incident_id)")
+        } else if incident.state.is_closed() {
+            update
+                .update_expression("SET #kind = :resource REMOVE open_incident_id")
+                .condition_expression("open_incident_id = :id")
+        } else {
+            return Ok(None);
+        };
+        update.build().map(Some).map_err(build_error)
+    }
+
+    fn ledger_put(&self, scope: &ResourceRef, ledger: &Ledger) -> Result<Put, Error> {
+        let mut next = ledger.clone();
+        next.version += 1;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.ledger_item(scope, &next)?));
+        let put = if ledger.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", number(ledger.version))
+        };
+        put.build().map_err(build_error)
+    }
+
+    async fn write_one(&self, put: Put) -> Result<Committed, Error> {
         let result = self
             .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(claim).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Created::Opened),
-            Err(err) if err.as_service_error().is_some_and(condition_failed) => {
-                incident.version = 0;
-                Ok(Created::AlreadyOpen)
+            Ok(_) => Ok(Committed::Landed),
+            Err(err) if err.as_service_error().is_some_and(lost_write) => Ok(Committed::LostRace),
+            Err(err) => Err(classify("PutItem", err)),
+        }
+    }
+
+    async fn write_all(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: &str,
+    ) -> Result<Committed, Error> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Committed::Landed),
+            Err(err) if err.as_service_error().is_some_and(lost_transaction) => {
+                Ok(Committed::LostRace)
             }
             Err(err) => Err(classify("TransactWriteItems", err)),
         }
     }
+}
 
-    async fn update(
+impl IncidentStore for DynamoStore {
+    async fn open_incident(&self, resource: &ResourceRef) -> Result<Option<Incident>, Error> {
+        let Some(record) = self.get(resource_key(resource)).await? else {
+            return Ok(None);
+        };
+        let open = match record.get("open_incident_id") {
+            Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
+            _ => None,
+        };
+        match open {
+            Some(id) => self.load(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
+        let key = incident_key(id);
+        self.get(key.clone())
+            .await?
+            .map(|item| Self::decode(key, item))
+            .transpose()
+    }
+
+    async fn ledgers(
         &self,
-        incident: &mut Incident,
-        action_at: Option<DateTime<Utc>>,
-    ) -> Result<Saved, Error> {
-        let expected = incident.version;
-        incident.version += 1;
-        let item = match self.incident_item(incident) {
-            Ok(item) => item,
-            Err(err) => {
-                incident.version = expected;
-                return Err(err);
-            }
-        };
-        let releases = incident.state.is_closed();
-        let result = if action_at.is_none() && !releases {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(expected))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| {
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception())
-                    {
-                        None
-                    } else {
-                        Some(classify("PutItem", err))
-                    }
-                })
-        } else {
-            // The incident and its resource record move together: the cooldown clock
-            // starts with the write-ahead, and resolving frees the resource.
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(expected))
+        scopes: &[ResourceRef],
+    ) -> Result<BTreeMap<ResourceRef, Ledger>, Error> {
+        let by_key: BTreeMap<String, &ResourceRef> = scopes
+            .iter()
+            .map(|scope| (ledger_key(scope), scope))
+            .collect();
+        let mut ledgers: BTreeMap<ResourceRef, Ledger> = scopes
+            .iter()
+            .map(|scope| (scope.clone(), Ledger::default()))
+            .collect();
+        let keys: Vec<Item> = by_key
+            .keys()
+            .map(|key| HashMap::from([("pk".to_owned(), text(key.clone()))]))
+            .collect();
+        for chunk in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
                 .build()
-                .map_err(|e| Error::build("TransactWriteItems", e))?;
-            let mut resource = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(resource_key(&incident.resource)))
-                .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":resource", s("resource"));
-            let mut sets = vec!["#kind = :resource"];
-            if let Some(at) = action_at {
-                sets.push("last_action_at = :at");
-                resource = resource.expression_attribute_values(":at", s(at.to_rfc3339()));
-            }
-            let mut expression = format!("SET {}", sets.join(", "));
-            if releases {
-                expression.push_str(" REMOVE open_incident_id");
-                resource = resource
-                    .condition_expression("open_incident_id = :id")
-                    .expression_attribute_values(":id", s(incident.id.as_str()));
-            }
-            let resource = resource
-                .update_expression(expression)
-                .build()
-                .map_err(|e| Error::build("TransactWriteItems", e))?;
-            self.client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(TransactWriteItem::builder().update(resource).build())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| {
-                    if err.as_service_error().is_some_and(condition_failed) {
-                        None
-                    } else {
-                        Some(classify("TransactWriteItems", err))
+                .map_err(|e| Error::build("BatchGetItem", e))?;
+            for _round in 0..MAX_BATCH_GET_ROUNDS {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", e))?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(AttributeValue::S(pk)) = item.get("pk") else {
+                        continue;
+                    };
+                    if let Some(scope) = by_key.get(pk) {
+                        let ledger = Self::decode(pk.clone(), item.clone())?;
+                        ledgers.insert((*scope).clone(), ledger);
                     }
-                })
-        };
-        match result {
-            Ok(()) => Ok(Saved::Saved),
-            Err(other) => {
-                incident.version = expected;
-                match other {
-                    None => Ok(Saved::Conflict),
-                    Some(err) => Err(err),
+                }
+                match output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => wanted = rest.clone(),
+                    _ => break,
                 }
             }
         }
+        Ok(ledgers)
     }
 
-    async fn reserve_action(&self, now: DateTime<Utc>, per_hour: u32) -> Result<bool, Error> {
-        if per_hour == 0 {
-            return Ok(false);
-        }
+    async fn commit(&self, commit: Commit<'_>) -> Result<Committed, Error> {
+        let Commit {
+            incident,
+            is_new,
+            ledgers,
+            token,
+        } = commit;
+        let expected = incident.version;
+        let previous_writer = incident.written_by.replace(token.to_owned());
+        incident.version = if is_new { 1 } else { expected + 1 };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("budget#{}", now.format("%Y-%m-%dT%H"))))
-            .update_expression("SET used = if_not_exists(used, :zero) + :one, #kind = :budget, expires_at = :expires")
-            .condition_expression("attribute_not_exists(used) OR used < :limit")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(per_hour))
-            .expression_attribute_values(":budget", s("budget"))
-            .expression_attribute_values(":expires", n((now + BUDGET_RETENTION).timestamp()))
-            .send()
+            .commit_items(incident, expected, is_new, &ledgers, token)
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem", err)),
+        if !matches!(result, Ok(Committed::Landed)) {
+            incident.version = expected;
+            incident.written_by = previous_writer;
         }
+        result
     }
 
     async fn list(&self, limit: usize) -> Result<Vec<Incident>, Error> {
-        self.query_incidents(Some(limit), false).await
+        self.query_incidents(INCIDENTS_BY_TIME_INDEX, ("kind", "incident"), Some(limit))
+            .await
     }
 
     async fn open_incidents(&self) -> Result<Vec<Incident>, Error> {
-        self.query_incidents(None, true).await
+        let incidents = self
+            .query_incidents(OPEN_INCIDENTS_INDEX, ("open", OPEN), None)
+            .await?;
+        // The index is eventually consistent: an incident resolved a moment ago may
+        // still be listed.
+        Ok(incidents
+            .into_iter()
+            .filter(|i| i.state != IncidentState::Resolved)
+            .collect())
+    }
+}
+
+impl DynamoStore {
+    async fn commit_items(
+        &self,
+        incident: &Incident,
+        expected: u64,
+        is_new: bool,
+        ledgers: &[(ResourceRef, Ledger)],
+        token: &str,
+    ) -> Result<Committed, Error> {
+        let put = self.incident_put(incident, expected, is_new)?;
+        let resource = self.resource_update(incident, is_new)?;
+        if resource.is_none() && ledgers.is_empty() {
+            return self.write_one(put).await;
+        }
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(update) = resource {
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        for (scope, ledger) in ledgers {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.ledger_put(scope, ledger)?)
+                    .build(),
+            );
+        }
+        self.write_all(items, token).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
-    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_sdk_dynamodb::types::error::{
+        ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException,
+    };
     use aws_sdk_dynamodb::types::CancellationReason;
     use aws_smithy_mocks::{mock, mock_client};
 
     use super::*;
-    use crate::domain::{Evidence, ResourceKind};
+    use crate::domain::{Evidence, LedgerEntry, ResourceKind};
 
     fn incident() -> Incident {
         Incident::open(
@@ -380,61 +458,202 @@ mod tests {
         )
     }
 
+    fn web() -> ResourceRef {
+        ResourceRef {
+            kind: ResourceKind::AutoScalingGroup,
+            id: "web".into(),
+        }
+    }
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let mut builder = TransactionCanceledException::builder();
+        for code in codes {
+            builder =
+                builder.cancellation_reasons(CancellationReason::builder().code(*code).build());
+        }
+        TransactWriteItemsError::TransactionCanceledException(builder.build())
+    }
+
     #[tokio::test]
-    async fn creating_claims_the_resource_and_stores_the_incident_in_one_transaction() {
+    async fn a_new_incident_claims_its_resource_and_moves_its_ledgers_in_one_transaction() {
         let rule = mock!(Client::transact_write_items)
             .match_requests(|req| {
                 let items = req.transact_items();
-                let claim = items[0].update().unwrap();
-                let put = items[1].put().unwrap();
-                claim.condition_expression() == Some("attribute_not_exists(open_incident_id)")
-                    && claim.key().get("pk") == Some(&s("resource#target-group#arn:tg"))
-                    && put.item().get("kind") == Some(&s("incident"))
-                    && put.item().get("version") == Some(&n(1))
+                let put = items[0].put().unwrap();
+                let claim = items[1].update().unwrap();
+                let ledger = items[2].put().unwrap();
+                req.client_request_token() == Some("token-1")
+                    && put.item().get("kind") == Some(&text("incident"))
+                    && put.item().get("version") == Some(&number(1))
+                    && put.item().get("written_by") == Some(&text("token-1"))
+                    && put.item().get("open") == Some(&text("open"))
+                    && put.condition_expression() == Some("attribute_not_exists(pk)")
+                    && claim.condition_expression()
+                        == Some("attribute_not_exists(open_incident_id)")
+                    && claim.key().get("pk") == Some(&text("resource#target-group#arn:tg"))
+                    && ledger.item().get("pk") == Some(&text("ledger#auto-scaling-group#web"))
+                    && ledger.item().get("version") == Some(&number(1))
+                    && ledger.condition_expression() == Some("attribute_not_exists(pk)")
             })
             .then_output(|| TransactWriteItemsOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
         let mut inc = incident();
-        let created = DynamoStore::new(client, "t", 90)
-            .create(&mut inc, None)
+        let mut ledger = Ledger::default();
+        ledger.record(LedgerEntry {
+            at: Utc::now(),
+            target: "i-1".into(),
+            incident: inc.id.clone(),
+            launch_template: None,
+        });
+        let committed = DynamoStore::new(client, "t", 90)
+            .commit(Commit {
+                incident: &mut inc,
+                is_new: true,
+                ledgers: vec![(web(), ledger)],
+                token: "token-1",
+            })
             .await
             .unwrap();
-        assert_eq!(created, Created::Opened);
+        assert_eq!(committed, Committed::Landed);
         assert_eq!(inc.version, 1);
         assert_eq!(rule.num_calls(), 1);
     }
 
     #[tokio::test]
-    async fn a_failed_claim_means_an_incident_is_already_open() {
-        let rule = mock!(Client::transact_write_items).then_error(|| {
-            TransactWriteItemsError::TransactionCanceledException(
-                TransactionCanceledException::builder()
-                    .cancellation_reasons(
-                        CancellationReason::builder()
-                            .code("ConditionalCheckFailed")
-                            .build(),
-                    )
-                    .cancellation_reasons(CancellationReason::builder().code("None").build())
-                    .build(),
-            )
-        });
-        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
-        let created = DynamoStore::new(client, "t", 90)
-            .create(&mut incident(), None)
-            .await
-            .unwrap();
-        assert_eq!(created, Created::AlreadyOpen);
+    async fn a_failed_condition_or_a_transaction_conflict_is_a_lost_race_not_an_error() {
+        for codes in [
+            &["ConditionalCheckFailed", "None"][..],
+            &["None", "TransactionConflict"][..],
+        ] {
+            let owned: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            let rule = mock!(Client::transact_write_items).then_error(move || {
+                let codes: Vec<&str> = owned.iter().map(String::as_str).collect();
+                cancelled(&codes)
+            });
+            let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+            let mut inc = incident();
+            let committed = DynamoStore::new(client, "t", 90)
+                .commit(Commit {
+                    incident: &mut inc,
+                    is_new: true,
+                    ledgers: vec![],
+                    token: "t",
+                })
+                .await
+                .unwrap();
+            assert_eq!(committed, Committed::LostRace, "{codes:?}");
+            assert_eq!(inc.version, 0, "a lost write leaves the incident as it was");
+            assert_eq!(inc.written_by, None);
+        }
     }
 
     #[tokio::test]
-    async fn an_incident_round_trips_through_its_item() {
+    async fn a_plain_update_is_one_conditional_put_and_a_conflict_exception_loses_the_race() {
+        let ok = mock!(Client::put_item)
+            .match_requests(|req| {
+                req.condition_expression() == Some("version = :expected")
+                    && req
+                        .expression_attribute_values()
+                        .and_then(|v| v.get(":expected"))
+                        == Some(&number(3))
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, [&ok]);
+        let mut inc = incident();
+        inc.version = 3;
+        let store = DynamoStore::new(client, "t", 90);
+        fn commit(incident: &mut Incident) -> Commit<'_> {
+            Commit {
+                incident,
+                is_new: false,
+                ledgers: vec![],
+                token: "t",
+            }
+        }
+        assert_eq!(
+            store.commit(commit(&mut inc)).await.unwrap(),
+            Committed::Landed
+        );
+        assert_eq!(inc.version, 4);
+
+        let conflicts: [fn() -> PutItemError; 2] = [
+            || {
+                PutItemError::ConditionalCheckFailedException(
+                    ConditionalCheckFailedException::builder().build(),
+                )
+            },
+            || {
+                PutItemError::TransactionConflictException(
+                    TransactionConflictException::builder().build(),
+                )
+            },
+        ];
+        for error in conflicts {
+            let rule = mock!(Client::put_item).then_error(error);
+            let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+            let store = DynamoStore::new(client, "t", 90);
+            assert_eq!(
+                store.commit(commit(&mut inc)).await.unwrap(),
+                Committed::LostRace
+            );
+            assert_eq!(inc.version, 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn resolving_releases_the_resource_and_leaves_the_open_index() {
+        let rule = mock!(Client::transact_write_items)
+            .match_requests(|req| {
+                let items = req.transact_items();
+                let put = items[0].put().unwrap();
+                let release = items[1].update().unwrap();
+                !put.item().contains_key("open")
+                    && put.item().contains_key("expires_at")
+                    && release.update_expression()
+                        == "SET #kind = :resource REMOVE open_incident_id"
+                    && release.condition_expression() == Some("open_incident_id = :id")
+            })
+            .then_output(|| TransactWriteItemsOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        let mut inc = incident();
+        inc.version = 2;
+        inc.transition(Utc::now(), IncidentState::Resolved, "ok")
+            .unwrap();
+        let committed = DynamoStore::new(client, "t", 90)
+            .commit(Commit {
+                incident: &mut inc,
+                is_new: false,
+                ledgers: vec![],
+                token: "t",
+            })
+            .await
+            .unwrap();
+        assert_eq!(committed, Committed::Landed);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_incident_and_a_ledger_round_trip_through_their_items() {
         let client = mock_client!(aws_sdk_dynamodb, []);
         let store = DynamoStore::new(client, "t", 90);
         let mut inc = incident();
-        inc.transition(Utc::now(), IncidentState::Resolved, "ok");
+        inc.transition(Utc::now(), IncidentState::Resolved, "ok")
+            .unwrap();
         let item = store.incident_item(&inc).unwrap();
         assert!(item.contains_key("expires_at"));
-        let back = DynamoStore::decode("k".into(), item).unwrap();
+        let back: Incident = DynamoStore::decode("k".into(), item).unwrap();
         assert_eq!(back, inc);
+
+        let mut ledger = Ledger::default();
+        ledger.record(LedgerEntry {
+            at: Utc::now(),
+            target: "i-1".into(),
+            incident: inc.id.clone(),
+            launch_template: Some("lt-1 version 2".into()),
+        });
+        let item = store.ledger_item(&web(), &ledger).unwrap();
+        assert_eq!(item.get("kind"), Some(&text("ledger")));
+        let back: Ledger = DynamoStore::decode("k".into(), item).unwrap();
+        assert_eq!(back, ledger);
     }
 }

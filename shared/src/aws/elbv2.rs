@@ -22,14 +22,24 @@ impl TargetHealthSource for LoadBalancing {
     async fn target_health(
         &self,
         target_group: &TargetGroupArn,
-    ) -> Result<Vec<TargetHealth>, Error> {
-        let output = self
+    ) -> Result<Option<Vec<TargetHealth>>, Error> {
+        let result = self
             .client
             .describe_target_health()
             .target_group_arn(target_group.as_str())
             .send()
-            .await
-            .map_err(|e| classify("DescribeTargetHealth", e))?;
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_target_group_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(err) => return Err(classify("DescribeTargetHealth", err)),
+        };
         let mut targets = Vec::new();
         for description in output.target_health_descriptions() {
             let Some(target) = description.target() else {
@@ -54,7 +64,7 @@ impl TargetHealthSource for LoadBalancing {
                 description: health.and_then(|h| h.description()).map(str::to_owned),
             });
         }
-        Ok(targets)
+        Ok(Some(targets))
     }
 }
 
@@ -116,6 +126,7 @@ mod tests {
         let targets = LoadBalancing::new(client)
             .target_health(&TargetGroupArn::parse(TG).unwrap())
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(targets.len(), 2);
         assert_eq!(targets[0].state, TargetState::Unhealthy);
@@ -129,18 +140,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_missing_target_group_is_a_non_retryable_error() {
+    async fn a_deleted_target_group_is_reported_as_gone_not_as_an_error() {
         let rule = mock!(Client::describe_target_health).then_error(|| {
             aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthError::TargetGroupNotFoundException(
                 aws_sdk_elasticloadbalancingv2::types::error::TargetGroupNotFoundException::builder().message("gone").build(),
             )
         });
         let client = mock_client!(aws_sdk_elasticloadbalancingv2, [&rule]);
-        let err = LoadBalancing::new(client)
+        let targets = LoadBalancing::new(client)
             .target_health(&TargetGroupArn::parse(TG).unwrap())
             .await
-            .unwrap_err();
-        assert!(!err.is_retryable(), "{err}");
-        assert!(err.to_string().contains("DescribeTargetHealth"), "{err}");
+            .unwrap();
+        assert_eq!(targets, None);
     }
 }

@@ -18,11 +18,19 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::error::{is_retryable_code, Error};
 
 /// Loads the shared SDK configuration once (region, credentials, and
-/// `AWS_ENDPOINT_URL` when pointed at an emulator).
+/// `AWS_ENDPOINT_URL` when pointed at an emulator). Retries are adaptive: under a storm
+/// the clients slow down on throttling instead of spending the account's ELB and Auto
+/// Scaling API rate that other tools share.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry_config())
         .load()
         .await
+}
+
+/// The retry policy every Rebound client uses.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive()
 }
 
 /// Classifies an SDK error: throttling, server faults and transport failures may pass;

@@ -8,22 +8,29 @@ use serde::{Deserialize, Serialize};
 use super::TargetHealth;
 use crate::ids::IncidentId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResourceKind {
     TargetGroup,
+    AutoScalingGroup,
+    Instance,
+    /// The whole account: the scope of the action budget.
+    Account,
 }
 
 impl ResourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TargetGroup => "target-group",
+            Self::AutoScalingGroup => "auto-scaling-group",
+            Self::Instance => "instance",
+            Self::Account => "account",
         }
     }
 }
 
 /// What an incident is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceRef {
     #[serde(rename = "type")]
     pub kind: ResourceKind,
@@ -35,6 +42,20 @@ impl ResourceRef {
         Self {
             kind: ResourceKind::TargetGroup,
             id: arn.to_string(),
+        }
+    }
+
+    pub fn auto_scaling_group(name: &crate::ids::AutoScalingGroupName) -> Self {
+        Self {
+            kind: ResourceKind::AutoScalingGroup,
+            id: name.to_string(),
+        }
+    }
+
+    pub fn instance(id: &crate::ids::InstanceId) -> Self {
+        Self {
+            kind: ResourceKind::Instance,
+            id: id.to_string(),
         }
     }
 
@@ -68,6 +89,25 @@ impl IncidentState {
     pub fn is_closed(self) -> bool {
         self == Self::Resolved
     }
+
+    /// The lifecycle's legal moves. A resolved incident is final: a later failure of the
+    /// same resource opens a new one, so each record tells one story.
+    pub fn can_move_to(self, to: Self) -> bool {
+        use IncidentState::*;
+        match (self, to) {
+            (Resolved, _) => false,
+            (_, Open) => matches!(self, Suppressed),
+            _ => self != to,
+        }
+    }
+}
+
+/// A move the lifecycle does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an incident cannot move from {from} to {to}", from = .from.as_str(), to = .to.as_str())]
+pub struct IllegalTransition {
+    pub from: IncidentState,
+    pub to: IncidentState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +136,9 @@ pub enum ActionOutcome {
     Pending,
     Succeeded,
     Failed,
-    /// Dry-run: recorded, never called.
+    /// Dry-run: recorded, never called. Not an action taken.
     Simulated,
-    /// Not called because a guard that needs the store (the action budget) said no.
+    /// Not called because a guard said no after it was planned.
     Refused,
 }
 
@@ -113,16 +153,26 @@ impl ActionOutcome {
             Self::Refused => "refused",
         }
     }
+
+    /// A call was (or may have been) made: what counts against cooldowns and "one action
+    /// per target". A simulation or a refusal is not an action taken.
+    pub fn was_requested(self) -> bool {
+        matches!(self, Self::Pending | Self::Succeeded)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     pub kind: ActionKind,
-    /// The instance acted on.
-    pub target: String,
-    /// The group that owns it.
-    #[serde(default)]
-    pub group: String,
+    /// What the action is done to: the instance to replace. (Records written before
+    /// 0.2 hold a bare instance id; they still read.)
+    #[serde(deserialize_with = "legacy::instance_or_ref")]
+    pub target: ResourceRef,
+    /// What carries it out and whose limits it counts against (cooldown, in-flight,
+    /// replacement loop): the Auto Scaling group for a replacement. (Before 0.2: a
+    /// bare group name in `group`.)
+    #[serde(alias = "group", deserialize_with = "legacy::group_or_ref")]
+    pub scope: ResourceRef,
     pub requested_at: DateTime<Utc>,
     pub outcome: ActionOutcome,
     pub dry_run: bool,
@@ -130,6 +180,47 @@ pub struct Action {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The write-ahead token of the invocation that recorded the intent: only that
+    /// invocation makes the call, and it recognises its own write after a lost answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    /// What new capacity launches from (e.g. `lt-0abc version 7`), so replacements
+    /// that keep failing on the same configuration are recognised as a loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<String>,
+}
+
+/// Actions as stored before they named their target and scope by type: a bare instance
+/// id and group name.
+mod legacy {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{ResourceKind, ResourceRef};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum RefOrId {
+        Ref(ResourceRef),
+        Id(String),
+    }
+
+    fn read<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        kind: ResourceKind,
+    ) -> Result<ResourceRef, D::Error> {
+        Ok(match RefOrId::deserialize(deserializer)? {
+            RefOrId::Ref(reference) => reference,
+            RefOrId::Id(id) => ResourceRef { kind, id },
+        })
+    }
+
+    pub fn instance_or_ref<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceRef, D::Error> {
+        read(d, ResourceKind::Instance)
+    }
+
+    pub fn group_or_ref<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceRef, D::Error> {
+        read(d, ResourceKind::AutoScalingGroup)
+    }
 }
 
 /// What was observed when the incident was opened and as it moved along.
@@ -169,6 +260,10 @@ pub struct Incident {
     /// lands on the version it was based on.
     #[serde(default)]
     pub version: u64,
+    /// Token of the write that stored this version: after a lost answer the writer
+    /// re-reads and knows whether its own write landed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<String>,
 }
 
 impl Incident {
@@ -196,6 +291,7 @@ impl Incident {
             resolved_at: None,
             time_to_recover_s: None,
             version: 0,
+            written_by: None,
         }
     }
 
@@ -221,28 +317,55 @@ impl Incident {
         !repeated
     }
 
-    pub fn transition(&mut self, now: DateTime<Utc>, to: IncidentState, why: impl Into<String>) {
+    /// Moves the incident along its lifecycle and says why on the timeline. Staying in
+    /// the same state is no change (`Ok(false)`); a move the lifecycle forbids is refused
+    /// and changes nothing.
+    pub fn transition(
+        &mut self,
+        now: DateTime<Utc>,
+        to: IncidentState,
+        why: impl Into<String>,
+    ) -> Result<bool, IllegalTransition> {
         if self.state == to {
-            return;
+            return Ok(false);
         }
-        let why = why.into();
+        if !self.state.can_move_to(to) {
+            return Err(IllegalTransition {
+                from: self.state,
+                to,
+            });
+        }
         self.note(now, to.as_str(), why);
         self.state = to;
         if to == IncidentState::Resolved {
             self.resolved_at = Some(now);
             self.time_to_recover_s = Some((now - self.opened_at).num_seconds());
         }
+        Ok(true)
     }
 
-    /// The action already taken (or being taken) on an instance, if any.
-    pub fn action_on(&self, instance: &str) -> Option<&Action> {
-        self.actions.iter().find(|a| a.target == instance)
+    /// Closes an incident whose resource no longer exists: resolved, but not recovered,
+    /// so it has no time to recover.
+    pub fn close_gone(
+        &mut self,
+        now: DateTime<Utc>,
+        why: impl Into<String>,
+    ) -> Result<bool, IllegalTransition> {
+        let moved = self.transition(now, IncidentState::Resolved, why)?;
+        self.time_to_recover_s = None;
+        Ok(moved)
     }
 
+    /// Actions on one target, oldest first.
+    pub fn actions_on<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a Action> + 'a {
+        self.actions.iter().filter(move |a| a.target.id == target)
+    }
+
+    /// When Rebound last asked for something in this incident (simulations excluded).
     pub fn last_action_at(&self) -> Option<DateTime<Utc>> {
         self.actions
             .iter()
-            .filter(|a| a.outcome != ActionOutcome::Refused)
+            .filter(|a| a.outcome.was_requested() || a.outcome == ActionOutcome::Failed)
             .map(|a| a.requested_at)
             .max()
     }
@@ -273,7 +396,8 @@ mod tests {
             opened + chrono::Duration::seconds(184),
             IncidentState::Resolved,
             "all targets healthy",
-        );
+        )
+        .unwrap();
         assert_eq!(inc.time_to_recover_s, Some(184));
         assert_eq!(inc.timeline.last().unwrap().event, "resolved");
     }
@@ -292,6 +416,73 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
         }
+    }
+
+    #[test]
+    fn the_lifecycle_allows_its_moves_and_refuses_the_rest() {
+        use IncidentState::*;
+        let all = [Open, Remediating, Resolved, Escalated, Suppressed];
+        let allowed = [
+            (Open, Remediating),
+            (Open, Resolved),
+            (Open, Escalated),
+            (Open, Suppressed),
+            (Remediating, Resolved),
+            (Remediating, Escalated),
+            (Remediating, Suppressed),
+            (Escalated, Remediating),
+            (Escalated, Resolved),
+            (Escalated, Suppressed),
+            (Suppressed, Open),
+            (Suppressed, Remediating),
+            (Suppressed, Resolved),
+            (Suppressed, Escalated),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_move_changes_nothing_and_a_repeated_one_is_no_change() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        assert_eq!(inc.transition(now, IncidentState::Open, "again"), Ok(false));
+        inc.transition(now, IncidentState::Resolved, "ok").unwrap();
+        let before = inc.clone();
+        let err = inc
+            .transition(now, IncidentState::Escalated, "late")
+            .unwrap_err();
+        assert_eq!(err.from, IncidentState::Resolved);
+        assert_eq!(inc, before);
+    }
+
+    #[test]
+    fn an_incident_closed_because_its_resource_is_gone_has_no_time_to_recover() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        inc.close_gone(now, "target group deleted").unwrap();
+        assert_eq!(inc.state, IncidentState::Resolved);
+        assert_eq!(inc.time_to_recover_s, None);
+    }
+
+    #[test]
+    fn an_action_stored_before_targets_were_typed_still_reads() {
+        let old = serde_json::json!({
+            "kind": "set-instance-health", "target": "i-0abc", "group": "web",
+            "requested_at": "2026-11-26T10:00:00Z", "outcome": "succeeded", "dry_run": false
+        });
+        let action: Action = serde_json::from_value(old).unwrap();
+        assert_eq!(action.target.kind, ResourceKind::Instance);
+        assert_eq!(action.target.id, "i-0abc");
+        assert_eq!(action.scope.kind, ResourceKind::AutoScalingGroup);
+        assert_eq!(action.scope.id, "web");
     }
 
     #[test]

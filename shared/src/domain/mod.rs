@@ -1,11 +1,13 @@
-//! What Rebound reasons about, free of any SDK type: what was observed, and the
-//! incident record it keeps.
+//! What Rebound reasons about, free of any SDK type: what was observed, the incident
+//! record it keeps, and the ledgers of recent actions its guards count.
 
 mod incident;
+mod ledger;
 mod observation;
 
 pub use incident::{
-    Action, ActionKind, ActionOutcome, Evidence, Incident, IncidentState, ResourceKind,
-    ResourceRef, TimelineEntry,
+    Action, ActionKind, ActionOutcome, Evidence, IllegalTransition, Incident, IncidentState,
+    ResourceKind, ResourceRef, TimelineEntry,
 };
+pub use ledger::{account_scope, Ledger, LedgerEntry, LEDGER_MAX_ENTRIES, LEDGER_RETENTION};
 pub use observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState};

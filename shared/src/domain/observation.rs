@@ -101,9 +101,29 @@ impl GroupInstance {
         self.health_status.eq_ignore_ascii_case("unhealthy")
     }
 
-    /// On its way out or not yet serving: a replacement that is still in flight.
-    pub fn replacement_in_flight(&self) -> bool {
-        !self.in_service() || self.marked_unhealthy()
+    /// InService and healthy in the group's eyes: counts towards desired capacity.
+    pub fn serving(&self) -> bool {
+        self.in_service() && !self.marked_unhealthy()
+    }
+
+    /// On its way out: terminating, or marked unhealthy and about to be. Such an
+    /// instance is a replacement in flight.
+    pub fn leaving(&self) -> bool {
+        self.lifecycle_state.starts_with("Terminating")
+            || self.lifecycle_state == "Terminated"
+            || (self.in_service() && self.marked_unhealthy())
+    }
+
+    /// Launching (a replacement's new capacity or a normal scale-out; the API does not
+    /// say which).
+    pub fn launching(&self) -> bool {
+        self.lifecycle_state.starts_with("Pending")
+    }
+
+    /// Parked by an operator (`Standby`) or held in a warm pool / detaching: neither
+    /// serving nor a replacement in flight.
+    pub fn parked(&self) -> bool {
+        !self.in_service() && !self.leaving() && !self.launching()
     }
 }
 
@@ -114,13 +134,27 @@ pub struct ScalingGroup {
     pub tags: BTreeMap<String, String>,
     pub suspended_processes: Vec<String>,
     pub instances: Vec<GroupInstance>,
+    /// Target groups from `TargetGroupARNs` and from `elbv2` traffic sources alike.
     pub target_group_arns: Vec<TargetGroupArn>,
     pub instance_refresh_in_progress: bool,
+    pub desired_capacity: u32,
+    /// The health-check grace period: a SetInstanceHealth inside it is accepted and
+    /// ignored.
+    pub health_check_grace_period_s: u32,
+    /// What new instances launch from, e.g. `lt-0abc version 7`.
+    pub launch_template: Option<String>,
 }
 
-/// Processes a group needs to replace an instance; with any of them suspended the
-/// group would not heal, and marking an instance unhealthy would only shrink it.
-pub const HEALING_PROCESSES: [&str; 4] = ["Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy"];
+/// Processes a group needs to replace an instance and put the replacement behind the
+/// load balancer; with any of them suspended the group would not heal, and marking an
+/// instance unhealthy would only shrink it (or add capacity that never serves).
+pub const HEALING_PROCESSES: [&str; 5] = [
+    "Launch",
+    "Terminate",
+    "HealthCheck",
+    "ReplaceUnhealthy",
+    "AddToLoadBalancer",
+];
 
 impl ScalingGroup {
     pub fn is_managed(&self, tag_key: &str) -> bool {
@@ -139,10 +173,20 @@ impl ScalingGroup {
             .collect()
     }
 
-    pub fn replacements_in_flight(&self) -> usize {
-        self.instances
-            .iter()
-            .filter(|i| i.replacement_in_flight())
-            .count()
+    pub fn leaving_count(&self) -> usize {
+        self.instances.iter().filter(|i| i.leaving()).count()
+    }
+
+    pub fn launching_count(&self) -> usize {
+        self.instances.iter().filter(|i| i.launching()).count()
+    }
+
+    pub fn serving_count(&self) -> usize {
+        self.instances.iter().filter(|i| i.serving()).count()
+    }
+
+    /// Back at full strength: as many InService, healthy instances as desired.
+    pub fn at_desired_capacity(&self) -> bool {
+        self.serving_count() >= self.desired_capacity as usize
     }
 }

@@ -190,8 +190,8 @@ pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) ->
             text.push_str(&format!(
                 "  - {} {} in {}: {}{}\n",
                 action.kind.as_str(),
-                action.target,
-                action.group,
+                action.target.id,
+                action.scope.id,
                 action.outcome.as_str(),
                 action
                     .detail

@@ -5,16 +5,23 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::alb::{decide as alb_decide, settle_pending, Observation};
 use super::*;
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
-    Action, ActionKind, Evidence, GroupInstance, Incident, ResourceKind, ResourceRef,
+    Action, ActionKind, ActionOutcome, Evidence, GroupInstance, Incident, LedgerEntry,
+    ResourceKind, ScalingGroup, TargetHealth, TargetState,
 };
+use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId};
 
 const TAG: &str = "rebound:managed";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap()
+}
+
+fn minutes_ago(m: i64) -> DateTime<Utc> {
+    now() - chrono::Duration::minutes(m)
 }
 
 fn id(n: u32) -> InstanceId {
@@ -48,14 +55,22 @@ fn member(n: u32) -> GroupInstance {
 }
 
 fn group(instances: impl IntoIterator<Item = u32>) -> ScalingGroup {
+    let instances: Vec<GroupInstance> = instances.into_iter().map(member).collect();
     ScalingGroup {
         name: AutoScalingGroupName::parse("web").unwrap(),
         tags: BTreeMap::from([(TAG.to_owned(), "true".to_owned())]),
         suspended_processes: vec![],
-        instances: instances.into_iter().map(member).collect(),
+        desired_capacity: instances.len() as u32,
+        instances,
         target_group_arns: vec![],
         instance_refresh_in_progress: false,
+        health_check_grace_period_s: 0,
+        launch_template: Some("lt-0abc version 7".into()),
     }
+}
+
+fn web() -> ResourceRef {
+    ResourceRef::auto_scaling_group(&AutoScalingGroupName::parse("web").unwrap())
 }
 
 fn config() -> PolicyConfig {
@@ -74,34 +89,75 @@ fn incident() -> Incident {
         "alarm:x",
         Evidence::default(),
         "1 of 4 targets unhealthy",
-        now() - chrono::Duration::minutes(30),
+        minutes_ago(5),
     )
 }
 
 fn action_on(n: u32, outcome: ActionOutcome, at: DateTime<Utc>) -> Action {
     Action {
         kind: ActionKind::SetInstanceHealth,
-        target: id(n).to_string(),
-        group: "web".into(),
+        target: ResourceRef::instance(&id(n)),
+        scope: web(),
         requested_at: at,
         outcome,
-        dry_run: false,
+        dry_run: outcome == ActionOutcome::Simulated,
         detail: None,
         completed_at: None,
+        writer: None,
+        launch_template: Some("lt-0abc version 7".into()),
     }
 }
 
-fn decide_on(targets: &[TargetHealth], groups: &[ScalingGroup]) -> Decision {
-    decide(
+fn entry(n: u32, at: DateTime<Utc>) -> LedgerEntry {
+    LedgerEntry {
+        at,
+        target: id(n).to_string(),
+        incident: IncidentId::parse("inc-other").unwrap(),
+        launch_template: Some("lt-0abc version 7".into()),
+    }
+}
+
+fn ledgers(entries: &[(ResourceRef, Vec<LedgerEntry>)]) -> BTreeMap<ResourceRef, Ledger> {
+    entries
+        .iter()
+        .map(|(scope, entries)| {
+            (
+                scope.clone(),
+                Ledger {
+                    entries: entries.clone(),
+                    version: 1,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Decides with everything spelled out.
+fn decide_full(
+    targets: &[TargetHealth],
+    groups: &[ScalingGroup],
+    incident: Option<&Incident>,
+    ledgers: &BTreeMap<ResourceRef, Ledger>,
+    config: &PolicyConfig,
+) -> Decision {
+    alb_decide(
         Observation { targets, groups },
-        History::default(),
-        &config(),
+        History { incident, ledgers },
+        config,
         now(),
     )
 }
 
+fn decide_on(targets: &[TargetHealth], groups: &[ScalingGroup]) -> Decision {
+    decide_full(targets, groups, None, &BTreeMap::new(), &config())
+}
+
+fn decide_in(targets: &[TargetHealth], groups: &[ScalingGroup], incident: &Incident) -> Decision {
+    decide_full(targets, groups, Some(incident), &BTreeMap::new(), &config())
+}
+
 fn only_refusal(decision: &Decision) -> &Refusal {
-    assert!(decision.replacements.is_empty(), "{decision:?}");
+    assert!(decision.actions.is_empty(), "{decision:?}");
     assert_eq!(decision.refusals.len(), 1, "{decision:?}");
     &decision.refusals[0]
 }
@@ -110,12 +166,14 @@ fn only_refusal(decision: &Decision) -> &Refusal {
 fn one_instance_failing_health_checks_in_a_managed_group_is_replaced() {
     let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
     let decision = decide_on(&targets, &[group(1..=4)]);
-    assert_eq!(decision.verdict, Verdict::Replace);
+    assert_eq!(decision.verdict, Verdict::Remediate);
     assert_eq!(
-        decision.replacements,
-        vec![Replacement {
-            instance_id: id(1),
-            group: AutoScalingGroupName::parse("web").unwrap()
+        decision.actions,
+        vec![PlannedAction {
+            kind: ActionKind::SetInstanceHealth,
+            target: ResourceRef::instance(&id(1)),
+            scope: web(),
+            launch_template: Some("lt-0abc version 7".into()),
         }]
     );
     assert_eq!(decision.summary, "1 of 4 targets unhealthy");
@@ -135,7 +193,7 @@ fn every_health_check_reason_that_blames_the_instance_is_actionable() {
         ];
         assert_eq!(
             decide_on(&targets, &[group(1..=3)]).verdict,
-            Verdict::Replace,
+            Verdict::Remediate,
             "{reason}"
         );
     }
@@ -172,7 +230,7 @@ fn targets_in_registration_states_are_never_replaced() {
             healthy(2),
         ];
         let decision = decide_on(&targets, &[group(1..=2)]);
-        assert!(decision.replacements.is_empty(), "{state:?}");
+        assert!(decision.actions.is_empty(), "{state:?}");
         assert_eq!(decision.verdict, Verdict::Healthy, "{state:?}");
     }
 }
@@ -208,8 +266,8 @@ fn an_unhealthy_share_at_the_limit_is_still_handled() {
     let targets = [failing(1), failing(2), healthy(3), healthy(4)];
     let decision = decide_on(&targets, &[group(1..=4)]);
     // Half is at the 50% limit: act, but only one at a time (in-flight limit 1).
-    assert_eq!(decision.verdict, Verdict::Replace);
-    assert_eq!(decision.replacements.len(), 1);
+    assert_eq!(decision.verdict, Verdict::Remediate);
+    assert_eq!(decision.actions.len(), 1);
     assert_eq!(decision.refusals[0].guard(), "in-flight-limit");
 }
 
@@ -235,16 +293,8 @@ fn the_managed_tag_key_is_configurable() {
         ..config()
     };
     let targets = [failing(1), healthy(2), healthy(3)];
-    let decision = decide(
-        Observation {
-            targets: &targets,
-            groups: &[custom],
-        },
-        History::default(),
-        &config,
-        now(),
-    );
-    assert_eq!(decision.verdict, Verdict::Replace);
+    let decision = decide_full(&targets, &[custom], None, &BTreeMap::new(), &config);
+    assert_eq!(decision.verdict, Verdict::Remediate);
 }
 
 #[test]
@@ -255,7 +305,13 @@ fn an_instance_outside_any_group_is_held() {
 
 #[test]
 fn a_group_with_a_healing_process_suspended_cannot_heal() {
-    for process in ["Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy"] {
+    for process in [
+        "Launch",
+        "Terminate",
+        "HealthCheck",
+        "ReplaceUnhealthy",
+        "AddToLoadBalancer",
+    ] {
         let mut suspended = group(1..=3);
         suspended.suspended_processes = vec![process.into(), "AZRebalance".into()];
         let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[suspended]);
@@ -271,7 +327,7 @@ fn a_suspended_process_unrelated_to_healing_does_not_block() {
     g.suspended_processes = vec!["AZRebalance".into(), "ScheduledActions".into()];
     assert_eq!(
         decide_on(&[failing(1), healthy(2), healthy(3)], &[g]).verdict,
-        Verdict::Replace
+        Verdict::Remediate
     );
 }
 
@@ -305,12 +361,12 @@ fn an_instance_not_in_service_is_left_to_the_group() {
 
 #[test]
 fn no_more_than_the_in_flight_limit_per_group() {
-    // One instance of the group is already being replaced.
+    // One instance of the group is on its way out.
     let mut g = group(1..=6);
-    g.instances[5].lifecycle_state = "Pending".into();
+    g.instances[5].lifecycle_state = "Terminating".into();
     let targets = [failing(1), failing(2), healthy(3), healthy(4), healthy(5)];
     let decision = decide_on(&targets, &[g.clone()]);
-    assert!(decision.replacements.is_empty());
+    assert!(decision.actions.is_empty());
     assert!(decision
         .refusals
         .iter()
@@ -320,68 +376,70 @@ fn no_more_than_the_in_flight_limit_per_group() {
         max_in_flight_per_group: 3,
         ..config()
     };
-    let decision = decide(
-        Observation {
-            targets: &targets,
-            groups: &[g],
-        },
-        History::default(),
-        &config,
-        now(),
-    );
-    assert_eq!(decision.replacements.len(), 2);
+    let decision = decide_full(&targets, &[g], None, &BTreeMap::new(), &config);
+    assert_eq!(decision.actions.len(), 2);
 }
 
 #[test]
-fn a_resource_in_cooldown_is_held_until_it_ends() {
+fn standby_and_scale_out_pending_instances_are_not_replacements_in_flight() {
+    let mut g = group(1..=6);
+    g.instances[4].lifecycle_state = "Standby".into();
+    g.instances[5].lifecycle_state = "Pending".into();
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let decision = decide_on(&targets, &[g]);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+}
+
+#[test]
+fn a_pending_instance_launched_for_a_recent_replacement_is_in_flight() {
+    let mut g = group(1..=4);
+    g.instances[3].lifecycle_state = "Pending".into();
+    // i-0009 was replaced five minutes ago and has left the group: i-0004 is its
+    // replacement, still launching.
+    let ledgers = ledgers(&[(web(), vec![entry(9, minutes_ago(11))])]);
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let decision = decide_full(&targets, &[g], None, &ledgers, &config());
+    assert_eq!(only_refusal(&decision).guard(), "in-flight-limit");
+}
+
+#[test]
+fn the_cooldown_belongs_to_the_auto_scaling_group_whatever_target_group_acted() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
-    let observation = Observation {
-        targets: &targets,
-        groups: &groups,
-    };
-    let recent = History {
-        incident: None,
-        last_action_at: Some(now() - chrono::Duration::seconds(60)),
-    };
-    let decision = decide(observation, recent, &config(), now());
-    assert_eq!(only_refusal(&decision).guard(), "cooldown");
+    let recent = ledgers(&[(web(), vec![entry(7, minutes_ago(1))])]);
+    let decision = decide_full(&targets, &groups, None, &recent, &config());
+    let refusal = only_refusal(&decision);
+    assert_eq!(refusal.guard(), "cooldown");
+    assert!(refusal.to_string().contains("web"), "{refusal}");
 
-    let old = History {
-        incident: None,
-        last_action_at: Some(now() - chrono::Duration::seconds(601)),
-    };
+    let old = ledgers(&[(web(), vec![entry(7, minutes_ago(11))])]);
     assert_eq!(
-        decide(observation, old, &config(), now()).verdict,
-        Verdict::Replace
+        decide_full(&targets, &groups, None, &old, &config()).verdict,
+        Verdict::Remediate
     );
+}
+
+#[test]
+fn an_instance_another_target_groups_incident_is_replacing_is_not_replaced_again() {
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let groups = [group(1..=3)];
+    let config = PolicyConfig {
+        cooldown: Duration::ZERO,
+        ..config()
+    };
+    let acted = ledgers(&[(web(), vec![entry(1, minutes_ago(1))])]);
+    let decision = decide_full(&targets, &groups, None, &acted, &config);
+    assert_eq!(only_refusal(&decision).guard(), "already-replacing");
 }
 
 #[test]
 fn an_instance_already_acted_on_in_this_incident_is_not_acted_on_again() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
-    for outcome in [
-        ActionOutcome::Pending,
-        ActionOutcome::Succeeded,
-        ActionOutcome::Simulated,
-    ] {
+    for outcome in [ActionOutcome::Pending, ActionOutcome::Succeeded] {
         let mut inc = incident();
-        inc.actions
-            .push(action_on(1, outcome, now() - chrono::Duration::hours(2)));
-        let history = History {
-            incident: Some(&inc),
-            last_action_at: None,
-        };
-        let decision = decide(
-            Observation {
-                targets: &targets,
-                groups: &groups,
-            },
-            history,
-            &config(),
-            now(),
-        );
+        inc.actions.push(action_on(1, outcome, minutes_ago(2)));
+        let decision = decide_in(&targets, &groups, &inc);
         assert_eq!(
             only_refusal(&decision).guard(),
             "already-replacing",
@@ -391,48 +449,145 @@ fn an_instance_already_acted_on_in_this_incident_is_not_acted_on_again() {
 }
 
 #[test]
+fn a_simulated_action_holds_in_dry_run_and_is_taken_for_real_in_enforce() {
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let groups = [group(1..=3)];
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Simulated, minutes_ago(20)));
+    let dry = PolicyConfig {
+        mode: Mode::DryRun,
+        ..config()
+    };
+    let decision = decide_full(&targets, &groups, Some(&inc), &BTreeMap::new(), &dry);
+    assert_eq!(only_refusal(&decision).guard(), "already-replacing");
+
+    let decision = decide_in(&targets, &groups, &inc);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+}
+
+#[test]
+fn a_simulated_action_starts_no_cooldown() {
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Simulated, minutes_ago(1)));
+    assert_eq!(inc.last_action_at(), None);
+}
+
+#[test]
 fn a_failed_action_may_be_tried_again_after_the_cooldown() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
     let mut inc = incident();
-    inc.actions.push(action_on(
-        1,
-        ActionOutcome::Failed,
-        now() - chrono::Duration::hours(2),
-    ));
-    let history = History {
-        incident: Some(&inc),
-        last_action_at: None,
-    };
-    let decision = decide(
-        Observation {
-            targets: &targets,
-            groups: &groups,
-        },
-        history,
-        &config(),
-        now(),
+    inc.actions
+        .push(action_on(1, ActionOutcome::Failed, minutes_ago(120)));
+    assert_eq!(
+        decide_in(&targets, &groups, &inc).verdict,
+        Verdict::Remediate
     );
-    assert_eq!(decision.verdict, Verdict::Replace);
+}
+
+#[test]
+fn an_accepted_request_that_had_no_effect_past_the_grace_period_is_retried_once_then_escalated() {
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let mut g = group(1..=3);
+    g.health_check_grace_period_s = 900;
+    let groups = [g];
+    // Inside the grace period the request may still take effect: wait.
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(12)));
+    assert_eq!(
+        only_refusal(&decide_in(&targets, &groups, &inc)).guard(),
+        "already-replacing"
+    );
+    // Past it, the instance still in service and failing: try once more.
+    inc.actions[0].requested_at = minutes_ago(16);
+    assert_eq!(
+        decide_in(&targets, &groups, &inc).verdict,
+        Verdict::Remediate
+    );
+    // Two requests without effect: a person is needed.
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(15)));
+    let decision = decide_in(&targets, &groups, &inc);
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    let refusal = decision
+        .refusals
+        .iter()
+        .find(|r| r.guard() == "action-had-no-effect")
+        .unwrap();
+    assert!(
+        refusal.to_string().contains("grace period 900 s"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn replacements_that_keep_failing_on_one_launch_template_stop_and_escalate() {
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let groups = [group(1..=3)];
+    let loop_of_three = ledgers(&[(
+        web(),
+        vec![
+            entry(7, minutes_ago(40)),
+            entry(8, minutes_ago(25)),
+            entry(9, minutes_ago(11)),
+        ],
+    )]);
+    let decision = decide_full(&targets, &groups, None, &loop_of_three, &config());
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    let text = only_refusal(&decision).to_string();
+    assert!(text.contains("replacements are not fixing this"), "{text}");
+    assert!(text.contains("lt-0abc version 7"), "{text}");
+    assert!(text.contains("3 replacements in 40 minutes"), "{text}");
+
+    // A new launch template version is a new chance.
+    let mut fixed = group(1..=3);
+    fixed.launch_template = Some("lt-0abc version 8".into());
+    let decision = decide_full(&targets, &[fixed], None, &loop_of_three, &config());
+    assert_eq!(decision.verdict, Verdict::Remediate);
+}
+
+#[test]
+fn the_budget_is_a_rolling_hour_counted_before_the_write_ahead() {
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let groups = [group(1..=3)];
+    let config = PolicyConfig {
+        action_budget_per_hour: 2,
+        ..config()
+    };
+    let spent = |ages: &[i64]| {
+        ledgers(&[(
+            crate::domain::account_scope(),
+            ages.iter().map(|m| entry(50, minutes_ago(*m))).collect(),
+        )])
+    };
+    let decision = decide_full(&targets, &groups, None, &spent(&[59, 30]), &config);
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    assert_eq!(only_refusal(&decision).guard(), "budget-exhausted");
+    // One of them left the window: the budget has room again, across any clock hour.
+    let decision = decide_full(&targets, &groups, None, &spent(&[61, 30]), &config);
+    assert_eq!(decision.verdict, Verdict::Remediate);
+}
+
+#[test]
+fn actions_picked_in_one_decision_count_against_the_budget() {
+    let targets = [failing(1), failing(2), healthy(3), healthy(4), healthy(5)];
+    let config = PolicyConfig {
+        action_budget_per_hour: 1,
+        max_in_flight_per_group: 5,
+        ..config()
+    };
+    let decision = decide_full(&targets, &[group(1..=5)], None, &BTreeMap::new(), &config);
+    assert_eq!(decision.actions.len(), 1);
+    assert_eq!(decision.refusals[0].guard(), "budget-exhausted");
 }
 
 #[test]
 fn an_open_incident_whose_targets_are_all_healthy_is_resolved() {
     let inc = incident();
-    let targets = [healthy(1), healthy(2)];
-    let history = History {
-        incident: Some(&inc),
-        last_action_at: None,
-    };
-    let decision = decide(
-        Observation {
-            targets: &targets,
-            groups: &[],
-        },
-        history,
-        &config(),
-        now(),
-    );
+    let decision = decide_in(&[healthy(1), healthy(2)], &[], &inc);
     assert_eq!(decision.verdict, Verdict::Resolve);
 }
 
@@ -443,20 +598,73 @@ fn recovery_waits_for_replacements_to_pass_their_first_health_checks() {
         healthy(1),
         target(5, TargetState::Initial, Some("Elb.RegistrationInProgress")),
     ];
-    let history = History {
-        incident: Some(&inc),
-        last_action_at: None,
-    };
-    let decision = decide(
-        Observation {
-            targets: &targets,
-            groups: &[],
-        },
-        history,
-        &config(),
-        now(),
-    );
+    let decision = decide_in(&targets, &[], &inc);
     assert_eq!(decision.verdict, Verdict::Recovering);
+    assert!(decision.waiting_for.unwrap().contains("initial"));
+}
+
+#[test]
+fn a_replaced_instance_still_draining_is_not_recovery() {
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(1)));
+    let targets = [
+        target(
+            1,
+            TargetState::Draining,
+            Some("Target.DeregistrationInProgress"),
+        ),
+        healthy(2),
+        healthy(5),
+    ];
+    let decision = decide_in(&targets, &[group(2..=5)], &inc);
+    assert_eq!(decision.verdict, Verdict::Recovering);
+    assert!(decision.waiting_for.unwrap().contains("i-0001"));
+}
+
+#[test]
+fn recovery_waits_until_the_group_is_back_at_desired_capacity() {
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(1)));
+    let mut g = group(2..=5);
+    g.instances[3].lifecycle_state = "Pending".into();
+    let targets = [healthy(2), healthy(3), healthy(4)];
+    let decision = decide_in(&targets, &[g], &inc);
+    assert_eq!(decision.verdict, Verdict::Recovering);
+    assert!(decision
+        .waiting_for
+        .unwrap()
+        .contains("3 of 4 instances in service"));
+}
+
+#[test]
+fn an_empty_target_group_is_recovering_until_the_recovery_timeout_then_escalates() {
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(14)));
+    assert_eq!(decide_in(&[], &[], &inc).verdict, Verdict::Recovering);
+    inc.actions[0].requested_at = minutes_ago(16);
+    let decision = decide_in(&[], &[], &inc);
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    assert_eq!(only_refusal(&decision).guard(), "not-recovered");
+}
+
+#[test]
+fn an_incident_held_while_its_replacement_never_recovers_escalates_after_the_timeout() {
+    let mut inc = incident();
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(20)));
+    // i-0001 left service; the failure moved to nothing actionable.
+    let mut g = group(1..=3);
+    g.instances[0].lifecycle_state = "Terminating".into();
+    let targets = [failing(1), healthy(2), healthy(3)];
+    let decision = decide_in(&targets, &[g], &inc);
+    assert_eq!(decision.verdict, Verdict::Escalate, "{decision:?}");
+    assert!(decision
+        .refusals
+        .iter()
+        .any(|r| r.guard() == "not-recovered"));
 }
 
 #[test]
@@ -469,21 +677,21 @@ fn all_healthy_without_an_incident_is_healthy() {
 }
 
 #[test]
-fn the_mode_does_not_change_the_decision_only_the_execution() {
+fn the_mode_does_not_change_a_first_decision_only_the_execution() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
     let dry = PolicyConfig {
         mode: Mode::DryRun,
         ..config()
     };
-    let observation = Observation {
-        targets: &targets,
-        groups: &groups,
-    };
     assert_eq!(
-        decide(observation, History::default(), &dry, now()),
-        decide(observation, History::default(), &config(), now())
+        decide_full(&targets, &groups, None, &BTreeMap::new(), &dry),
+        decide_on(&targets, &groups)
     );
+}
+
+fn pending(at: DateTime<Utc>) -> Action {
+    action_on(1, ActionOutcome::Pending, at)
 }
 
 #[test]
@@ -494,18 +702,8 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
         targets: &targets,
         groups: &groups,
     };
-    let config = PolicyConfig {
-        pending_action_timeout: Duration::from_secs(300),
-        ..config()
-    };
     assert_eq!(
-        settle_pending(
-            now() - chrono::Duration::seconds(10),
-            &id(1),
-            observation,
-            &config,
-            now()
-        ),
+        settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
         None
     );
 }
@@ -517,14 +715,8 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         targets: &targets,
         groups: &[],
     };
-    let (outcome, _) = settle_pending(
-        now() - chrono::Duration::hours(1),
-        &id(1),
-        observation,
-        &config(),
-        now(),
-    )
-    .unwrap();
+    let (outcome, _) =
+        settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
     assert_eq!(outcome, ActionOutcome::Succeeded);
 
     let mut g = group(1..=2);
@@ -535,14 +727,8 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         targets: &targets,
         groups: &groups,
     };
-    let (outcome, _) = settle_pending(
-        now() - chrono::Duration::hours(1),
-        &id(1),
-        observation,
-        &config(),
-        now(),
-    )
-    .unwrap();
+    let (outcome, _) =
+        settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
     assert_eq!(outcome, ActionOutcome::Succeeded);
 }
 
@@ -554,23 +740,26 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
         targets: &targets,
         groups: &groups,
     };
-    let (outcome, detail) = settle_pending(
-        now() - chrono::Duration::hours(1),
-        &id(1),
-        observation,
-        &config(),
-        now(),
-    )
-    .unwrap();
+    let (outcome, detail) =
+        settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
     assert_eq!(outcome, ActionOutcome::Failed);
     assert!(detail.contains("never took effect"));
 }
 
 #[test]
-fn only_systemic_refusals_and_the_budget_escalate() {
+fn what_needs_a_person_escalates_and_what_waits_does_not() {
     assert!(Refusal::AllTargetsUnhealthy { unhealthy: 1 }.escalates());
     assert!(Refusal::BudgetExhausted { per_hour: 10 }.escalates());
-    assert!(!Refusal::Cooldown { until: now() }.escalates());
+    assert!(Refusal::NotRecovered {
+        minutes: 15,
+        why: "x".into()
+    }
+    .escalates());
+    assert!(!Refusal::Cooldown {
+        scope: "web".into(),
+        until: now()
+    }
+    .escalates());
     assert!(!Refusal::NotManaged {
         group: "g".into(),
         tag_key: TAG.into()

@@ -147,7 +147,7 @@ async fn groups_owning_instances_carry_members_tags_suspensions_and_refresh_stat
         });
     let client = mock_client!(aws_sdk_autoscaling, [&instances, &groups, &refreshes]);
     let found = AutoScaling::new(client)
-        .groups_owning(&[instance()], "rebound:managed")
+        .groups_owning(&[instance()], Some("rebound:managed"))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
@@ -173,7 +173,7 @@ async fn instances_in_no_group_cost_no_group_lookup() {
         .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
     let client = mock_client!(aws_sdk_autoscaling, [&instances]);
     assert!(AutoScaling::new(client)
-        .groups_owning(&[instance()], "rebound:managed")
+        .groups_owning(&[instance()], Some("rebound:managed"))
         .await
         .unwrap()
         .is_empty());
@@ -219,7 +219,7 @@ async fn an_unmanaged_group_costs_no_refresh_lookup() {
     // No rule for DescribeInstanceRefreshes: a call to it would fail the test.
     let client = mock_client!(aws_sdk_autoscaling, [&instances, &groups]);
     let found = AutoScaling::new(client)
-        .groups_owning(&[instance()], "rebound:managed")
+        .groups_owning(&[instance()], Some("rebound:managed"))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);

@@ -6,11 +6,17 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use chrono::Duration as Minutes;
+
 use super::*;
 use crate::config::{Mode, PolicyConfig};
-use crate::domain::{ActionKind, GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use crate::domain::{
+    account_scope, ActionKind, GroupInstance, IncidentState, Ledger, LedgerEntry, ScalingGroup,
+    TargetHealth, TargetState,
+};
 use crate::fakes::{FakeFleet, MemoryStore};
-use crate::ids::{AutoScalingGroupName, InstanceId};
+use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId};
+use crate::policy::Verdict;
 
 /// The target group the sample events in `events/target-health/` name.
 const SAMPLE_TG: &str =
@@ -32,6 +38,14 @@ fn event(name: &str) -> Value {
     let path = events_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// Delivers one sample event to the world's handler; it must succeed.
+async fn deliver(w: &World, name: &str) -> Report {
+    w.handler
+        .handle(event(name))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn tg() -> TargetGroupArn {
@@ -72,6 +86,9 @@ fn web_group(managed: bool) -> ScalingGroup {
             .collect(),
         target_group_arns: vec![tg()],
         instance_refresh_in_progress: false,
+        desired_capacity: 4,
+        health_check_grace_period_s: 0,
+        launch_template: Some("lt-0abc version 7".into()),
     }
 }
 
@@ -107,6 +124,37 @@ fn world_with(unhealthy: u32, managed: bool, policy: PolicyConfig) -> World {
         store,
         handler,
     }
+}
+
+fn web_scope() -> ResourceRef {
+    ResourceRef::auto_scaling_group(&AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap())
+}
+
+fn ledger_entry(n: u32, at: DateTime<Utc>) -> LedgerEntry {
+    LedgerEntry {
+        at,
+        target: iid(n).to_string(),
+        incident: IncidentId::parse("inc-earlier").unwrap(),
+        launch_template: None,
+    }
+}
+
+/// The same handler and fakes, with the clock moved `minutes` ahead.
+fn later(w: &World, minutes: i64, policy: PolicyConfig) -> Handler {
+    let mut handler = TargetHealthHandler::new(
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.store.clone(),
+        policy,
+    );
+    handler.clock = match minutes {
+        11 => || Utc::now() + Minutes::minutes(11),
+        16 => || Utc::now() + Minutes::minutes(16),
+        22 => || Utc::now() + Minutes::minutes(22),
+        _ => Utc::now,
+    };
+    handler
 }
 
 fn enforce() -> PolicyConfig {
@@ -148,11 +196,7 @@ async fn every_sample_event_is_answered_without_error() {
 #[tokio::test]
 async fn an_alarm_on_one_failing_instance_replaces_exactly_that_instance() {
     let w = world(1);
-    let report = w
-        .handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
     assert_eq!(
         w.fleet.replaced(),
         vec![(
@@ -171,13 +215,13 @@ async fn an_alarm_on_one_failing_instance_replaces_exactly_that_instance() {
     assert!(!incident.actions[0].dry_run);
     assert_eq!(incident.evidence.targets.len(), 4);
     assert_eq!(report.checks[0].actions.len(), 1);
-    assert_eq!(report.checks[0].verdict, Verdict::Replace);
+    assert_eq!(report.checks[0].verdict, Verdict::Remediate);
 }
 
 #[tokio::test]
 async fn the_alarm_action_payload_is_handled_like_the_eventbridge_event() {
     let w = world(1);
-    w.handler.handle(event("alarm-action.json")).await.unwrap();
+    deliver(&w, "alarm-action.json").await;
     assert_eq!(w.fleet.replaced().len(), 1);
 }
 
@@ -191,10 +235,7 @@ async fn the_configured_replacement_method_is_used() {
             ..enforce()
         },
     );
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     assert_eq!(w.fleet.replaced()[0].0, ActionKind::TerminateInstance);
 }
 
@@ -202,10 +243,7 @@ async fn the_configured_replacement_method_is_used() {
 async fn the_same_event_delivered_five_times_opens_one_incident_and_acts_once() {
     let w = world(1);
     for _ in 0..5 {
-        w.handler
-            .handle(event("alarm-state-change.json"))
-            .await
-            .unwrap();
+        deliver(&w, "alarm-state-change.json").await;
     }
     assert_eq!(w.fleet.replaced().len(), 1);
     assert_eq!(w.store.incidents().len(), 1);
@@ -227,10 +265,7 @@ async fn concurrent_deliveries_converge_on_one_incident_and_one_action() {
 async fn losing_conditional_writes_rereads_and_still_acts_once() {
     let w = world(1);
     w.store.inject_conflicts(2);
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     assert_eq!(w.fleet.replaced().len(), 1);
     assert_eq!(w.store.incidents()[0].actions.len(), 1);
 }
@@ -251,11 +286,7 @@ async fn endless_write_conflicts_end_in_a_retryable_error_without_acting() {
 #[tokio::test]
 async fn all_targets_unhealthy_escalates_and_replaces_nothing() {
     let w = world(4);
-    let report = w
-        .handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
     assert!(w.fleet.replaced().is_empty());
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Escalated);
@@ -266,21 +297,14 @@ async fn all_targets_unhealthy_escalates_and_replaces_nothing() {
 #[tokio::test]
 async fn a_systemic_failure_is_escalated_without_looking_up_groups() {
     let w = world(4);
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     assert_eq!(w.fleet.describe_calls(), 1, "only DescribeTargetHealth");
 }
 
 #[tokio::test]
 async fn an_unmanaged_group_is_reported_but_never_touched() {
     let w = world_with(1, false, enforce());
-    let report = w
-        .handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
     assert!(w.fleet.replaced().is_empty());
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Open);
@@ -302,10 +326,7 @@ async fn dry_run_records_what_it_would_do_and_calls_nothing() {
         },
     );
     for _ in 0..3 {
-        w.handler
-            .handle(event("alarm-state-change.json"))
-            .await
-            .unwrap();
+        deliver(&w, "alarm-state-change.json").await;
     }
     assert!(w.fleet.replaced().is_empty());
     let incident = &w.store.incidents()[0];
@@ -325,26 +346,28 @@ async fn past_the_hourly_budget_the_action_is_refused_and_escalated() {
             ..enforce()
         },
     );
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     assert!(w.fleet.replaced().is_empty());
-    let incident = &w.store.incidents()[0];
+    let incidents = w.store.incidents();
+    assert_eq!(incidents.len(), 1);
+    let incident = &incidents[0];
+    // Refused before the write-ahead: one record, straight to escalated, no action.
     assert_eq!(incident.state, IncidentState::Escalated);
-    assert_eq!(incident.actions[0].outcome, ActionOutcome::Refused);
+    assert!(incident.actions.is_empty());
+    assert!(incident.timeline.iter().all(|t| t.event != "remediating"));
 }
 
 #[tokio::test]
-async fn a_resource_in_cooldown_from_an_earlier_incident_is_held() {
+async fn a_group_in_cooldown_from_an_earlier_incident_is_held() {
     let w = world(1);
-    w.store
-        .set_last_action_at(&ResourceRef::target_group(&tg()), Utc::now());
-    let report = w
-        .handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    w.store.set_ledger(
+        &web_scope(),
+        Ledger {
+            entries: vec![ledger_entry(9, Utc::now())],
+            version: 0,
+        },
+    );
+    let report = deliver(&w, "alarm-state-change.json").await;
     assert!(w.fleet.replaced().is_empty());
     assert_eq!(report.checks[0].refusals[0].guard, "cooldown");
 }
@@ -377,10 +400,7 @@ async fn a_failed_replacement_is_recorded_and_reported_for_retry() {
 async fn an_instance_already_gone_from_its_group_counts_as_replaced() {
     let w = world(1);
     w.fleet.gone_next_replace();
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     let action = &w.store.incidents()[0].actions[0];
     assert_eq!(action.outcome, ActionOutcome::Succeeded);
     assert!(action
@@ -424,7 +444,7 @@ async fn the_sweep_settles_an_action_left_pending_by_a_crash() {
         w.fleet.clone(),
         w.fleet.clone(),
         w.store.clone(),
-        w.handler.policy.clone(),
+        w.handler.policy().clone(),
     );
     handler.clock = || Utc::now() + chrono::Duration::minutes(5);
     handler.handle(event("scheduled-sweep.json")).await.unwrap();
@@ -440,20 +460,13 @@ async fn the_sweep_settles_an_action_left_pending_by_a_crash() {
 #[tokio::test]
 async fn the_sweep_resolves_an_incident_once_every_target_is_healthy() {
     let w = world(1);
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     // The group replaced i-0001 with i-0005, which passed its health checks.
     w.fleet.set_targets(
         &tg(),
         (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
     );
-    let report = w
-        .handler
-        .handle(event("scheduled-sweep.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "scheduled-sweep.json").await;
     assert_eq!(report.checks[0].verdict, Verdict::Resolve);
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Resolved);
@@ -466,18 +479,11 @@ async fn the_sweep_resolves_an_incident_once_every_target_is_healthy() {
 #[tokio::test]
 async fn recovery_is_not_declared_while_a_replacement_is_still_initialising() {
     let w = world(1);
-    w.handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    deliver(&w, "alarm-state-change.json").await;
     let mut targets: Vec<_> = (2..=4).map(|n| target(n, TargetState::Healthy)).collect();
     targets.push(target(5, TargetState::Initial));
     w.fleet.set_targets(&tg(), targets);
-    let report = w
-        .handler
-        .handle(event("alarm-state-change-ok.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-state-change-ok.json").await;
     assert_eq!(report.checks[0].verdict, Verdict::Recovering);
     assert_eq!(w.store.incidents()[0].state, IncidentState::Remediating);
 }
@@ -485,11 +491,7 @@ async fn recovery_is_not_declared_while_a_replacement_is_still_initialising() {
 #[tokio::test]
 async fn an_alarm_on_another_metric_is_ignored_without_a_single_call() {
     let w = world(1);
-    let report = w
-        .handler
-        .handle(event("alarm-other-metric.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-other-metric.json").await;
     assert_eq!(report.status, ReportStatus::Ignored);
     assert!(report.reason.unwrap().contains("UnHealthyHostCount"));
     assert_eq!(w.fleet.describe_calls(), 0);
@@ -511,12 +513,325 @@ async fn a_malformed_event_is_an_error_and_nothing_is_called_or_stored() {
 #[tokio::test]
 async fn a_healthy_target_group_costs_one_describe_and_opens_nothing() {
     let w = world(0);
-    let report = w
-        .handler
-        .handle(event("alarm-state-change.json"))
-        .await
-        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
     assert_eq!(report.checks[0].verdict, Verdict::Healthy);
     assert_eq!(w.fleet.describe_calls(), 1);
     assert!(w.store.incidents().is_empty());
+}
+
+// ---- Real AWS timings and faults (issue: ALB healing that holds) ----
+
+#[tokio::test]
+async fn an_incident_left_open_by_dry_run_gets_the_real_replacement_once_enforce_is_on() {
+    let dry = PolicyConfig {
+        mode: Mode::DryRun,
+        ..PolicyConfig::default()
+    };
+    let w = world_with(1, true, dry);
+    deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+
+    let enforcing = later(&w, 0, enforce());
+    for _ in 0..2 {
+        enforcing
+            .handle(event("scheduled-sweep.json"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.fleet.replaced().len(), 1, "one real replacement");
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Remediating);
+    assert_eq!(
+        incident
+            .timeline
+            .iter()
+            .filter(|t| t.event == "enforce")
+            .count(),
+        1
+    );
+    let outcomes: Vec<_> = incident.actions.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![ActionOutcome::Simulated, ActionOutcome::Succeeded]
+    );
+}
+
+#[tokio::test]
+async fn a_write_ahead_whose_answer_was_lost_is_recognised_and_acted_on_in_the_same_invocation() {
+    let w = world(1);
+    w.store.inject_lost_answers(1);
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.fleet.replaced().len(), 1);
+    assert_eq!(
+        report.checks[0].actions[0].outcome,
+        ActionOutcome::Succeeded
+    );
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.actions.len(), 1);
+    assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
+}
+
+#[tokio::test]
+async fn an_incident_resolved_by_another_writer_meanwhile_still_gets_the_outcome_recorded() {
+    let w = world(1);
+    let store = w.store.clone();
+    w.fleet.on_next_replace(move || {
+        let mut resolved = store.incidents()[0].clone();
+        resolved
+            .transition(Utc::now(), IncidentState::Resolved, "resolved elsewhere")
+            .unwrap();
+        store.overwrite(&resolved);
+    });
+    deliver(&w, "alarm-state-change.json").await;
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
+}
+
+fn second_tg() -> TargetGroupArn {
+    TargetGroupArn::parse(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rebound-demo-https/0a1b2c3d4e5f6a7b",
+    )
+    .unwrap()
+}
+
+fn alarm_for(target_group: &TargetGroupArn) -> Value {
+    let mut alarm = event("alarm-state-change.json");
+    alarm["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+        ["TargetGroup"] = json!(target_group.full_name());
+    alarm
+}
+
+#[tokio::test]
+async fn a_group_behind_two_target_groups_whose_alarms_fire_together_is_replaced_once() {
+    let w = world(1);
+    let both: Vec<TargetHealth> = (1..=4)
+        .map(|n| {
+            target(
+                n,
+                if n == 1 {
+                    TargetState::Unhealthy
+                } else {
+                    TargetState::Healthy
+                },
+            )
+        })
+        .collect();
+    w.fleet.set_targets(&second_tg(), both);
+    let config = PolicyConfig {
+        cooldown: std::time::Duration::ZERO,
+        ..enforce()
+    };
+    let handler = later(&w, 0, config);
+    let (first, second) = futures::join!(
+        handler.handle(alarm_for(&tg())),
+        handler.handle(alarm_for(&second_tg()))
+    );
+    first.unwrap();
+    second.unwrap();
+    assert_eq!(w.fleet.replaced().len(), 1, "{:?}", w.fleet.replaced());
+    assert_eq!(
+        w.store.ledger(&account_scope()).entries.len(),
+        1,
+        "one budget unit spent"
+    );
+    assert_eq!(
+        w.store.incidents().len(),
+        2,
+        "one incident per target group"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_target_group_closes_its_incident_once_with_that_reason() {
+    let w = world_with(1, false, enforce());
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.delete_target_group(&tg());
+    let report = w.handler.handle(alarm_for(&tg())).await.unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Gone);
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert_eq!(incident.time_to_recover_s, None);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("no longer exists"));
+    let version = incident.version;
+
+    w.handler.handle(alarm_for(&tg())).await.unwrap();
+    assert_eq!(w.store.incidents()[0].version, version, "closed once");
+}
+
+#[tokio::test]
+async fn one_failing_target_group_does_not_stop_the_sweep_of_the_others() {
+    let w = world(1);
+    w.fleet.set_targets(
+        &second_tg(),
+        (1..=4).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.target_group_arns.push(second_tg())
+    });
+    w.fleet.fail_next_target_health(
+        &second_tg(),
+        Error::Aws {
+            operation: "DescribeTargetHealth",
+            retryable: true,
+            detail: "Throttling: Rate exceeded".into(),
+            source: "Throttling".into(),
+        },
+    );
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(report.checks.len(), 1);
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].retryable);
+    assert_eq!(w.fleet.replaced().len(), 1, "the healthy path went on");
+}
+
+#[tokio::test]
+async fn a_sweep_whose_every_check_failed_retryably_asks_to_be_retried() {
+    let w = world(1);
+    w.fleet.fail_next_target_health(
+        &tg(),
+        Error::Aws {
+            operation: "DescribeTargetHealth",
+            retryable: true,
+            detail: "Throttling".into(),
+            source: "Throttling".into(),
+        },
+    );
+    let err = w
+        .handler
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_sweep_near_its_deadline_leaves_the_rest_to_the_next_sweep() {
+    let w = world(1);
+    let report = w
+        .handler
+        .handle_until(event("scheduled-sweep.json"), Some(SystemTime::now()))
+        .await
+        .unwrap();
+    assert_eq!(report.deferred, vec![tg()]);
+    assert!(report.checks.is_empty());
+    assert!(w.fleet.replaced().is_empty());
+}
+
+#[tokio::test]
+async fn the_replacements_phases_show_in_the_timeline_until_verified_recovery() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    let phases = [
+        (
+            vec![
+                target(1, TargetState::Draining),
+                target(2, TargetState::Healthy),
+                target(3, TargetState::Healthy),
+                target(4, TargetState::Healthy),
+            ],
+            "replaced instance i-0001 is still registered (draining)",
+        ),
+        (
+            vec![
+                target(2, TargetState::Healthy),
+                target(3, TargetState::Healthy),
+                target(4, TargetState::Healthy),
+                target(5, TargetState::Initial),
+            ],
+            "target i-0005 is initial",
+        ),
+    ];
+    for (targets, waiting) in phases {
+        w.fleet.set_targets(&tg(), targets);
+        let report = deliver(&w, "scheduled-sweep.json").await;
+        assert_eq!(report.checks[0].verdict, Verdict::Recovering);
+        assert_eq!(report.checks[0].waiting_for.as_deref(), Some(waiting));
+    }
+    w.fleet.set_targets(
+        &tg(),
+        (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    deliver(&w, "scheduled-sweep.json").await;
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    let events: Vec<&str> = incident.timeline.iter().map(|t| t.event.as_str()).collect();
+    assert_eq!(
+        events,
+        vec![
+            "opened",
+            "remediating",
+            "recovering",
+            "recovering",
+            "resolved"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_incident_that_never_recovers_escalates_after_the_recovery_timeout() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(
+        &tg(),
+        (2..=4)
+            .map(|n| target(n, TargetState::Healthy))
+            .chain([target(5, TargetState::Initial)])
+            .collect(),
+    );
+    later(&w, 16, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("not recovered within 15 minutes"));
+}
+
+#[tokio::test]
+async fn a_replacement_request_that_had_no_effect_is_retried_once_then_escalated() {
+    // The fake group accepts SetInstanceHealth and changes nothing, as Auto Scaling does
+    // inside the health-check grace period.
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    later(&w, 11, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.replaced().len(), 2, "retried once");
+    later(&w, 22, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.replaced().len(), 2, "not a third time");
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("had no effect"));
+}
+
+#[test]
+fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator() {
+    let epoch = 1_795_727_398_639;
+    assert_eq!(
+        invocation_deadline(epoch),
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(epoch)
+    );
+    let relative = invocation_deadline(600_000);
+    let left = relative.duration_since(SystemTime::now()).unwrap();
+    assert!(left > std::time::Duration::from_secs(590), "{left:?}");
 }

@@ -1,0 +1,117 @@
+//! The action ledger of one scope: recent actions on an Auto Scaling group (cooldown,
+//! one action per instance, in-flight replacements, replacement loops) or on the whole
+//! account (the rolling-hour budget). Every write-ahead updates the ledgers it counts
+//! against in the same conditional transaction, so concurrent deliveries for different
+//! target groups of one group cannot both act.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ResourceRef;
+use crate::ids::IncidentId;
+
+/// How long entries are kept: longer than any window a guard looks at.
+pub const LEDGER_RETENTION: Duration = Duration::hours(24);
+
+/// Entries kept at most, newest last; guards never look further back.
+pub const LEDGER_MAX_ENTRIES: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub at: DateTime<Utc>,
+    /// The resource acted on (empty in the account ledger's view is never the case:
+    /// every entry names its target).
+    pub target: String,
+    pub incident: IncidentId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<String>,
+}
+
+/// The account-wide ledger's scope: the rolling-hour action budget.
+pub fn account_scope() -> ResourceRef {
+    ResourceRef {
+        kind: super::ResourceKind::Account,
+        id: "account".into(),
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    #[serde(default)]
+    pub entries: Vec<LedgerEntry>,
+    /// Optimistic-concurrency counter; 0 = never written.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Ledger {
+    pub fn last_action_at(&self) -> Option<DateTime<Utc>> {
+        self.entries.iter().map(|e| e.at).max()
+    }
+
+    /// Entries newer than `window` before `now`.
+    pub fn within(
+        &self,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = &LedgerEntry> {
+        let since = now - window;
+        self.entries.iter().filter(move |e| e.at > since)
+    }
+
+    pub fn acted_on(
+        &self,
+        target: &str,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<&LedgerEntry> {
+        self.within(window, now)
+            .filter(|e| e.target == target)
+            .last()
+    }
+
+    /// Appends an entry and forgets what no guard will look at again.
+    pub fn record(&mut self, entry: LedgerEntry) {
+        let horizon = entry.at - LEDGER_RETENTION;
+        self.entries.retain(|e| e.at > horizon);
+        self.entries.push(entry);
+        let excess = self.entries.len().saturating_sub(LEDGER_MAX_ENTRIES);
+        self.entries.drain(..excess);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: DateTime<Utc>, target: &str) -> LedgerEntry {
+        LedgerEntry {
+            at,
+            target: target.into(),
+            incident: IncidentId::parse("inc-1").unwrap(),
+            launch_template: None,
+        }
+    }
+
+    #[test]
+    fn the_window_is_rolling_not_a_calendar_hour() {
+        let now = Utc::now();
+        let mut ledger = Ledger::default();
+        ledger.record(entry(now - Duration::minutes(61), "i-1"));
+        ledger.record(entry(now - Duration::minutes(59), "i-2"));
+        ledger.record(entry(now - Duration::minutes(1), "i-3"));
+        assert_eq!(ledger.within(Duration::hours(1), now).count(), 2);
+    }
+
+    #[test]
+    fn old_entries_are_forgotten_when_a_new_one_is_recorded() {
+        let now = Utc::now();
+        let mut ledger = Ledger::default();
+        ledger.record(entry(now - Duration::hours(25), "i-1"));
+        ledger.record(entry(now, "i-2"));
+        assert_eq!(ledger.entries.len(), 1);
+        assert_eq!(ledger.last_action_at(), Some(now));
+        assert!(ledger.acted_on("i-2", Duration::hours(1), now).is_some());
+        assert!(ledger.acted_on("i-1", Duration::hours(48), now).is_none());
+    }
+}

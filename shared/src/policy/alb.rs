@@ -1,0 +1,401 @@
+//! Target groups: which unhealthy instances to replace through their Auto Scaling
+//! group, and when a target group verifiably serves again.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{duration, ledger_guards, recovery_overdue, recovery_timeout_minutes};
+use super::{Decision, History, PlannedAction, Refusal, Verdict};
+use crate::config::{Mode, PolicyConfig};
+use crate::domain::{
+    Action, ActionOutcome, Incident, ResourceKind, ResourceRef, ScalingGroup, TargetHealth,
+    TargetState,
+};
+use crate::ids::InstanceId;
+
+/// What is known about a target group at decision time.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    pub targets: &'a [TargetHealth],
+    /// The Auto Scaling groups owning the targets, and those the incident acted through.
+    pub groups: &'a [ScalingGroup],
+}
+
+impl Observation<'_> {
+    fn serving_total(&self) -> usize {
+        self.targets.iter().filter(|t| t.state.is_serving()).count()
+    }
+
+    fn unhealthy(&self) -> impl Iterator<Item = &TargetHealth> {
+        self.targets.iter().filter(|t| t.state.is_unhealthy())
+    }
+
+    fn member(
+        &self,
+        instance: &InstanceId,
+    ) -> Option<(&ScalingGroup, &crate::domain::GroupInstance)> {
+        self.groups
+            .iter()
+            .find_map(|g| g.instance(instance).map(|m| (g, m)))
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} targets unhealthy",
+            self.unhealthy().count(),
+            self.serving_total()
+        )
+    }
+}
+
+/// Blast radius: a failure this wide is not instance failures, and killing instances
+/// would make it worse. Needs only the targets, so the observer can skip looking up
+/// groups it will not act on.
+pub fn systemic_failure(targets: &[TargetHealth], config: &PolicyConfig) -> Option<Refusal> {
+    let total = targets.iter().filter(|t| t.state.is_serving()).count();
+    let unhealthy = targets.iter().filter(|t| t.state.is_unhealthy()).count();
+    if unhealthy == 0 {
+        None
+    } else if unhealthy == total {
+        Some(Refusal::AllTargetsUnhealthy { unhealthy })
+    } else if unhealthy * 100 > config.max_unhealthy_percent as usize * total {
+        Some(Refusal::UnhealthyShareAboveLimit {
+            unhealthy,
+            total,
+            limit_percent: config.max_unhealthy_percent,
+        })
+    } else {
+        None
+    }
+}
+
+pub fn decide(
+    observation: Observation<'_>,
+    history: History<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Decision {
+    let summary = observation.summary();
+    if observation.unhealthy().next().is_none() {
+        return recovery(observation, history, config, now, summary);
+    }
+    if let Some(refusal) = systemic_failure(observation.targets, config) {
+        return Decision::from_guards(vec![], vec![refusal], summary);
+    }
+
+    let mut picked: Vec<PlannedAction> = Vec::new();
+    let mut refusals: Vec<Refusal> = Vec::new();
+    for target in observation.unhealthy() {
+        match guard_instance(target, observation, history, config, now, &picked) {
+            Ok(action) => picked.push(action),
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    let mut decision = Decision::from_guards(picked, refusals, summary);
+    // Held while a replacement is under way, for longer than recovery may take: a
+    // person is needed.
+    if let Some(incident) = history.incident {
+        let waiting = decision.verdict == Verdict::Hold
+            && incident.actions.iter().any(|a| a.outcome.was_requested());
+        if waiting && recovery_overdue(incident, config, now) {
+            decision.verdict = Verdict::Escalate;
+            decision.refusals.push(Refusal::NotRecovered {
+                minutes: recovery_timeout_minutes(config),
+                why: decision.summary.clone(),
+            });
+        }
+    }
+    decision
+}
+
+/// Nothing is failing: resolve only what verifiably serves again.
+fn recovery(
+    observation: Observation<'_>,
+    history: History<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+    summary: String,
+) -> Decision {
+    let Some(incident) = history.incident else {
+        return Decision::plain(Verdict::Healthy, summary);
+    };
+    match unverified(observation, incident) {
+        None => Decision::plain(Verdict::Resolve, summary),
+        Some(why) if recovery_overdue(incident, config, now) => Decision::from_guards(
+            vec![],
+            vec![Refusal::NotRecovered {
+                minutes: recovery_timeout_minutes(config),
+                why,
+            }],
+            summary,
+        ),
+        Some(why) => Decision {
+            waiting_for: Some(why),
+            ..Decision::plain(Verdict::Recovering, summary)
+        },
+    }
+}
+
+/// What still stands between the target group and verified recovery (invariant 9), or
+/// `None` when it serves again: no replaced instance still registered, every registered
+/// target healthy, and every group acted through back at its desired capacity.
+pub fn unverified(observation: Observation<'_>, incident: &Incident) -> Option<String> {
+    if observation.targets.is_empty() {
+        return Some("the target group has no registered targets".into());
+    }
+    let requested: Vec<&Action> = incident
+        .actions
+        .iter()
+        .filter(|a| a.outcome.was_requested())
+        .collect();
+    for target in observation.targets {
+        let id = target.instance_id.as_str();
+        if requested.iter().any(|a| a.target.id == id) {
+            return Some(format!(
+                "replaced instance {id} is still registered ({})",
+                state_name(&target.state)
+            ));
+        }
+    }
+    if let Some(target) = observation
+        .targets
+        .iter()
+        .find(|t| t.state != TargetState::Healthy)
+    {
+        return Some(format!(
+            "target {} is {}",
+            target.instance_id,
+            state_name(&target.state)
+        ));
+    }
+    for action in &requested {
+        let group = observation
+            .groups
+            .iter()
+            .find(|g| g.name.as_str() == action.scope.id);
+        if let Some(group) = group.filter(|g| !g.at_desired_capacity()) {
+            return Some(format!(
+                "group {} has {} of {} instances in service",
+                group.name,
+                group.serving_count(),
+                group.desired_capacity
+            ));
+        }
+    }
+    None
+}
+
+fn state_name(state: &TargetState) -> String {
+    match state {
+        TargetState::Other(other) => other.clone(),
+        known => serde_json::to_value(known)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+/// Every per-instance guard, in the order a person would check them.
+fn guard_instance(
+    target: &TargetHealth,
+    observation: Observation<'_>,
+    history: History<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+    picked: &[PlannedAction],
+) -> Result<PlannedAction, Refusal> {
+    let instance = target.instance_id.to_string();
+    if !target.failed_health_checks() {
+        return Err(Refusal::NotAnInstanceFailure {
+            instance,
+            reason: target
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason code".into()),
+        });
+    }
+    let Some((group, member)) = observation.member(&target.instance_id) else {
+        return Err(Refusal::NotInAutoScalingGroup { instance });
+    };
+    if !group.is_managed(&config.managed_tag_key) {
+        return Err(Refusal::NotManaged {
+            group: group.name.to_string(),
+            tag_key: config.managed_tag_key.clone(),
+        });
+    }
+    let suspended = group.suspended_healing_processes();
+    if !suspended.is_empty() {
+        return Err(Refusal::GroupCannotHeal {
+            group: group.name.to_string(),
+            why: format!("{} suspended", suspended.join(", ")),
+        });
+    }
+    if group.instance_refresh_in_progress {
+        return Err(Refusal::GroupCannotHeal {
+            group: group.name.to_string(),
+            why: "an instance refresh is in progress".into(),
+        });
+    }
+    if !member.in_service() || member.leaving() {
+        return Err(Refusal::NotInService {
+            instance,
+            lifecycle_state: member.lifecycle_state.clone(),
+            health_status: member.health_status.clone(),
+        });
+    }
+    let scope = ResourceRef::auto_scaling_group(&group.name);
+    earlier_requests_spent(&instance, group, &scope, history, config, now)?;
+    let planned = PlannedAction {
+        kind: config.replacement,
+        target: ResourceRef::instance(&target.instance_id),
+        scope,
+        launch_template: group.launch_template.clone(),
+    };
+    ledger_guards(&planned, history, picked, config, now)?;
+    let in_flight = replacements_in_flight(group, history, config, now)
+        + picked.iter().filter(|p| p.scope == planned.scope).count();
+    if in_flight >= config.max_in_flight_per_group {
+        return Err(Refusal::InFlightLimit {
+            group: group.name.to_string(),
+            in_flight,
+            limit: config.max_in_flight_per_group,
+        });
+    }
+    Ok(planned)
+}
+
+/// One action per instance: an instance already asked to be replaced (in this incident
+/// or, through its group's ledger, in another target group's) is not asked again —
+/// unless every earlier request was accepted and had no effect past its deadline, which
+/// is retried once and then escalated. A simulated action counts only in dry-run: after
+/// the switch to enforce it is acted on for real.
+fn earlier_requests_spent(
+    instance: &str,
+    group: &ScalingGroup,
+    scope: &ResourceRef,
+    history: History<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let dry_run = config.mode == Mode::DryRun;
+    let mut requested_at: Vec<DateTime<Utc>> = Vec::new();
+    // This incident's own actions know their outcome; the ledger only that they were
+    // asked for (a failed call may be tried again).
+    let mut known: Vec<DateTime<Utc>> = Vec::new();
+    if let Some(incident) = history.incident {
+        for action in incident.actions_on(instance) {
+            known.push(action.requested_at);
+            match action.outcome {
+                ActionOutcome::Pending => {
+                    return Err(Refusal::AlreadyReplacing {
+                        instance: instance.into(),
+                    })
+                }
+                ActionOutcome::Simulated if dry_run => {
+                    return Err(Refusal::AlreadyReplacing {
+                        instance: instance.into(),
+                    })
+                }
+                ActionOutcome::Succeeded => requested_at.push(action.requested_at),
+                _ => {}
+            }
+        }
+    }
+    if let Some(ledger) = history.ledger(scope) {
+        for entry in ledger.entries.iter().filter(|e| e.target == instance) {
+            if !known.contains(&entry.at) {
+                requested_at.push(entry.at);
+            }
+        }
+    }
+    if requested_at.is_empty() {
+        return Ok(());
+    }
+    let deadline = duration(config.pending_action_timeout)
+        .max(Duration::seconds(group.health_check_grace_period_s.into()));
+    if requested_at.iter().any(|at| now < *at + deadline) {
+        return Err(Refusal::AlreadyReplacing {
+            instance: instance.into(),
+        });
+    }
+    // Every request is past its deadline and the instance is still here and failing.
+    if requested_at.len() >= 2 {
+        return Err(Refusal::ActionHadNoEffect {
+            instance: instance.into(),
+            attempts: requested_at.len(),
+            grace_period_s: group.health_check_grace_period_s,
+        });
+    }
+    Ok(())
+}
+
+/// Replacements of this group still under way: instances on their way out, plus new
+/// capacity launching for a recent replacement. Standby instances and the Pending
+/// instances of a normal scale-out are not replacements.
+fn replacements_in_flight(
+    group: &ScalingGroup,
+    history: History<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> usize {
+    let recent_replacements_gone = history
+        .ledger(&ResourceRef::auto_scaling_group(&group.name))
+        .map(|ledger| {
+            ledger
+                .within(duration(config.recovery_timeout), now)
+                .filter(|e| {
+                    InstanceId::parse(e.target.as_str())
+                        .map(|id| group.instance(&id).is_none())
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    group.leaving_count() + group.launching_count().min(recent_replacements_gone)
+}
+
+/// How to settle a write-ahead action whose outcome was never recorded (the function
+/// died between the call and the write), once it is overdue.
+pub fn settle_pending(
+    action: &Action,
+    observation: Observation<'_>,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Option<(ActionOutcome, String)> {
+    if now < action.requested_at + duration(config.pending_action_timeout) {
+        return None;
+    }
+    let instance = InstanceId::parse(action.target.id.as_str()).ok()?;
+    let still_a_target = observation
+        .targets
+        .iter()
+        .any(|t| t.instance_id == instance);
+    let left_service = observation
+        .member(&instance)
+        .is_none_or(|(_, member)| member.leaving());
+    let took_effect = !still_a_target || left_service;
+    Some(if took_effect {
+        (
+            ActionOutcome::Succeeded,
+            "settled: the instance left service after the request".into(),
+        )
+    } else {
+        (
+            ActionOutcome::Failed,
+            "settled: the request never took effect".into(),
+        )
+    })
+}
+
+/// The target groups an incident's actions went through, by name: the groups recovery
+/// is verified against even after the replaced instance has left.
+pub fn acted_through(incident: &Incident) -> Vec<String> {
+    let mut names: BTreeMap<&str, ()> = BTreeMap::new();
+    for action in &incident.actions {
+        if action.scope.kind == ResourceKind::AutoScalingGroup && action.outcome.was_requested() {
+            names.insert(action.scope.id.as_str(), ());
+        }
+    }
+    names.into_keys().map(str::to_owned).collect()
+}
