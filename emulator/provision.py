@@ -3,13 +3,16 @@
 
     .venv/bin/python emulator/provision.py --endpoint http://127.0.0.1:PORT \
         [--name rebound-demo] [--managed true|false|none] [--instances 4] \
-        [--target-groups 1] [--template template.yaml] [--table-name NAME]
+        [--target-groups N] [--target-groups-per-group K] [--template template.yaml] \
+        [--table-name NAME]
 
-Creates a VPC with two subnets in us-east-1a/us-east-1b, a security group, an
-internet-facing ALB with an HTTP:80 listener, and per target group an Auto Scaling
-group (launch template, ELB health checks, the managed tag) whose instances are
-registered in it; the incidents table as template.yaml defines it; the notifications
-topic with an SQS queue subscribed to read messages back.
+Creates a VPC with two subnets in us-east-1a/us-east-1b, a security group, N Auto
+Scaling groups (launch template, ELB health checks, the managed tag) each registered in
+K target groups of its own, and as many internet-facing ALBs as those N x K target
+groups need (at most 100 per ALB, AWS's limit: one HTTP:80 listener, the first target
+group its default action, a path rule for each other one); the incidents table as
+template.yaml defines it; the notifications topic with an SQS queue subscribed to read
+messages back.
 
 Prints ONE JSON object on stdout (see OUTPUT_KEYS); progress goes to stderr.
 """
@@ -36,6 +39,13 @@ IMAGE_ID = "ami-04681a1dbd79675a5"
 MANAGED_TAG_KEY = "rebound:managed"
 TABLE_LOGICAL_ID = "IncidentsTable"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# AWS quotas the stack stays within, so that what runs here could run in an account.
+TARGET_GROUPS_PER_ALB = 100  # not adjustable; also 100 rules per ALB besides the defaults
+ALBS_PER_REGION = 50
+TARGET_GROUPS_PER_REGION = 3000
+TARGET_GROUPS_PER_AUTO_SCALING_GROUP = 50  # not adjustable
+AUTO_SCALING_GROUPS_PER_REGION = 500
+NAME_MAX = 32  # load balancer and target group names
 
 OUTPUT_KEYS = (
     "region",
@@ -186,9 +196,9 @@ class Provisioner:
         log(f"vpc {vpc_id}, subnets {subnet_ids}, security group {sg_id}")
         return vpc_id, subnet_ids, sg_id
 
-    def load_balancer(self, name: str, subnet_ids: list[str], sg_id: str) -> dict[str, Any]:
+    def load_balancer(self, lb_name: str, subnet_ids: list[str], sg_id: str) -> dict[str, Any]:
         lb = self.elbv2.create_load_balancer(
-            Name=f"{name}-alb",
+            Name=lb_name,
             Subnets=subnet_ids,
             SecurityGroups=[sg_id],
             Scheme="internet-facing",
@@ -221,7 +231,7 @@ class Provisioner:
         return lt_id
 
     def auto_scaling_group(
-        self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arn: str, instances: int, managed: str
+        self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arns: list[str], instances: int, managed: str
     ) -> list[str]:
         tags = [{"Key": "Name", "Value": asg_name, "PropagateAtLaunch": True}]
         if managed != "none":
@@ -235,19 +245,21 @@ class Provisioner:
             VPCZoneIdentifier=",".join(subnet_ids),
             HealthCheckType="ELB",
             HealthCheckGracePeriod=60,
-            TargetGroupARNs=[tg_arn],
+            TargetGroupARNs=tg_arns,
             Tags=tags,
         )
         group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
         instance_ids = sorted(i["InstanceId"] for i in group["Instances"])
         # The emulator registers group instances in the group's target groups (server
         # fidelity layer); make sure, since every test builds on it.
-        registered = {
-            d["Target"]["Id"]
-            for d in self.elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-        }
-        if not set(instance_ids) <= registered:
-            raise ProvisionError(f"{asg_name}: instances {sorted(set(instance_ids) - registered)} not registered in {tg_arn}")
+        for tg_arn in tg_arns:
+            registered = {
+                d["Target"]["Id"]
+                for d in self.elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+            }
+            if not set(instance_ids) <= registered:
+                missing = sorted(set(instance_ids) - registered)
+                raise ProvisionError(f"{asg_name}: instances {missing} not registered in {tg_arn}")
         return instance_ids
 
     # incidents table ----------------------------------------------------------------
@@ -319,65 +331,113 @@ def full_name(arn: str, marker: str) -> str:
     return resource
 
 
+class LoadBalancers:
+    """Puts target groups behind ALBs, at most TARGET_GROUPS_PER_ALB on each: the first
+    one is the listener's default action, every other one gets a path rule. A new ALB
+    is created when the current one is full."""
+
+    def __init__(self, p: Provisioner, name: str, total: int, subnet_ids: list[str], sg_id: str) -> None:
+        self.p, self.name, self.subnet_ids, self.sg_id = p, name, subnet_ids, sg_id
+        self.planned = -(-total // TARGET_GROUPS_PER_ALB)
+        self.created: list[dict[str, Any]] = []  # {"lb", "listener_arn", "target_groups"}
+
+    def front(self, tg_arn: str, path: str) -> dict[str, Any]:
+        if not self.created or self.created[-1]["target_groups"] == TARGET_GROUPS_PER_ALB:
+            n = len(self.created) + 1
+            lb_name = f"{self.name}-alb" if self.planned == 1 else f"{self.name}-alb-{n:02d}"
+            lb = self.p.load_balancer(lb_name, self.subnet_ids, self.sg_id)
+            listener_arn = self.p.elbv2.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Protocol="HTTP",
+                Port=80,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+            )["Listeners"][0]["ListenerArn"]
+            self.created.append({"lb": lb, "listener_arn": listener_arn, "target_groups": 1})
+            return self.created[-1]
+        alb = self.created[-1]
+        alb["target_groups"] += 1
+        self.p.elbv2.create_rule(
+            ListenerArn=alb["listener_arn"],
+            Priority=alb["target_groups"],
+            Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [path]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+        )
+        return alb
+
+
+def group_suffix(args: argparse.Namespace, group: int) -> str:
+    return "" if args.target_groups == 1 else f"-{group:03d}"
+
+
+def target_group_suffix(args: argparse.Namespace, group: int, index: int) -> str:
+    own = "" if args.target_groups_per_group == 1 else f"-{index:02d}"
+    return group_suffix(args, group) + own
+
+
 def provision(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     definition = table_definition(Path(args.template))  # fail before creating anything
     p = Provisioner(args.endpoint)
     name = args.name
+    per_group = args.target_groups_per_group
 
     vpc_id, subnet_ids, sg_id = p.network(name)
-    lb = p.load_balancer(name, subnet_ids, sg_id)
+    albs = LoadBalancers(p, name, args.target_groups * per_group, subnet_ids, sg_id)
     lt_id = p.launch_template(name, sg_id)
 
     stacks = []
-    listener_arn = None
     for i in range(1, args.target_groups + 1):
-        suffix = "" if args.target_groups == 1 else f"-{i:03d}"
-        tg = p.target_group(f"{name}-tg{suffix}", vpc_id)
-        if listener_arn is None:
-            # One listener; the first target group is its default action, the others
-            # get a path rule each (an ALB allows 100 rules per listener).
-            listener_arn = p.elbv2.create_listener(
-                LoadBalancerArn=lb["LoadBalancerArn"],
-                Protocol="HTTP",
-                Port=80,
-                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
-            )["Listeners"][0]["ListenerArn"]
-        else:
-            p.elbv2.create_rule(
-                ListenerArn=listener_arn,
-                Priority=i,
-                Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/svc{suffix}/*"]}}],
-                Actions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+        target_groups = []
+        for j in range(1, per_group + 1):
+            suffix = target_group_suffix(args, i, j)
+            tg_arn = p.target_group(f"{name}-tg{suffix}", vpc_id)["TargetGroupArn"]
+            alb = albs.front(tg_arn, f"/svc{suffix}/*")
+            lb_arn = alb["lb"]["LoadBalancerArn"]
+            target_groups.append(
+                {
+                    "target_group_arn": tg_arn,
+                    "target_group_full_name": full_name(tg_arn, "targetgroup/"),
+                    "load_balancer_arn": lb_arn,
+                    "load_balancer_full_name": full_name(lb_arn, "loadbalancer/"),
+                    "listener_arn": alb["listener_arn"],
+                }
             )
-        asg_name = f"{name}-asg{suffix}"
+        asg_name = f"{name}-asg{group_suffix(args, i)}"
         instance_ids = p.auto_scaling_group(
-            asg_name, lt_id, subnet_ids, tg["TargetGroupArn"], args.instances, args.managed
+            asg_name, lt_id, subnet_ids, [tg["target_group_arn"] for tg in target_groups], args.instances, args.managed
         )
         stacks.append(
             {
-                "target_group_arn": tg["TargetGroupArn"],
-                "target_group_full_name": full_name(tg["TargetGroupArn"], "targetgroup/"),
+                # The group's first target group: what a stack with one per group has.
+                "target_group_arn": target_groups[0]["target_group_arn"],
+                "target_group_full_name": target_groups[0]["target_group_full_name"],
                 "auto_scaling_group": asg_name,
                 "instance_ids": instance_ids,
+                "target_groups": target_groups,
             }
         )
-        log(f"{asg_name}: {len(instance_ids)} instances in {tg['TargetGroupName']}")
+        log(f"{asg_name}: {len(instance_ids)} instances in {len(target_groups)} target group(s)")
 
     table_name = args.table_name or f"{name}-incidents"
     stream_arn = p.incidents_table(table_name, definition)
     topic_arn, queue_url = p.notifications(name)
 
-    lb_arn = lb["LoadBalancerArn"]
-    log(f"done in {time.monotonic() - started:.1f}s")
+    first = albs.created[0]
+    lb_arn = first["lb"]["LoadBalancerArn"]
+    log(
+        f"done in {time.monotonic() - started:.1f}s: {len(stacks)} groups, "
+        f"{len(stacks) * per_group} target groups behind {len(albs.created)} load balancer(s)"
+    )
     return {
         "region": REGION,
         "account": lb_arn.split(":")[4],
         "vpc_id": vpc_id,
         "subnet_ids": subnet_ids,
+        # The first load balancer (the only one up to 100 target groups); each target
+        # group's own is in stacks[].target_groups[].
         "load_balancer_arn": lb_arn,
         "load_balancer_full_name": full_name(lb_arn, "loadbalancer/"),
-        "listener_arn": listener_arn,
+        "listener_arn": first["listener_arn"],
         "incidents_table": table_name,
         "incidents_stream_arn": stream_arn,
         "topic_arn": topic_arn,
@@ -401,7 +461,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"value of the {MANAGED_TAG_KEY} tag on the groups; none = no tag (default true)",
     )
     parser.add_argument("--instances", type=int, default=4, help="instances per Auto Scaling group (default 4)")
-    parser.add_argument("--target-groups", type=int, default=1, help="target group + Auto Scaling group pairs (default 1)")
+    parser.add_argument(
+        "--target-groups",
+        "--groups",
+        dest="target_groups",
+        type=int,
+        default=1,
+        help="Auto Scaling groups, each with target group(s) of its own (default 1)",
+    )
+    parser.add_argument(
+        "--target-groups-per-group",
+        type=int,
+        default=1,
+        help="target groups each Auto Scaling group is registered in (default 1)",
+    )
     parser.add_argument(
         "--template", default=str(REPO_ROOT / "template.yaml"), help="SAM template holding IncidentsTable"
     )
@@ -409,13 +482,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.endpoint:
         parser.error("--endpoint is required (or set REBOUND_EMULATOR_URL)")
-    # Target group names are at most 32 characters: "<name>-tg-100".
     if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,22}[A-Za-z0-9])?", args.name):
         parser.error("--name: 1-24 letters, digits and hyphens, not starting or ending with a hyphen")
     if args.instances < 1:
         parser.error("--instances must be at least 1")
-    if not 1 <= args.target_groups <= 100:
-        parser.error("--target-groups must be between 1 and 100 (one listener holds at most 100 rules)")
+    if not 1 <= args.target_groups <= AUTO_SCALING_GROUPS_PER_REGION:
+        parser.error(f"--target-groups must be between 1 and {AUTO_SCALING_GROUPS_PER_REGION} (Auto Scaling groups per Region)")
+    if not 1 <= args.target_groups_per_group <= TARGET_GROUPS_PER_AUTO_SCALING_GROUP:
+        parser.error(
+            f"--target-groups-per-group must be between 1 and {TARGET_GROUPS_PER_AUTO_SCALING_GROUP} "
+            "(target groups per Auto Scaling group)"
+        )
+    total = args.target_groups * args.target_groups_per_group
+    if total > TARGET_GROUPS_PER_REGION:
+        parser.error(f"{total} target groups: at most {TARGET_GROUPS_PER_REGION} (target groups per Region)")
+    # So at most 30 ALBs, within ALBS_PER_REGION.
+    longest = f"{args.name}-tg{target_group_suffix(args, args.target_groups, args.target_groups_per_group)}"
+    if len(longest) > NAME_MAX:
+        parser.error(f"--name is too long for this many target groups: {longest!r} has more than {NAME_MAX} characters")
     return args
 
 

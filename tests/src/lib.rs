@@ -12,7 +12,7 @@ pub mod stack;
 
 pub use emulator::Emulator;
 pub use lambda::LocalLambda;
-pub use stack::{Stack, TargetGroupStack};
+pub use stack::{Stack, TargetGroup, TargetGroupStack};
 
 use std::path::PathBuf;
 

@@ -11,12 +11,28 @@ use serde_json::Value;
 
 use crate::{python, repo_root, sample_event, Emulator};
 
+/// One Auto Scaling group and its instances; `target_group_arn` is the first of the
+/// target groups it is registered in.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TargetGroupStack {
     pub target_group_arn: String,
     pub target_group_full_name: String,
     pub auto_scaling_group: String,
     pub instance_ids: Vec<String>,
+    /// Every target group the group is registered in (one unless provisioned with more
+    /// per group), each with the load balancer in front of it.
+    pub target_groups: Vec<TargetGroup>,
+}
+
+/// A target group and the load balancer (there are several past 100 target groups)
+/// whose listener forwards to it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetGroup {
+    pub target_group_arn: String,
+    pub target_group_full_name: String,
+    pub load_balancer_arn: String,
+    pub load_balancer_full_name: String,
+    pub listener_arn: String,
 }
 
 /// What `provision.py` created.
@@ -44,11 +60,24 @@ impl Stack {
         Self::provision_with(emulator, managed, 4, 1)
     }
 
+    /// `target_groups` Auto Scaling groups, each registered in a target group of its own.
     pub fn provision_with(
         emulator: &Emulator,
         managed: Managed,
         instances: u32,
         target_groups: u32,
+    ) -> Self {
+        Self::provision_groups(emulator, managed, instances, target_groups, 1)
+    }
+
+    /// `groups` Auto Scaling groups, each registered in `target_groups_per_group` target
+    /// groups of its own.
+    pub fn provision_groups(
+        emulator: &Emulator,
+        managed: Managed,
+        instances: u32,
+        groups: u32,
+        target_groups_per_group: u32,
     ) -> Self {
         let output = Command::new(python())
             .arg(repo_root().join("emulator/provision.py"))
@@ -61,7 +90,11 @@ impl Stack {
                 },
             ])
             .args(["--instances", &instances.to_string()])
-            .args(["--target-groups", &target_groups.to_string()])
+            .args(["--target-groups", &groups.to_string()])
+            .args([
+                "--target-groups-per-group",
+                &target_groups_per_group.to_string(),
+            ])
             .args([
                 "--template",
                 &repo_root().join("template.yaml").to_string_lossy(),
@@ -78,6 +111,13 @@ impl Stack {
 
     pub fn web(&self) -> &TargetGroupStack {
         &self.stacks[0]
+    }
+
+    /// Every target group with the Auto Scaling group registered in it, group by group.
+    pub fn target_groups(&self) -> impl Iterator<Item = (&TargetGroupStack, &TargetGroup)> {
+        self.stacks
+            .iter()
+            .flat_map(|group| group.target_groups.iter().map(move |tg| (group, tg)))
     }
 
     /// Configuration as the deployed function would read it from its environment.
@@ -109,16 +149,24 @@ impl Stack {
         .collect()
     }
 
-    /// The sample EventBridge alarm event, aimed at target group `index`.
+    /// The sample EventBridge alarm event, aimed at the (first) target group of stack
+    /// `index`.
     pub fn alarm_event(&self, index: usize) -> Value {
         let mut event = sample_event("target-health/alarm-state-change.json");
         event["account"] = Value::String(self.account.clone());
         event["region"] = Value::String(self.region.clone());
         let dimensions = &mut event["detail"]["configuration"]["metrics"][0]["metricStat"]
             ["metric"]["dimensions"];
-        dimensions["TargetGroup"] =
-            Value::String(self.stacks[index].target_group_full_name.clone());
-        dimensions["LoadBalancer"] = Value::String(self.load_balancer_full_name.clone());
+        let stack = &self.stacks[index];
+        dimensions["TargetGroup"] = Value::String(stack.target_group_full_name.clone());
+        // Past 100 target groups, not every one is behind the first load balancer.
+        let load_balancer = stack
+            .target_groups
+            .first()
+            .map_or(&self.load_balancer_full_name, |tg| {
+                &tg.load_balancer_full_name
+            });
+        dimensions["LoadBalancer"] = Value::String(load_balancer.clone());
         event
     }
 
