@@ -36,7 +36,8 @@ where
             true
         }
         SdkError::ServiceError(service) => {
-            is_retryable_code(err.code()) || service.raw().status().is_server_error()
+            let status = service.raw().status();
+            is_retryable_code(err.code()) || status.is_server_error() || status.as_u16() == 429
         }
         _ => false,
     };
