@@ -64,6 +64,9 @@ pub const DEFAULT_MANAGED_TAG_KEY: &str = "rebound:managed";
 pub struct Config {
     pub incidents_table: String,
     pub notify_topic_arn: Option<String>,
+    /// Where the notifier parks notifications SNS refuses for good; without it they are
+    /// retried until the event source mapping gives up on them.
+    pub failed_notifications_queue_url: Option<String>,
     pub incident_retention_days: u32,
     pub policy: PolicyConfig,
 }
@@ -178,6 +181,7 @@ impl Config {
             incidents_table: get("INCIDENTS_TABLE")
                 .ok_or(ConfigError::Missing("INCIDENTS_TABLE"))?,
             notify_topic_arn: get("NOTIFY_TOPIC_ARN"),
+            failed_notifications_queue_url: get("FAILED_NOTIFICATIONS_QUEUE_URL"),
             incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
             policy,
         })
@@ -219,10 +223,28 @@ mod tests {
         assert_eq!(cfg.policy.mode, Mode::DryRun);
         assert_eq!(cfg.policy.managed_tag_key, "rebound:managed");
         assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
+        assert_eq!(cfg.failed_notifications_queue_url, None);
         assert_eq!(
             config(&[]).unwrap_err(),
             ConfigError::Missing("INCIDENTS_TABLE")
         );
+    }
+
+    #[test]
+    fn the_failed_notifications_queue_is_read_and_a_blank_one_is_unset() {
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/rebound-failed-notifications";
+        let cfg = config(&[
+            ("INCIDENTS_TABLE", "t"),
+            ("FAILED_NOTIFICATIONS_QUEUE_URL", url),
+        ])
+        .unwrap();
+        assert_eq!(cfg.failed_notifications_queue_url.as_deref(), Some(url));
+        let cfg = config(&[
+            ("INCIDENTS_TABLE", "t"),
+            ("FAILED_NOTIFICATIONS_QUEUE_URL", " "),
+        ])
+        .unwrap();
+        assert_eq!(cfg.failed_notifications_queue_url, None);
     }
 
     #[test]

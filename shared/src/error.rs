@@ -129,7 +129,10 @@ pub fn is_retryable_code(code: Option<&str>) -> bool {
         Some(
             "Throttling"
                 | "ThrottlingException"
+                | "Throttled"
                 | "ThrottledException"
+                | "KMSThrottling"
+                | "KMSThrottlingException"
                 | "RequestLimitExceeded"
                 | "TooManyRequestsException"
                 | "ProvisionedThroughputExceededException"
@@ -154,6 +157,10 @@ mod tests {
     fn throttling_and_server_errors_are_retryable_and_client_errors_are_not() {
         assert!(is_retryable_code(Some("Throttling")));
         assert!(is_retryable_code(Some("ServiceUnavailable")));
+        // SNS's own spellings: a notifier parks what is not retryable, so these matter.
+        assert!(is_retryable_code(Some("Throttled")));
+        assert!(is_retryable_code(Some("KMSThrottling")));
+        assert!(!is_retryable_code(Some("InvalidParameter")));
         assert!(!is_retryable_code(Some("ValidationError")));
         assert!(!is_retryable_code(None));
     }

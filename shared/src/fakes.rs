@@ -9,8 +9,8 @@ use crate::domain::{ActionKind, Incident, Ledger, ResourceRef, ScalingGroup, Tar
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 use crate::ports::{
-    Commit, Committed, IncidentStore, InstanceReplacer, Notification, Notifier, Replaced,
-    ScalingGroups, TargetHealthSource,
+    Commit, Committed, FailedNotification, FailedNotifications, IncidentStore, InstanceReplacer,
+    Notification, Notifier, Replaced, ScalingGroups, TargetHealthSource,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -344,7 +344,14 @@ impl IncidentStore for MemoryStore {
 #[derive(Clone, Default)]
 pub struct RecordingNotifier {
     published: Arc<Mutex<Vec<Notification>>>,
-    failures_to_inject: Arc<Mutex<u32>>,
+    /// Failures for the next publishes, in order.
+    failures_to_inject: Arc<Mutex<Vec<InjectedFailure>>>,
+}
+
+#[derive(Clone, Copy)]
+enum InjectedFailure {
+    Throttled,
+    Refused,
 }
 
 impl RecordingNotifier {
@@ -352,27 +359,79 @@ impl RecordingNotifier {
         lock(&self.published).clone()
     }
 
-    /// The next N publishes fail with a retryable error.
+    /// The next N publishes fail with a retryable error (SNS throttling).
     pub fn fail_next(&self, n: u32) {
-        *lock(&self.failures_to_inject) = n;
+        let mut failures = lock(&self.failures_to_inject);
+        failures.extend((0..n).map(|_| InjectedFailure::Throttled));
+    }
+
+    /// The next N publishes are refused for good, as SNS refuses an invalid parameter.
+    pub fn refuse_next(&self, n: u32) {
+        let mut failures = lock(&self.failures_to_inject);
+        failures.extend((0..n).map(|_| InjectedFailure::Refused));
     }
 }
 
 impl Notifier for RecordingNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), Error> {
+        let failure = {
+            let mut failures = lock(&self.failures_to_inject);
+            (!failures.is_empty()).then(|| failures.remove(0))
+        };
+        match failure {
+            Some(InjectedFailure::Throttled) => Err(Error::Aws {
+                operation: "Publish",
+                retryable: true,
+                detail: "injected throttling".into(),
+                source: "Throttling".into(),
+            }),
+            Some(InjectedFailure::Refused) => Err(Error::Aws {
+                operation: "Publish",
+                retryable: false,
+                detail: "InvalidParameter: injected refusal".into(),
+                source: "InvalidParameter".into(),
+            }),
+            None => {
+                lock(&self.published).push(notification.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The failed-notifications queue: keeps what is parked.
+#[derive(Clone, Default)]
+pub struct ParkedNotifications {
+    parked: Arc<Mutex<Vec<FailedNotification>>>,
+    failures_to_inject: Arc<Mutex<u32>>,
+}
+
+impl ParkedNotifications {
+    pub fn parked(&self) -> Vec<FailedNotification> {
+        lock(&self.parked).clone()
+    }
+
+    /// The next N parkings fail, as an unreachable queue would.
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.failures_to_inject) = n;
+    }
+}
+
+impl FailedNotifications for ParkedNotifications {
+    async fn park(&self, failed: &FailedNotification) -> Result<(), Error> {
         {
             let mut failures = lock(&self.failures_to_inject);
             if *failures > 0 {
                 *failures -= 1;
                 return Err(Error::Aws {
-                    operation: "Publish",
+                    operation: "SendMessage",
                     retryable: true,
-                    detail: "injected throttling".into(),
-                    source: "Throttling".into(),
+                    detail: "ServiceUnavailable: injected outage".into(),
+                    source: "ServiceUnavailable".into(),
                 });
             }
         }
-        lock(&self.published).push(notification.clone());
+        lock(&self.parked).push(failed.clone());
         Ok(())
     }
 }

@@ -5,7 +5,9 @@ use std::future::Future;
 
 use std::collections::BTreeMap;
 
-use crate::domain::{ActionKind, Incident, Ledger, ResourceRef, ScalingGroup, TargetHealth};
+use crate::domain::{
+    ActionKind, Incident, IncidentState, Ledger, ResourceRef, ScalingGroup, TargetHealth,
+};
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 
@@ -118,7 +120,7 @@ pub trait IncidentStore: Send + Sync {
 /// One message for people and machines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    /// ≤ 100 characters (SNS's limit for e-mail subjects).
+    /// One line of fewer than 100 characters (SNS refuses anything else).
     pub subject: String,
     /// For e-mail and chat.
     pub text: String,
@@ -129,9 +131,41 @@ pub struct Notification {
     pub state: String,
 }
 
+impl Notification {
+    /// The message attributes subscription filter policies match on, by name.
+    pub fn attributes(&self) -> [(&'static str, &str); 3] {
+        [
+            ("severity", &self.severity),
+            ("resource_type", &self.resource_type),
+            ("state", &self.state),
+        ]
+    }
+}
+
 pub trait Notifier: Send + Sync {
     fn publish(
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// A notification refused for good (a retry cannot help), with what it takes to publish
+/// it again by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedNotification {
+    pub incident_id: IncidentId,
+    pub state: IncidentState,
+    pub previous_state: Option<IncidentState>,
+    pub notification: Notification,
+    /// Why it was refused, as people read it.
+    pub error: String,
+    /// Where the change sits in the incidents table's stream.
+    pub sequence_number: Option<String>,
+}
+
+/// Where notifications go when they cannot be published, so one bad message does not
+/// hold back the ones after it.
+pub trait FailedNotifications: Send + Sync {
+    /// Keeps the notification durably: once this returns `Ok` it is safe to move on.
+    fn park(&self, failed: &FailedNotification) -> impl Future<Output = Result<(), Error>> + Send;
 }

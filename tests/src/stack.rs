@@ -125,6 +125,9 @@ impl Stack {
         Config {
             incidents_table: self.incidents_table.clone(),
             notify_topic_arn: Some(self.topic_arn.clone()),
+            // provision.py makes no queue for parked notifications; a test that needs
+            // one creates it.
+            failed_notifications_queue_url: None,
             incident_retention_days: 90,
             policy: PolicyConfig {
                 mode,

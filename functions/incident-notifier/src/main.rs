@@ -1,5 +1,6 @@
 //! `incident-notifier` Lambda function: the incidents table's stream in, SNS out, with
-//! partial batch failure reporting.
+//! partial batch failure reporting. Messages SNS refuses for good go to the SQS queue
+//! named by `FAILED_NOTIFICATIONS_QUEUE_URL` (both clients are built here, once).
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use rebound::config::Config;

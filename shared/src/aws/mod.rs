@@ -5,11 +5,13 @@ mod autoscaling;
 mod dynamodb;
 mod elbv2;
 mod sns;
+mod sqs;
 
 pub use autoscaling::AutoScaling;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
-pub use sns::SnsNotifier;
+pub use sns::{message_by_protocol, SnsNotifier};
+pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -44,7 +46,8 @@ where
             true
         }
         SdkError::ServiceError(service) => {
-            is_retryable_code(err.code()) || service.raw().status().is_server_error()
+            let status = service.raw().status();
+            is_retryable_code(err.code()) || status.is_server_error() || status.as_u16() == 429
         }
         _ => false,
     };
@@ -67,8 +70,9 @@ pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHa
     DynamoStore,
 >;
 
-/// The notifier wired to SNS.
-pub type AwsNotifierHandler = crate::handlers::notifier::NotifierHandler<SnsNotifier>;
+/// The notifier wired to SNS, parking what SNS refuses in SQS.
+pub type AwsNotifierHandler =
+    crate::handlers::notifier::NotifierHandler<SnsNotifier, SqsFailedNotifications>;
 
 pub fn incident_store(config: &crate::config::Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
     DynamoStore::new(
@@ -97,7 +101,12 @@ pub fn notifier_handler(
     sdk: &aws_config::SdkConfig,
 ) -> Result<AwsNotifierHandler, Error> {
     let topic = config.require_topic()?;
+    let failure_destination = config
+        .failed_notifications_queue_url
+        .as_deref()
+        .map(|queue_url| SqsFailedNotifications::new(aws_sdk_sqs::Client::new(sdk), queue_url));
     Ok(crate::handlers::notifier::NotifierHandler::new(
         SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic),
+        failure_destination,
     ))
 }

@@ -1,6 +1,6 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::classify;
 use crate::error::Error;
@@ -24,6 +24,11 @@ impl SnsNotifier {
 /// The per-protocol message (`MessageStructure=json`): people get the readable text,
 /// machines the JSON document.
 pub fn message_by_protocol(notification: &Notification) -> String {
+    messages_by_protocol(notification).to_string()
+}
+
+/// [`message_by_protocol`] as a JSON object, for embedding it without escaping it twice.
+pub(crate) fn messages_by_protocol(notification: &Notification) -> Value {
     json!({
         "default": notification.text,
         "email": notification.text,
@@ -35,7 +40,6 @@ pub fn message_by_protocol(notification: &Notification) -> String {
         "https": notification.json,
         "firehose": notification.json,
     })
-    .to_string()
 }
 
 fn attribute(value: &str) -> Result<MessageAttributeValue, Error> {
@@ -48,15 +52,17 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, Error> {
 
 impl Notifier for SnsNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), Error> {
-        self.client
+        let mut request = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&notification.subject)
             .message_structure("json")
-            .message(message_by_protocol(notification))
-            .message_attributes("severity", attribute(&notification.severity)?)
-            .message_attributes("resource_type", attribute(&notification.resource_type)?)
-            .message_attributes("state", attribute(&notification.state)?)
+            .message(message_by_protocol(notification));
+        for (name, value) in notification.attributes() {
+            request = request.message_attributes(name, attribute(value)?);
+        }
+        request
             .send()
             .await
             .map(drop)
@@ -66,8 +72,9 @@ impl Notifier for SnsNotifier {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_sns::operation::publish::PublishOutput;
-    use aws_smithy_mocks::{mock, mock_client};
+    use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
 
@@ -103,5 +110,54 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    fn notification() -> Notification {
+        Notification {
+            subject: "[Rebound] OPEN target-group web: 1 of 4 targets unhealthy".into(),
+            text: "readable".into(),
+            json: "{}".into(),
+            severity: "warning".into(),
+            resource_type: "target-group".into(),
+            state: "open".into(),
+        }
+    }
+
+    async fn publish_failing_with(code: &'static str) -> Error {
+        let rule = mock!(Client::publish).then_error(move || {
+            PublishError::generic(
+                ErrorMetadata::builder()
+                    .code(code)
+                    .message("refused")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule], |c| c
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+        SnsNotifier::new(client, "arn:aws:sns:us-east-1:1:t")
+            .publish(&notification())
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_publish_sns_refuses_on_its_merits_is_not_retryable() {
+        for code in [
+            "InvalidParameter",
+            "AuthorizationError",
+            "KMSDisabled",
+            "NotFound",
+        ] {
+            let err = publish_failing_with(code).await;
+            assert!(!err.is_retryable(), "{code}: {err}");
+            assert!(err.to_string().contains(code), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttled_publish_is_retryable() {
+        for code in ["Throttling", "Throttled", "KMSThrottling"] {
+            assert!(publish_failing_with(code).await.is_retryable(), "{code}");
+        }
     }
 }

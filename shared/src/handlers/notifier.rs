@@ -1,28 +1,34 @@
 //! `incident-notifier`: the incidents table's stream in, one SNS message per incident
 //! state change out. It is the only publisher, so people hear about each change once
-//! whatever function made it.
+//! whatever function made it. A message SNS refuses for good is parked in the
+//! failed-notifications queue so the changes after it still go out.
+//!
+//! - [`message`]: what one message says.
+//! - [`limits`]: what SNS accepts (subject, size), in one place.
+
+mod limits;
+mod message;
 
 pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::DynamoDbBatchItemFailure;
 pub use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use serde_json::json;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+pub use limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
+pub use message::{action_line, notification_for, severity, MESSAGE_SCHEMA};
 
 use crate::domain::{Incident, IncidentState};
-use crate::error::{bounded, Error};
-use crate::ports::{Notification, Notifier};
+use crate::error::Error;
+use crate::ports::{FailedNotification, FailedNotifications, Notifier};
 use crate::telemetry::{self, Metric};
 
-/// SNS rejects e-mail subjects longer than this.
-pub const MAX_SUBJECT_CHARS: usize = 100;
-
-/// Schema tag of the machine-readable body, so consumers can dispatch on it.
-pub const MESSAGE_SCHEMA: &str = "rebound.incident-state-change/1";
-
-pub struct NotifierHandler<N> {
+pub struct NotifierHandler<N, F> {
     pub notifier: N,
+    /// Where notifications SNS refuses for good go; `None` when
+    /// `FAILED_NOTIFICATIONS_QUEUE_URL` is not set.
+    pub failure_destination: Option<F>,
 }
 
 /// A stream record that is an incident state change worth announcing.
@@ -32,45 +38,96 @@ struct StateChange {
     previous: Option<IncidentState>,
 }
 
-impl<N: Notifier> NotifierHandler<N> {
-    pub fn new(notifier: N) -> Self {
-        Self { notifier }
+/// What became of one stream record.
+enum Delivery {
+    /// Not an incident state change: nothing to say.
+    Skipped,
+    Published,
+    /// Refused for good by SNS and kept in the failure destination.
+    Parked,
+}
+
+impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
+    pub fn new(notifier: N, failure_destination: Option<F>) -> Self {
+        Self {
+            notifier,
+            failure_destination,
+        }
     }
 
-    /// Publishes in stream order and stops at the first failure: Lambda retries the
-    /// batch from the lowest reported sequence number, so everything after it comes back
-    /// anyway and publishing it now would only duplicate it.
+    /// Publishes in stream order and stops at the first record it cannot deliver: Lambda
+    /// retries the batch from the lowest reported sequence number, so everything after
+    /// it comes back anyway and publishing it now would only duplicate it. A record SNS
+    /// refuses for good is parked instead, so it counts as delivered and the stream
+    /// moves on; retrying it would fail the same way and hold back every later change.
     pub async fn handle(&self, event: StreamEvent) -> Result<DynamoDbEventResponse, Error> {
         let mut response = DynamoDbEventResponse::default();
-        let mut published = 0;
+        let (mut published, mut parked) = (0, 0);
         for record in &event.records {
-            let result = match state_change(record) {
-                Ok(None) => Ok(()),
-                Ok(Some(change)) => {
-                    let notification = notification_for(&change.incident, change.previous);
-                    self.notifier.publish(&notification).await.map(|()| {
-                        published += 1;
-                        info!(incident_id = %change.incident.id, state = change.incident.state.as_str(), "notified");
-                    })
+            match self.deliver(record).await {
+                Ok(Delivery::Skipped) => {}
+                Ok(Delivery::Published) => published += 1,
+                Ok(Delivery::Parked) => parked += 1,
+                Err(err) => {
+                    warn!(event_id = ?record.event_id, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "record not delivered; reporting it for retry");
+                    let mut failure = DynamoDbBatchItemFailure::default();
+                    failure.item_identifier = record.change.sequence_number.clone();
+                    response.batch_item_failures.push(failure);
+                    break;
                 }
-                Err(err) => Err(err),
-            };
-            if let Err(err) = result {
-                warn!(event_id = ?record.event_id, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "record not delivered; reporting it for retry");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                break;
             }
         }
         telemetry::emit(
             &[("Function", "incident-notifier")],
             &[
                 Metric::count("NotificationsPublished", published),
+                Metric::count("NotificationsParked", parked),
                 Metric::count("NotificationsFailed", response.batch_item_failures.len()),
             ],
         );
         Ok(response)
+    }
+
+    async fn deliver(&self, record: &EventRecord) -> Result<Delivery, Error> {
+        let Some(change) = state_change(record)? else {
+            return Ok(Delivery::Skipped);
+        };
+        let incident = &change.incident;
+        let notification = notification_for(incident, change.previous);
+        let refusal = match self.notifier.publish(&notification).await {
+            Ok(()) => {
+                info!(incident_id = %incident.id, state = incident.state.as_str(), "notified");
+                return Ok(Delivery::Published);
+            }
+            Err(err) if err.is_retryable() => return Err(err),
+            Err(err) => err,
+        };
+        let Some(destination) = &self.failure_destination else {
+            error!(incident_id = %incident.id, state = incident.state.as_str(), error = %DisplayErrorContext(&refusal),
+                "notification refused for good and FAILED_NOTIFICATIONS_QUEUE_URL is not set: reporting the record for retry, \
+                 which holds back the stream until the event source mapping gives up on it");
+            return Err(refusal);
+        };
+        let failed = FailedNotification {
+            incident_id: incident.id.clone(),
+            state: incident.state,
+            previous_state: change.previous,
+            notification,
+            error: refusal.to_string(),
+            sequence_number: record.change.sequence_number.clone(),
+        };
+        match destination.park(&failed).await {
+            Ok(()) => {
+                warn!(incident_id = %incident.id, state = incident.state.as_str(), error = %DisplayErrorContext(&refusal),
+                    "notification refused for good; parked in the failed-notifications queue");
+                Ok(Delivery::Parked)
+            }
+            Err(err) => {
+                error!(incident_id = %incident.id, state = incident.state.as_str(), publish_error = %DisplayErrorContext(&refusal),
+                    error = %DisplayErrorContext(&err), "notification refused for good and could not be parked");
+                Err(err)
+            }
+        }
     }
 }
 
@@ -112,113 +169,6 @@ fn kind_of(item: &serde_dynamo::Item) -> Option<&str> {
     match item.get("kind") {
         Some(serde_dynamo::AttributeValue::S(kind)) => Some(kind.as_str()),
         _ => None,
-    }
-}
-
-pub fn severity(state: IncidentState) -> &'static str {
-    match state {
-        IncidentState::Escalated => "critical",
-        IncidentState::Open | IncidentState::Remediating => "warning",
-        IncidentState::Resolved | IncidentState::Suppressed => "info",
-    }
-}
-
-/// The short name people know a resource by: `web` for `…:targetgroup/web/73e2…`.
-fn short_name(resource_id: &str) -> &str {
-    let tail = resource_id.rsplit(':').next().unwrap_or(resource_id);
-    let mut parts = tail.split('/');
-    match (parts.next(), parts.next()) {
-        (Some(_), Some(name)) if !name.is_empty() => name,
-        _ => tail,
-    }
-}
-
-/// The message for one state change: a subject that fits SNS, a readable body, a JSON
-/// body, and the attributes subscription filter policies match on.
-pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) -> Notification {
-    let state = incident.state;
-    let latest = incident
-        .timeline
-        .last()
-        .map(|t| t.detail.as_str())
-        .unwrap_or("");
-    let subject = bounded(
-        format!(
-            "[Rebound] {} {} {}: {}",
-            state.as_str().to_uppercase(),
-            incident.resource.kind.as_str(),
-            short_name(&incident.resource.id),
-            latest
-        ),
-        MAX_SUBJECT_CHARS,
-    );
-
-    let mut text = format!(
-        "Incident {id} is now {state}{from}.\n\nResource:  {kind} {rid}\nOpened:    {opened}\nTrigger:   {trigger}\n",
-        id = incident.id,
-        state = state.as_str(),
-        from = previous.map(|p| format!(" (was {})", p.as_str())).unwrap_or_default(),
-        kind = incident.resource.kind.as_str(),
-        rid = incident.resource.id,
-        opened = incident.opened_at.to_rfc3339(),
-        trigger = incident.trigger,
-    );
-    if let Some(ttr) = incident.time_to_recover_s {
-        text.push_str(&format!("Recovered: in {ttr} s\n"));
-    }
-    text.push_str(&format!("\nLatest: {latest}\n"));
-    let unhealthy: Vec<_> = incident
-        .evidence
-        .targets
-        .iter()
-        .filter(|t| t.reason.is_some())
-        .map(|t| {
-            format!(
-                "  - {} {:?}: {}",
-                t.instance_id,
-                t.state,
-                t.reason.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    if !unhealthy.is_empty() {
-        text.push_str(&format!("\nEvidence:\n{}\n", unhealthy.join("\n")));
-    }
-    if !incident.actions.is_empty() {
-        text.push_str("\nActions:\n");
-        for action in &incident.actions {
-            text.push_str(&format!(
-                "  - {} {} in {}: {}{}\n",
-                action.kind.as_str(),
-                action.target.id,
-                action.scope.id,
-                action.outcome.as_str(),
-                action
-                    .detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default(),
-            ));
-        }
-    }
-    text.push_str(&format!(
-        "\nTimeline: rebound incidents show {}\n",
-        incident.id
-    ));
-
-    let machine = json!({
-        "schema": MESSAGE_SCHEMA,
-        "previous_state": previous.map(IncidentState::as_str),
-        "incident": incident,
-    })
-    .to_string();
-    Notification {
-        subject,
-        text,
-        json: machine,
-        severity: severity(state).to_owned(),
-        resource_type: incident.resource.kind.as_str().to_owned(),
-        state: state.as_str().to_owned(),
     }
 }
 

@@ -1,11 +1,11 @@
 //! Handler tier for the notifier: every stream sample, state-change filtering, partial
-//! batch failures.
+//! batch failures, parking what SNS refuses for good.
 
 use std::path::PathBuf;
 
 use super::*;
 use crate::domain::{Evidence, ResourceKind, ResourceRef};
-use crate::fakes::RecordingNotifier;
+use crate::fakes::{ParkedNotifications, RecordingNotifier};
 
 fn stream_event(name: &str) -> StreamEvent {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,9 +15,38 @@ fn stream_event(name: &str) -> StreamEvent {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn handler() -> (NotifierHandler<RecordingNotifier>, RecordingNotifier) {
+type Handler = NotifierHandler<RecordingNotifier, ParkedNotifications>;
+
+/// Without a failure destination, as when FAILED_NOTIFICATIONS_QUEUE_URL is unset.
+fn handler() -> (Handler, RecordingNotifier) {
     let notifier = RecordingNotifier::default();
-    (NotifierHandler::new(notifier.clone()), notifier)
+    (NotifierHandler::new(notifier.clone(), None), notifier)
+}
+
+fn handler_with_failure_destination() -> (Handler, RecordingNotifier, ParkedNotifications) {
+    let notifier = RecordingNotifier::default();
+    let parked = ParkedNotifications::default();
+    (
+        NotifierHandler::new(notifier.clone(), Some(parked.clone())),
+        notifier,
+        parked,
+    )
+}
+
+/// Two state changes in stream order: incident opened, then (later) resolved.
+fn two_changes() -> StreamEvent {
+    let mut event = stream_event("stream-incident-opened.json");
+    let resolved = stream_event("stream-incident-resolved.json");
+    event.records.push(resolved.records[0].clone());
+    event
+}
+
+fn sequence_numbers(event: &StreamEvent) -> Vec<Option<String>> {
+    event
+        .records
+        .iter()
+        .map(|r| r.change.sequence_number.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -55,7 +84,7 @@ async fn an_opened_incident_is_announced_with_filterable_attributes() {
         "{}",
         message.subject
     );
-    assert!(message.subject.chars().count() <= MAX_SUBJECT_CHARS);
+    assert!(message.subject.chars().count() < 100);
     assert!(
         message.text.contains("Target.FailedHealthChecks"),
         "{}",
@@ -139,8 +168,111 @@ fn a_long_subject_is_cut_to_the_sns_limit() {
     incident.state = IncidentState::Escalated;
     let message = notification_for(&incident, Some(IncidentState::Open));
     assert_eq!(message.subject.chars().count(), MAX_SUBJECT_CHARS);
+    assert!(
+        message.subject.chars().count() < 100,
+        "SNS refuses 100 characters"
+    );
     assert!(message
         .subject
         .starts_with("[Rebound] ESCALATED target-group web: "));
     assert_eq!(message.severity, "critical");
+}
+
+#[tokio::test]
+async fn a_publish_refused_for_good_is_parked_and_the_next_record_is_still_published() {
+    let (handler, notifier, parked) = handler_with_failure_destination();
+    notifier.refuse_next(1);
+    let event = two_changes();
+    let sequences = sequence_numbers(&event);
+
+    let response = handler.handle(event).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let parked = parked.parked();
+    assert_eq!(parked.len(), 1);
+    let first = &parked[0];
+    assert_eq!(first.incident_id.as_str(), "inc-20261126T101500Z-3f9a1c2b");
+    assert_eq!(first.state, IncidentState::Open);
+    assert_eq!(first.previous_state, None);
+    assert_eq!(first.sequence_number, sequences[0]);
+    assert_eq!(
+        first.error,
+        "Publish failed: InvalidParameter: injected refusal"
+    );
+    assert_eq!(first.notification.state, "open");
+    assert!(first.notification.subject.starts_with("[Rebound] OPEN "));
+    let published = notifier.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].state, "resolved");
+}
+
+#[tokio::test]
+async fn a_retryable_publish_failure_stops_the_batch_at_that_record_and_parks_nothing() {
+    let (handler, notifier, parked) = handler_with_failure_destination();
+    notifier.fail_next(1);
+    let event = two_changes();
+    let sequences = sequence_numbers(&event);
+
+    let response = handler.handle(event).await.unwrap();
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier,
+        sequences[0]
+    );
+    assert!(
+        notifier.published().is_empty(),
+        "later records wait for the retry"
+    );
+    assert!(parked.parked().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_publish_that_cannot_be_parked_is_reported_for_retry() {
+    let (handler, notifier, parked) = handler_with_failure_destination();
+    notifier.refuse_next(1);
+    parked.fail_next(1);
+    let event = two_changes();
+    let sequences = sequence_numbers(&event);
+
+    let response = handler.handle(event).await.unwrap();
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier,
+        sequences[0]
+    );
+    assert!(notifier.published().is_empty());
+    assert!(parked.parked().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_failure_destination_a_refused_publish_is_reported_for_retry() {
+    let (handler, notifier) = handler();
+    notifier.refuse_next(1);
+    let event = two_changes();
+    let sequences = sequence_numbers(&event);
+
+    let response = handler.handle(event).await.unwrap();
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier,
+        sequences[0]
+    );
+    assert!(notifier.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_record_is_reported_for_retry_not_parked() {
+    let (handler, notifier, parked) = handler_with_failure_destination();
+    let mut event = two_changes();
+    event.records[0].change.new_image.insert(
+        "state".into(),
+        serde_dynamo::AttributeValue::S("exploded".into()),
+    );
+    let response = handler.handle(event).await.unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(parked.parked().is_empty());
+    assert!(notifier.published().is_empty());
 }

@@ -1,0 +1,290 @@
+//! Unit tier for the message: subjects SNS accepts on every kind of change, messages
+//! under 256 KB whatever the incident holds, and the JSON body saying what it left out.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::aws::message_by_protocol;
+use crate::domain::{ActionKind, ActionOutcome, Evidence, ResourceKind, ResourceRef};
+use crate::handlers::notifier::limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
+use crate::ids::InstanceId;
+
+const TG: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+
+fn target(n: usize, state: TargetState, reason: Option<&str>) -> TargetHealth {
+    TargetHealth {
+        instance_id: InstanceId::parse(format!("i-{n:017x}")).unwrap(),
+        port: Some(80),
+        state,
+        reason: reason.map(str::to_owned),
+        description: reason.map(|_| "Health checks failed".to_owned()),
+    }
+}
+
+fn action(n: usize, outcome: ActionOutcome, detail: Option<&str>) -> Action {
+    Action {
+        kind: ActionKind::SetInstanceHealth,
+        target: ResourceRef {
+            kind: ResourceKind::Instance,
+            id: format!("i-{n:017x}"),
+        },
+        scope: ResourceRef {
+            kind: ResourceKind::AutoScalingGroup,
+            id: "web-asg".into(),
+        },
+        requested_at: Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap()
+            + Duration::seconds(n as i64),
+        outcome,
+        dry_run: false,
+        detail: detail.map(str::to_owned),
+        completed_at: None,
+        writer: None,
+        launch_template: None,
+    }
+}
+
+fn incident(targets: Vec<TargetHealth>, summary: &str) -> Incident {
+    Incident::open(
+        ResourceRef {
+            kind: ResourceKind::TargetGroup,
+            id: TG.into(),
+        },
+        "alarm:web-unhealthy-hosts",
+        Evidence {
+            targets,
+            auto_scaling_groups: vec!["web-asg".into()],
+        },
+        summary,
+        Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
+    )
+}
+
+/// Every byte SNS counts: the per-protocol message as the adapter sends it, the
+/// subject, and each attribute's name, type and value.
+fn sns_bytes(notification: &Notification) -> usize {
+    message_by_protocol(notification).len()
+        + notification.subject.len()
+        + [
+            ("severity", &notification.severity),
+            ("resource_type", &notification.resource_type),
+            ("state", &notification.state),
+        ]
+        .iter()
+        .map(|(name, value)| name.len() + "String".len() + value.len())
+        .sum::<usize>()
+}
+
+fn body(notification: &Notification) -> Value {
+    serde_json::from_str(&notification.json).unwrap()
+}
+
+/// 20,000 targets (a fifth of them failing), 5,000 timeline entries of 2,000 characters
+/// with line breaks, 300 actions with long error details.
+fn huge_incident() -> Incident {
+    let targets = (0..20_000)
+        .map(|n| match n % 5 {
+            0 => target(n, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
+            _ => target(n, TargetState::Healthy, None),
+        })
+        .collect();
+    let mut incident = incident(targets, "4000 of 20000 targets unhealthy");
+    let opened = incident.opened_at;
+    for n in 0..5_000 {
+        let detail = format!("entry {n}:\n\t{}", "\"quoted\" and \\ escaped ".repeat(80));
+        incident.note(opened + Duration::seconds(n), "held", detail);
+    }
+    incident.actions = (0..300)
+        .map(|n| {
+            let detail = format!("SetInstanceHealth failed:\n{}", "x".repeat(3_000));
+            action(n, ActionOutcome::Failed, Some(&detail))
+        })
+        .collect();
+    incident.state = IncidentState::Escalated;
+    incident
+}
+
+#[test]
+fn every_kind_of_change_gets_a_one_line_subject_of_fewer_than_one_hundred_characters() {
+    let error =
+        "SetInstanceHealth failed:\nValidationError:\tInstance Id not found\r\n  - retry later "
+            .repeat(5);
+    for state in [
+        IncidentState::Open,
+        IncidentState::Remediating,
+        IncidentState::Resolved,
+        IncidentState::Escalated,
+        IncidentState::Suppressed,
+    ] {
+        let mut incident = incident(Vec::new(), "opened");
+        incident.note(incident.opened_at, state.as_str(), error.clone());
+        incident.state = state;
+        let subject = notification_for(&incident, Some(IncidentState::Open)).subject;
+        assert!(subject.chars().count() <= MAX_SUBJECT_CHARS, "{subject}");
+        assert!(subject.chars().count() < 100, "{subject}");
+        assert!(!subject.chars().any(char::is_control), "{subject:?}");
+        assert!(!subject.contains("  "), "{subject:?}");
+        let expected = format!(
+            "[Rebound] {} target-group web: SetInstanceHealth failed: ValidationError: Instance Id",
+            state.as_str().to_uppercase()
+        );
+        assert!(subject.starts_with(&expected), "{subject}");
+    }
+}
+
+#[test]
+fn a_short_subject_reads_as_state_resource_and_latest_news() {
+    let incident = incident(Vec::new(), "1 of 4 targets unhealthy");
+    assert_eq!(
+        notification_for(&incident, None).subject,
+        "[Rebound] OPEN target-group web: 1 of 4 targets unhealthy"
+    );
+}
+
+#[test]
+fn an_incident_of_twenty_thousand_targets_and_five_thousand_entries_stays_under_the_sns_limit() {
+    let message = notification_for(&huge_incident(), Some(IncidentState::Remediating));
+    let bytes = sns_bytes(&message);
+    assert!(bytes <= MAX_MESSAGE_BYTES, "{bytes} bytes");
+    assert!(message.subject.chars().count() < 100);
+    // Measured, not guessed: the first (most generous) caps were enough.
+    assert_eq!(
+        body(&message)["incident"]["timeline"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+}
+
+#[test]
+fn texts_of_any_length_or_content_still_fit() {
+    let mut incident = huge_incident();
+    incident.trigger = "\u{1}\"".repeat(200_000);
+    for entry in &mut incident.timeline {
+        entry.detail = "\u{1}\"\\é".repeat(5_000);
+    }
+    let message = notification_for(&incident, None);
+    let bytes = sns_bytes(&message);
+    assert!(bytes <= MAX_MESSAGE_BYTES, "{bytes} bytes");
+    let body = body(&message);
+    assert_eq!(body["truncated"], true);
+    assert!(body["incident"]["trigger"].as_str().unwrap().ends_with('…'));
+}
+
+#[test]
+fn the_json_body_keeps_the_scalar_fields_and_counts_what_it_left_out() {
+    let incident = huge_incident();
+    let body = body(&notification_for(
+        &incident,
+        Some(IncidentState::Remediating),
+    ));
+    assert_eq!(body["schema"], MESSAGE_SCHEMA);
+    assert_eq!(body["previous_state"], "remediating");
+    let kept = &body["incident"];
+    assert_eq!(kept["id"], incident.id.as_str());
+    assert_eq!(kept["state"], "escalated");
+    assert_eq!(kept["trigger"], "alarm:web-unhealthy-hosts");
+    assert_eq!(kept["resource"]["id"], TG);
+    assert_eq!(kept["opened_at"], "2026-11-26T10:15:00Z");
+
+    assert_eq!(body["truncated"], true);
+    let targets = kept["evidence"]["targets"].as_array().unwrap();
+    let actions = kept["actions"].as_array().unwrap();
+    let timeline = kept["timeline"].as_array().unwrap();
+    assert_eq!(body["omitted"]["targets"], 20_000 - targets.len());
+    assert_eq!(body["omitted"]["actions"], 300 - actions.len());
+    assert_eq!(body["omitted"]["timeline"], 5_001 - timeline.len());
+    assert_eq!(body["omitted"]["auto_scaling_groups"], 0);
+    // Targets from the start (what was seen first), actions and timeline from the end
+    // (where the incident is now).
+    assert_eq!(targets[0]["instance_id"], "i-00000000000000000");
+    assert_eq!(
+        actions.last().unwrap()["requested_at"],
+        serde_json::to_value(incident.actions.last().unwrap()).unwrap()["requested_at"]
+    );
+    let last_entry = timeline.last().unwrap()["detail"].as_str().unwrap();
+    assert!(last_entry.starts_with("entry 4999:\n\t"), "{last_entry}");
+    assert!(last_entry.ends_with('…'), "long details are shortened");
+    assert!(body["shortened_texts"].as_u64().unwrap() >= (timeline.len() + actions.len()) as u64);
+}
+
+#[test]
+fn a_small_incident_is_carried_whole_and_says_so() {
+    let mut incident = incident(
+        vec![
+            target(1, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
+            target(2, TargetState::Healthy, None),
+        ],
+        "1 of 2 targets unhealthy",
+    );
+    incident.actions = vec![action(1, ActionOutcome::Pending, None)];
+    let body = body(&notification_for(&incident, None));
+    assert_eq!(body["incident"], serde_json::to_value(&incident).unwrap());
+    assert_eq!(body["truncated"], false);
+    assert_eq!(
+        body["omitted"],
+        json!({"targets": 0, "auto_scaling_groups": 0, "actions": 0, "timeline": 0})
+    );
+    assert_eq!(body["shortened_texts"], 0);
+    assert!(body["previous_state"].is_null());
+}
+
+#[test]
+fn the_readable_text_counts_targets_by_state_and_reason_and_lists_the_first_ten_failing() {
+    let text = notification_for(&huge_incident(), None).text;
+    assert!(text.contains("\nEvidence: 20000 targets\n"), "{text}");
+    assert!(text.contains("\n  healthy: 16000\n"), "{text}");
+    assert!(
+        text.contains("\n  unhealthy, Target.FailedHealthChecks: 4000\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nNot healthy (first 10 of 4000):\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  - i-00000000000000000 unhealthy: Target.FailedHealthChecks\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches(": Target.FailedHealthChecks\n").count(), 10);
+}
+
+#[test]
+fn the_readable_text_lists_the_last_ten_actions_one_line_each() {
+    let text = notification_for(&huge_incident(), None).text;
+    assert!(text.contains("\nActions (last 10 of 300):\n"), "{text}");
+    let listed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  - set-instance-health"))
+        .collect();
+    assert_eq!(listed.len(), 10);
+    assert!(
+        listed[9].starts_with(&format!(
+            "  - set-instance-health i-{:017x} in web-asg: failed (SetInstanceHealth failed: xxx",
+            299
+        )),
+        "{}",
+        listed[9]
+    );
+    assert!(
+        listed.iter().all(|l| l.chars().count() <= 4 + 500),
+        "lines are bounded"
+    );
+}
+
+#[test]
+fn an_action_reads_as_kind_instance_group_outcome_and_detail() {
+    assert_eq!(
+        action_line(&action(
+            1,
+            ActionOutcome::Failed,
+            Some("Throttling: Rate exceeded")
+        )),
+        "set-instance-health i-00000000000000001 in web-asg: failed (Throttling: Rate exceeded)"
+    );
+    assert_eq!(
+        action_line(&action(1, ActionOutcome::Succeeded, None)),
+        "set-instance-health i-00000000000000001 in web-asg: succeeded"
+    );
+}
