@@ -137,6 +137,50 @@ def reset_state() -> None:
     LIFECYCLE_HEALTH.clear()
     REPLACEMENTS.clear()
     _MODE["mode"] = "instant"
+    _GRACE["respected"] = False
+
+
+# --------------------------------------------------------------------------------------
+# Health-check grace period (control endpoint /_rebound/grace-period)
+# --------------------------------------------------------------------------------------
+
+# Off by default: provisioned instances are seconds old, so with it on every
+# SetInstanceHealth inside the stack's grace period would be ignored, as AWS would.
+_GRACE = {"respected": False}
+
+
+def set_grace_period_respected(respected: Any) -> bool:
+    if not isinstance(respected, bool):
+        raise ValueError("respected must be true or false")
+    _GRACE["respected"] = respected
+    return respected
+
+
+def get_grace_period_respected() -> bool:
+    return _GRACE["respected"]
+
+
+def inside_grace_period(backend: AutoScalingBackend, instance_id: str) -> bool:
+    """True when SetInstanceHealth(ShouldRespectGracePeriod=true) would be accepted and
+    ignored: the instance launched less than the group's HealthCheckGracePeriod ago."""
+    if not _GRACE["respected"]:
+        return False
+    try:
+        group, state = _find_instance_state(backend, instance_id)
+    except AutoscalingClientError:
+        return False
+    grace = int(getattr(group, "health_check_grace_period", 0) or 0)
+    launched = getattr(state.instance, "launch_time", None)
+    if grace <= 0 or launched is None:
+        return False
+    if isinstance(launched, str):
+        from datetime import datetime
+
+        launched = datetime.fromisoformat(launched.replace("Z", "+00:00"))
+    now = utcnow()
+    if launched.tzinfo is not None and now.tzinfo is None:
+        launched = launched.replace(tzinfo=None)
+    return (now - launched).total_seconds() < grace
 
 
 def _forget_target(target_group_arn: str, instance_id: str) -> None:
@@ -381,6 +425,7 @@ def install() -> None:
     _INSTALLED = True
     _patch_elbv2()
     _patch_autoscaling()
+    _patch_set_instance_health_response()
     _add_instance_refresh_api()
     _add_traffic_sources_api()
 
@@ -474,6 +519,21 @@ def _detach_target_group(backend: AutoScalingBackend, group: FakeAutoScalingGrou
         _registered(group).discard((arn, iid))
         if tg is not None and iid in tg.targets:
             tg.deregister([{"Id": iid}])
+
+
+def _patch_set_instance_health_response() -> None:
+    orig = AutoScalingResponse.set_instance_health
+
+    def set_instance_health(self: AutoScalingResponse) -> ActionResult:
+        """SetInstanceHealth with ShouldRespectGracePeriod (AWS's default: true) on an
+        instance still inside its group's grace period is accepted and changes nothing."""
+        respect = self._get_bool_param("ShouldRespectGracePeriod", True)
+        instance_id = self._get_param("InstanceId")
+        if respect and inside_grace_period(self.autoscaling_backend, instance_id):
+            return EmptyResult()
+        return orig(self)
+
+    AutoScalingResponse.set_instance_health = set_instance_health  # type: ignore[method-assign]
 
 
 def _patch_autoscaling() -> None:

@@ -293,6 +293,26 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     check.run("suspended ReplaceUnhealthy: SetInstanceHealth only marks the instance", suspended_keeps_unhealthy)
 
+    def grace_period_swallows_set_instance_health() -> None:
+        expect(control(url, "POST", "/_rebound/grace-period", {"respected": "yes"})[0] == 400, "bad body accepted")
+        asg.update_auto_scaling_group(AutoScalingGroupName=group_name, HealthCheckGracePeriod=3600)
+        expect(control(url, "POST", "/_rebound/grace-period", {"respected": True})[0] == 200, "grace on")
+        try:
+            instance = group()["Instances"][0]["InstanceId"]
+            asg.set_instance_health(InstanceId=instance, HealthStatus="Unhealthy", ShouldRespectGracePeriod=True)
+            state = asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"][0]
+            expect((state["HealthStatus"], state["LifecycleState"]) == ("HEALTHY", "InService"), f"{state}")
+            expect(instance in health(), "replaced inside the grace period")
+            # Not respecting the grace period acts at once.
+            asg.set_instance_health(InstanceId=instance, HealthStatus="Unhealthy", ShouldRespectGracePeriod=False)
+            expect(instance not in {i["InstanceId"] for i in group()["Instances"]}, "not replaced")
+        finally:
+            control(url, "POST", "/_rebound/grace-period", {"respected": False})
+            asg.update_auto_scaling_group(AutoScalingGroupName=group_name, HealthCheckGracePeriod=60)
+
+    check.run("grace period respected: SetInstanceHealth inside it is accepted and ignored",
+              grace_period_swallows_set_instance_health)
+
     def terminate_replaces() -> None:
         victim = sorted(health())[0]
         asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)

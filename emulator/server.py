@@ -306,6 +306,10 @@ class ReboundApp:
                 "GET": lambda _b: (200, {"replacements": self._locked(fidelity.list_replacements)}),
             },
             "/_rebound/advance": {"POST": self.post_advance},
+            "/_rebound/grace-period": {
+                "GET": lambda _b: (200, {"respected": self._locked(fidelity.get_grace_period_respected)}),
+                "POST": self.post_grace_period,
+            },
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -599,6 +603,16 @@ class ReboundApp:
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
         return 200, {"status": "ok", "mode": mode}
+
+    def post_grace_period(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or set(body) != {"respected"}:
+            raise BadRequest('expected {"respected": true} or {"respected": false}')
+        with self.state.moto_lock:
+            try:
+                respected = fidelity.set_grace_period_respected(body["respected"])
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "respected": respected}
 
     def post_advance(self, body: Any) -> tuple[int, Any]:
         body = body if body is not None else {}
