@@ -130,6 +130,41 @@ impl Emulator {
         assert_eq!(code, 200, "inject fault: {body}");
     }
 
+    /// Any fault the control API takes (`after_commit`, `drop_connection`,
+    /// `cancellation_reasons`, …), as JSON.
+    pub fn inject(&self, fault: Value) {
+        let (code, body) = self.control("POST", "/_rebound/faults", Some(fault));
+        assert_eq!(code, 200, "inject fault: {body}");
+    }
+
+    /// `instant` (replacements done when the call returns) or `phased` (stepped through
+    /// with [`Emulator::advance`]).
+    pub fn set_replacement_mode(&self, mode: &str) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/replacement-mode",
+            Some(json!({ "mode": mode })),
+        );
+        assert_eq!(code, 200, "replacement mode: {body}");
+    }
+
+    /// Moves every replacement in progress one phase on; returns them.
+    pub fn advance(&self) -> Vec<Value> {
+        let (code, body) = self.control("POST", "/_rebound/advance", None);
+        assert_eq!(code, 200, "advance: {body}");
+        body["replacements"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Makes SetInstanceHealth inside a group's grace period a no-op, as AWS does.
+    pub fn respect_grace_period(&self, respected: bool) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/grace-period",
+            Some(json!({ "respected": respected })),
+        );
+        assert_eq!(code, 200, "grace period: {body}");
+    }
+
     /// The request log as the emulator keeps it (service, operation, timings).
     pub fn request_log(&self) -> Vec<Value> {
         let (status, body) = self.control("GET", "/_rebound/requests", None);

@@ -8,6 +8,7 @@
 pub mod emulator;
 pub mod http;
 pub mod lambda;
+pub mod scenario;
 pub mod stack;
 
 pub use emulator::Emulator;

@@ -3,106 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_sdk_autoscaling::Client as AutoScalingClient;
-use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use rebound::config::Mode;
 use rebound::domain::{ActionOutcome, IncidentState};
 use rebound::handlers::notifier::StreamEvent;
-use rebound::ports::IncidentStore;
-use rebound_tests::emulator::is_mutating_fleet_call;
+use rebound_tests::scenario::scenario;
 use rebound_tests::stack::Managed;
-use rebound_tests::{Emulator, Stack};
 use serde_json::{json, Value};
-
-struct Scenario {
-    emulator: Emulator,
-    stack: Stack,
-    sdk: aws_config::SdkConfig,
-}
-
-async fn scenario(managed: Managed) -> Scenario {
-    let emulator = Emulator::start();
-    let stack = Stack::provision(&emulator, managed);
-    let sdk = emulator.sdk_config().await;
-    emulator.clear_requests();
-    Scenario {
-        emulator,
-        stack,
-        sdk,
-    }
-}
-
-impl Scenario {
-    fn break_instance(&self, index: usize) -> String {
-        let web = self.stack.web();
-        let instance = web.instance_ids[index].clone();
-        self.emulator.set_target_health(
-            &web.target_group_arn,
-            &instance,
-            "unhealthy",
-            "Target.FailedHealthChecks",
-        );
-        instance
-    }
-
-    fn target_health(&self, mode: Mode) -> rebound::aws::AwsTargetHealthHandler {
-        rebound::aws::target_health_handler(&self.stack.config(mode), &self.sdk)
-    }
-
-    async fn group_instances(&self) -> Vec<String> {
-        let groups = AutoScalingClient::new(&self.sdk)
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&self.stack.web().auto_scaling_group)
-            .send()
-            .await
-            .unwrap();
-        groups.auto_scaling_groups()[0]
-            .instances()
-            .iter()
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect()
-    }
-
-    async fn registered_targets(&self) -> Vec<(String, String)> {
-        let health = ElbClient::new(&self.sdk)
-            .describe_target_health()
-            .target_group_arn(&self.stack.web().target_group_arn)
-            .send()
-            .await
-            .unwrap();
-        health
-            .target_health_descriptions()
-            .iter()
-            .map(|d| {
-                (
-                    d.target()
-                        .and_then(|t| t.id())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    d.target_health()
-                        .and_then(|h| h.state())
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
-    async fn incidents(&self) -> Vec<rebound::domain::Incident> {
-        rebound::aws::incident_store(&self.stack.config(Mode::Enforce), &self.sdk)
-            .list(100)
-            .await
-            .unwrap()
-    }
-
-    fn mutating_fleet_calls(&self) -> Vec<(String, String)> {
-        self.emulator
-            .requests()
-            .into_iter()
-            .filter(|(service, operation)| is_mutating_fleet_call(service, operation))
-            .collect()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_unhealthy_instance_is_replaced_verified_and_announced() {

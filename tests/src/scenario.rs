@@ -1,0 +1,172 @@
+//! A provisioned stack in a fresh emulator, and what tests do with it: break an
+//! instance, build the handlers, read the group, the targets and the incidents back.
+
+use aws_sdk_autoscaling::Client as AutoScalingClient;
+use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use rebound::config::{Config, Mode};
+use rebound::handlers::notifier::StreamEvent;
+use rebound::ports::IncidentStore;
+use serde_json::Value;
+
+use crate::emulator::is_mutating_fleet_call;
+use crate::stack::Managed;
+use crate::{Emulator, Stack};
+
+/// One emulator with the reference stack provisioned in it, and SDK clients for it.
+pub struct Scenario {
+    pub emulator: Emulator,
+    pub stack: Stack,
+    pub sdk: aws_config::SdkConfig,
+}
+
+/// The reference stack: one group of four behind one target group.
+pub async fn scenario(managed: Managed) -> Scenario {
+    scenario_with(managed, 4, 1).await
+}
+
+/// A stack of one group of `instances`, registered in `target_groups` target groups.
+pub async fn scenario_with(managed: Managed, instances: u32, target_groups: u32) -> Scenario {
+    let emulator = Emulator::start();
+    let stack = Stack::provision_groups(&emulator, managed, instances, 1, target_groups);
+    let sdk = emulator.sdk_config().await;
+    emulator.clear_requests();
+    Scenario {
+        emulator,
+        stack,
+        sdk,
+    }
+}
+
+impl Scenario {
+    pub fn break_instance(&self, index: usize) -> String {
+        let web = self.stack.web();
+        let instance = web.instance_ids[index].clone();
+        self.emulator.set_target_health(
+            &web.target_group_arn,
+            &instance,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+        );
+        instance
+    }
+
+    pub fn target_health(&self, mode: Mode) -> rebound::aws::AwsTargetHealthHandler {
+        rebound::aws::target_health_handler(&self.stack.config(mode), &self.sdk)
+    }
+
+    pub async fn group_instances(&self) -> Vec<String> {
+        let groups = AutoScalingClient::new(&self.sdk)
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.stack.web().auto_scaling_group)
+            .send()
+            .await
+            .unwrap();
+        groups.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect()
+    }
+
+    pub async fn registered_targets(&self) -> Vec<(String, String)> {
+        let health = ElbClient::new(&self.sdk)
+            .describe_target_health()
+            .target_group_arn(&self.stack.web().target_group_arn)
+            .send()
+            .await
+            .unwrap();
+        health
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                (
+                    d.target()
+                        .and_then(|t| t.id())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn incidents(&self) -> Vec<rebound::domain::Incident> {
+        rebound::aws::incident_store(&self.stack.config(Mode::Enforce), &self.sdk)
+            .list(100)
+            .await
+            .unwrap()
+    }
+
+    pub fn mutating_fleet_calls(&self) -> Vec<(String, String)> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|(service, operation)| is_mutating_fleet_call(service, operation))
+            .collect()
+    }
+
+    /// Makes one target of one target group fail its health checks.
+    pub fn break_target(&self, target_group_arn: &str, instance: &str) {
+        self.emulator.set_target_health(
+            target_group_arn,
+            instance,
+            "unhealthy",
+            "Target.FailedHealthChecks",
+        );
+    }
+
+    /// The handler wired as the deployed function would be, with `config`.
+    pub fn handler_with(&self, config: &Config) -> rebound::aws::AwsTargetHealthHandler {
+        rebound::aws::target_health_handler(config, &self.sdk)
+    }
+
+    /// The incident of the first (or only) target group, read back from the table.
+    pub async fn incident(&self) -> rebound::domain::Incident {
+        let mut incidents = self.incidents().await;
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        incidents.remove(0)
+    }
+
+    /// Delivers the stream so far to the notifier (as the event source mapping would)
+    /// and returns the `state` attribute of every message that reached the topic's
+    /// queue, in order.
+    pub async fn announced_states(&self) -> Vec<String> {
+        let state_file = std::env::temp_dir().join(format!(
+            "rebound-stream-{}-{:x}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let stream: StreamEvent =
+            serde_json::from_value(self.stack.pending_stream_event(&self.emulator, &state_file))
+                .expect("stream event");
+        std::fs::remove_file(&state_file).ok();
+        let notifier = rebound::aws::notifier_handler(&self.stack.config(Mode::Enforce), &self.sdk)
+            .expect("notifier");
+        let response = notifier
+            .handle(stream)
+            .await
+            .expect("notifier handles the stream");
+        assert!(response.batch_item_failures.is_empty());
+        self.stack
+            .notifications(&self.sdk)
+            .await
+            .iter()
+            .map(|m: &Value| {
+                m["MessageAttributes"]["state"]["Value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
