@@ -12,6 +12,11 @@ library and the project virtualenv (no curl, no jq).
     demo_helpers.py calls URL OPERATION          how many times OPERATION was called
     demo_helpers.py wait-port PORT               wait (60 s max) until 127.0.0.1:PORT listens
     demo_helpers.py notifications QUEUE_URL      print the SNS messages the queue received
+    demo_helpers.py phased URL                   replacements take their real phases
+                                                 (Terminating/draining, Pending, initial)
+    demo_helpers.py advance URL                  move every replacement one phase on
+    demo_helpers.py check URL FILE               invoke, and print one line per check:
+                                                 verdict, summary, what it waits for
 """
 
 from __future__ import annotations
@@ -61,6 +66,22 @@ def invoke(url: str, path: str) -> None:
     print(json.dumps(_request(url, json.loads(Path(path).read_text())), indent=2))
 
 
+def phased(url: str) -> None:
+    _request(f"{url}/_rebound/replacement-mode", {"mode": "phased"})
+
+
+def advance(url: str) -> None:
+    for r in _request(f"{url}/_rebound/advance")["replacements"]:  # type: ignore[index]
+        print(f"group {r['auto_scaling_group']}: {r['old_instance_id']} -> {r['new_instance_id']}: now {r['phase']}")
+
+
+def check(url: str, path: str) -> None:
+    report = _request(url, json.loads(Path(path).read_text()))
+    for c in report.get("checks", []):  # type: ignore[union-attr]
+        waiting = f" | waiting for: {c['waiting_for']}" if c.get("waiting_for") else ""
+        print(f"verdict: {c['verdict']} | {c['summary']} | actions this time: {len(c['actions'])}{waiting}")
+
+
 def calls(url: str, operation: str) -> None:
     log = _request(f"{url}/_rebound/requests", method="GET")
     print(sum(1 for r in log if r["operation"] == operation))  # type: ignore[union-attr]
@@ -99,6 +120,7 @@ def notifications(queue_url: str) -> None:
 COMMANDS = {
     "get": get, "alarm-event": alarm_event, "break": break_instance, "invoke": invoke,
     "calls": calls, "wait-port": wait_port, "notifications": notifications,
+    "phased": phased, "advance": advance, "check": check,
 }
 
 if __name__ == "__main__":
