@@ -155,7 +155,21 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let mut current = self.store.open_incident(resource).await?;
+        let current = self.store.open_incident(resource).await?;
+        self.reconcile_from(resource, current, trigger, tally).await
+    }
+
+    /// Like [`Workflow::reconcile`], starting from an open incident already read (or its
+    /// absence), e.g. from the sweep's listing of open incidents. That listing may lag:
+    /// a stale incident loses its conditional write and a missing one loses the claim,
+    /// and either way the workflow reads again, so only the read is saved.
+    pub async fn reconcile_from(
+        &self,
+        resource: &ResourceRef,
+        mut current: Option<Incident>,
+        trigger: &str,
+        tally: &Tally,
+    ) -> Result<CheckReport, Error> {
         let Some(observed) = self.kind.observe(resource, current.as_ref()).await? else {
             return self.close_gone(resource, current).await;
         };

@@ -3,7 +3,7 @@
 //! target-group specifics below: observe the targets and the Auto Scaling groups behind
 //! them, decide with [`policy::alb`], replace instances through their group.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -333,14 +333,18 @@ where
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
+        self.workflow()
+            .reconcile(&ResourceRef::target_group(target_group), trigger, tally)
+            .await
+    }
+
+    fn workflow(&self) -> Workflow<'_, TargetGroups<T, G, R>, S> {
         Workflow {
             kind: &self.kind,
             store: &self.store,
             policy: &self.kind.policy,
             clock: self.clock,
         }
-        .reconcile(&ResourceRef::target_group(target_group), trigger, tally)
-        .await
     }
 
     /// Checks every managed target group and every open incident's, a few at a time.
@@ -358,11 +362,19 @@ where
         let stop_at = deadline.and_then(|d| d.checked_sub(DEADLINE_MARGIN));
         let outcomes: Vec<(TargetGroupArn, Option<Result<CheckReport, Error>>)> =
             futures::stream::iter(target_groups)
-                .map(|target_group| async move {
+                .map(|(target_group, incident)| async move {
                     if stop_at.is_some_and(|stop| SystemTime::now() >= stop) {
                         return (target_group, None);
                     }
-                    let result = self.check(&target_group, trigger, tally).await;
+                    let result = self
+                        .workflow()
+                        .reconcile_from(
+                            &ResourceRef::target_group(&target_group),
+                            incident,
+                            trigger,
+                            tally,
+                        )
+                        .await;
                     (target_group, Some(result))
                 })
                 .buffer_unordered(self.kind.policy.sweep_concurrency.max(1))
@@ -410,31 +422,35 @@ where
         }
     }
 
-    /// Every managed group's target groups, and every target group with an open incident.
-    async fn sweep_targets(&self) -> Result<Vec<TargetGroupArn>, Error> {
-        let mut target_groups = BTreeSet::new();
+    /// Every managed group's target groups, and every target group with an open
+    /// incident, with that incident: the listing saves each check its own read.
+    async fn sweep_targets(&self) -> Result<BTreeMap<TargetGroupArn, Option<Incident>>, Error> {
+        let mut target_groups = BTreeMap::new();
         for group in self
             .kind
             .groups
             .managed_groups(&self.kind.policy.managed_tag_key)
             .await?
         {
-            target_groups.extend(group.target_group_arns);
+            for arn in group.target_group_arns {
+                target_groups.insert(arn, None);
+            }
         }
         for incident in self.store.open_incidents().await? {
-            if incident.resource.kind == ResourceKind::TargetGroup {
-                match TargetGroupArn::parse(incident.resource.id.as_str()) {
-                    Ok(arn) => {
-                        target_groups.insert(arn);
-                    }
-                    Err(err) => {
-                        warn!(incident_id = %incident.id, error = %err, "open incident names no valid target group")
-                    }
+            if incident.resource.kind != ResourceKind::TargetGroup {
+                continue;
+            }
+            match TargetGroupArn::parse(incident.resource.id.as_str()) {
+                Ok(arn) => {
+                    target_groups.insert(arn, Some(incident));
+                }
+                Err(err) => {
+                    warn!(incident_id = %incident.id, error = %err, "open incident names no valid target group")
                 }
             }
         }
         info!(target_groups = target_groups.len(), "sweep");
-        Ok(target_groups.into_iter().collect())
+        Ok(target_groups)
     }
 }
 

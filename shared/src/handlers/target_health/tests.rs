@@ -835,3 +835,57 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
     let left = relative.duration_since(SystemTime::now()).unwrap();
     assert!(left > std::time::Duration::from_secs(590), "{left:?}");
 }
+
+fn workflow_of(
+    w: &World,
+) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet>, MemoryStore> {
+    Workflow {
+        kind: &w.handler.kind,
+        store: &w.store,
+        policy: &w.handler.kind.policy,
+        clock: Utc::now,
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_listing_that_missed_an_open_incident_still_converges_on_it() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    // The index has not caught up: the sweep believes nothing is open.
+    workflow_of(&w)
+        .reconcile_from(
+            &ResourceRef::target_group(&tg()),
+            None,
+            "sweep",
+            &Tally::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.store.incidents().len(), 1);
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_incident_from_the_listing_is_never_written_over() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    let stale = w.store.incidents()[0].clone();
+    let mut resolved = stale.clone();
+    resolved
+        .transition(Utc::now(), IncidentState::Resolved, "resolved elsewhere")
+        .unwrap();
+    w.store.overwrite(&resolved);
+    let stored = w.store.load(&resolved.id).await.unwrap().unwrap();
+
+    workflow_of(&w)
+        .reconcile_from(
+            &ResourceRef::target_group(&tg()),
+            Some(stale),
+            "sweep",
+            &Tally::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.store.load(&resolved.id).await.unwrap().unwrap(), stored);
+    assert_eq!(w.fleet.replaced().len(), 1, "no second replacement");
+}
