@@ -633,6 +633,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn open_incidents_come_from_the_sparse_index_not_the_whole_history() {
+        use aws_sdk_dynamodb::operation::query::QueryOutput;
+        let client = mock_client!(aws_sdk_dynamodb, []);
+        let store = DynamoStore::new(client, "t", 90);
+        let open = store.incident_item(&incident()).unwrap();
+        let rule = mock!(Client::query)
+            .match_requests(|req| {
+                req.index_name() == Some(OPEN_INCIDENTS_INDEX)
+                    && req.filter_expression().is_none()
+                    && req
+                        .expression_attribute_names()
+                        .and_then(|n| n.get("#partition"))
+                        == Some(&"open".to_owned())
+            })
+            .then_output(move || QueryOutput::builder().items(open.clone()).build());
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        let found = DynamoStore::new(client, "t", 90)
+            .open_incidents()
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn ledgers_are_read_in_one_consistent_batch_and_missing_ones_are_empty() {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        let client = mock_client!(aws_sdk_dynamodb, []);
+        let store = DynamoStore::new(client, "t", 90);
+        let mut web_ledger = Ledger::default();
+        web_ledger.record(LedgerEntry {
+            at: Utc::now(),
+            target: "i-1".into(),
+            incident: incident().id,
+            launch_template: None,
+        });
+        web_ledger.version = 3;
+        let item = store.ledger_item(&web(), &web_ledger).unwrap();
+        let rule = mock!(Client::batch_get_item)
+            .match_requests(|req| {
+                req.request_items()
+                    .and_then(|r| r.get("t"))
+                    .is_some_and(|k| k.consistent_read() == Some(true) && k.keys().len() == 2)
+            })
+            .then_output(move || {
+                BatchGetItemOutput::builder()
+                    .responses("t", vec![item.clone()])
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        let ledgers = DynamoStore::new(client, "t", 90)
+            .ledgers(&[web(), crate::domain::account_scope()])
+            .await
+            .unwrap();
+        assert_eq!(ledgers[&web()], web_ledger);
+        assert_eq!(ledgers[&crate::domain::account_scope()], Ledger::default());
+    }
+
+    #[tokio::test]
     async fn an_incident_and_a_ledger_round_trip_through_their_items() {
         let client = mock_client!(aws_sdk_dynamodb, []);
         let store = DynamoStore::new(client, "t", 90);

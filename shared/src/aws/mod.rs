@@ -110,3 +110,14 @@ pub fn notifier_handler(
         failure_destination,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_client_retries_in_adaptive_mode_so_a_storm_backs_off() {
+        assert_eq!(
+            super::retry_config().mode(),
+            aws_config::retry::RetryMode::Adaptive
+        );
+    }
+}

@@ -251,3 +251,69 @@ async fn another_validation_error_is_still_an_error() {
         .unwrap_err();
     assert!(!err.is_retryable(), "{err}");
 }
+
+#[tokio::test]
+async fn target_groups_attached_as_traffic_sources_count_like_target_group_arns() {
+    use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, TrafficSourceIdentifier};
+    let groups = mock!(Client::describe_auto_scaling_groups)
+        .match_requests(|req| req.auto_scaling_group_names() == ["web"])
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name("web")
+                        .desired_capacity(4)
+                        .health_check_grace_period(300)
+                        .launch_template(
+                            LaunchTemplateSpecification::builder()
+                                .launch_template_id("lt-0abc")
+                                .launch_template_name("web")
+                                .version("7")
+                                .build(),
+                        )
+                        .target_group_arns(
+                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/http/1",
+                        )
+                        .traffic_sources(
+                            TrafficSourceIdentifier::builder()
+                                .identifier(
+                                    "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/https/2",
+                                )
+                                .r#type("elbv2")
+                                .build(),
+                        )
+                        .traffic_sources(
+                            TrafficSourceIdentifier::builder()
+                                .identifier("classic-lb")
+                                .r#type("elb")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_autoscaling, [&groups]);
+    let found = AutoScaling::new(client)
+        .groups_named(&["web".to_owned()], None)
+        .await
+        .unwrap();
+    let group = &found[0];
+    let arns: Vec<&str> = group.target_group_arns.iter().map(|a| a.as_str()).collect();
+    assert_eq!(
+        arns,
+        [
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/http/1",
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/https/2"
+        ]
+    );
+    assert_eq!(group.desired_capacity, 4);
+    assert_eq!(group.health_check_grace_period_s, 300);
+    assert_eq!(
+        group.launch_template.as_deref(),
+        Some("lt-0abc (web) version 7")
+    );
+    assert!(
+        !group.instance_refresh_in_progress,
+        "no refresh lookup asked"
+    );
+}

@@ -889,3 +889,64 @@ async fn a_stale_incident_from_the_listing_is_never_written_over() {
     assert_eq!(w.store.load(&resolved.id).await.unwrap().unwrap(), stored);
     assert_eq!(w.fleet.replaced().len(), 1, "no second replacement");
 }
+
+#[tokio::test]
+async fn a_standby_instance_and_a_scale_out_do_not_hold_back_healing() {
+    let w = world(1);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.instances[3].lifecycle_state = "Standby".into();
+        g.instances.push(GroupInstance {
+            instance_id: iid(9),
+            lifecycle_state: "Pending".into(),
+            health_status: "Healthy".into(),
+        });
+    });
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
+#[tokio::test]
+async fn replacements_looping_on_one_launch_template_stop_with_an_escalation() {
+    let w = world(1);
+    let now = Utc::now();
+    let earlier = |n: u32, minutes: i64| LedgerEntry {
+        launch_template: Some("lt-0abc version 7".into()),
+        ..ledger_entry(n, now - Minutes::minutes(minutes))
+    };
+    w.store.set_ledger(
+        &web_scope(),
+        Ledger {
+            entries: vec![earlier(7, 50), earlier(8, 35), earlier(9, 20)],
+            version: 0,
+        },
+    );
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].verdict, Verdict::Escalate);
+    assert_eq!(
+        report.checks[0].refusals[0].guard,
+        "replacements-not-working"
+    );
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+}
+
+#[tokio::test]
+async fn an_empty_target_group_is_not_recovering_forever() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(&tg(), vec![]);
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(report.checks[0].verdict, Verdict::Recovering);
+    later(&w, 16, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("no registered targets"));
+}
