@@ -48,6 +48,15 @@ impl Metric {
             unit: "Count",
         }
     }
+
+    /// A duration in whole seconds, e.g. an incident's time to recover.
+    pub fn seconds(name: &'static str, value: i64) -> Self {
+        Self {
+            name,
+            value: value as f64,
+            unit: "Seconds",
+        }
+    }
 }
 
 /// Builds an EMF document. `dimensions` become one dimension set.
@@ -73,13 +82,16 @@ pub fn emf_line(timestamp_ms: i64, dimensions: &[(&str, &str)], metrics: &[Metri
     Value::Object(root)
 }
 
-/// Writes the metrics as one EMF line on stdout. Empty and all-zero sets are skipped.
+/// Writes the metrics as one EMF line on stdout. Zero counts are left out and an empty
+/// set is skipped; a zero measurement (a 0 s time to recover) is a value, kept.
 pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
-    let metrics: Vec<Metric> = metrics.iter().copied().filter(|m| m.value != 0.0).collect();
+    let metrics: Vec<Metric> = metrics.iter().copied().filter(worth_emitting).collect();
     if metrics.is_empty() {
         return;
     }
-    let line = emf_line(chrono::Utc::now().timestamp_millis(), dimensions, &metrics);
+    let function_name = lambda_function_name();
+    let dimensions = with_function_name(dimensions, function_name.as_deref());
+    let line = emf_line(chrono::Utc::now().timestamp_millis(), &dimensions, &metrics);
     // A metric line that cannot be written is not worth failing an invocation for.
     if in_lambda() {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -87,6 +99,32 @@ pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
         // Outside Lambda (the CLI, tests) stdout carries the command's own output.
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
+}
+
+/// A zero count says nothing; a zero measurement (a 0 s time to recover) is a value.
+fn worth_emitting(metric: &Metric) -> bool {
+    metric.value != 0.0 || metric.unit != "Count"
+}
+
+/// In Lambda, every metric also carries the deployed function's own name
+/// (`FunctionName`), so two stacks in one account (staging and prod) keep separate
+/// metrics, and a stack's alarms (the sweep heartbeat above all) watch only its own
+/// function: one stack's sweeps must not hide that another's stopped.
+pub fn with_function_name<'a>(
+    dimensions: &[(&'a str, &'a str)],
+    function_name: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut all = dimensions.to_vec();
+    if let Some(name) = function_name {
+        all.push(("FunctionName", name));
+    }
+    all
+}
+
+fn lambda_function_name() -> Option<String> {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
 }
 
 fn in_lambda() -> bool {
@@ -97,6 +135,31 @@ fn in_lambda() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_lambda_metrics_are_kept_apart_per_deployed_function() {
+        let dims = with_function_name(
+            &[("Function", "target-health")],
+            Some("rebound-prod-TargetHealthFunction-x1"),
+        );
+        let line = emf_line(0, &dims, &[Metric::count("SweepsCompleted", 1)]);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            serde_json::json!(["Function", "FunctionName"])
+        );
+        assert_eq!(line["FunctionName"], "rebound-prod-TargetHealthFunction-x1");
+        assert_eq!(
+            with_function_name(&[("Function", "target-health")], None),
+            vec![("Function", "target-health")]
+        );
+    }
+
+    #[test]
+    fn a_zero_measurement_is_kept_and_a_zero_count_is_not() {
+        assert!(worth_emitting(&Metric::seconds("TimeToRecover", 0)));
+        assert!(!worth_emitting(&Metric::count("ActionsTaken", 0)));
+        assert!(worth_emitting(&Metric::count("ActionsTaken", 1)));
+    }
 
     #[test]
     fn an_emf_line_declares_each_metric_and_carries_its_value() {

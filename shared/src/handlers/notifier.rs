@@ -42,9 +42,37 @@ struct StateChange {
 enum Delivery {
     /// Not an incident state change: nothing to say.
     Skipped,
-    Published,
+    Published(Announced),
     /// Refused for good by SNS and kept in the failure destination.
-    Parked,
+    Parked(Announced),
+}
+
+/// The state change a delivered record announced, for the incident metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announced {
+    pub state: IncidentState,
+    pub time_to_recover_s: Option<i64>,
+}
+
+/// Metrics of the state changes announced in one batch: the notifier is the one place
+/// that sees every change of every incident, whichever function made it.
+/// `IncidentsEscalated` and `IncidentsResolved` count them; `TimeToRecover` holds one
+/// value per verified recovery (an incident closed because its resource is gone has no
+/// time to recover).
+pub fn incident_metrics(announced: &[Announced]) -> Vec<Metric> {
+    let count = |state| announced.iter().filter(|a| a.state == state).count();
+    let mut metrics = vec![
+        Metric::count("IncidentsEscalated", count(IncidentState::Escalated)),
+        Metric::count("IncidentsResolved", count(IncidentState::Resolved)),
+    ];
+    metrics.extend(
+        announced
+            .iter()
+            .filter(|a| a.state == IncidentState::Resolved)
+            .filter_map(|a| a.time_to_recover_s)
+            .map(|s| Metric::seconds("TimeToRecover", s)),
+    );
+    metrics
 }
 
 impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
@@ -63,11 +91,18 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
     pub async fn handle(&self, event: StreamEvent) -> Result<DynamoDbEventResponse, Error> {
         let mut response = DynamoDbEventResponse::default();
         let (mut published, mut parked) = (0, 0);
+        let mut announced = Vec::new();
         for record in &event.records {
             match self.deliver(record).await {
                 Ok(Delivery::Skipped) => {}
-                Ok(Delivery::Published) => published += 1,
-                Ok(Delivery::Parked) => parked += 1,
+                Ok(Delivery::Published(change)) => {
+                    published += 1;
+                    announced.push(change);
+                }
+                Ok(Delivery::Parked(change)) => {
+                    parked += 1;
+                    announced.push(change);
+                }
                 Err(err) => {
                     warn!(event_id = ?record.event_id, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "record not delivered; reporting it for retry");
                     let mut failure = DynamoDbBatchItemFailure::default();
@@ -77,14 +112,20 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
                 }
             }
         }
-        telemetry::emit(
-            &[("Function", "incident-notifier")],
-            &[
-                Metric::count("NotificationsPublished", published),
-                Metric::count("NotificationsParked", parked),
-                Metric::count("NotificationsFailed", response.batch_item_failures.len()),
-            ],
-        );
+        let (counts, measurements): (Vec<Metric>, Vec<Metric>) = incident_metrics(&announced)
+            .into_iter()
+            .partition(|m| m.unit == "Count");
+        let mut line = vec![
+            Metric::count("NotificationsPublished", published),
+            Metric::count("NotificationsParked", parked),
+            Metric::count("NotificationsFailed", response.batch_item_failures.len()),
+        ];
+        line.extend(counts);
+        telemetry::emit(&[("Function", "incident-notifier")], &line);
+        // A line holds one value per metric name: one line per time to recover.
+        for metric in measurements {
+            telemetry::emit(&[("Function", "incident-notifier")], &[metric]);
+        }
         Ok(response)
     }
 
@@ -93,11 +134,15 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
             return Ok(Delivery::Skipped);
         };
         let incident = &change.incident;
+        let announced = Announced {
+            state: incident.state,
+            time_to_recover_s: incident.time_to_recover_s,
+        };
         let notification = notification_for(incident, change.previous);
         let refusal = match self.notifier.publish(&notification).await {
             Ok(()) => {
                 info!(incident_id = %incident.id, state = incident.state.as_str(), "notified");
-                return Ok(Delivery::Published);
+                return Ok(Delivery::Published(announced));
             }
             Err(err) if err.is_retryable() => return Err(err),
             Err(err) => err,
@@ -120,7 +165,7 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
             Ok(()) => {
                 warn!(incident_id = %incident.id, state = incident.state.as_str(), error = %DisplayErrorContext(&refusal),
                     "notification refused for good; parked in the failed-notifications queue");
-                Ok(Delivery::Parked)
+                Ok(Delivery::Parked(announced))
             }
             Err(err) => {
                 error!(incident_id = %incident.id, state = incident.state.as_str(), publish_error = %DisplayErrorContext(&refusal),

@@ -26,6 +26,11 @@ use crate::telemetry::{self, Metric};
 use crate::trigger::{parse_target_health_event, Parsed, TargetHealthTrigger};
 use crate::workflow::{CheckReport, Tally, WatchedKind, Workflow};
 
+/// The heartbeat: 1 for every sweep that completed (see [`Report::sweep_completed`]).
+/// The template's "no successful sweep" alarm watches it, so a watcher that stopped
+/// watching is noticed.
+pub const SWEEPS_COMPLETED: &str = "SweepsCompleted";
+
 /// A sweep starts no new check when less than this is left before the invocation's
 /// deadline: a check takes a few calls, and what is left goes to the next sweep.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -57,6 +62,17 @@ pub struct Report {
     /// sweep looks at them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<TargetGroupArn>,
+}
+
+impl Report {
+    /// A sweep that did its job: it listed what to check and checked some of it, or
+    /// there was nothing to check. Failures of single target groups do not stop a sweep
+    /// (`ChecksFailed` counts them); a sweep where every check failed, or that ran out
+    /// of time before checking anything, did not complete.
+    pub fn sweep_completed(&self) -> bool {
+        self.status == ReportStatus::Checked
+            && (!self.checks.is_empty() || (self.failures.is_empty() && self.deferred.is_empty()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -309,6 +325,11 @@ where
             TargetHealthTrigger::Sweep => {
                 let report = self.sweep(&label, &tally, deadline).await;
                 self.emit(&tally, report.as_ref().map_or(0, |r| r.failures.len()));
+                let completed = report.as_ref().is_ok_and(Report::sweep_completed);
+                telemetry::emit(
+                    &[("Function", "target-health")],
+                    &[Metric::count(SWEEPS_COMPLETED, usize::from(completed))],
+                );
                 report?
             }
         };

@@ -276,3 +276,37 @@ async fn a_malformed_record_is_reported_for_retry_not_parked() {
     assert!(parked.parked().is_empty());
     assert!(notifier.published().is_empty());
 }
+
+#[test]
+fn escalations_resolutions_and_times_to_recover_become_metrics() {
+    let announced = [
+        Announced {
+            state: IncidentState::Open,
+            time_to_recover_s: None,
+        },
+        Announced {
+            state: IncidentState::Escalated,
+            time_to_recover_s: None,
+        },
+        Announced {
+            state: IncidentState::Resolved,
+            time_to_recover_s: Some(184),
+        },
+        // Closed because its resource is gone: resolved, no time to recover.
+        Announced {
+            state: IncidentState::Resolved,
+            time_to_recover_s: None,
+        },
+    ];
+    let metrics = incident_metrics(&announced);
+    let value = |name: &str| {
+        metrics
+            .iter()
+            .filter(|m| m.name == name)
+            .map(|m| (m.value, m.unit))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(value("IncidentsEscalated"), vec![(1.0, "Count")]);
+    assert_eq!(value("IncidentsResolved"), vec![(2.0, "Count")]);
+    assert_eq!(value("TimeToRecover"), vec![(184.0, "Seconds")]);
+}

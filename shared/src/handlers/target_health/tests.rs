@@ -950,3 +950,43 @@ async fn an_empty_target_group_is_not_recovering_forever() {
         .detail
         .contains("no registered targets"));
 }
+
+#[tokio::test]
+async fn a_sweep_that_checked_its_target_groups_counts_as_a_heartbeat() {
+    let w = world(1);
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert!(report.sweep_completed());
+
+    let nothing_to_watch = world_with(0, false, enforce());
+    let report = deliver(&nothing_to_watch, "scheduled-sweep.json").await;
+    assert!(report.checks.is_empty() && report.failures.is_empty());
+    assert!(report.sweep_completed(), "an empty sweep still did its job");
+}
+
+#[tokio::test]
+async fn a_sweep_that_checked_nothing_is_no_heartbeat() {
+    let w = world(1);
+    w.fleet.fail_next_target_health(
+        &tg(),
+        Error::Aws {
+            operation: "DescribeTargetHealth",
+            retryable: false,
+            detail: "AccessDenied".into(),
+            source: "AccessDenied".into(),
+        },
+    );
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(report.failures.len(), 1);
+    assert!(!report.sweep_completed(), "every check failed");
+
+    let w = world(1);
+    let report = w
+        .handler
+        .handle_until(event("scheduled-sweep.json"), Some(SystemTime::now()))
+        .await
+        .unwrap();
+    assert!(!report.sweep_completed(), "everything deferred");
+
+    let report = deliver(&w, "alarm-other-metric.json").await;
+    assert!(!report.sweep_completed(), "an ignored event is no sweep");
+}
