@@ -12,6 +12,7 @@
 //! - [`config`], [`error`], [`telemetry`]: typed environment, classified errors, logs
 //!   and metrics.
 //! - `fakes` (feature `test-util`): in-memory ports for tests.
+//! - `properties` (tests only): property-based tests of every parser and the policy.
 
 pub mod aws;
 pub mod config;
@@ -27,5 +28,8 @@ pub mod workflow;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
+
+#[cfg(test)]
+mod properties;
 
 pub use error::Error;
