@@ -1,12 +1,17 @@
 # shellcheck shell=bash
-# Project-local Python virtualenv for the tools pinned in requirements-dev.txt
-# (moto server, cfn-lint, aws-sam-cli, cargo-lambda). Sourced by scripts; defines:
+# Project-local Python virtualenvs for the pinned tools. Sourced by scripts; defines:
 #
 #   venv_ensure   create $REBOUND_VENV (default <repo>/.venv) with `python3 -m venv` if
-#                 missing, and `pip install -r requirements-dev.txt` whenever that file is
-#                 newer than the stamp left by the last successful install. Quiet on
-#                 success; on failure prints pip's output and returns 1.
+#                 missing, and `pip install -r requirements-dev.txt` (moto server,
+#                 cfn-lint, aws-sam-cli, cargo-lambda) whenever that file is newer than
+#                 the stamp left by the last successful install. Quiet on success; on
+#                 failure prints pip's output and returns 1.
 #                 Exports REBOUND_VENV and REBOUND_PYTHON.
+#   checkov_venv_ensure
+#                 the same for $REBOUND_CHECKOV_VENV (default <repo>/.venv-checkov) and
+#                 requirements-checkov.txt: checkov pins a boto3 that aws-sam-cli cannot
+#                 share, so it has an environment of its own.
+#                 Exports REBOUND_CHECKOV_VENV and REBOUND_CHECKOV.
 #
 # The repo root comes from this file's location, never from $PWD.
 
@@ -15,10 +20,11 @@ _REBOUND_VENV_SH=1
 
 _REBOUND_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-venv_ensure() {
-    local venv="${REBOUND_VENV:-$_REBOUND_ROOT/.venv}"
-    local requirements="$_REBOUND_ROOT/requirements-dev.txt"
-    local stamp="$venv/.requirements-dev.stamp"
+# _venv_install VENV REQUIREMENTS: create VENV if missing and install REQUIREMENTS
+# whenever that file is newer than the venv's stamp for it.
+_venv_install() {
+    local venv="$1" requirements="$2"
+    local stamp="$venv/.$(basename "$requirements" .txt).stamp"
     local output
 
     if [[ ! -f "$requirements" ]]; then
@@ -41,8 +47,20 @@ venv_ensure() {
         fi
         touch "$stamp"
     fi
+}
+
+venv_ensure() {
+    local venv="${REBOUND_VENV:-$_REBOUND_ROOT/.venv}"
+    _venv_install "$venv" "$_REBOUND_ROOT/requirements-dev.txt" || return 1
     export REBOUND_VENV="$venv"
     export REBOUND_PYTHON="$venv/bin/python"
+}
+
+checkov_venv_ensure() {
+    local venv="${REBOUND_CHECKOV_VENV:-$_REBOUND_ROOT/.venv-checkov}"
+    _venv_install "$venv" "$_REBOUND_ROOT/requirements-checkov.txt" || return 1
+    export REBOUND_CHECKOV_VENV="$venv"
+    export REBOUND_CHECKOV="$venv/bin/checkov"
 }
 
 fi
