@@ -7,6 +7,8 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::ids::TargetGroupArn;
 
+mod sns;
+
 const ALB_NAMESPACE: &str = "AWS/ApplicationELB";
 const UNHEALTHY_HOST_COUNT: &str = "UnHealthyHostCount";
 
@@ -119,6 +121,20 @@ struct AlarmOrigin<'a> {
 }
 
 pub fn parse_target_health_event(event: &Value) -> Result<Parsed<TargetHealthTrigger>, Error> {
+    match sns::unwrap(event)? {
+        sns::SnsMessage::NotSns => {}
+        sns::SnsMessage::NotAnAlarm(reason) => return Ok(Parsed::Ignored(reason)),
+        sns::SnsMessage::Alarm(alarm) => {
+            // The region comes from the alarm's ARN: the notification's `Region` is a
+            // display name ("US East (N. Virginia)").
+            let origin = AlarmOrigin {
+                alarm_arn: &alarm.alarm_arn,
+                region: "",
+                account: &alarm.account,
+            };
+            return alarm_trigger(alarm.detail, &origin);
+        }
+    }
     if event.get("detail-type").is_some() {
         let envelope: EventBridgeEnvelope = decode(event, "EventBridge event")?;
         return match (envelope.source.as_str(), envelope.detail_type.as_str()) {
@@ -305,6 +321,69 @@ mod tests {
         let event = json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {"alarmName": 5}});
         assert!(matches!(
             parse_target_health_event(&event),
+            Err(Error::InvalidEvent(_))
+        ));
+    }
+
+    fn via_sns(message: Value) -> Value {
+        json!({"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "Sns": {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:ops",
+                    "Message": message.to_string()}
+        }]})
+    }
+
+    #[test]
+    fn an_alarm_delivered_through_sns_names_its_target_group_like_the_eventbridge_shape() {
+        let message = json!({
+            "AlarmName": "web-unhealthy", "AWSAccountId": "123456789012",
+            "NewStateValue": "ALARM", "Region": "US East (N. Virginia)",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-unhealthy",
+            "Trigger": {"MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB",
+                        "Dimensions": [{"name": "TargetGroup", "value": "targetgroup/web/73e2d6bc24d8a067"},
+                                       {"name": "LoadBalancer", "value": "app/alb/1"}]}
+        });
+        let parsed = parse_target_health_event(&via_sns(message)).unwrap();
+        let eventbridge = parse_target_health_event(&alarm_change(json!({
+            "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount",
+            "dimensions": {"TargetGroup": "targetgroup/web/73e2d6bc24d8a067", "LoadBalancer": "app/alb/1"}
+        })))
+        .unwrap();
+        assert_eq!(parsed, eventbridge);
+    }
+
+    #[test]
+    fn a_metric_math_alarm_through_sns_is_read_from_its_metrics() {
+        let message = json!({
+            "AlarmName": "web-unhealthy", "AWSAccountId": "123456789012", "NewStateValue": "OK",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-unhealthy",
+            "Trigger": {"Metrics": [{"Id": "m1", "MetricStat": {"Metric": {
+                "Namespace": "AWS/ApplicationELB", "MetricName": "UnHealthyHostCount",
+                "Dimensions": [{"name": "TargetGroup", "value": "targetgroup/web/73e2d6bc24d8a067"}]}}}]}
+        });
+        match parse_target_health_event(&via_sns(message)).unwrap() {
+            Parsed::Trigger(TargetHealthTrigger::Alarm { state, .. }) => assert_eq!(state, "OK"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_sns_message_that_is_not_an_alarm_is_ignored_and_a_broken_record_is_invalid() {
+        assert!(matches!(
+            parse_target_health_event(&via_sns(json!({"hello": "world"}))).unwrap(),
+            Parsed::Ignored(_)
+        ));
+        let broken = json!({"Records": [{"EventSource": "aws:sns", "Sns": {}}]});
+        assert!(matches!(
+            parse_target_health_event(&broken),
+            Err(Error::InvalidEvent(_))
+        ));
+        let two = json!({"Records": [
+            {"EventSource": "aws:sns", "Sns": {"Message": "{}"}},
+            {"EventSource": "aws:sns", "Sns": {"Message": "{}"}}
+        ]});
+        assert!(matches!(
+            parse_target_health_event(&two),
             Err(Error::InvalidEvent(_))
         ));
     }

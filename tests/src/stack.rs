@@ -173,6 +173,33 @@ impl Stack {
         event
     }
 
+    /// The sample alarm notification delivered through an SNS subscription, aimed at
+    /// the (first) target group of stack `index`.
+    pub fn alarm_via_sns_event(&self, index: usize) -> Value {
+        let eventbridge = self.alarm_event(index);
+        let dimensions = &eventbridge["detail"]["configuration"]["metrics"][0]["metricStat"]
+            ["metric"]["dimensions"];
+        let mut event = sample_event("target-health/alarm-via-sns.json");
+        let text = event["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .expect("sample SNS message")
+            .to_owned();
+        let mut message: Value = serde_json::from_str(&text).expect("sample alarm notification");
+        message["AWSAccountId"] = Value::String(self.account.clone());
+        message["AlarmArn"] = Value::String(format!(
+            "arn:aws:cloudwatch:{}:{}:alarm:{}",
+            self.region,
+            self.account,
+            message["AlarmName"].as_str().unwrap_or("alarm")
+        ));
+        message["Trigger"]["Dimensions"] = serde_json::json!([
+            {"name": "TargetGroup", "value": dimensions["TargetGroup"]},
+            {"name": "LoadBalancer", "value": dimensions["LoadBalancer"]},
+        ]);
+        event["Records"][0]["Sns"]["Message"] = Value::String(message.to_string());
+        event
+    }
+
     /// Runs `emulator/stream_pump.py` once over the incidents table's stream: the part
     /// of Lambda's event source mapping. `delivery` is `--print-event` (print the Lambda
     /// event) or `--invoke-url URL` (deliver it to a function); the stdout is returned.
