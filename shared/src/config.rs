@@ -67,6 +67,9 @@ pub struct Config {
     /// Where the notifier parks notifications SNS refuses for good; without it they are
     /// retried until the event source mapping gives up on them.
     pub failed_notifications_queue_url: Option<String>,
+    /// The topic AWS Chatbot subscribes to: when set, the notifier also publishes each
+    /// change there as a Chatbot custom notification (opt-in).
+    pub chatbot_topic_arn: Option<String>,
     pub incident_retention_days: u32,
     pub policy: PolicyConfig,
 }
@@ -182,6 +185,7 @@ impl Config {
                 .ok_or(ConfigError::Missing("INCIDENTS_TABLE"))?,
             notify_topic_arn: get("NOTIFY_TOPIC_ARN"),
             failed_notifications_queue_url: get("FAILED_NOTIFICATIONS_QUEUE_URL"),
+            chatbot_topic_arn: get("CHATBOT_TOPIC_ARN"),
             incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
             policy,
         })
@@ -224,6 +228,7 @@ mod tests {
         assert_eq!(cfg.policy.managed_tag_key, "rebound:managed");
         assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
         assert_eq!(cfg.failed_notifications_queue_url, None);
+        assert_eq!(cfg.chatbot_topic_arn, None, "chat cards are opt-in");
         assert_eq!(
             config(&[]).unwrap_err(),
             ConfigError::Missing("INCIDENTS_TABLE")
@@ -245,6 +250,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cfg.failed_notifications_queue_url, None);
+    }
+
+    #[test]
+    fn a_chatbot_topic_turns_chat_cards_on() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:rebound-chat";
+        let cfg = config(&[("INCIDENTS_TABLE", "t"), ("CHATBOT_TOPIC_ARN", arn)]).unwrap();
+        assert_eq!(cfg.chatbot_topic_arn.as_deref(), Some(arn));
     }
 
     #[test]

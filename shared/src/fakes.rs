@@ -350,6 +350,8 @@ pub struct RecordingNotifier {
 
 #[derive(Clone, Copy)]
 enum InjectedFailure {
+    /// This publish goes through.
+    Pass,
     Throttled,
     Refused,
 }
@@ -363,6 +365,14 @@ impl RecordingNotifier {
     pub fn fail_next(&self, n: u32) {
         let mut failures = lock(&self.failures_to_inject);
         failures.extend((0..n).map(|_| InjectedFailure::Throttled));
+    }
+
+    /// After `n` more publishes go through, one fails with a retryable error: a failure
+    /// (or a crash) in the middle of a batch.
+    pub fn fail_after(&self, n: usize) {
+        let mut failures = lock(&self.failures_to_inject);
+        failures.extend((0..n).map(|_| InjectedFailure::Pass));
+        failures.push(InjectedFailure::Throttled);
     }
 
     /// The next N publishes are refused for good, as SNS refuses an invalid parameter.
@@ -391,7 +401,7 @@ impl Notifier for RecordingNotifier {
                 detail: "InvalidParameter: injected refusal".into(),
                 source: "InvalidParameter".into(),
             }),
-            None => {
+            None | Some(InjectedFailure::Pass) => {
                 lock(&self.published).push(notification.clone());
                 Ok(())
             }

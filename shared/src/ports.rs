@@ -122,27 +122,52 @@ pub trait IncidentStore: Send + Sync {
 pub struct Notification {
     /// One line of fewer than 100 characters (SNS refuses anything else).
     pub subject: String,
-    /// For e-mail and chat.
+    /// For e-mail: what broke, the evidence, what Rebound did, what to check next, and
+    /// links to the console.
     pub text: String,
     /// For machines (SQS, Lambda, HTTP subscribers).
     pub json: String,
+    /// The same change as an AWS Chatbot custom notification (a Slack / Teams card),
+    /// published whole to the chat topic when one is configured.
+    pub chatbot: String,
     pub severity: String,
     pub resource_type: String,
     pub state: String,
+    pub resource_id: String,
 }
 
 impl Notification {
     /// The message attributes subscription filter policies match on, by name.
-    pub fn attributes(&self) -> [(&'static str, &str); 3] {
+    pub fn attributes(&self) -> [(&'static str, &str); 4] {
         [
             ("severity", &self.severity),
             ("resource_type", &self.resource_type),
             ("state", &self.state),
+            ("resource_id", &self.resource_id),
         ]
     }
 }
 
+/// Where a notification goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The notifications topic: per-protocol message (`MessageStructure=json`).
+    Topic,
+    /// The chat topic AWS Chatbot subscribes to: the custom notification, whole.
+    Chatbot,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Topic => "topic",
+            Self::Chatbot => "chatbot",
+        }
+    }
+}
+
 pub trait Notifier: Send + Sync {
+    /// Publishes the notification in the form of this notifier's [`Channel`].
     fn publish(
         &self,
         notification: &Notification,
@@ -157,6 +182,8 @@ pub struct FailedNotification {
     pub state: IncidentState,
     pub previous_state: Option<IncidentState>,
     pub notification: Notification,
+    /// Which of the notification's messages was refused.
+    pub channel: Channel,
     /// Why it was refused, as people read it.
     pub error: String,
     /// Where the change sits in the incidents table's stream.

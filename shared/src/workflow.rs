@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
@@ -114,6 +115,12 @@ pub struct Tally {
     pub incidents_opened: AtomicUsize,
     pub actions_taken: AtomicUsize,
     pub actions_refused: AtomicUsize,
+    /// Incidents this invocation moved to escalated (a new incident written escalated
+    /// included).
+    pub incidents_escalated: AtomicUsize,
+    /// The time to recover of each incident this invocation resolved as recovered (an
+    /// incident closed because its resource is gone has none).
+    recovery_times: Mutex<Vec<i64>>,
 }
 
 impl Tally {
@@ -123,6 +130,33 @@ impl Tally {
 
     pub fn get(counter: &AtomicUsize) -> usize {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts what a landed write changed in the incident's lifecycle.
+    fn transition(&self, before: Option<IncidentState>, after: &Incident) {
+        if before == Some(after.state) {
+            return;
+        }
+        match after.state {
+            IncidentState::Escalated => Self::add(&self.incidents_escalated, 1),
+            IncidentState::Resolved => {
+                if let Some(ttr) = after.time_to_recover_s {
+                    self.recovery_times
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(ttr);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The times to recover recorded so far, in seconds.
+    pub fn recovery_times(&self) -> Vec<i64> {
+        self.recovery_times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -187,6 +221,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 self.store.ledgers(&scopes).await?
             };
             let mut incident = current.clone();
+            let before = incident.as_ref().map(|i| i.state);
             let settled = incident
                 .as_mut()
                 .is_some_and(|i| self.settle_overdue(i, &observed, now));
@@ -244,6 +279,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             }
 
             Tally::add(&tally.actions_refused, decision.refusals.len());
+            tally.transition(before, &incident);
             if is_new {
                 Tally::add(&tally.incidents_opened, 1);
                 info!(incident_id = %incident.id, resource = %resource.id, state = incident.state.as_str(), "incident opened");

@@ -128,6 +128,7 @@ impl Stack {
             // provision.py makes no queue for parked notifications; a test that needs
             // one creates it.
             failed_notifications_queue_url: None,
+            chatbot_topic_arn: None,
             incident_retention_days: 90,
             policy: PolicyConfig {
                 mode,

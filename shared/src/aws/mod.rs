@@ -70,7 +70,8 @@ pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHa
     DynamoStore,
 >;
 
-/// The notifier wired to SNS, parking what SNS refuses in SQS.
+/// The notifier wired to SNS (and the chat topic, if configured), parking what SNS
+/// refuses in SQS.
 pub type AwsNotifierHandler =
     crate::handlers::notifier::NotifierHandler<SnsNotifier, SqsFailedNotifications>;
 
@@ -105,10 +106,15 @@ pub fn notifier_handler(
         .failed_notifications_queue_url
         .as_deref()
         .map(|queue_url| SqsFailedNotifications::new(aws_sdk_sqs::Client::new(sdk), queue_url));
-    Ok(crate::handlers::notifier::NotifierHandler::new(
-        SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic),
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let handler = crate::handlers::notifier::NotifierHandler::new(
+        SnsNotifier::new(sns.clone(), topic),
         failure_destination,
-    ))
+    );
+    Ok(match &config.chatbot_topic_arn {
+        Some(chat) => handler.with_chat(SnsNotifier::chatbot(sns, chat)),
+        None => handler,
+    })
 }
 
 #[cfg(test)]

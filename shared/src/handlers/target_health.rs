@@ -322,6 +322,8 @@ where
                 Metric::count("IncidentsOpened", Tally::get(&tally.incidents_opened)),
                 Metric::count("ActionsTaken", Tally::get(&tally.actions_taken)),
                 Metric::count("ActionsRefused", Tally::get(&tally.actions_refused)),
+                Metric::count("IncidentsEscalated", Tally::get(&tally.incidents_escalated)),
+                Metric::seconds("TimeToRecoverSeconds", tally.recovery_times()),
                 Metric::count("ChecksFailed", failed),
             ],
         );

@@ -950,3 +950,166 @@ async fn an_empty_target_group_is_not_recovering_forever() {
         .detail
         .contains("no registered targets"));
 }
+
+// Metrics: `IncidentsEscalated` and `TimeToRecoverSeconds` on the invocation's EMF line.
+
+/// Every value of `metric` the handler emitted while handling `event`, with the unit it
+/// was declared with.
+async fn metric_values(
+    handler: &Handler,
+    event: Value,
+    metric: &str,
+) -> (Vec<f64>, Option<String>) {
+    let capture = crate::telemetry::capture::start();
+    handler.handle(event).await.unwrap();
+    let unit = capture.lines().iter().find_map(|line| {
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()?
+            .iter()
+            .find(|m| m["Name"] == metric)
+            .and_then(|m| m["Unit"].as_str().map(str::to_owned))
+    });
+    (capture.values(metric), unit)
+}
+
+#[tokio::test]
+async fn a_verified_recovery_reports_its_time_to_recover_in_seconds() {
+    let w = world(1);
+    let (ttr, _) = metric_values(
+        &w.handler,
+        event("alarm-state-change.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+    assert!(ttr.is_empty(), "nothing recovered yet: {ttr:?}");
+    w.fleet.set_targets(
+        &tg(),
+        (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+
+    let (ttr, unit) = metric_values(
+        &later(&w, 11, enforce()),
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    let recorded = incident.time_to_recover_s.unwrap();
+    assert!((660..=661).contains(&recorded), "{recorded}");
+    assert_eq!(ttr, vec![recorded as f64], "one value, the incident's own");
+    assert_eq!(unit.as_deref(), Some("Seconds"));
+}
+
+#[tokio::test]
+async fn a_later_sweep_of_the_recovered_target_group_reports_no_time_to_recover_again() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(
+        &tg(),
+        (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    deliver(&w, "scheduled-sweep.json").await;
+    let (ttr, _) = metric_values(
+        &w.handler,
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+    assert!(ttr.is_empty(), "{ttr:?}");
+}
+
+#[tokio::test]
+async fn an_escalation_is_counted_once_however_often_it_is_seen_again() {
+    let w = world(4);
+    let (escalated, unit) = metric_values(
+        &w.handler,
+        event("alarm-state-change.json"),
+        "IncidentsEscalated",
+    )
+    .await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+    assert_eq!(escalated, vec![1.0]);
+    assert_eq!(unit.as_deref(), Some("Count"));
+
+    for name in ["alarm-state-change.json", "scheduled-sweep.json"] {
+        let (again, _) = metric_values(&w.handler, event(name), "IncidentsEscalated").await;
+        assert!(again.is_empty(), "{name}: {again:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_incident_that_escalates_after_remediating_is_counted_and_reports_no_recovery() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(
+        &tg(),
+        (2..=4)
+            .map(|n| target(n, TargetState::Healthy))
+            .chain([target(5, TargetState::Initial)])
+            .collect(),
+    );
+    let capture = crate::telemetry::capture::start();
+    later(&w, 16, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+    assert_eq!(capture.values("IncidentsEscalated"), vec![1.0]);
+    assert!(capture.values("TimeToRecoverSeconds").is_empty());
+}
+
+#[tokio::test]
+async fn an_incident_closed_because_its_target_group_is_gone_reports_no_time_to_recover() {
+    let w = world_with(1, false, enforce());
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.delete_target_group(&tg());
+    let (ttr, _) = metric_values(&w.handler, alarm_for(&tg()), "TimeToRecoverSeconds").await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Resolved);
+    assert!(ttr.is_empty(), "{ttr:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_that_resolves_two_incidents_reports_both_times_to_recover() {
+    let w = world(1);
+    let config = PolicyConfig {
+        cooldown: std::time::Duration::ZERO,
+        ..enforce()
+    };
+    w.fleet.set_targets(
+        &second_tg(),
+        vec![
+            target(1, TargetState::Unhealthy),
+            target(2, TargetState::Healthy),
+        ],
+    );
+    w.handler.handle(alarm_for(&tg())).await.unwrap();
+    later(&w, 0, config.clone())
+        .handle(alarm_for(&second_tg()))
+        .await
+        .unwrap();
+    let healthy: Vec<TargetHealth> = (2..=5).map(|n| target(n, TargetState::Healthy)).collect();
+    w.fleet.set_targets(&tg(), healthy.clone());
+    w.fleet.set_targets(&second_tg(), healthy);
+
+    let (ttr, _) = metric_values(
+        &later(&w, 11, config),
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+
+    let mut recorded: Vec<f64> = w
+        .store
+        .incidents()
+        .iter()
+        .filter_map(|i| i.time_to_recover_s)
+        .map(|s| s as f64)
+        .collect();
+    assert_eq!(recorded.len(), 2, "{:?}", w.store.incidents());
+    let mut ttr = ttr;
+    ttr.sort_by(f64::total_cmp);
+    recorded.sort_by(f64::total_cmp);
+    assert_eq!(ttr, recorded);
+}
