@@ -54,6 +54,7 @@ fn incident(targets: Vec<TargetHealth>, summary: &str) -> Incident {
         Evidence {
             targets,
             auto_scaling_groups: vec!["web-asg".into()],
+            database: None,
         },
         summary,
         Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
