@@ -126,7 +126,11 @@ where
             None => None,
         };
         let wanted = incident.is_some_and(rds::wants_failover);
-        let may_fail_over = self.cue.is_sick() || (matches!(self.cue, Cue::Look) && wanted);
+        // An incident whose failover was asked for is verified, never failed over again:
+        // nothing more to read for it.
+        let asked = incident.is_some_and(rds::failover_requested);
+        let may_fail_over =
+            !asked && (self.cue.is_sick() || (matches!(self.cue, Cue::Look) && wanted));
         // RDS's own failover events (ours, or one it made by itself, delivered to us or
         // not) count against a new failover: worth a call only when one may be decided.
         let events = if may_fail_over {

@@ -276,6 +276,14 @@ pub fn wants_failover(incident: &Incident) -> bool {
         .is_some_and(|d| d.wants_failover)
 }
 
+/// A failover of this incident was asked for (or may have been: written ahead).
+pub fn failover_requested(incident: &Incident) -> bool {
+    incident
+        .actions
+        .iter()
+        .any(|a| is_failover(a.kind) && a.outcome.was_requested())
+}
+
 pub fn decide(
     observation: Observation<'_>,
     history: History<'_>,
