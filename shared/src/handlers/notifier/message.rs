@@ -198,6 +198,28 @@ fn readable(
         }
     }
 
+    if let Some(database) = &incident.evidence.database {
+        let place = |p: &crate::domain::Placement| match &p.writer {
+            Some(writer) => format!("{}, writer {writer}", p.status),
+            None => format!(
+                "{}, primary in {}, standby in {}",
+                p.status,
+                p.primary_az.as_deref().unwrap_or("?"),
+                p.standby_az.as_deref().unwrap_or("none")
+            ),
+        };
+        text.push_str(&format!(
+            "\nDatabase:  {}\n",
+            line(&place(&database.detected))
+        ));
+        if let Some(before) = &database.before_failover {
+            text.push_str(&format!("Before failover: {}\n", line(&place(before))));
+        }
+        if let Some(after) = &database.after_failover {
+            text.push_str(&format!("After failover:  {}\n", line(&place(after))));
+        }
+    }
+
     let actions = &incident.actions;
     if !actions.is_empty() {
         let listed = actions.len().min(caps.listed_actions);
