@@ -129,8 +129,14 @@ where
         // An incident whose failover was asked for is verified, never failed over again:
         // nothing more to read for it.
         let asked = incident.is_some_and(rds::failover_requested);
+        // A standalone instance that is unmanaged, single-AZ or not available is refused
+        // on what was just read: RDS's events and the ledgers would change nothing.
+        let eligible = instance.cluster.is_some()
+            || (instance.is_managed(&self.kind.policy.managed_tag_key)
+                && instance.multi_az
+                && instance.is_available());
         let may_fail_over =
-            !asked && (self.cue.is_sick() || (matches!(self.cue, Cue::Look) && wanted));
+            eligible && !asked && (self.cue.is_sick() || (matches!(self.cue, Cue::Look) && wanted));
         // RDS's own failover events (ours, or one it made by itself, delivered to us or
         // not) count against a new failover: worth a call only when one may be decided.
         let events = if may_fail_over {

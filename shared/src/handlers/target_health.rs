@@ -190,6 +190,9 @@ where
                     .find(|g| g.instance(&t.instance_id).is_some())
             })
             .filter(|g| g.is_managed(&self.policy.managed_tag_key))
+            // A group held while its database's incident is open acts on nothing: its
+            // ledgers are not worth a read.
+            .filter(|g| !alb::held_by_open_incident(g, &observed.dependencies))
             .map(|g| &g.name)
             .collect();
         owners

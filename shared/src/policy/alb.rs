@@ -306,6 +306,18 @@ pub fn dependency_hold(
     })
 }
 
+/// The group depends on a database whose incident is open: held whatever the time.
+pub fn held_by_open_incident(
+    group: &ScalingGroup,
+    dependencies: &[(DbInstanceId, DependencyState)],
+) -> bool {
+    group.depends_on().is_some_and(|database| {
+        dependencies
+            .iter()
+            .any(|(id, state)| *id == database && state.open_incident.is_some())
+    })
+}
+
 /// One action per instance: an instance already asked to be replaced (in this incident
 /// or, through its group's ledger, in another target group's) is not asked again —
 /// unless every earlier request was accepted and had no effect past its deadline, which
