@@ -313,10 +313,8 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             } else {
                 IncidentState::Open
             };
-            let why = match refusal_text(decision.refusals.iter()) {
-                text if text.is_empty() => format!("hold lifted: {}", decision.summary),
-                text => format!("hold lifted: {}; {text}", decision.summary),
-            };
+            // What still holds it, if anything, follows as its own timeline entry.
+            let why = format!("hold lifted: {}", decision.summary);
             changed |= incident.transition(now, back, why)?;
         }
         let mut ledger_writes = Vec::new();
