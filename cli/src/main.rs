@@ -75,7 +75,8 @@ enum Command {
     /// endpoint: a Docker-free `sam local invoke`.
     Invoke {
         function: Function,
-        /// The event JSON, e.g. events/target-health/alarm-state-change.json.
+        /// The event JSON, e.g. events/target-health/alarm-state-change.json or
+        /// events/rds-health/alarm-state-change.json.
         #[arg(long, short)]
         event: PathBuf,
     },
@@ -94,6 +95,7 @@ enum IncidentsCommand {
 #[derive(Clone, Copy, ValueEnum)]
 enum Function {
     TargetHealth,
+    RdsHealth,
     IncidentNotifier,
 }
 
@@ -213,6 +215,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             source,
                         })?;
                     let report = rebound::aws::target_health_handler(&config, &sdk)
+                        .handle(payload)
+                        .await?;
+                    serde_json::to_value(report)?
+                }
+                Function::RdsHealth => {
+                    let payload =
+                        serde_json::from_str(&text).map_err(|source| CliError::Event {
+                            path: event.clone(),
+                            source,
+                        })?;
+                    let report = rebound::aws::rds_health_handler(&config, &sdk)
                         .handle(payload)
                         .await?;
                     serde_json::to_value(report)?

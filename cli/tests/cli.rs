@@ -301,3 +301,43 @@ fn incidents_are_filtered_by_state_age_and_resource_and_reported_over_a_window()
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid duration"), "{stderr}");
 }
+
+#[test]
+fn invoke_rds_health_fails_the_database_over_and_lists_its_incident() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let event_file =
+        std::env::temp_dir().join(format!("rebound-cli-rds-event-{}.json", std::process::id()));
+    std::fs::write(&event_file, stack.rds_alarm_event().to_string()).unwrap();
+    let report: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &[
+            "invoke",
+            "rds-health",
+            "--event",
+            &event_file.to_string_lossy(),
+        ],
+    )))
+    .unwrap();
+    std::fs::remove_file(&event_file).ok();
+    assert_eq!(report["checks"][0]["verdict"], "remediate", "{report}");
+    assert_eq!(
+        report["checks"][0]["actions"][0]["kind"],
+        "reboot-with-failover"
+    );
+    assert_eq!(emulator.calls_of("RebootDBInstance"), 1);
+
+    let incidents: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(incidents[0]["resource"]["type"], "db-instance");
+    assert_eq!(incidents[0]["resource"]["id"], stack.db());
+    assert_eq!(
+        incidents[0]["evidence"]["database"]["before_failover"]["primary_az"],
+        "us-east-1a"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::ActionKind;
+use crate::domain::{ActionKind, ResourceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -35,8 +35,25 @@ pub struct PolicyConfig {
     /// that reach `replacement_loop_limit` mean replacing is not fixing it: escalate.
     pub replacement_loop_window: Duration,
     pub replacement_loop_limit: u32,
-    /// Target groups the sweep checks at once.
+    /// Target groups (or DB instances) the sweep checks at once.
     pub sweep_concurrency: usize,
+    /// Between two failovers of one DB instance (or cluster), and how far back RDS's own
+    /// failover events count against a new one.
+    pub rds_cooldown: Duration,
+    /// How long after a database's incident resolves (its failover completed) the
+    /// groups that depend on it stay held: connections move to the new primary.
+    pub dependency_settle: Duration,
+}
+
+impl PolicyConfig {
+    /// The cooldown of one scope: a DB instance or cluster has its own, longer one
+    /// (a failover is disruptive), everything else `cooldown`.
+    pub fn cooldown_for(&self, scope: ResourceKind) -> Duration {
+        match scope {
+            ResourceKind::DbInstance | ResourceKind::DbCluster => self.rds_cooldown,
+            _ => self.cooldown,
+        }
+    }
 }
 
 impl Default for PolicyConfig {
@@ -54,6 +71,8 @@ impl Default for PolicyConfig {
             replacement_loop_window: Duration::from_secs(3600),
             replacement_loop_limit: 3,
             sweep_concurrency: 8,
+            rds_cooldown: Duration::from_secs(1800),
+            dependency_settle: Duration::from_secs(300),
         }
     }
 }
@@ -179,6 +198,18 @@ impl Config {
                 1,
                 64,
             )? as usize,
+            rds_cooldown: Duration::from_secs(number(
+                "RDS_COOLDOWN_SECONDS",
+                defaults.rds_cooldown.as_secs(),
+                0,
+                86_400,
+            )?),
+            dependency_settle: Duration::from_secs(number(
+                "DEPENDENCY_SETTLE_SECONDS",
+                defaults.dependency_settle.as_secs(),
+                0,
+                86_400,
+            )?),
         };
         Ok(Self {
             incidents_table: get("INCIDENTS_TABLE")
@@ -229,6 +260,8 @@ mod tests {
         assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
         assert_eq!(cfg.failed_notifications_queue_url, None);
         assert_eq!(cfg.chatbot_topic_arn, None, "chat cards are opt-in");
+        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(1800));
+        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(300));
         assert_eq!(
             config(&[]).unwrap_err(),
             ConfigError::Missing("INCIDENTS_TABLE")
@@ -274,8 +307,27 @@ mod tests {
         assert_eq!(cfg.policy.max_in_flight_per_group, 2);
         assert_eq!(cfg.policy.cooldown, Duration::ZERO);
 
+        let cfg = config(&[
+            ("INCIDENTS_TABLE", "t"),
+            ("RDS_COOLDOWN_SECONDS", "900"),
+            ("DEPENDENCY_SETTLE_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(900));
+        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(60));
+        assert_eq!(
+            cfg.policy.cooldown_for(ResourceKind::DbInstance),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            cfg.policy.cooldown_for(ResourceKind::AutoScalingGroup),
+            Duration::from_secs(600)
+        );
+
         let err = config(&[("INCIDENTS_TABLE", "t"), ("MODE", "yolo")]).unwrap_err();
         assert!(err.to_string().contains("MODE=\"yolo\""), "{err}");
+        let err = config(&[("INCIDENTS_TABLE", "t"), ("RDS_COOLDOWN_SECONDS", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("RDS_COOLDOWN_SECONDS"), "{err}");
         let err = config(&[("INCIDENTS_TABLE", "t"), ("MAX_UNHEALTHY_PERCENT", "0")]).unwrap_err();
         assert!(err.to_string().contains("MAX_UNHEALTHY_PERCENT"), "{err}");
     }

@@ -6,10 +6,13 @@ use std::future::Future;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    ActionKind, Incident, IncidentState, Ledger, ResourceRef, ScalingGroup, TargetHealth,
+    ActionKind, DbCluster, DbInstance, DependencyState, Incident, IncidentState, Ledger, RdsEvent,
+    ResourceRef, ScalingGroup, TargetHealth,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
+use crate::ids::{
+    AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
+};
 
 pub trait TargetHealthSource: Send + Sync {
     /// The instance targets of a target group and their health; `None` when the target
@@ -65,6 +68,69 @@ pub trait InstanceReplacer: Send + Sync {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> impl Future<Output = Result<Replaced, Error>> + Send;
+}
+
+pub trait Databases: Send + Sync {
+    /// One DB instance with its tags; `None` when it no longer exists.
+    fn db_instance(
+        &self,
+        id: &DbInstanceId,
+    ) -> impl Future<Output = Result<Option<DbInstance>, Error>> + Send;
+
+    /// One DB cluster with its members and tags; `None` when it no longer exists.
+    fn db_cluster(
+        &self,
+        id: &DbClusterId,
+    ) -> impl Future<Output = Result<Option<DbCluster>, Error>> + Send;
+
+    /// The instance's RDS events of the last `window`, oldest first. DescribeEvents
+    /// returns no event ids: these carry categories and messages only.
+    fn recent_events(
+        &self,
+        id: &DbInstanceId,
+        window: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<RdsEvent>, Error>> + Send;
+
+    /// DB instances tagged `tag_key=true`, for the sweep.
+    fn managed_instances(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = Result<Vec<DbInstance>, Error>> + Send;
+}
+
+/// What became of a failover request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedOver {
+    /// RDS accepted the request.
+    Requested,
+    /// RDS refused it because the database is already rebooting or failing over,
+    /// moments after it was seen available: typically an earlier attempt of this same
+    /// call took effect before its answer was lost and the SDK retried.
+    AlreadyUnderway,
+}
+
+pub trait DatabaseFailover: Send + Sync {
+    /// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
+    fn reboot_with_failover(
+        &self,
+        id: &DbInstanceId,
+    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
+
+    /// `FailoverDBCluster`: RDS promotes a reader of the cluster to writer.
+    fn failover_cluster(
+        &self,
+        id: &DbClusterId,
+    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
+}
+
+/// What Rebound's records say about resources others depend on (the incident store
+/// implements it: its per-resource record knows the open incident and the last
+/// recovery).
+pub trait Dependencies: Send + Sync {
+    fn dependency(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<DependencyState, Error>> + Send;
 }
 
 /// The outcome of a conditional write.

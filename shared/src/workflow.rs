@@ -75,6 +75,19 @@ pub trait WatchedKind: Send + Sync {
 
     /// One line for the timeline: "replace i-0abc in web".
     fn describe(&self, action: &PlannedAction) -> String;
+
+    /// Brings the stored incident's evidence up to date with what this check observed
+    /// and decided; true when it changed. By default the evidence is what was observed
+    /// when the incident opened.
+    fn revise_evidence(
+        &self,
+        _evidence: &mut Evidence,
+        _observed: &Self::Observed,
+        _decision: &Decision,
+        _now: DateTime<Utc>,
+    ) -> bool {
+        false
+    }
 }
 
 /// What one check did, returned to the caller (and printed by `rebound invoke`).
@@ -244,15 +257,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 refusals: decision.refusals.iter().map(RefusalReport::from).collect(),
             };
             let plan = match self.plan(
-                incident,
-                resource,
-                trigger,
-                &decision,
-                || self.kind.evidence(&observed),
-                settled,
-                &ledgers,
-                &token,
-                now,
+                incident, resource, trigger, &decision, &observed, settled, &ledgers, &token, now,
             ) {
                 Ok(Some(plan)) => plan,
                 Ok(None) => return Ok(report),
@@ -323,7 +328,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         resource: &ResourceRef,
         trigger: &str,
         decision: &Decision,
-        evidence: impl FnOnce() -> Evidence,
+        observed: &K::Observed,
         settled: bool,
         ledgers: &BTreeMap<ResourceRef, Ledger>,
         token: &str,
@@ -338,12 +343,30 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             (None, _) => Incident::open(
                 resource.clone(),
                 trigger,
-                evidence(),
+                self.kind.evidence(observed),
                 &decision.summary,
                 now,
             ),
         };
         let mut changed = settled;
+        changed |= self
+            .kind
+            .revise_evidence(&mut incident.evidence, observed, decision, now);
+        // A suppressed incident whose hold has lifted, and that this decision does not
+        // move anywhere else, goes back to where it stood: remediating if an action was
+        // taken, else open.
+        if incident.state == IncidentState::Suppressed
+            && matches!(decision.verdict, Verdict::Hold | Verdict::Recovering)
+        {
+            let back = if incident.actions.iter().any(|a| a.outcome.was_requested()) {
+                IncidentState::Remediating
+            } else {
+                IncidentState::Open
+            };
+            // What still holds it, if anything, follows as its own timeline entry.
+            let why = format!("hold lifted: {}", decision.summary);
+            changed |= incident.transition(now, back, why)?;
+        }
         let mut ledger_writes = Vec::new();
         let mut to_call = Vec::new();
         match decision.verdict {
@@ -374,6 +397,21 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 if !news.is_empty() {
                     changed |= incident.note_once(now, "held", &refusal_text(news.into_iter()));
                 }
+            }
+            Verdict::Suppress => {
+                let text = refusal_text(decision.refusals.iter().filter(|r| r.suppresses()));
+                changed |= if incident.state == IncidentState::Suppressed {
+                    incident.note_once(now, "held", &text)
+                } else {
+                    incident.transition(now, IncidentState::Suppressed, text)?
+                };
+            }
+            Verdict::Underway => {
+                changed |= if incident.state == IncidentState::Remediating {
+                    incident.note_once(now, "remediating", &decision.summary)
+                } else {
+                    incident.transition(now, IncidentState::Remediating, &decision.summary)?
+                };
             }
             Verdict::Remediate => {
                 self.write_ahead(

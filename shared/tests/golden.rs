@@ -84,6 +84,7 @@ fn incident(failing: u32) -> Incident {
         Evidence {
             targets,
             auto_scaling_groups: vec!["web-asg".into()],
+            ..Evidence::default()
         },
         format!("{failing} of 4 targets unhealthy"),
         at(0),

@@ -4,12 +4,14 @@
 mod autoscaling;
 mod dynamodb;
 mod elbv2;
+mod rds;
 mod sns;
 mod sqs;
 
 pub use autoscaling::AutoScaling;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
+pub use rds::Rds;
 pub use sns::{message_by_protocol, SnsNotifier};
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 
@@ -70,6 +72,9 @@ pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHa
     DynamoStore,
 >;
 
+/// The rds-health handler wired to real AWS clients.
+pub type AwsRdsHealthHandler = crate::handlers::rds_health::RdsHealthHandler<Rds, Rds, DynamoStore>;
+
 /// The notifier wired to SNS (and the chat topic, if configured), parking what SNS
 /// refuses in SQS.
 pub type AwsNotifierHandler =
@@ -92,6 +97,19 @@ pub fn target_health_handler(
         LoadBalancing::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
         autoscaling.clone(),
         autoscaling,
+        incident_store(config, sdk),
+        config.policy.clone(),
+    )
+}
+
+pub fn rds_health_handler(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> AwsRdsHealthHandler {
+    let rds = Rds::new(aws_sdk_rds::Client::new(sdk));
+    crate::handlers::rds_health::RdsHealthHandler::new(
+        rds.clone(),
+        rds,
         incident_store(config, sdk),
         config.policy.clone(),
     )

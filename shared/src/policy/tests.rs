@@ -141,7 +141,11 @@ fn decide_full(
     config: &PolicyConfig,
 ) -> Decision {
     alb_decide(
-        Observation { targets, groups },
+        Observation {
+            targets,
+            groups,
+            dependencies: &[],
+        },
         History { incident, ledgers },
         config,
         now(),
@@ -701,6 +705,7 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     assert_eq!(
         settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
@@ -714,6 +719,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
     let observation = Observation {
         targets: &targets,
         groups: &[],
+        dependencies: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -726,6 +732,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -739,6 +746,7 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     let (outcome, detail) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();

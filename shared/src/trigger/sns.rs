@@ -37,6 +37,9 @@ struct Notification {
     alarm_arn: String,
     #[serde(default, rename = "AWSAccountId")]
     account: String,
+    /// `2026-11-26T10:15:00.000+0000`, the same form as EventBridge's state timestamp.
+    #[serde(default)]
+    state_change_time: Option<String>,
     #[serde(default)]
     trigger: Trigger,
 }
@@ -150,6 +153,7 @@ pub(super) fn unwrap(event: &Value) -> Result<SnsMessage, Error> {
             alarm_name: notification.alarm_name,
             state: AlarmStateValue {
                 value: notification.new_state_value,
+                timestamp: notification.state_change_time,
             },
             configuration: AlarmConfiguration {
                 metrics: alarm_metrics,

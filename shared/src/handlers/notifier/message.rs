@@ -377,6 +377,28 @@ fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> S
         }
     }
 
+    if let Some(database) = &incident.evidence.database {
+        let place = |p: &crate::domain::Placement| match &p.writer {
+            Some(writer) => format!("{}, writer {writer}", p.status),
+            None => format!(
+                "{}, primary in {}, standby in {}",
+                p.status,
+                p.primary_az.as_deref().unwrap_or("?"),
+                p.standby_az.as_deref().unwrap_or("none")
+            ),
+        };
+        text.push_str(&format!(
+            "\nDatabase:  {}\n",
+            line(&place(&database.detected))
+        ));
+        if let Some(before) = &database.before_failover {
+            text.push_str(&format!("Before failover: {}\n", line(&place(before))));
+        }
+        if let Some(after) = &database.after_failover {
+            text.push_str(&format!("After failover:  {}\n", line(&place(after))));
+        }
+    }
+
     let (actions, note) = facts.what_rebound_did(caps.listed_actions, caps.detail_chars, true);
     match (&note, actions.is_empty()) {
         (Some(note), false) => text.push_str(&format!("\nWhat Rebound did ({note})\n")),

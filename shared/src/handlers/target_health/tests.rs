@@ -838,7 +838,7 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
 
 fn workflow_of(
     w: &World,
-) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet>, MemoryStore> {
+) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore>, MemoryStore> {
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
@@ -900,6 +900,157 @@ async fn a_standby_instance_and_a_scale_out_do_not_hold_back_healing() {
             lifecycle_state: "Pending".into(),
             health_status: "Healthy".into(),
         });
+    });
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
+// ---- Dependency-aware holds (issue: RDS health) ----
+
+/// The sample group declares it depends on the sample database, whose incident the
+/// real rds-health handler opens on the same store: an alarm, a failover RDS is still
+/// carrying out.
+async fn world_with_sick_database() -> (World, crate::fakes::FakeDatabases) {
+    use crate::domain::DbInstance;
+    let w = world(1);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags
+            .insert("rebound:depends-on".into(), "rebound-demo-db".into());
+    });
+    let rds = crate::fakes::FakeDatabases::default();
+    rds.add_instance(DbInstance {
+        id: crate::ids::DbInstanceId::parse("rebound-demo-db").unwrap(),
+        status: "available".into(),
+        multi_az: true,
+        primary_az: Some("us-east-1a".into()),
+        standby_az: Some("us-east-1b".into()),
+        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        cluster: None,
+    });
+    rds.failover_does_nothing();
+    let database = rds_handler(&w, &rds, Utc::now);
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/rds-health/alarm-state-change.json"),
+    )
+    .unwrap();
+    database
+        .handle(serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    (w, rds)
+}
+
+fn rds_handler(
+    w: &World,
+    rds: &crate::fakes::FakeDatabases,
+    clock: fn() -> DateTime<Utc>,
+) -> crate::handlers::rds_health::RdsHealthHandler<
+    crate::fakes::FakeDatabases,
+    crate::fakes::FakeDatabases,
+    MemoryStore,
+> {
+    let mut handler = crate::handlers::rds_health::RdsHealthHandler::new(
+        rds.clone(),
+        rds.clone(),
+        w.store.clone(),
+        enforce(),
+    );
+    handler.clock = clock;
+    handler
+}
+
+fn alb_incident(w: &World) -> crate::domain::Incident {
+    w.store
+        .incidents()
+        .into_iter()
+        .find(|i| i.resource.kind == ResourceKind::TargetGroup)
+        .expect("an ALB incident")
+}
+
+#[tokio::test]
+async fn while_the_database_a_group_depends_on_has_an_open_incident_its_instances_are_held() {
+    let (w, _rds) = world_with_sick_database().await;
+    let db_incident = w
+        .store
+        .incidents()
+        .into_iter()
+        .find(|i| i.resource.kind == ResourceKind::DbInstance)
+        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].verdict, Verdict::Suppress);
+    assert_eq!(report.checks[0].refusals[0].guard, "dependency-held");
+    let incident = alb_incident(&w);
+    assert_eq!(incident.state, IncidentState::Suppressed);
+    let reason = &incident.timeline.last().unwrap().detail;
+    assert!(reason.contains("rebound-demo-db"), "{reason}");
+    assert!(reason.contains(db_incident.id.as_str()), "{reason}");
+}
+
+#[tokio::test]
+async fn the_hold_lasts_the_settle_time_after_the_database_recovers_then_the_sweep_replaces() {
+    let (w, rds) = world_with_sick_database().await;
+    deliver(&w, "alarm-state-change.json").await;
+    // The failover completes: primary and standby swapped, the database incident resolves.
+    rds.update_instance("rebound-demo-db", |db| {
+        std::mem::swap(&mut db.primary_az, &mut db.standby_az)
+    });
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/rds-health/scheduled-sweep.json"),
+    )
+    .unwrap();
+    rds_handler(&w, &rds, Utc::now)
+        .handle(serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    // Within the settle time: still held, nothing replaced.
+    deliver(&w, "scheduled-sweep.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
+    // Past it, the sweep re-evaluates: the instance is still failing, so it is replaced.
+    let mut after_settle = TargetHealthHandler::new(
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.store.clone(),
+        enforce(),
+    );
+    after_settle.clock = || Utc::now() + Minutes::minutes(6);
+    after_settle
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.replaced().len(), 1);
+    let incident = alb_incident(&w);
+    assert_eq!(incident.state, IncidentState::Remediating);
+    let events: Vec<&str> = incident.timeline.iter().map(|t| t.event.as_str()).collect();
+    // Held first for the open database incident, then for the settle time.
+    assert_eq!(events, ["opened", "suppressed", "held", "remediating"]);
+    assert!(incident.timeline[2].detail.contains("settling until"));
+}
+
+#[tokio::test]
+async fn a_hold_that_lifts_while_the_instances_recovered_resolves_the_suppressed_incident() {
+    let (w, rds) = world_with_sick_database().await;
+    deliver(&w, "alarm-state-change.json").await;
+    rds.update_instance("rebound-demo-db", |db| {
+        std::mem::swap(&mut db.primary_az, &mut db.standby_az)
+    });
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(alb_incident(&w).state, IncidentState::Resolved);
+    assert!(w.fleet.replaced().is_empty());
+}
+
+#[tokio::test]
+async fn a_group_that_declares_no_dependency_is_replaced_as_before() {
+    let (w, _rds) = world_with_sick_database().await;
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags.remove("rebound:depends-on");
     });
     deliver(&w, "alarm-state-change.json").await;
     assert_eq!(w.fleet.replaced().len(), 1);

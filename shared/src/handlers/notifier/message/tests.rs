@@ -54,6 +54,7 @@ fn incident(targets: Vec<TargetHealth>, summary: &str) -> Incident {
         Evidence {
             targets,
             auto_scaling_groups: vec!["web-asg".into()],
+            database: None,
         },
         summary,
         Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
@@ -550,5 +551,54 @@ fn free_text_cannot_forge_links_or_markup_in_the_chat_card() {
     assert!(
         description.starts_with("*Why:* &lt;https://evil.example|click&gt; &amp; more\n"),
         "{description}"
+    );
+}
+
+#[test]
+fn a_database_incident_reads_as_the_database_with_its_zones_before_and_after_the_failover() {
+    use crate::domain::{DatabaseEvidence, Placement};
+    let placement = |primary: &str, standby: &str| Placement {
+        status: "available".into(),
+        multi_az: true,
+        primary_az: Some(primary.into()),
+        standby_az: Some(standby.into()),
+        writer: None,
+        at: Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
+    };
+    let mut database = DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"));
+    database.before_failover = Some(placement("us-east-1a", "us-east-1b"));
+    database.after_failover = Some(placement("us-east-1b", "us-east-1a"));
+    let mut incident = Incident::open(
+        ResourceRef {
+            kind: ResourceKind::DbInstance,
+            id: "orders-db".into(),
+        },
+        "alarm:orders-db-read-latency",
+        Evidence {
+            database: Some(database),
+            ..Evidence::default()
+        },
+        "orders-db is available, Multi-AZ",
+        Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
+    );
+    incident.state = IncidentState::Resolved;
+    let message = notification_for(&incident, Some(IncidentState::Remediating));
+    assert!(
+        message
+            .subject
+            .starts_with("[Rebound] RESOLVED db-instance orders-db"),
+        "{}",
+        message.subject
+    );
+    assert_eq!(message.resource_type, "db-instance");
+    assert!(message
+        .text
+        .contains("Before failover: available, primary in us-east-1a, standby in us-east-1b"));
+    assert!(message
+        .text
+        .contains("After failover:  available, primary in us-east-1b, standby in us-east-1a"));
+    assert_eq!(
+        body(&message)["incident"]["evidence"]["database"]["after_failover"]["primary_az"],
+        "us-east-1b"
     );
 }
