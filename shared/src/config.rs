@@ -37,6 +37,11 @@ pub struct PolicyConfig {
     pub replacement_loop_limit: u32,
     /// Target groups (or DB instances) the sweep checks at once.
     pub sweep_concurrency: usize,
+    /// The recovery-time objective of a target group's incident, from detection, unless
+    /// its Auto Scaling group's `rebound:rto-seconds` tag says otherwise.
+    pub target_group_rto: Duration,
+    /// The same for a database's incident (the DB instance's or cluster's tag).
+    pub database_rto: Duration,
     /// Between two failovers of one DB instance (or cluster), and how far back RDS's own
     /// failover events count against a new one.
     pub rds_cooldown: Duration,
@@ -71,6 +76,8 @@ impl Default for PolicyConfig {
             replacement_loop_window: Duration::from_secs(3600),
             replacement_loop_limit: 3,
             sweep_concurrency: 8,
+            target_group_rto: Duration::from_secs(900),
+            database_rto: Duration::from_secs(900),
             rds_cooldown: Duration::from_secs(1800),
             dependency_settle: Duration::from_secs(300),
         }
@@ -198,6 +205,18 @@ impl Config {
                 1,
                 64,
             )? as usize,
+            target_group_rto: Duration::from_secs(number(
+                "TARGET_GROUP_RTO_SECONDS",
+                defaults.target_group_rto.as_secs(),
+                60,
+                86_400,
+            )?),
+            database_rto: Duration::from_secs(number(
+                "DATABASE_RTO_SECONDS",
+                defaults.database_rto.as_secs(),
+                60,
+                86_400,
+            )?),
             rds_cooldown: Duration::from_secs(number(
                 "RDS_COOLDOWN_SECONDS",
                 defaults.rds_cooldown.as_secs(),

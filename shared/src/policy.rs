@@ -442,16 +442,39 @@ pub fn ledger_guards(
     Ok(())
 }
 
-/// Recovery has taken longer than allowed: since the last action, or since detection
-/// when nothing was done.
-pub fn recovery_overdue(incident: &Incident, config: &PolicyConfig, now: DateTime<Utc>) -> bool {
-    let since = incident.last_action_at().unwrap_or(incident.opened_at);
-    now >= since + duration(config.recovery_timeout)
+/// The tag that sets a resource's recovery-time objective, in seconds.
+pub const RTO_TAG: &str = "rebound:rto-seconds";
+
+/// A resource's recovery-time objective from its tags: a whole number of seconds, at
+/// least a minute; anything else is ignored (the kind's default applies).
+pub fn rto_from_tags(tags: &BTreeMap<String, String>) -> Option<u64> {
+    tags.get(RTO_TAG)
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .filter(|seconds| *seconds >= 60)
 }
 
-/// The timeout as whole minutes, for messages.
-pub fn recovery_timeout_minutes(config: &PolicyConfig) -> i64 {
-    duration(config.recovery_timeout).num_minutes()
+/// Which limit recovery has passed, in minutes: the incident's recovery-time objective
+/// since detection, or the recovery timeout since the last action (or detection when
+/// nothing was done). `None` while within both.
+pub fn recovery_limit_missed(
+    incident: &Incident,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    if let Some(rto) = incident.rto_s {
+        let rto = Duration::seconds(i64::try_from(rto).unwrap_or(i64::MAX));
+        if now >= incident.opened_at + rto {
+            return Some(rto.num_minutes().max(1));
+        }
+    }
+    let since = incident.last_action_at().unwrap_or(incident.opened_at);
+    let timeout = duration(config.recovery_timeout);
+    (now >= since + timeout).then(|| timeout.num_minutes())
+}
+
+/// Recovery has taken longer than allowed (see [`recovery_limit_missed`]).
+pub fn recovery_overdue(incident: &Incident, config: &PolicyConfig, now: DateTime<Utc>) -> bool {
+    recovery_limit_missed(incident, config, now).is_some()
 }
 
 #[cfg(test)]

@@ -88,6 +88,12 @@ pub trait WatchedKind: Send + Sync {
     ) -> bool {
         false
     }
+
+    /// The recovery-time objective, in seconds, a new incident on this resource is held
+    /// to: the resource's `rebound:rto-seconds` tag, or the default for its kind.
+    fn recovery_objective(&self, _observed: &Self::Observed) -> Option<u64> {
+        None
+    }
 }
 
 /// What one check did, returned to the caller (and printed by `rebound invoke`).
@@ -340,13 +346,17 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             (None, Verdict::Healthy | Verdict::Recovering | Verdict::Resolve) => return Ok(None),
             // A new incident is written once, already in the state the decision puts it
             // in: one write and one notification instead of "opened" then "escalated".
-            (None, _) => Incident::open(
-                resource.clone(),
-                trigger,
-                self.kind.evidence(observed),
-                &decision.summary,
-                now,
-            ),
+            (None, _) => {
+                let mut incident = Incident::open(
+                    resource.clone(),
+                    trigger,
+                    self.kind.evidence(observed),
+                    &decision.summary,
+                    now,
+                );
+                incident.rto_s = self.kind.recovery_objective(observed);
+                incident
+            }
         };
         let mut changed = settled;
         changed |= self
@@ -547,6 +557,15 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             stored.detail = detail;
             stored.completed_at = Some((self.clock)());
         }
+        if let Some(err) = &failure {
+            // A remediation whose call failed needs a person now, not at the recovery
+            // deadline. (A resolved incident stays resolved.)
+            let _ = incident.transition(
+                (self.clock)(),
+                IncidentState::Escalated,
+                format!("the remediation call failed: {err}"),
+            );
+        }
         if let Err(err) = self.record_outcomes(incident, token).await {
             warn!(incident_id = %incident.id, error = %DisplayErrorContext(&err), "outcomes not recorded; the sweep settles them");
             failure.get_or_insert(err);
@@ -565,6 +584,10 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             .filter(|a| a.writer.as_deref() == Some(token))
             .cloned()
             .collect();
+        // A failed call escalated the incident: that move is laid onto a fresh copy too.
+        let escalation = (incident.state == IncidentState::Escalated)
+            .then(|| incident.timeline.last().cloned())
+            .flatten();
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let landed = self.commit(incident, false, vec![], &new_token()).await?;
             if landed {
@@ -582,6 +605,9 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 {
                     *stored = result.clone();
                 }
+            }
+            if let Some(entry) = &escalation {
+                let _ = fresh.transition(entry.at, IncidentState::Escalated, entry.detail.clone());
             }
             *incident = fresh;
         }

@@ -289,6 +289,11 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover_s: Option<i64>,
+    /// The recovery-time objective this incident is held to, in seconds from detection
+    /// (the resource's `rebound:rto-seconds` tag, or its kind's default): past it,
+    /// escalate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_s: Option<u64>,
     /// Optimistic-concurrency counter: every stored change bumps it, and a write only
     /// lands on the version it was based on.
     #[serde(default)]
@@ -323,6 +328,7 @@ impl Incident {
             }],
             resolved_at: None,
             time_to_recover_s: None,
+            rto_s: None,
             version: 0,
             written_by: None,
         }

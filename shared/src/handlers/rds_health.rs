@@ -179,6 +179,19 @@ where
         rds::decide(self.observation(observed), history, &self.kind.policy, now)
     }
 
+    /// The instance's (or its cluster's) `rebound:rto-seconds`, or the default for
+    /// databases.
+    fn recovery_objective(&self, observed: &ObservedDb) -> Option<u64> {
+        crate::policy::rto_from_tags(&observed.instance.tags)
+            .or_else(|| {
+                observed
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| crate::policy::rto_from_tags(&c.tags))
+            })
+            .or(Some(self.kind.policy.database_rto.as_secs()))
+    }
+
     fn evidence(&self, observed: &ObservedDb) -> Evidence {
         let mut database = DatabaseEvidence::new(self.placement(observed));
         database.wants_failover = self.cue.is_sick();

@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
-use crate::policy::{alb, Decision, History, PlannedAction};
+use crate::policy::{self, alb, Decision, History, PlannedAction};
 use crate::ports::{
     Dependencies, IncidentStore, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
 };
@@ -208,6 +208,17 @@ where
         now: DateTime<Utc>,
     ) -> Decision {
         alb::decide(observed.observation(), history, &self.policy, now)
+    }
+
+    /// The strictest `rebound:rto-seconds` of the groups behind the target group, or the
+    /// default for target groups.
+    fn recovery_objective(&self, observed: &ObservedTargetGroup) -> Option<u64> {
+        observed
+            .groups
+            .iter()
+            .filter_map(|g| policy::rto_from_tags(&g.tags))
+            .min()
+            .or(Some(self.policy.target_group_rto.as_secs()))
     }
 
     fn evidence(&self, observed: &ObservedTargetGroup) -> Evidence {

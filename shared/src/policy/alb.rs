@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{duration, ledger_guards, recovery_overdue, recovery_timeout_minutes};
+use super::{duration, ledger_guards, recovery_limit_missed, recovery_overdue};
 use super::{Decision, History, PlannedAction, Refusal, Verdict};
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
@@ -104,7 +104,7 @@ pub fn decide(
         if waiting && recovery_overdue(incident, config, now) {
             decision.verdict = Verdict::Escalate;
             decision.refusals.push(Refusal::NotRecovered {
-                minutes: recovery_timeout_minutes(config),
+                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                 why: decision.summary.clone(),
             });
         }
@@ -128,7 +128,7 @@ fn recovery(
         Some(why) if recovery_overdue(incident, config, now) => Decision::from_guards(
             vec![],
             vec![Refusal::NotRecovered {
-                minutes: recovery_timeout_minutes(config),
+                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                 why,
             }],
             summary,

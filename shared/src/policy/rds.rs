@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{duration, ledger_guards, recovery_overdue, recovery_timeout_minutes};
+use super::{duration, ledger_guards, recovery_limit_missed, recovery_overdue};
 use super::{Decision, History, PlannedAction, Refusal, Verdict};
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
@@ -345,7 +345,7 @@ pub fn decide(
             if stuck && recovery_overdue(incident, config, now) {
                 decision.verdict = Verdict::Escalate;
                 decision.refusals.push(Refusal::NotRecovered {
-                    minutes: recovery_timeout_minutes(config),
+                    minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                     why: decision.summary.clone(),
                 });
             }
@@ -394,7 +394,7 @@ fn waiting(
         Decision::from_guards(
             vec![],
             vec![Refusal::NotRecovered {
-                minutes: recovery_timeout_minutes(config),
+                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                 why,
             }],
             summary,

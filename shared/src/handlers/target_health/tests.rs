@@ -389,6 +389,17 @@ async fn a_failed_replacement_is_recorded_and_reported_for_retry() {
     assert!(err.is_retryable());
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Failed);
+    assert_eq!(
+        incident.state,
+        IncidentState::Escalated,
+        "a failed call escalates at once"
+    );
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("Rate exceeded"));
     assert!(incident.actions[0]
         .detail
         .as_deref()
@@ -1263,4 +1274,38 @@ async fn a_sweep_that_resolves_two_incidents_reports_both_times_to_recover() {
     ttr.sort_by(f64::total_cmp);
     recorded.sort_by(f64::total_cmp);
     assert_eq!(ttr, recorded);
+}
+
+#[tokio::test]
+async fn an_incident_is_held_to_its_groups_rto_tag_or_the_default_for_target_groups() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.store.incidents()[0].rto_s, Some(900));
+
+    let tagged = world(1);
+    tagged.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags.insert("rebound:rto-seconds".into(), "120".into());
+    });
+    deliver(&tagged, "alarm-state-change.json").await;
+    assert_eq!(tagged.store.incidents()[0].rto_s, Some(120));
+    // Past two minutes, still recovering: the objective is missed.
+    tagged.fleet.set_targets(
+        &tg(),
+        (2..=4)
+            .map(|n| target(n, TargetState::Healthy))
+            .chain([target(5, TargetState::Initial)])
+            .collect(),
+    );
+    later(&tagged, 11, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    let incident = &tagged.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("not recovered within 2 minutes"));
 }
