@@ -50,6 +50,13 @@ Work events (one is needed when --work-invocations > 0), checked in this order:
   MAX_IN_FLIGHT_PER_GROUP=1. REBOUND_EMULATOR_URL and AWS_ENDPOINT_URL (and the
   credentials and region) are read from --env-file, then from this environment.
   It implies --streamless-table (below) unless --keep-stream.
+- --prepare rds-failover: the same for rds-health: before each work invocation the
+  stack's database (--stack, provision.py's db_instance_id) gets its AWS/RDS alarm in
+  ALARM since now (events/rds-health/alarm-state-change.json aimed at it); the
+  invocation must fail it over (a succeeded reboot-with-failover, the primary moved);
+  untimed, the same alarm again must verify and resolve the incident, which is deleted.
+  Run the function with MODE=enforce, RDS_COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=10000.
+  Also implies --streamless-table.
 - --work-event-cmd CMD: run before each work invocation (outside the timing; split like
   a shell would, no shell; environment = this one plus --env-file); its stdout is the
   event JSON (if it prints nothing, --work-event is used). A non-zero exit aborts.
@@ -105,6 +112,7 @@ from runtime_api import Invocation, RuntimeApi  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ALARM_EVENT = ROOT / "events/target-health/alarm-state-change.json"
+RDS_ALARM_EVENT = ROOT / "events/rds-health/alarm-state-change.json"
 
 
 def log(msg: str) -> None:
@@ -432,6 +440,85 @@ class TargetHealthBreak(Hook):
         return {"settle_resolve_ms": summary(self.resolve_ms)}
 
 
+class RdsFailover(Hook):
+    """The stack's managed Multi-AZ database sick before each work invocation (its
+    AWS/RDS alarm in ALARM since now); the invocation must fail it over to its standby.
+    Then, untimed, the same alarm again verifies the failover (the emulator completes it
+    within the call) and resolves the incident, which is deleted: every timed work
+    invocation is the same "open an incident and fail over" scenario."""
+
+    def __init__(self, stack_path: str | None, event_path: str | None, env: dict[str, str]) -> None:
+        super().__init__(None)
+        import boto3  # only this hook needs it
+
+        if not stack_path:
+            raise SystemExit("--prepare rds-failover needs --stack")
+        stack = json.loads(Path(stack_path).read_text())
+        self.db = stack.get("db_instance_id")
+        if not self.db:
+            raise SystemExit("--prepare rds-failover: the stack has no database (provision.py --database multi-az)")
+        text = Path(event_path).read_text() if event_path else RDS_ALARM_EVENT.read_text()
+        self.template = json.loads(text.replace("rebound-demo-db", self.db))
+        self.template["account"], self.template["region"] = stack["account"], stack["region"]
+        endpoint = env.get("AWS_ENDPOINT_URL") or env.get("REBOUND_EMULATOR_URL")
+        kw = dict(
+            endpoint_url=endpoint,
+            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or stack["region"],
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        )
+        self.rds = boto3.client("rds", **kw)
+        self.dynamodb = boto3.client("dynamodb", **kw)
+        self.table = env.get("INCIDENTS_TABLE")
+        self.event = b""
+        self.primary: str | None = None
+        self.resolve_ms: list[float] = []
+        self.description = (
+            f"rds-failover on {self.db}: its AWS/RDS alarm in ALARM -> the alarm opens an incident and fails the "
+            "database over to its standby (timed); then, untimed, the same alarm verifies and resolves the incident, "
+            "which is then deleted"
+        )
+
+    def _primary(self) -> str:
+        return self.rds.describe_db_instances(DBInstanceIdentifier=self.db)["DBInstances"][0]["AvailabilityZone"]
+
+    def prepare(self) -> bytes:
+        self.primary = self._primary()
+        event = json.loads(json.dumps(self.template))
+        now = dt.datetime.now(dt.timezone.utc)
+        event["detail"]["state"]["timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+        self.event = json.dumps(event).encode()
+        return self.event
+
+    def verify(self, invocation: Invocation) -> str | None:
+        report = invocation.response_json()
+        actions = []
+        if isinstance(report, dict):
+            for check in report.get("checks") or []:
+                actions.extend(check.get("actions") or [])
+        if not any(a.get("kind") == "reboot-with-failover" and a.get("outcome") == "succeeded" for a in actions):
+            return f"no succeeded failover of {self.db} in the response: {json.dumps(report)[:300]}"
+        if self._primary() == self.primary:
+            return f"{self.db}'s primary is still in {self.primary} after its failover"
+        return None
+
+    def settle(self, invoke: Callable[[bytes], Invocation]) -> str | None:
+        invocation = invoke(self.event)
+        if invocation.outcome != "response":
+            return f"resolving invocation: {invocation.outcome} {invocation.response_body[:300]!r}"
+        self.resolve_ms.append(invocation.latency_ns / 1e6)  # type: ignore[operator]
+        report = invocation.response_json() or {}
+        checks = report.get("checks") or [{}]
+        if checks[0].get("verdict") != "resolve" or checks[0].get("incident_state") != "resolved":
+            return f"resolving invocation did not resolve: {json.dumps(report)[:300]}"
+        if self.table and checks[0].get("incident_id"):
+            self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": f"incident#{checks[0]['incident_id']}"}})
+        return None
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {"settle_resolve_ms": summary(self.resolve_ms)}
+
+
 def streamless_copy(env: dict[str, str]) -> str:
     """Creates <INCIDENTS_TABLE>-bench: same keys and indexes, no stream; returns its name.
 
@@ -708,8 +795,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--noop-invocations", type=int, default=200)
     parser.add_argument("--work-event", help="event file of the work invocations")
     parser.add_argument("--work-event-cmd", help="command printing each work event (run before each, untimed)")
-    parser.add_argument("--prepare", choices=("target-health-break",), help="built-in hook run before each work invocation")
-    parser.add_argument("--stack", help="provision.py output (for --prepare target-health-break)")
+    parser.add_argument("--prepare", choices=("target-health-break", "rds-failover"),
+                        help="built-in hook run before each work invocation")
+    parser.add_argument("--stack", help="provision.py output (for --prepare target-health-break and rds-failover)")
     parser.add_argument("--target-group-arn", help="target group for --prepare target-health-break (default: the stack's first)")
     parser.add_argument("--work-invocations", type=int, default=200)
     parser.add_argument("--init-timeout", type=float, default=30.0, help="seconds to wait for the first poll")
@@ -747,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     file_env = read_env_file(args.env_file)
     hook_env = {**os.environ, **file_env}
-    if args.streamless_table or (args.prepare == "target-health-break" and not args.keep_stream):
+    if args.streamless_table or (args.prepare is not None and not args.keep_stream):
         file_env["INCIDENTS_TABLE"] = hook_env["INCIDENTS_TABLE"] = streamless_copy(hook_env)
         log(f"INCIDENTS_TABLE={file_env['INCIDENTS_TABLE']} (a copy without a stream)")
     noop_event = Path(args.noop_event).read_bytes() if args.noop_event else None
@@ -759,6 +847,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.work_invocations:
         if args.prepare == "target-health-break":
             hook = TargetHealthBreak(args.stack, args.target_group_arn, args.work_event, hook_env)
+        elif args.prepare == "rds-failover":
+            hook = RdsFailover(args.stack, args.work_event, hook_env)
         elif args.work_event_cmd:
             hook = CommandHook(args.work_event_cmd, work_event, hook_env)
         elif work_event is not None:

@@ -137,6 +137,9 @@ def reset_state() -> None:
     LIFECYCLE_HEALTH.clear()
     REPLACEMENTS.clear()
     _MODE["mode"] = "instant"
+    RDS_IN_PROGRESS.clear()
+    RDS_EVENTS.clear()
+    _RDS_MODE["mode"] = "instant"
     _GRACE["respected"] = False
 
 
@@ -428,6 +431,7 @@ def install() -> None:
     _patch_set_instance_health_response()
     _add_instance_refresh_api()
     _add_traffic_sources_api()
+    _patch_rds()
 
 
 def _patch_elbv2() -> None:
@@ -993,6 +997,209 @@ def _add_traffic_sources_api() -> None:
     AutoScalingResponse.describe_traffic_sources = describe_traffic_sources  # type: ignore[attr-defined]
 
 
+# --------------------------------------------------------------------------------------
+# RDS: forced failover of a Multi-AZ DB instance. moto 5.2.5 accepts
+# RebootDBInstance(ForceFailover=true) and does nothing (not even on a single-AZ
+# instance), and leaves SecondaryAvailabilityZone empty. Here a Multi-AZ instance has a
+# standby in another AZ; a forced failover passes through `rebooting`, swaps primary and
+# standby, and records RDS-EVENT-0013 then RDS-EVENT-0049 (instant mode: within the
+# call; phased mode: the swap and 0049 on /_rebound/rds-advance); on a single-AZ
+# instance it fails with InvalidParameterCombination, on one not `available` with
+# InvalidDBInstanceState, as AWS answers.
+# --------------------------------------------------------------------------------------
+
+RDS_MODES = ("instant", "phased")
+_RDS_MODE = {"mode": "instant"}
+
+# Reboots in progress (phased mode): (account, region, db id) -> "failover" | "reboot".
+RDS_IN_PROGRESS: dict[tuple[str, str, str], str] = {}
+
+# Every RDS event the layer recorded, with its id (DescribeEvents returns none): what
+# EventBridge would have delivered. Oldest first.
+RDS_EVENTS: list[dict[str, Any]] = []
+
+# The real events' ids, categories and messages.
+_RDS_EVENT_TEXT = {
+    "RDS-EVENT-0006": ("availability", "DB instance restarted"),
+    "RDS-EVENT-0013": ("failover", "A Multi-AZ failover that resulted in the promotion of a standby instance has started."),
+    "RDS-EVENT-0049": ("failover", "Multi-AZ instance failover completed."),
+}
+
+_SINGLE_AZ_FAILOVER = (
+    "Reboot with failover is not supported for a DB instance that is not Multi-AZ. "
+    "Modify the DB instance to be Multi-AZ, or reboot it without failover."
+)
+
+
+class _RdsEvent:
+    """Shaped like moto's rds Event, so DescribeEvents serialises it the same way."""
+
+    def __init__(self, db: Any, category: str, message: str) -> None:
+        self.source_identifier = db.db_instance_identifier
+        self.source_type = "db-instance"
+        self.message = message
+        self.event_categories = [category]
+        self.source_arn = db.arn
+        self.date = utcnow()
+
+
+def get_rds_mode() -> str:
+    return _RDS_MODE["mode"]
+
+
+def set_rds_mode(mode: Any) -> str:
+    if mode not in RDS_MODES:
+        raise ValueError(f"mode must be one of {', '.join(RDS_MODES)}; got {mode!r}")
+    _RDS_MODE["mode"] = mode
+    return mode
+
+
+def list_rds_events() -> list[dict[str, Any]]:
+    return [dict(e) for e in RDS_EVENTS]
+
+
+def _rds_backends() -> list[Any]:
+    from moto.rds.models import rds_backends
+
+    return [backend for _account, _region, backend in rds_backends.iter_backends()]
+
+
+def _find_db(db_id: str) -> tuple[Any, Any] | tuple[None, None]:
+    for backend in _rds_backends():
+        db = backend.databases.get(db_id.lower())
+        if db is not None:
+            return backend, db
+    return None, None
+
+
+def _record_rds_event(backend: Any, db: Any, event_id: str) -> None:
+    category, message = _RDS_EVENT_TEXT[event_id]
+    event = _RdsEvent(db, category, message)
+    backend.events.append(event)
+    RDS_EVENTS.append({
+        "db_instance_identifier": db.db_instance_identifier,
+        "event_id": event_id,
+        "categories": [category],
+        "message": message,
+        # As EventBridge writes it: 2026-11-26T10:16:21.418Z.
+        "date": event.date.strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.date.microsecond // 1000:03d}Z",
+        "source_arn": db.arn,
+        "account": db.account_id,
+        "region": db.region,
+    })
+
+
+def _other_az(az: str) -> str:
+    """A standby zone in the same region, other than the primary's."""
+    return az[:-1] + ("b" if az.endswith("a") else "a")
+
+
+def _finish_reboot(backend: Any, db: Any, kind: str) -> None:
+    if kind == "failover":
+        standby = db.secondary_availability_zone
+        if standby:
+            db._rebound_standby_az = db.availability_zone
+            db.availability_zone = standby
+        _record_rds_event(backend, db, "RDS-EVENT-0049")
+    else:
+        _record_rds_event(backend, db, "RDS-EVENT-0006")
+    db.status = "available"
+
+
+def reboot_db_instance(backend: Any, db_id: str, force_failover: bool) -> Any:
+    """RebootDBInstance as AWS answers it. Returns the instance as the answer shows it
+    (`rebooting`, the zones before the failover)."""
+    import copy
+
+    from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
+
+    db = backend.databases.get((db_id or "").lower())
+    if db is None:
+        raise DBInstanceNotFoundError(db_id)
+    if force_failover and not db.multi_az:
+        raise RDSClientError("InvalidParameterCombination", _SINGLE_AZ_FAILOVER)
+    if db.status != "available":
+        raise RDSClientError("InvalidDBInstanceState", f"DB instance {db.db_instance_identifier} is not in available state.")
+    kind = "failover" if force_failover else "reboot"
+    if force_failover:
+        _record_rds_event(backend, db, "RDS-EVENT-0013")
+    db.status = "rebooting"
+    answer = copy.copy(db)
+    if _RDS_MODE["mode"] == "instant":
+        _finish_reboot(backend, db, kind)
+    else:
+        RDS_IN_PROGRESS[(db.account_id, db.region, db.db_instance_identifier)] = kind
+    return answer
+
+
+def rds_advance(db_id: str | None = None) -> list[dict[str, Any]]:
+    """Finish the reboots and failovers in progress (of one instance, or all): back to
+    `available`, primary and standby swapped for a failover, 0049 (or 0006) recorded."""
+    if db_id is not None and _find_db(db_id)[1] is None:
+        raise ValueError(f"no DB instance named {db_id!r}")
+    done = []
+    for key, kind in list(RDS_IN_PROGRESS.items()):
+        account, region, name = key
+        if db_id is not None and name != db_id.lower():
+            continue
+        del RDS_IN_PROGRESS[key]
+        from moto.rds.models import rds_backends
+
+        backend = rds_backends[account][region]
+        db = backend.databases.get(name)
+        if db is None:
+            continue  # deleted meanwhile
+        _finish_reboot(backend, db, kind)
+        done.append({
+            "db_instance_identifier": name,
+            "kind": kind,
+            "status": db.status,
+            "availability_zone": db.availability_zone,
+            "secondary_availability_zone": db.secondary_availability_zone,
+        })
+    return done
+
+
+def set_db_status(db_id: Any, status: Any) -> dict[str, Any]:
+    """Make DescribeDBInstances report `status` for an instance (backing-up, modifying,
+    storage-full, …) until it is set again."""
+    if not isinstance(db_id, str) or not db_id:
+        raise ValueError("db_instance_identifier (string) is required")
+    if not isinstance(status, str) or not status:
+        raise ValueError("status (string, e.g. backing-up) is required")
+    _backend, db = _find_db(db_id)
+    if db is None:
+        raise ValueError(f"no DB instance named {db_id!r}")
+    db.status = status
+    return {"db_instance_identifier": db.db_instance_identifier, "status": db.status}
+
+
+def _patch_rds() -> None:
+    from moto.rds.models import DBInstance
+    from moto.rds.responses import RDSResponse
+
+    def get_standby(self: Any) -> str | None:
+        if not getattr(self, "multi_az", False) or getattr(self, "db_cluster_identifier", None):
+            return None
+        return getattr(self, "_rebound_standby_az", None) or _other_az(self.availability_zone)
+
+    def set_standby(self: Any, value: str | None) -> None:
+        self._rebound_standby_az = value
+
+    # moto leaves SecondaryAvailabilityZone empty; a Multi-AZ instance has its standby
+    # in another zone of the region.
+    DBInstance.secondary_availability_zone = property(get_standby, set_standby)  # type: ignore[attr-defined]
+
+    def response_reboot(self: RDSResponse) -> ActionResult:
+        force = self.params.get("ForceFailover")
+        if isinstance(force, str):
+            force = force.lower() == "true"
+        db = reboot_db_instance(self.backend, self.params.get("DBInstanceIdentifier"), bool(force))
+        return ActionResult({"DBInstance": db})
+
+    RDSResponse.reboot_db_instance = response_reboot  # type: ignore[method-assign]
+
+
 __all__ = [
     "TARGET_STATES",
     "install",
@@ -1006,4 +1213,10 @@ __all__ = [
     "set_replacement_mode",
     "list_replacements",
     "advance",
+    "RDS_MODES",
+    "get_rds_mode",
+    "set_rds_mode",
+    "rds_advance",
+    "set_db_status",
+    "list_rds_events",
 ]

@@ -4,7 +4,7 @@
     .venv/bin/python emulator/provision.py --endpoint http://127.0.0.1:PORT \
         [--name rebound-demo] [--managed true|false|none] [--instances 4] \
         [--target-groups N] [--target-groups-per-group K] [--template template.yaml] \
-        [--table-name NAME]
+        [--table-name NAME] [--database multi-az|single-az|none] [--db-managed true|false|none]
 
 Creates a VPC with two subnets in us-east-1a/us-east-1b, a security group, N Auto
 Scaling groups (launch template, ELB health checks, the managed tag) each registered in
@@ -12,7 +12,9 @@ K target groups of its own, and as many internet-facing ALBs as those N x K targ
 groups need (at most 100 per ALB, AWS's limit: one HTTP:80 listener, the first target
 group its default action, a path rule for each other one); the incidents table as
 template.yaml defines it; the notifications topic with an SQS queue subscribed to read
-messages back.
+messages back; and the database tier: an RDS DB instance `<name>-db` (Multi-AZ by
+default, tagged managed) that every Auto Scaling group declares it depends on
+(tag `rebound:depends-on`).
 
 Prints ONE JSON object on stdout (see OUTPUT_KEYS); progress goes to stderr.
 """
@@ -37,6 +39,7 @@ AZS = ("us-east-1a", "us-east-1b")
 # An Amazon Linux 2 image from moto's built-in AMI catalogue (any id in it would do).
 IMAGE_ID = "ami-04681a1dbd79675a5"
 MANAGED_TAG_KEY = "rebound:managed"
+DEPENDS_ON_TAG_KEY = "rebound:depends-on"
 TABLE_LOGICAL_ID = "IncidentsTable"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # AWS quotas the stack stays within, so that what runs here could run in an account.
@@ -60,6 +63,8 @@ OUTPUT_KEYS = (
     "topic_arn",
     "queue_url",
     "stacks",
+    "db_instance_id",
+    "db_instance_arn",
 )
 
 
@@ -166,6 +171,7 @@ class Provisioner:
         self.dynamodb = client("dynamodb")
         self.sns = client("sns")
         self.sqs = client("sqs")
+        self.rds = client("rds")
 
     # network + load balancer --------------------------------------------------------
 
@@ -230,12 +236,33 @@ class Provisioner:
         log(f"launch template {lt_id}")
         return lt_id
 
+    def database(self, db_id: str, multi_az: bool, managed: str) -> str:
+        tags = [{"Key": "Name", "Value": db_id}]
+        if managed != "none":
+            tags.append({"Key": MANAGED_TAG_KEY, "Value": managed})
+        db = self.rds.create_db_instance(
+            DBInstanceIdentifier=db_id,
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="rebound",
+            MasterUserPassword="not-a-secret-1",
+            AllocatedStorage=20,
+            MultiAZ=multi_az,
+            AvailabilityZone=AZS[0],
+            Tags=tags,
+        )["DBInstance"]
+        log(f"database {db_id} ({'Multi-AZ' if multi_az else 'single-AZ'}, primary in {db['AvailabilityZone']})")
+        return db["DBInstanceArn"]
+
     def auto_scaling_group(
-        self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arns: list[str], instances: int, managed: str
+        self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arns: list[str], instances: int, managed: str,
+        depends_on: str | None = None,
     ) -> list[str]:
         tags = [{"Key": "Name", "Value": asg_name, "PropagateAtLaunch": True}]
         if managed != "none":
             tags.append({"Key": MANAGED_TAG_KEY, "Value": managed, "PropagateAtLaunch": False})
+        if depends_on:
+            tags.append({"Key": DEPENDS_ON_TAG_KEY, "Value": depends_on, "PropagateAtLaunch": False})
         self.autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=asg_name,
             LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "$Latest"},
@@ -382,6 +409,10 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
     per_group = args.target_groups_per_group
 
     vpc_id, subnet_ids, sg_id = p.network(name)
+    db_id = db_arn = None
+    if args.database != "none":
+        db_id = f"{name}-db"
+        db_arn = p.database(db_id, args.database == "multi-az", args.db_managed)
     albs = LoadBalancers(p, name, args.target_groups * per_group, subnet_ids, sg_id)
     lt_id = p.launch_template(name, sg_id)
 
@@ -404,7 +435,8 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
             )
         asg_name = f"{name}-asg{group_suffix(args, i)}"
         instance_ids = p.auto_scaling_group(
-            asg_name, lt_id, subnet_ids, [tg["target_group_arn"] for tg in target_groups], args.instances, args.managed
+            asg_name, lt_id, subnet_ids, [tg["target_group_arn"] for tg in target_groups], args.instances, args.managed,
+            depends_on=db_id,
         )
         stacks.append(
             {
@@ -443,6 +475,9 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
         "topic_arn": topic_arn,
         "queue_url": queue_url,
         "stacks": stacks,
+        # The database every group depends on (null with --database none).
+        "db_instance_id": db_id,
+        "db_instance_arn": db_arn,
     }
 
 
@@ -479,11 +514,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--template", default=str(REPO_ROOT / "template.yaml"), help="SAM template holding IncidentsTable"
     )
     parser.add_argument("--table-name", default=None, help="incidents table name (default <name>-incidents)")
+    parser.add_argument(
+        "--database",
+        choices=("multi-az", "single-az", "none"),
+        default="multi-az",
+        help="the RDS DB instance <name>-db every group depends on (default multi-az; none = no database)",
+    )
+    parser.add_argument(
+        "--db-managed",
+        choices=("true", "false", "none"),
+        default="true",
+        help=f"value of the {MANAGED_TAG_KEY} tag on the database; none = no tag (default true)",
+    )
     args = parser.parse_args(argv)
     if not args.endpoint:
         parser.error("--endpoint is required (or set REBOUND_EMULATOR_URL)")
     if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,22}[A-Za-z0-9])?", args.name):
         parser.error("--name: 1-24 letters, digits and hyphens, not starting or ending with a hyphen")
+    if args.database != "none" and not args.name[0].isalpha():
+        parser.error("--name must start with a letter when a database is provisioned (RDS identifiers do)")
     if args.instances < 1:
         parser.error("--instances must be at least 1")
     if not 1 <= args.target_groups <= AUTO_SCALING_GROUPS_PER_REGION:

@@ -176,6 +176,7 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     ddb = boto3.client("dynamodb", **kw)
     sqs = boto3.client("sqs", **kw)
     sns = boto3.client("sns", **kw)
+    rds = boto3.client("rds", **kw)
     ctx: dict[str, Any] = {}
 
     # ---- provisioning -----------------------------------------------------------------
@@ -192,7 +193,8 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(len(lines) == 1, f"stdout must be one JSON line, got {len(lines)}")
         ctx["p"] = p = json.loads(lines[0])
         keys = ["region", "account", "vpc_id", "subnet_ids", "load_balancer_arn", "load_balancer_full_name",
-                "listener_arn", "incidents_table", "incidents_stream_arn", "topic_arn", "queue_url", "stacks"]
+                "listener_arn", "incidents_table", "incidents_stream_arn", "topic_arn", "queue_url", "stacks",
+                "db_instance_id", "db_instance_arn"]
         expect(list(p) == keys, f"output keys {list(p)}")
         expect(p["load_balancer_full_name"].startswith("app/selfcheck-alb/"), p["load_balancer_full_name"])
         stack = p["stacks"][0]
@@ -853,12 +855,89 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("DescribeAutoScalingGroups: DesiredCapacity, grace period (0 kept), LaunchTemplate, mixed policy",
               group_details)
 
+    # ---- RDS ------------------------------------------------------------------------------
+
+    def db(name: str) -> dict[str, Any]:
+        return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+
+    def rds_stack() -> None:
+        expect(p["db_instance_id"] == "selfcheck-db", f"{p['db_instance_id']}")
+        d = db("selfcheck-db")
+        tags = {t["Key"]: t["Value"] for t in d["TagList"]}
+        expect(d["MultiAZ"] and tags.get("rebound:managed") == "true", f"{d['MultiAZ']} {tags}")
+        expect((d["AvailabilityZone"], d.get("SecondaryAvailabilityZone")) == ("us-east-1a", "us-east-1b"),
+               f"{d['AvailabilityZone']} {d.get('SecondaryAvailabilityZone')}")
+        group_tags = {t["Key"]: t["Value"] for t in group()["Tags"]}
+        expect(group_tags.get("rebound:depends-on") == "selfcheck-db", f"{group_tags}")
+
+    check.run("provision.py: a managed Multi-AZ database with its standby zone; groups depend on it", rds_stack)
+
+    def rds_events(name: str) -> list[tuple[str, str]]:
+        got = rds.describe_events(SourceIdentifier=name, SourceType="db-instance")["Events"]
+        return [(e["EventCategories"][0], e["Message"]) for e in got if e["EventCategories"] == ["failover"]]
+
+    def forced_failover_swaps() -> None:
+        answer = rds.reboot_db_instance(DBInstanceIdentifier="selfcheck-db", ForceFailover=True)["DBInstance"]
+        expect(answer["DBInstanceStatus"] == "rebooting", f"answer {answer['DBInstanceStatus']}")
+        d = db("selfcheck-db")
+        expect((d["DBInstanceStatus"], d["AvailabilityZone"], d["SecondaryAvailabilityZone"]) ==
+               ("available", "us-east-1b", "us-east-1a"), f"{d['DBInstanceStatus']} {d['AvailabilityZone']}")
+        expect(len(rds_events("selfcheck-db")) == 2, f"{rds_events('selfcheck-db')}")
+        ids = [e["event_id"] for e in control(url, "GET", "/_rebound/rds-events")[1]["events"]]
+        expect(ids == ["RDS-EVENT-0013", "RDS-EVENT-0049"], f"{ids}")
+        # Phased: rebooting until advanced, a second request refused meanwhile.
+        control(url, "POST", "/_rebound/rds-mode", {"mode": "phased"})
+        rds.reboot_db_instance(DBInstanceIdentifier="selfcheck-db", ForceFailover=True)
+        expect(db("selfcheck-db")["DBInstanceStatus"] == "rebooting", "not rebooting in phased mode")
+        try:
+            rds.reboot_db_instance(DBInstanceIdentifier="selfcheck-db", ForceFailover=True)
+            raise AssertionError("a second reboot while rebooting was accepted")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "InvalidDBInstanceState", f"{exc.response['Error']}")
+        status, answer = control(url, "POST", "/_rebound/rds-advance")
+        expect(status == 200 and answer["finished"][0]["kind"] == "failover", f"{answer}")
+        d = db("selfcheck-db")
+        expect((d["DBInstanceStatus"], d["AvailabilityZone"]) == ("available", "us-east-1a"), f"{d['AvailabilityZone']}")
+        control(url, "POST", "/_rebound/rds-mode", {"mode": "instant"})
+
+    check.run("RebootDBInstance(ForceFailover) on Multi-AZ: rebooting, zones swapped, 0013 then 0049 (both modes)",
+              forced_failover_swaps)
+
+    def failover_refusals() -> None:
+        rds.create_db_instance(DBInstanceIdentifier="selfcheck-single", DBInstanceClass="db.t3.micro", Engine="postgres",
+                               MasterUsername="u", MasterUserPassword="password-1", AllocatedStorage=20)
+        expect(db("selfcheck-single").get("SecondaryAvailabilityZone") is None, "single-AZ with a standby zone")
+        try:
+            rds.reboot_db_instance(DBInstanceIdentifier="selfcheck-single", ForceFailover=True)
+            raise AssertionError("forced failover of a single-AZ instance was accepted")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "InvalidParameterCombination", f"{exc.response['Error']}")
+        expect(db("selfcheck-single")["DBInstanceStatus"] == "available", "single-AZ instance touched")
+        status, _ = control(url, "POST", "/_rebound/db-instance-status",
+                            {"db_instance_identifier": "selfcheck-db", "status": "backing-up"})
+        expect(status == 200 and db("selfcheck-db")["DBInstanceStatus"] == "backing-up", "status not set")
+        try:
+            rds.reboot_db_instance(DBInstanceIdentifier="selfcheck-db", ForceFailover=True)
+            raise AssertionError("failover of a backing-up instance was accepted")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "InvalidDBInstanceState", f"{exc.response['Error']}")
+        control(url, "POST", "/_rebound/db-instance-status", {"db_instance_identifier": "selfcheck-db", "status": "available"})
+        expect(control(url, "POST", "/_rebound/db-instance-status", {"db_instance_identifier": "nope", "status": "x"})[0]
+               == 400, "unknown instance accepted")
+        rds.delete_db_instance(DBInstanceIdentifier="selfcheck-single", SkipFinalSnapshot=True)
+
+    check.run("RebootDBInstance(ForceFailover): single-AZ InvalidParameterCombination, not available InvalidDBInstanceState",
+              failover_refusals)
+
     def phased_reset() -> None:
         control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"})
         asg.set_instance_health(InstanceId=sorted(lifecycle())[0], HealthStatus="Unhealthy")
         expect(len(control(url, "GET", "/_rebound/replacements")[1]["replacements"]) == 1, "no replacement")
+        control(url, "POST", "/_rebound/rds-mode", {"mode": "phased"})
         control(url, "POST", "/_rebound/reset")
         expect(control(url, "GET", "/_rebound/replacement-mode")[1] == {"mode": "instant"}, "mode survived reset")
+        expect(control(url, "GET", "/_rebound/rds-mode")[1] == {"mode": "instant"}, "RDS mode survived reset")
+        expect(control(url, "GET", "/_rebound/rds-events")[1] == {"events": []}, "RDS events survived reset")
         expect(control(url, "GET", "/_rebound/replacements")[1] == {"replacements": []}, "replacements survived")
 
     check.run("reset restores instant mode and forgets replacements in progress", phased_reset)

@@ -310,6 +310,15 @@ class ReboundApp:
                 "GET": lambda _b: (200, {"respected": self._locked(fidelity.get_grace_period_respected)}),
                 "POST": self.post_grace_period,
             },
+            "/_rebound/rds-mode": {
+                "GET": lambda _b: (200, {"mode": self._locked(fidelity.get_rds_mode)}),
+                "POST": self.post_rds_mode,
+            },
+            "/_rebound/rds-advance": {"POST": self.post_rds_advance},
+            "/_rebound/db-instance-status": {"POST": self.post_db_status},
+            "/_rebound/rds-events": {
+                "GET": lambda _b: (200, {"events": self._locked(fidelity.list_rds_events)}),
+            },
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -627,6 +636,42 @@ class ReboundApp:
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
         return 200, {"status": "ok", "replacements": moved}
+
+    # RDS reboots and failovers over time
+
+    def post_rds_mode(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or set(body) != {"mode"}:
+            raise BadRequest('expected {"mode": "phased"} or {"mode": "instant"}')
+        with self.state.moto_lock:
+            try:
+                mode = fidelity.set_rds_mode(body["mode"])
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "mode": mode}
+
+    def post_rds_advance(self, body: Any) -> tuple[int, Any]:
+        body = body if body is not None else {}
+        if not isinstance(body, dict) or set(body) - {"db_instance_identifier"}:
+            raise BadRequest('expected no body (every instance) or {"db_instance_identifier": "NAME"}')
+        name = body.get("db_instance_identifier")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise BadRequest("db_instance_identifier must be a DB instance identifier (string)")
+        with self.state.moto_lock:
+            try:
+                done = fidelity.rds_advance(name)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "finished": done}
+
+    def post_db_status(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or set(body) != {"db_instance_identifier", "status"}:
+            raise BadRequest('expected {"db_instance_identifier": "NAME", "status": "backing-up"}')
+        with self.state.moto_lock:
+            try:
+                result = fidelity.set_db_status(body["db_instance_identifier"], body["status"])
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "db_instance": result}
 
     # request log
 

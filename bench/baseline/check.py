@@ -212,7 +212,7 @@ def run_implementation(label: str, url: str, rust_dir: Path, workdir: Path) -> d
             sqs.delete_message(QueueUrl=stack["queue_url"], ReceiptHandle=message["ReceiptHandle"])
     states = [(m["previous"], m["state"]) for m in messages]
     check(states == [(None, "remediating"), ("remediating", "resolved")]
-          and all(len(m["subject"]) <= 100 and set(m["attributes"]) == {"severity", "resource_type", "state"} for m in messages),
+          and all(len(m["subject"]) <= 100 and set(m["attributes"]) == {"severity", "resource_type", "state", "resource_id"} for m in messages),
           f"{label}: SNS -> SQS: one message per state change (opened as remediating, then resolved)", messages)
     return {"ops": ops, "messages": messages, "stack": name}
 

@@ -4,8 +4,10 @@ Handler ``incident_notifier.handler``, run with the Lambda Runtime Interface Cli
 (``python -m awslambdaric incident_notifier.handler``). Same behaviour and AWS calls as
 the Rust function (shared/src/handlers/notifier.rs, shared/src/aws/sns.rs): for each
 stream record whose NewImage is an incident (``kind`` = ``incident``) and whose state
-changed, one sns.publish with MessageStructure=json, a Subject of at most 100
-characters and the message attributes severity, resource_type and state; records are
+changed, one sns.publish with MessageStructure=json (the e-mail text, the subject for
+SMS, the JSON document as ``default`` for every other protocol), a Subject of at most
+100 characters and the message attributes severity, resource_type, state and
+resource_id; records are
 published in order and the first failure is reported (ReportBatchItemFailures), so
 nothing after it is published twice.
 """
@@ -84,15 +86,12 @@ def notification(incident: dict, previous: str | None) -> dict:
             text += f"  - {debug_name(a['kind'])} {a['target']} in {a.get('group', '')}: {a['outcome']}{detail}\n"
     text += f"\nTimeline: rebound incidents show {incident['id']}\n"
     machine = json.dumps({"schema": MESSAGE_SCHEMA, "previous_state": previous, "incident": incident})
-    return {"subject": subject, "text": text, "json": machine, "state": state, "resource_type": resource["type"]}
+    return {"subject": subject, "text": text, "json": machine, "state": state, "resource_type": resource["type"],
+            "resource_id": resource["id"]}
 
 
 def publish(n: dict) -> None:
-    message = {
-        "default": n["text"], "email": n["text"], "sms": n["subject"],
-        "email-json": n["json"], "sqs": n["json"], "lambda": n["json"],
-        "http": n["json"], "https": n["json"], "firehose": n["json"],
-    }
+    message = {"default": n["json"], "email": n["text"], "sms": n["subject"]}
     sns.publish(
         TopicArn=TOPIC_ARN,
         Subject=n["subject"],
@@ -102,6 +101,7 @@ def publish(n: dict) -> None:
             "severity": {"DataType": "String", "StringValue": SEVERITY[n["state"]]},
             "resource_type": {"DataType": "String", "StringValue": n["resource_type"]},
             "state": {"DataType": "String", "StringValue": n["state"]},
+            "resource_id": {"DataType": "String", "StringValue": n["resource_id"]},
         },
     )
 

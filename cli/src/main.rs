@@ -2,15 +2,25 @@
 //! code as the deployed functions; `AWS_ENDPOINT_URL` points it at an emulator.
 
 mod render;
+mod report;
+mod select;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use rebound::config::Config;
+use rebound::domain::Incident;
 use rebound::handlers::notifier::StreamEvent;
 use rebound::ids::IncidentId;
 use rebound::ports::IncidentStore;
+
+use select::Selection;
+
+/// How many incidents a filtered listing or a report reads at most, newest first: more
+/// than the table keeps in a normal retention period.
+const MAX_READ: usize = 10_000;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +39,16 @@ enum Command {
     Incidents {
         #[command(subcommand)]
         show: Option<IncidentsCommand>,
+        /// Only incidents not resolved yet.
+        #[arg(long)]
+        open: bool,
+        /// Only incidents opened in the last DURATION: 30m, 12h, 7d, 2w.
+        #[arg(long, value_name = "DURATION", value_parser = select::parse_duration)]
+        since: Option<Duration>,
+        /// Only incidents of this resource: its id (a target group's ARN) or its short
+        /// name (`web`).
+        #[arg(long, value_name = "ID")]
+        resource: Option<String>,
         /// Print the incidents as a JSON array.
         #[arg(long)]
         json: bool,
@@ -36,11 +56,27 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Per resource over a window: incidents, mean and p90 time to recover, actions
+    /// taken and refused, estimated availability. A table on stdout, JSON with --json,
+    /// and an HTML page with charts with --out.
+    Report {
+        /// The window: the last DURATION (30m, 12h, 7d, 2w).
+        #[arg(long, value_name = "DURATION", value_parser = select::parse_duration, default_value = "30d")]
+        since: Duration,
+        /// Also write the report as a self-contained HTML page (SVG charts, no
+        /// JavaScript) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the figures as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a function's handler in-process on an event file, against the configured
     /// endpoint: a Docker-free `sam local invoke`.
     Invoke {
         function: Function,
-        /// The event JSON, e.g. events/target-health/alarm-state-change.json.
+        /// The event JSON, e.g. events/target-health/alarm-state-change.json or
+        /// events/rds-health/alarm-state-change.json.
         #[arg(long, short)]
         event: PathBuf,
     },
@@ -59,6 +95,7 @@ enum IncidentsCommand {
 #[derive(Clone, Copy, ValueEnum)]
 enum Function {
     TargetHealth,
+    RdsHealth,
     IncidentNotifier,
 }
 
@@ -84,6 +121,11 @@ enum CliError {
     InvalidId(#[from] rebound::ids::InvalidId),
     #[error("cannot print JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[tokio::main]
@@ -105,12 +147,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Incidents {
             show: None,
+            open,
+            since,
+            resource,
             json,
             limit,
         } => {
-            let incidents = rebound::aws::incident_store(&config, &sdk)
-                .list(limit)
-                .await?;
+            let selection = Selection {
+                open,
+                opened_since: since.map(|d| Utc::now() - d),
+                resource,
+            };
+            let store = rebound::aws::incident_store(&config, &sdk);
+            let incidents = select_incidents(&store, &selection, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&incidents)?);
             } else {
@@ -132,6 +181,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 print!("{}", render::incident_detail(&incident));
             }
         }
+        Command::Report { since, out, json } => {
+            let to = Utc::now();
+            let from = to - since;
+            let store = rebound::aws::incident_store(&config, &sdk);
+            let incidents = read_newest(&store, MAX_READ, Some(from)).await?;
+            let report = report::build(&incidents, from, to);
+            if let Some(path) = &out {
+                std::fs::write(path, report::html(&report)).map_err(|source| CliError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report::text(&report));
+                if let Some(path) = &out {
+                    println!("\nHTML report: {}", path.display());
+                }
+            }
+        }
         Command::Invoke { function, event } => {
             let text = std::fs::read_to_string(&event).map_err(|source| CliError::Read {
                 path: event.clone(),
@@ -145,6 +215,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             source,
                         })?;
                     let report = rebound::aws::target_health_handler(&config, &sdk)
+                        .handle(payload)
+                        .await?;
+                    serde_json::to_value(report)?
+                }
+                Function::RdsHealth => {
+                    let payload =
+                        serde_json::from_str(&text).map_err(|source| CliError::Event {
+                            path: event.clone(),
+                            source,
+                        })?;
+                    let report = rebound::aws::rds_health_handler(&config, &sdk)
                         .handle(payload)
                         .await?;
                     serde_json::to_value(report)?
@@ -165,4 +246,46 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The incidents a listing shows, newest first. Unfiltered, only `limit` are read; open
+/// incidents come from the sparse index of open incidents; any other filter reads the
+/// history newest first and filters it.
+async fn select_incidents(
+    store: &impl IncidentStore,
+    selection: &Selection,
+    limit: usize,
+) -> Result<Vec<Incident>, CliError> {
+    let filtered = selection.opened_since.is_some() || selection.resource.is_some();
+    let mut incidents = match (selection.open, filtered) {
+        (false, false) => return Ok(store.list(limit).await?),
+        (true, _) => {
+            let mut open = store.open_incidents().await?;
+            open.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(b.id.cmp(&a.id)));
+            open
+        }
+        (false, true) => read_newest(store, MAX_READ, selection.opened_since).await?,
+    };
+    incidents.retain(|i| selection.matches(i));
+    incidents.truncate(limit);
+    Ok(incidents)
+}
+
+/// Up to `max` incidents, newest first; says so on stderr when that cut the history
+/// short of `needed_from`.
+async fn read_newest(
+    store: &impl IncidentStore,
+    max: usize,
+    needed_from: Option<chrono::DateTime<Utc>>,
+) -> Result<Vec<Incident>, CliError> {
+    let incidents = store.list(max).await?;
+    if incidents.len() >= max {
+        let oldest = incidents.last().map(|i| i.opened_at);
+        if needed_from.is_none_or(|from| oldest.is_some_and(|oldest| oldest > from)) {
+            eprintln!(
+                "rebound: read the {max} most recent incidents only; older ones are left out"
+            );
+        }
+    }
+    Ok(incidents)
 }

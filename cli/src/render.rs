@@ -3,10 +3,7 @@
 use std::fmt::Write;
 
 use rebound::domain::Incident;
-
-fn short_resource(id: &str) -> &str {
-    id.rsplit(':').next().unwrap_or(id)
-}
+use rebound::readable::{human_duration, short_name};
 
 pub fn incident_table(incidents: &[Incident]) -> String {
     if incidents.is_empty() {
@@ -29,7 +26,7 @@ pub fn incident_table(incidents: &[Incident]) -> String {
                 .unwrap_or_else(|| "-".into()),
             incident.actions.len(),
             incident.resource.kind.as_str(),
-            short_resource(&incident.resource.id),
+            short_name(&incident.resource.id),
         );
     }
     out
@@ -48,12 +45,23 @@ pub fn incident_detail(incident: &Incident) -> String {
     let _ = writeln!(out, "Trigger   {}", incident.trigger);
     let _ = writeln!(out, "Opened    {}", incident.opened_at.to_rfc3339());
     if let Some(resolved) = incident.resolved_at {
-        let _ = writeln!(
-            out,
-            "Resolved  {} (time to recover {} s)",
-            resolved.to_rfc3339(),
-            incident.time_to_recover_s.unwrap_or_default()
-        );
+        match incident.time_to_recover_s {
+            Some(ttr) => {
+                let _ = writeln!(
+                    out,
+                    "Resolved  {} (time to recover {ttr} s, {})",
+                    resolved.to_rfc3339(),
+                    human_duration(ttr)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "Closed    {} (the resource is gone: no time to recover)",
+                    resolved.to_rfc3339()
+                );
+            }
+        }
     }
     if !incident.evidence.targets.is_empty() {
         let _ = writeln!(out, "\nEvidence (targets when last observed)");

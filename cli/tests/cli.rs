@@ -1,9 +1,14 @@
 //! The `rebound` binary against the emulator: invoke a handler on an event file, list
-//! incidents as a table and as the contract's JSON, show a timeline, fail clearly.
+//! incidents as a table and as the contract's JSON (filtered by state, age and
+//! resource), show a timeline, report over a window, fail clearly.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use chrono::{DateTime, Duration, Utc};
+use rebound::config::Mode;
+use rebound::domain::{Evidence, Incident, IncidentState, ResourceKind, ResourceRef};
+use rebound::ports::{Commit, Committed, IncidentStore};
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
 use serde_json::Value;
@@ -132,4 +137,207 @@ fn errors_are_clear_and_exit_non_zero() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// Writes an incident as the functions would: claimed when opened, then moved along.
+async fn record(
+    store: &impl IncidentStore,
+    resource: &str,
+    opened: DateTime<Utc>,
+    then: &[(IncidentState, i64)],
+) -> Incident {
+    let mut incident = Incident::open(
+        ResourceRef {
+            kind: ResourceKind::TargetGroup,
+            id: resource.into(),
+        },
+        "alarm:cli-test",
+        Evidence::default(),
+        "1 of 4 targets unhealthy",
+        opened,
+    );
+    let mut is_new = true;
+    let mut steps = vec![None];
+    steps.extend(then.iter().map(Some));
+    for step in steps {
+        if let Some((state, after_s)) = step {
+            incident
+                .transition(opened + Duration::seconds(*after_s), *state, "cli test")
+                .unwrap();
+        }
+        let landed = store
+            .commit(Commit {
+                incident: &mut incident,
+                is_new,
+                ledgers: vec![],
+                token: "cli-test",
+            })
+            .await
+            .unwrap();
+        assert_eq!(landed, Committed::Landed);
+        is_new = false;
+    }
+    incident
+}
+
+fn ids(output: &Output) -> Vec<String> {
+    let incidents: Value = serde_json::from_str(&stdout(output)).unwrap();
+    incidents
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn incidents_are_filtered_by_state_age_and_resource_and_reported_over_a_window() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let web = stack.web().target_group_arn.clone();
+    // What people call it, e.g. `rebound-test-web` for `…:targetgroup/rebound-test-web/…`.
+    let web_name = rebound::readable::short_name(&web).to_owned();
+    let api = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/api/0a1b2c3d4e5f6a7b",
+        stack.region, stack.account
+    );
+    let now = Utc::now();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (old_web, open_web, recent_api, ancient_api) = runtime.block_on(async {
+        let sdk = emulator.sdk_config().await;
+        let store = rebound::aws::incident_store(&stack.config(Mode::Enforce), &sdk);
+        let days = |d: i64| now - Duration::days(d);
+        let old_web = record(&store, &web, days(10), &[(IncidentState::Resolved, 300)]).await;
+        let open_web = record(
+            &store,
+            &web,
+            now - Duration::hours(2),
+            &[(IncidentState::Escalated, 60)],
+        )
+        .await;
+        let ancient_api = record(&store, &api, days(40), &[(IncidentState::Resolved, 60)]).await;
+        let recent_api = record(&store, &api, days(3), &[(IncidentState::Resolved, 120)]).await;
+        (old_web, open_web, recent_api, ancient_api)
+    });
+    let id = |i: &Incident| i.id.to_string();
+    let list = |args: &[&str]| {
+        let mut all = vec!["incidents", "--json"];
+        all.extend_from_slice(args);
+        ids(&rebound(&emulator, &stack, &all))
+    };
+
+    assert_eq!(list(&["--open", "--since", "1d"]), [id(&open_web)]);
+    assert!(list(&["--open", "--since", "1h"]).is_empty());
+    assert_eq!(list(&["--since", "7d"]), [id(&open_web), id(&recent_api)]);
+    assert_eq!(
+        list(&["--resource", &web_name]),
+        [id(&open_web), id(&old_web)]
+    );
+    assert_eq!(list(&["--resource", &web]), [id(&open_web), id(&old_web)]);
+    assert_eq!(
+        list(&["--resource", &api]),
+        [id(&recent_api), id(&ancient_api)]
+    );
+    assert_eq!(
+        list(&["--resource", "api", "--limit", "1"]),
+        [id(&recent_api)]
+    );
+    let table = stdout(&rebound(&emulator, &stack, &["incidents", "--open"]));
+    assert!(
+        table.contains(&id(&open_web)) && table.contains("escalated"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("target-group {web_name}")),
+        "{table}"
+    );
+
+    let html = std::env::temp_dir().join(format!("rebound-cli-report-{}.html", std::process::id()));
+    let html_arg = html.to_string_lossy().into_owned();
+    let text = stdout(&rebound(
+        &emulator,
+        &stack,
+        &["report", "--since", "30d", "--out", &html_arg],
+    ));
+    assert!(
+        text.contains(&format!("target-group {web_name} ")),
+        "{text}"
+    );
+    assert!(text.contains("target-group api "), "{text}");
+    assert!(text.contains("all resources"), "{text}");
+    assert!(text.contains(&format!("HTML report: {html_arg}")), "{text}");
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    std::fs::remove_file(&html).ok();
+    assert!(page.contains("<svg id=\"timeline\""));
+    assert!(page.contains("<svg id=\"ttr-chart\""));
+    assert_eq!(
+        page.matches("<rect class=\"incident ").count(),
+        3,
+        "the ancient one is outside"
+    );
+    assert_eq!(page.matches("<rect class=\"ttr\"").count(), 2);
+    assert!(!page.contains("<script"));
+
+    let figures: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["report", "--since", "30d", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(figures["all"]["incidents"], 3);
+    assert_eq!(figures["all"]["open"], 1);
+    assert_eq!(figures["all"]["escalated"], 1);
+    let web_figures = figures["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == web_name.as_str())
+        .expect("web in the report");
+    assert_eq!(web_figures["incidents"], 2);
+    assert_eq!(web_figures["time_to_recover_s"]["p90"], 300);
+
+    let output = rebound(&emulator, &stack, &["incidents", "--since", "7days"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid duration"), "{stderr}");
+}
+
+#[test]
+fn invoke_rds_health_fails_the_database_over_and_lists_its_incident() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let event_file =
+        std::env::temp_dir().join(format!("rebound-cli-rds-event-{}.json", std::process::id()));
+    std::fs::write(&event_file, stack.rds_alarm_event().to_string()).unwrap();
+    let report: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &[
+            "invoke",
+            "rds-health",
+            "--event",
+            &event_file.to_string_lossy(),
+        ],
+    )))
+    .unwrap();
+    std::fs::remove_file(&event_file).ok();
+    assert_eq!(report["checks"][0]["verdict"], "remediate", "{report}");
+    assert_eq!(
+        report["checks"][0]["actions"][0]["kind"],
+        "reboot-with-failover"
+    );
+    assert_eq!(emulator.calls_of("RebootDBInstance"), 1);
+
+    let incidents: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(incidents[0]["resource"]["type"], "db-instance");
+    assert_eq!(incidents[0]["resource"]["id"], stack.db());
+    assert_eq!(
+        incidents[0]["evidence"]["database"]["before_failover"]["primary_az"],
+        "us-east-1a"
+    );
 }

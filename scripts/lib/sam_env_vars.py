@@ -10,6 +10,8 @@ every function's `Environment.Variables` from template.yaml and gives each one i
 in the deployed stack:
 
 - `!Ref Parameter` -> the stack's current parameter value;
+- `!If [Condition, a, b]` -> a or b, the condition evaluated on the stack's parameters
+  (`AWS::NoValue` -> empty, which Rebound reads as unset);
 - `!Ref Resource` / `!GetAtt Resource.Attr` -> the stack output whose Value is that same
   expression (template.yaml exports every name a function needs);
 - `MODE` is always `dry-run`: a local invoke runs with the caller's own credentials,
@@ -67,6 +69,33 @@ def _canonical(expr: Any) -> Any:
     return expr
 
 
+def condition_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
+    """The template's conditions for these parameter values (Equals, Not, And, Or,
+    Condition); a parameter the stack does not list takes its template default."""
+
+    def value(expr: Any) -> Any:
+        if isinstance(expr, dict) and "Ref" in expr:
+            name = expr["Ref"]
+            return parameters.get(name, template["Parameters"][name].get("Default"))
+        return expr
+
+    def truth(expr: Any) -> bool:
+        ((fn, args),) = expr.items()
+        if fn == "Fn::Equals":
+            return str(value(args[0])) == str(value(args[1]))
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        if fn == "Fn::And":
+            return all(truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(truth(a) for a in args)
+        if fn == "Condition":
+            return truth(template["Conditions"][args])
+        raise ResolveError(f"condition function {fn} is not supported")
+
+    return {name: truth(expr) for name, expr in template.get("Conditions", {}).items()}
+
+
 def resolve(
     template: dict[str, Any],
     parameters: dict[str, str],
@@ -77,31 +106,36 @@ def resolve(
         (_canonical(spec.get("Value")), name) for name, spec in template.get("Outputs", {}).items()
     ]
     template_parameters = template.get("Parameters", {})
+    conditions = condition_values(template, parameters)
+
+    def value(where: str, expr: Any) -> str:
+        if isinstance(expr, bool):
+            return str(expr).lower()
+        if isinstance(expr, (str, int, float)):
+            return str(expr)
+        if isinstance(expr, dict) and "Fn::If" in expr:
+            condition, if_true, if_false = expr["Fn::If"]
+            return value(where, if_true if conditions[condition] else if_false)
+        ref = expr.get("Ref") if isinstance(expr, dict) else None
+        if ref == "AWS::NoValue":
+            return ""  # not set in the deployed function; blank is unset for Rebound
+        if ref in template_parameters:
+            if ref not in parameters:
+                raise ResolveError(f"{where}: the stack has no parameter {ref}")
+            return parameters[ref]
+        output = next((n for v, n in output_for if v == _canonical(expr)), None)
+        if output is None:
+            raise ResolveError(f"{where}: no output of template.yaml has the value {expr!r}; add one")
+        if output not in outputs:
+            raise ResolveError(f"{where}: the stack has no output {output} (deployed an older template?)")
+        return outputs[output]
+
     result: dict[str, dict[str, str]] = {}
     for function, variables in function_variables(template).items():
-        env: dict[str, str] = {}
-        for name, expr in variables.items():
-            if name in FORCED:
-                env[name] = FORCED[name]
-                continue
-            if isinstance(expr, (str, int, float, bool)):
-                env[name] = str(expr).lower() if isinstance(expr, bool) else str(expr)
-                continue
-            ref = expr.get("Ref") if isinstance(expr, dict) else None
-            if ref in template_parameters:
-                if ref not in parameters:
-                    raise ResolveError(f"{function}.{name}: the stack has no parameter {ref}")
-                env[name] = parameters[ref]
-                continue
-            output = next((n for value, n in output_for if value == _canonical(expr)), None)
-            if output is None:
-                raise ResolveError(
-                    f"{function}.{name}: no output of template.yaml has the value {expr!r}; add one"
-                )
-            if output not in outputs:
-                raise ResolveError(f"{function}.{name}: the stack has no output {output} (deployed an older template?)")
-            env[name] = outputs[output]
-        result[function] = env
+        result[function] = {
+            name: FORCED[name] if name in FORCED else value(f"{function}.{name}", expr)
+            for name, expr in variables.items()
+        }
     return result
 
 

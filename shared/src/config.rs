@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::ActionKind;
+use crate::domain::{ActionKind, ResourceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -35,8 +35,30 @@ pub struct PolicyConfig {
     /// that reach `replacement_loop_limit` mean replacing is not fixing it: escalate.
     pub replacement_loop_window: Duration,
     pub replacement_loop_limit: u32,
-    /// Target groups the sweep checks at once.
+    /// Target groups (or DB instances) the sweep checks at once.
     pub sweep_concurrency: usize,
+    /// The recovery-time objective of a target group's incident, from detection, unless
+    /// its Auto Scaling group's `rebound:rto-seconds` tag says otherwise.
+    pub target_group_rto: Duration,
+    /// The same for a database's incident (the DB instance's or cluster's tag).
+    pub database_rto: Duration,
+    /// Between two failovers of one DB instance (or cluster), and how far back RDS's own
+    /// failover events count against a new one.
+    pub rds_cooldown: Duration,
+    /// How long after a database's incident resolves (its failover completed) the
+    /// groups that depend on it stay held: connections move to the new primary.
+    pub dependency_settle: Duration,
+}
+
+impl PolicyConfig {
+    /// The cooldown of one scope: a DB instance or cluster has its own, longer one
+    /// (a failover is disruptive), everything else `cooldown`.
+    pub fn cooldown_for(&self, scope: ResourceKind) -> Duration {
+        match scope {
+            ResourceKind::DbInstance | ResourceKind::DbCluster => self.rds_cooldown,
+            _ => self.cooldown,
+        }
+    }
 }
 
 impl Default for PolicyConfig {
@@ -54,6 +76,10 @@ impl Default for PolicyConfig {
             replacement_loop_window: Duration::from_secs(3600),
             replacement_loop_limit: 3,
             sweep_concurrency: 8,
+            target_group_rto: Duration::from_secs(900),
+            database_rto: Duration::from_secs(900),
+            rds_cooldown: Duration::from_secs(1800),
+            dependency_settle: Duration::from_secs(300),
         }
     }
 }
@@ -67,6 +93,9 @@ pub struct Config {
     /// Where the notifier parks notifications SNS refuses for good; without it they are
     /// retried until the event source mapping gives up on them.
     pub failed_notifications_queue_url: Option<String>,
+    /// The topic AWS Chatbot subscribes to: when set, the notifier also publishes each
+    /// change there as a Chatbot custom notification (opt-in).
+    pub chatbot_topic_arn: Option<String>,
     pub incident_retention_days: u32,
     pub policy: PolicyConfig,
 }
@@ -176,12 +205,37 @@ impl Config {
                 1,
                 64,
             )? as usize,
+            target_group_rto: Duration::from_secs(number(
+                "TARGET_GROUP_RTO_SECONDS",
+                defaults.target_group_rto.as_secs(),
+                60,
+                86_400,
+            )?),
+            database_rto: Duration::from_secs(number(
+                "DATABASE_RTO_SECONDS",
+                defaults.database_rto.as_secs(),
+                60,
+                86_400,
+            )?),
+            rds_cooldown: Duration::from_secs(number(
+                "RDS_COOLDOWN_SECONDS",
+                defaults.rds_cooldown.as_secs(),
+                0,
+                86_400,
+            )?),
+            dependency_settle: Duration::from_secs(number(
+                "DEPENDENCY_SETTLE_SECONDS",
+                defaults.dependency_settle.as_secs(),
+                0,
+                86_400,
+            )?),
         };
         Ok(Self {
             incidents_table: get("INCIDENTS_TABLE")
                 .ok_or(ConfigError::Missing("INCIDENTS_TABLE"))?,
             notify_topic_arn: get("NOTIFY_TOPIC_ARN"),
             failed_notifications_queue_url: get("FAILED_NOTIFICATIONS_QUEUE_URL"),
+            chatbot_topic_arn: get("CHATBOT_TOPIC_ARN"),
             incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
             policy,
         })
@@ -224,6 +278,9 @@ mod tests {
         assert_eq!(cfg.policy.managed_tag_key, "rebound:managed");
         assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
         assert_eq!(cfg.failed_notifications_queue_url, None);
+        assert_eq!(cfg.chatbot_topic_arn, None, "chat cards are opt-in");
+        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(1800));
+        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(300));
         assert_eq!(
             config(&[]).unwrap_err(),
             ConfigError::Missing("INCIDENTS_TABLE")
@@ -248,6 +305,13 @@ mod tests {
     }
 
     #[test]
+    fn a_chatbot_topic_turns_chat_cards_on() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:rebound-chat";
+        let cfg = config(&[("INCIDENTS_TABLE", "t"), ("CHATBOT_TOPIC_ARN", arn)]).unwrap();
+        assert_eq!(cfg.chatbot_topic_arn.as_deref(), Some(arn));
+    }
+
+    #[test]
     fn knobs_are_read_and_bad_values_named() {
         let cfg = config(&[
             ("INCIDENTS_TABLE", "t"),
@@ -262,8 +326,27 @@ mod tests {
         assert_eq!(cfg.policy.max_in_flight_per_group, 2);
         assert_eq!(cfg.policy.cooldown, Duration::ZERO);
 
+        let cfg = config(&[
+            ("INCIDENTS_TABLE", "t"),
+            ("RDS_COOLDOWN_SECONDS", "900"),
+            ("DEPENDENCY_SETTLE_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(900));
+        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(60));
+        assert_eq!(
+            cfg.policy.cooldown_for(ResourceKind::DbInstance),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            cfg.policy.cooldown_for(ResourceKind::AutoScalingGroup),
+            Duration::from_secs(600)
+        );
+
         let err = config(&[("INCIDENTS_TABLE", "t"), ("MODE", "yolo")]).unwrap_err();
         assert!(err.to_string().contains("MODE=\"yolo\""), "{err}");
+        let err = config(&[("INCIDENTS_TABLE", "t"), ("RDS_COOLDOWN_SECONDS", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("RDS_COOLDOWN_SECONDS"), "{err}");
         let err = config(&[("INCIDENTS_TABLE", "t"), ("MAX_UNHEALTHY_PERCENT", "0")]).unwrap_err();
         assert!(err.to_string().contains("MAX_UNHEALTHY_PERCENT"), "{err}");
     }

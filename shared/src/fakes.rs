@@ -5,12 +5,20 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::domain::{ActionKind, Incident, Ledger, ResourceRef, ScalingGroup, TargetHealth};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    ActionKind, DbCluster, DbInstance, DependencyState, Incident, Ledger, RdsEvent, ResourceRef,
+    ScalingGroup, TargetHealth,
+};
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
+use crate::ids::{
+    AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
+};
 use crate::ports::{
-    Commit, Committed, FailedNotification, FailedNotifications, IncidentStore, InstanceReplacer,
-    Notification, Notifier, Replaced, ScalingGroups, TargetHealthSource,
+    Commit, Committed, DatabaseFailover, Databases, Dependencies, FailedNotification,
+    FailedNotifications, FailedOver, IncidentStore, InstanceReplacer, Notification, Notifier,
+    Replaced, ScalingGroups, TargetHealthSource,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -191,6 +199,8 @@ struct StoreState {
     /// resource key → its open incident.
     open: BTreeMap<String, IncidentId>,
     ledgers: BTreeMap<ResourceRef, Ledger>,
+    /// resource key → its last incident that resolved, and when it recovered.
+    last_resolved: BTreeMap<String, (IncidentId, Option<DateTime<Utc>>)>,
     /// Makes the next N commits lose as if another writer got there first.
     conflicts_to_inject: u32,
     /// Makes the next N commits land and then fail as if the answer was lost.
@@ -304,6 +314,10 @@ impl IncidentStore for MemoryStore {
             state.open.insert(key, incident.id.clone());
         } else if incident.state.is_closed() && state.open.get(&key) == Some(&incident.id) {
             state.open.remove(&key);
+            let recovered = incident.time_to_recover_s.and(incident.resolved_at);
+            state
+                .last_resolved
+                .insert(key, (incident.id.clone(), recovered));
         }
         state
             .incidents
@@ -340,6 +354,192 @@ impl IncidentStore for MemoryStore {
     }
 }
 
+impl Dependencies for MemoryStore {
+    async fn dependency(&self, resource: &ResourceRef) -> Result<DependencyState, Error> {
+        let state = lock(&self.inner);
+        let key = resource.key();
+        let (last_incident, last_recovered_at) = state
+            .last_resolved
+            .get(&key)
+            .cloned()
+            .map_or((None, None), |(id, at)| (Some(id), at));
+        Ok(DependencyState {
+            open_incident: state.open.get(&key).cloned(),
+            last_incident,
+            last_recovered_at,
+        })
+    }
+}
+
+/// The RDS side of an account: DB instances, clusters, their events, and the failovers
+/// asked of them. A forced failover of a Multi-AZ instance swaps primary and standby at
+/// once, as the emulator does by default.
+#[derive(Clone, Default)]
+pub struct FakeDatabases {
+    inner: Arc<Mutex<DatabasesState>>,
+}
+
+#[derive(Default)]
+struct DatabasesState {
+    instances: BTreeMap<DbInstanceId, DbInstance>,
+    clusters: BTreeMap<DbClusterId, DbCluster>,
+    events: Vec<RdsEvent>,
+    failovers: Vec<(ActionKind, String)>,
+    describe_calls: usize,
+    fail_next_failover: Option<Error>,
+    underway_next_failover: bool,
+    hang_next_failover: bool,
+    /// Leave the database where it is when a failover is asked (RDS skipping it).
+    failover_does_nothing: bool,
+}
+
+impl FakeDatabases {
+    pub fn add_instance(&self, instance: DbInstance) {
+        lock(&self.inner)
+            .instances
+            .insert(instance.id.clone(), instance);
+    }
+
+    pub fn add_cluster(&self, cluster: DbCluster) {
+        lock(&self.inner)
+            .clusters
+            .insert(cluster.id.clone(), cluster);
+    }
+
+    /// Changes one instance in place (status, Multi-AZ, tags, …).
+    pub fn update_instance(&self, id: &str, change: impl FnOnce(&mut DbInstance)) {
+        let mut state = lock(&self.inner);
+        if let Some(instance) = state.instances.values_mut().find(|i| i.id.as_str() == id) {
+            change(instance);
+        }
+    }
+
+    pub fn delete_instance(&self, id: &DbInstanceId) {
+        lock(&self.inner).instances.remove(id);
+    }
+
+    /// An event DescribeEvents will return (without its id, as the API does).
+    pub fn add_event(&self, event: RdsEvent) {
+        lock(&self.inner)
+            .events
+            .push(RdsEvent { id: None, ..event });
+    }
+
+    /// Every failover requested, in order: the kind and the database or cluster.
+    pub fn failovers(&self) -> Vec<(ActionKind, String)> {
+        lock(&self.inner).failovers.clone()
+    }
+
+    pub fn describe_calls(&self) -> usize {
+        lock(&self.inner).describe_calls
+    }
+
+    pub fn fail_next_failover(&self, error: Error) {
+        lock(&self.inner).fail_next_failover = Some(error);
+    }
+
+    /// The next failover call finds the database already rebooting.
+    pub fn underway_next_failover(&self) {
+        lock(&self.inner).underway_next_failover = true;
+    }
+
+    /// The next failover call never returns, like a function killed mid-call.
+    pub fn hang_next_failover(&self) {
+        lock(&self.inner).hang_next_failover = true;
+    }
+
+    /// Failovers are accepted and change nothing.
+    pub fn failover_does_nothing(&self) {
+        lock(&self.inner).failover_does_nothing = true;
+    }
+
+    async fn failover(&self, kind: ActionKind, id: &str) -> Result<FailedOver, Error> {
+        let hang = {
+            let mut state = lock(&self.inner);
+            if let Some(err) = state.fail_next_failover.take() {
+                return Err(err);
+            }
+            std::mem::take(&mut state.hang_next_failover)
+        };
+        if hang {
+            std::future::pending::<()>().await;
+        }
+        let mut state = lock(&self.inner);
+        if std::mem::take(&mut state.underway_next_failover) {
+            return Ok(FailedOver::AlreadyUnderway);
+        }
+        state.failovers.push((kind, id.to_owned()));
+        if state.failover_does_nothing {
+            return Ok(FailedOver::Requested);
+        }
+        match kind {
+            ActionKind::FailoverDbCluster => {
+                if let Some(cluster) = state.clusters.values_mut().find(|c| c.id.as_str() == id) {
+                    let writer = cluster.members.iter().position(|m| m.writer);
+                    let reader = cluster.members.iter().position(|m| !m.writer);
+                    if let (Some(w), Some(r)) = (writer, reader) {
+                        cluster.members[w].writer = false;
+                        cluster.members[r].writer = true;
+                    }
+                }
+            }
+            _ => {
+                if let Some(db) = state.instances.values_mut().find(|i| i.id.as_str() == id) {
+                    std::mem::swap(&mut db.primary_az, &mut db.standby_az);
+                }
+            }
+        }
+        Ok(FailedOver::Requested)
+    }
+}
+
+impl Databases for FakeDatabases {
+    async fn db_instance(&self, id: &DbInstanceId) -> Result<Option<DbInstance>, Error> {
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state.instances.get(id).cloned())
+    }
+
+    async fn db_cluster(&self, id: &DbClusterId) -> Result<Option<DbCluster>, Error> {
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state.clusters.get(id).cloned())
+    }
+
+    async fn recent_events(
+        &self,
+        _id: &DbInstanceId,
+        _window: std::time::Duration,
+    ) -> Result<Vec<RdsEvent>, Error> {
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state.events.clone())
+    }
+
+    async fn managed_instances(&self, tag_key: &str) -> Result<Vec<DbInstance>, Error> {
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state
+            .instances
+            .values()
+            .filter(|i| i.is_managed(tag_key))
+            .cloned()
+            .collect())
+    }
+}
+
+impl DatabaseFailover for FakeDatabases {
+    async fn reboot_with_failover(&self, id: &DbInstanceId) -> Result<FailedOver, Error> {
+        self.failover(ActionKind::RebootWithFailover, id.as_str())
+            .await
+    }
+
+    async fn failover_cluster(&self, id: &DbClusterId) -> Result<FailedOver, Error> {
+        self.failover(ActionKind::FailoverDbCluster, id.as_str())
+            .await
+    }
+}
+
 /// Keeps every published notification.
 #[derive(Clone, Default)]
 pub struct RecordingNotifier {
@@ -350,6 +550,8 @@ pub struct RecordingNotifier {
 
 #[derive(Clone, Copy)]
 enum InjectedFailure {
+    /// This publish goes through.
+    Pass,
     Throttled,
     Refused,
 }
@@ -363,6 +565,14 @@ impl RecordingNotifier {
     pub fn fail_next(&self, n: u32) {
         let mut failures = lock(&self.failures_to_inject);
         failures.extend((0..n).map(|_| InjectedFailure::Throttled));
+    }
+
+    /// After `n` more publishes go through, one fails with a retryable error: a failure
+    /// (or a crash) in the middle of a batch.
+    pub fn fail_after(&self, n: usize) {
+        let mut failures = lock(&self.failures_to_inject);
+        failures.extend((0..n).map(|_| InjectedFailure::Pass));
+        failures.push(InjectedFailure::Throttled);
     }
 
     /// The next N publishes are refused for good, as SNS refuses an invalid parameter.
@@ -391,7 +601,7 @@ impl Notifier for RecordingNotifier {
                 detail: "InvalidParameter: injected refusal".into(),
                 source: "InvalidParameter".into(),
             }),
-            None => {
+            None | Some(InjectedFailure::Pass) => {
                 lock(&self.published).push(notification.clone());
                 Ok(())
             }

@@ -103,6 +103,47 @@ string_id!(
     }
 );
 
+/// RDS identifiers (DB instances and clusters): 1 to 63 letters, digits and hyphens,
+/// starting with a letter, with no two hyphens in a row and none at the end.
+fn rds_identifier(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() || s.len() > 63 {
+        Err("must be 1 to 63 characters")
+    } else if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        Err("must start with a letter")
+    } else if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Err("must contain only letters, digits and hyphens")
+    } else if s.ends_with('-') || s.contains("--") {
+        Err("must not end with a hyphen or contain two in a row")
+    } else {
+        Ok(())
+    }
+}
+
+string_id!(
+    /// A DB instance identifier (`DBInstanceIdentifier`, the `DBInstanceIdentifier`
+    /// dimension of `AWS/RDS` metrics).
+    DbInstanceId,
+    "DB instance identifier",
+    rds_identifier
+);
+
+string_id!(
+    /// A DB cluster identifier (Aurora, Multi-AZ DB clusters).
+    DbClusterId,
+    "DB cluster identifier",
+    rds_identifier
+);
+
+string_id!(
+    /// An RDS event id as EventBridge delivers it: `RDS-EVENT-` and four digits.
+    RdsEventId,
+    "RDS event id",
+    |s| match s.strip_prefix("RDS-EVENT-") {
+        Some(digits) if digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit()) => Ok(()),
+        _ => Err("expected RDS-EVENT-<4 digits>"),
+    }
+);
+
 string_id!(
     /// Rebound's own incident id: `inc-<UTC timestamp>-<8 hex>`, sortable by opening time.
     IncidentId,
@@ -187,6 +228,21 @@ mod tests {
         assert!(AutoScalingGroupName::parse("a:b").is_err());
         assert!(IncidentId::parse("inc-20261126T101500Z-3f9a1c2b").is_ok());
         assert!(IncidentId::parse("incident").is_err());
+    }
+
+    #[test]
+    fn rds_identifiers_follow_the_rds_naming_rules() {
+        for good in ["rebound-demo-db", "a", "db1-x"] {
+            assert!(DbInstanceId::parse(good).is_ok(), "{good}");
+            assert!(DbClusterId::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1db", "db-", "db--x", "db_x", &"a".repeat(64)] {
+            assert!(DbInstanceId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(RdsEventId::parse("RDS-EVENT-0049").is_ok());
+        for bad in ["RDS-EVENT-49", "rds-event-0049", "RDS-EVENT-00a9"] {
+            assert!(RdsEventId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`handlers`]: the functions' logic, generic over the ports.
 //! - [`config`], [`error`], [`telemetry`]: typed environment, classified errors, logs
 //!   and metrics.
+//! - [`readable`]: what people read — short names, console links, durations.
 //! - `fakes` (feature `test-util`): in-memory ports for tests.
 //! - `properties` (tests only): property-based tests of every parser and the policy.
 
@@ -22,6 +23,7 @@ pub mod handlers;
 pub mod ids;
 pub mod policy;
 pub mod ports;
+pub mod readable;
 pub mod telemetry;
 pub mod trigger;
 pub mod workflow;

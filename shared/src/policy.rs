@@ -4,9 +4,12 @@
 //! - this module: what every resource kind shares — the decision's shape, the reasons
 //!   for refusing, and the guards that count past actions (cooldown, replacement loop,
 //!   the account's rolling-hour budget) and time (recovery overdue);
-//! - [`alb`]: target groups and the Auto Scaling groups behind them.
+//! - [`alb`]: target groups and the Auto Scaling groups behind them, held while a
+//!   database they depend on heals;
+//! - [`rds`]: DB instances: the RDS event table, failover guards, verified recovery.
 
 pub mod alb;
+pub mod rds;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,6 +110,58 @@ pub enum Refusal {
         minutes: i64,
         why: String,
     },
+    /// The group depends on a database that is healing (open incident, or a failover
+    /// completed less than the settle time ago): its instances are not the problem.
+    DependencyHeld {
+        group: String,
+        database: String,
+        /// The database's incident.
+        incident: String,
+        why: String,
+    },
+    DatabaseNotManaged {
+        database: String,
+        tag_key: String,
+    },
+    /// Only a Multi-AZ instance (or a cluster with a reader) has a standby to fail
+    /// over to; rebooting a single-AZ instance is an outage, not a remedy.
+    NotMultiAz {
+        database: String,
+    },
+    /// A failover is only asked on `available` (not rebooting, modifying, backing-up,
+    /// failing-over, storage-full, …).
+    DatabaseNotAvailable {
+        database: String,
+        status: String,
+    },
+    /// A sick reader of a cluster: failing the cluster over would not take it out of
+    /// service.
+    NotTheWriter {
+        database: String,
+        cluster: String,
+        writer: String,
+    },
+    /// This incident's failover is already asked for (or simulated, in dry-run).
+    AlreadyFailingOver {
+        database: String,
+    },
+    /// RDS itself (or anyone) failed the database over within the cooldown.
+    RecentFailover {
+        database: String,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    /// RDS-EVENT-0034: RDS did not carry out the requested failover, because one
+    /// happened recently.
+    FailoverSkipped {
+        database: String,
+        event: String,
+    },
+    /// A failure a failover cannot fix: the storage, the configuration, the key.
+    DatabaseNeedsPerson {
+        database: String,
+        why: String,
+    },
 }
 
 impl Refusal {
@@ -120,7 +175,17 @@ impl Refusal {
                 | Self::ReplacementsNotWorking { .. }
                 | Self::ActionHadNoEffect { .. }
                 | Self::NotRecovered { .. }
+                | Self::NotMultiAz { .. }
+                | Self::NotTheWriter { .. }
+                | Self::FailoverSkipped { .. }
+                | Self::DatabaseNeedsPerson { .. }
         )
+    }
+
+    /// What holds the resource back for a reason outside it: its incident is
+    /// suppressed, not escalated.
+    pub fn suppresses(&self) -> bool {
+        matches!(self, Self::DependencyHeld { .. })
     }
 
     /// The expected echo of duplicate deliveries and of a replacement under way: not
@@ -128,7 +193,9 @@ impl Refusal {
     pub fn is_echo(&self) -> bool {
         matches!(
             self,
-            Self::AlreadyReplacing { .. } | Self::NotInService { .. }
+            Self::AlreadyReplacing { .. }
+                | Self::NotInService { .. }
+                | Self::AlreadyFailingOver { .. }
         )
     }
 
@@ -149,6 +216,15 @@ impl Refusal {
             Self::ReplacementsNotWorking { .. } => "replacements-not-working",
             Self::ActionHadNoEffect { .. } => "action-had-no-effect",
             Self::NotRecovered { .. } => "not-recovered",
+            Self::DependencyHeld { .. } => "dependency-held",
+            Self::DatabaseNotManaged { .. } => "not-managed",
+            Self::NotMultiAz { .. } => "not-multi-az",
+            Self::DatabaseNotAvailable { .. } => "not-available",
+            Self::NotTheWriter { .. } => "not-the-writer",
+            Self::AlreadyFailingOver { .. } => "already-failing-over",
+            Self::RecentFailover { .. } => "recent-failover",
+            Self::FailoverSkipped { .. } => "failover-skipped",
+            Self::DatabaseNeedsPerson { .. } => "needs-a-person",
         }
     }
 }
@@ -202,6 +278,42 @@ impl fmt::Display for Refusal {
             Self::NotRecovered { minutes, why } => {
                 write!(f, "not recovered within {minutes} minutes: {why}")
             }
+            Self::DependencyHeld { group, database, incident, why } => write!(
+                f,
+                "group {group} depends on database {database}, which {why} (incident {incident}): its instances are held, not replaced"
+            ),
+            Self::DatabaseNotManaged { database, tag_key } => write!(
+                f,
+                "database {database} is not managed (tag {tag_key}=true missing): observed only"
+            ),
+            Self::NotMultiAz { database } => write!(
+                f,
+                "{database} has no standby to fail over to (not Multi-AZ): a reboot would only take it down"
+            ),
+            Self::DatabaseNotAvailable { database, status } => write!(
+                f,
+                "{database} is {status}, not available: no failover is asked of it in that state"
+            ),
+            Self::NotTheWriter { database, cluster, writer } => write!(
+                f,
+                "{database} is a reader of cluster {cluster} (writer {writer}): a cluster failover would not take it out of service"
+            ),
+            Self::AlreadyFailingOver { database } => {
+                write!(f, "{database} already has a failover requested")
+            }
+            Self::RecentFailover { database, at, until } => write!(
+                f,
+                "{database} failed over at {} (RDS events): no new failover before {}",
+                at.to_rfc3339(),
+                until.to_rfc3339()
+            ),
+            Self::FailoverSkipped { database, event } => write!(
+                f,
+                "RDS skipped the requested failover of {database} ({event}: one happened recently): the database is still sick"
+            ),
+            Self::DatabaseNeedsPerson { database, why } => {
+                write!(f, "{database} {why}: a failover cannot fix that")
+            }
         }
     }
 }
@@ -219,6 +331,12 @@ pub enum Verdict {
     Remediate,
     Hold,
     Escalate,
+    /// Held for a reason outside the resource (a database it depends on is healing):
+    /// the incident is suppressed until the hold lifts.
+    Suppress,
+    /// Something outside Rebound is already remediating (RDS failing over by itself):
+    /// the incident follows it as remediating, and nothing is called.
+    Underway,
     /// The resource no longer exists; its incident, if any, is closed.
     Gone,
 }
@@ -246,6 +364,8 @@ impl Decision {
             Verdict::Remediate
         } else if refusals.iter().any(Refusal::escalates) {
             Verdict::Escalate
+        } else if refusals.iter().any(Refusal::suppresses) {
+            Verdict::Suppress
         } else {
             Verdict::Hold
         };
@@ -301,7 +421,7 @@ pub fn ledger_guards(
             }
         }
         if let Some(last) = ledger.last_action_at() {
-            let until = last + duration(config.cooldown);
+            let until = last + duration(config.cooldown_for(planned.scope.kind));
             if now < until {
                 return Err(Refusal::Cooldown {
                     scope: planned.scope.id.clone(),
@@ -322,16 +442,39 @@ pub fn ledger_guards(
     Ok(())
 }
 
-/// Recovery has taken longer than allowed: since the last action, or since detection
-/// when nothing was done.
-pub fn recovery_overdue(incident: &Incident, config: &PolicyConfig, now: DateTime<Utc>) -> bool {
-    let since = incident.last_action_at().unwrap_or(incident.opened_at);
-    now >= since + duration(config.recovery_timeout)
+/// The tag that sets a resource's recovery-time objective, in seconds.
+pub const RTO_TAG: &str = "rebound:rto-seconds";
+
+/// A resource's recovery-time objective from its tags: a whole number of seconds, at
+/// least a minute; anything else is ignored (the kind's default applies).
+pub fn rto_from_tags(tags: &BTreeMap<String, String>) -> Option<u64> {
+    tags.get(RTO_TAG)
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .filter(|seconds| *seconds >= 60)
 }
 
-/// The timeout as whole minutes, for messages.
-pub fn recovery_timeout_minutes(config: &PolicyConfig) -> i64 {
-    duration(config.recovery_timeout).num_minutes()
+/// Which limit recovery has passed, in minutes: the incident's recovery-time objective
+/// since detection, or the recovery timeout since the last action (or detection when
+/// nothing was done). `None` while within both.
+pub fn recovery_limit_missed(
+    incident: &Incident,
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    if let Some(rto) = incident.rto_s {
+        let rto = Duration::seconds(i64::try_from(rto).unwrap_or(i64::MAX));
+        if now >= incident.opened_at + rto {
+            return Some(rto.num_minutes().max(1));
+        }
+    }
+    let since = incident.last_action_at().unwrap_or(incident.opened_at);
+    let timeout = duration(config.recovery_timeout);
+    (now >= since + timeout).then(|| timeout.num_minutes())
+}
+
+/// Recovery has taken longer than allowed (see [`recovery_limit_missed`]).
+pub fn recovery_overdue(incident: &Incident, config: &PolicyConfig, now: DateTime<Utc>) -> bool {
+    recovery_limit_missed(incident, config, now).is_some()
 }
 
 #[cfg(test)]

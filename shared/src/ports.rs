@@ -6,10 +6,13 @@ use std::future::Future;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    ActionKind, Incident, IncidentState, Ledger, ResourceRef, ScalingGroup, TargetHealth,
+    ActionKind, DbCluster, DbInstance, DependencyState, Incident, IncidentState, Ledger, RdsEvent,
+    ResourceRef, ScalingGroup, TargetHealth,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
+use crate::ids::{
+    AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
+};
 
 pub trait TargetHealthSource: Send + Sync {
     /// The instance targets of a target group and their health; `None` when the target
@@ -67,6 +70,69 @@ pub trait InstanceReplacer: Send + Sync {
     ) -> impl Future<Output = Result<Replaced, Error>> + Send;
 }
 
+pub trait Databases: Send + Sync {
+    /// One DB instance with its tags; `None` when it no longer exists.
+    fn db_instance(
+        &self,
+        id: &DbInstanceId,
+    ) -> impl Future<Output = Result<Option<DbInstance>, Error>> + Send;
+
+    /// One DB cluster with its members and tags; `None` when it no longer exists.
+    fn db_cluster(
+        &self,
+        id: &DbClusterId,
+    ) -> impl Future<Output = Result<Option<DbCluster>, Error>> + Send;
+
+    /// The instance's RDS events of the last `window`, oldest first. DescribeEvents
+    /// returns no event ids: these carry categories and messages only.
+    fn recent_events(
+        &self,
+        id: &DbInstanceId,
+        window: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<RdsEvent>, Error>> + Send;
+
+    /// DB instances tagged `tag_key=true`, for the sweep.
+    fn managed_instances(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = Result<Vec<DbInstance>, Error>> + Send;
+}
+
+/// What became of a failover request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedOver {
+    /// RDS accepted the request.
+    Requested,
+    /// RDS refused it because the database is already rebooting or failing over,
+    /// moments after it was seen available: typically an earlier attempt of this same
+    /// call took effect before its answer was lost and the SDK retried.
+    AlreadyUnderway,
+}
+
+pub trait DatabaseFailover: Send + Sync {
+    /// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
+    fn reboot_with_failover(
+        &self,
+        id: &DbInstanceId,
+    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
+
+    /// `FailoverDBCluster`: RDS promotes a reader of the cluster to writer.
+    fn failover_cluster(
+        &self,
+        id: &DbClusterId,
+    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
+}
+
+/// What Rebound's records say about resources others depend on (the incident store
+/// implements it: its per-resource record knows the open incident and the last
+/// recovery).
+pub trait Dependencies: Send + Sync {
+    fn dependency(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<DependencyState, Error>> + Send;
+}
+
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
@@ -122,27 +188,52 @@ pub trait IncidentStore: Send + Sync {
 pub struct Notification {
     /// One line of fewer than 100 characters (SNS refuses anything else).
     pub subject: String,
-    /// For e-mail and chat.
+    /// For e-mail: what broke, the evidence, what Rebound did, what to check next, and
+    /// links to the console.
     pub text: String,
     /// For machines (SQS, Lambda, HTTP subscribers).
     pub json: String,
+    /// The same change as an AWS Chatbot custom notification (a Slack / Teams card),
+    /// published whole to the chat topic when one is configured.
+    pub chatbot: String,
     pub severity: String,
     pub resource_type: String,
     pub state: String,
+    pub resource_id: String,
 }
 
 impl Notification {
     /// The message attributes subscription filter policies match on, by name.
-    pub fn attributes(&self) -> [(&'static str, &str); 3] {
+    pub fn attributes(&self) -> [(&'static str, &str); 4] {
         [
             ("severity", &self.severity),
             ("resource_type", &self.resource_type),
             ("state", &self.state),
+            ("resource_id", &self.resource_id),
         ]
     }
 }
 
+/// Where a notification goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The notifications topic: per-protocol message (`MessageStructure=json`).
+    Topic,
+    /// The chat topic AWS Chatbot subscribes to: the custom notification, whole.
+    Chatbot,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Topic => "topic",
+            Self::Chatbot => "chatbot",
+        }
+    }
+}
+
 pub trait Notifier: Send + Sync {
+    /// Publishes the notification in the form of this notifier's [`Channel`].
     fn publish(
         &self,
         notification: &Notification,
@@ -157,6 +248,8 @@ pub struct FailedNotification {
     pub state: IncidentState,
     pub previous_state: Option<IncidentState>,
     pub notification: Notification,
+    /// Which of the notification's messages was refused.
+    pub channel: Channel,
     /// Why it was refused, as people read it.
     pub error: String,
     /// Where the change sits in the incidents table's stream.

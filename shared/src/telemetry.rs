@@ -32,34 +32,45 @@ pub fn init() {
     drop(installed);
 }
 
-/// One metric value with its unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A metric and the values one invocation reports for it, with their unit.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
     pub name: &'static str,
-    pub value: f64,
+    /// One value for a count; one per event for a distribution (CloudWatch keeps each,
+    /// so averages and percentiles are right). Empty: nothing to report.
+    pub values: Vec<f64>,
     pub unit: &'static str,
 }
 
+/// EMF carries at most this many values of one metric per line.
+pub const MAX_VALUES_PER_LINE: usize = 100;
+
 impl Metric {
+    /// A count; zero reports nothing (CloudWatch then shows no data, not a zero line).
     pub fn count(name: &'static str, value: usize) -> Self {
         Self {
             name,
-            value: value as f64,
+            values: if value == 0 {
+                vec![]
+            } else {
+                vec![value as f64]
+            },
             unit: "Count",
         }
     }
 
-    /// A duration in whole seconds, e.g. an incident's time to recover.
-    pub fn seconds(name: &'static str, value: i64) -> Self {
+    /// One value per event, in seconds: zero is a value like any other.
+    pub fn seconds(name: &'static str, values: impl IntoIterator<Item = i64>) -> Self {
         Self {
             name,
-            value: value as f64,
+            values: values.into_iter().map(|v| v as f64).collect(),
             unit: "Seconds",
         }
     }
 }
 
-/// Builds an EMF document. `dimensions` become one dimension set.
+/// Builds an EMF document. `dimensions` become one dimension set; a metric with one
+/// value carries it as a number, with several as an array.
 pub fn emf_line(timestamp_ms: i64, dimensions: &[(&str, &str)], metrics: &[Metric]) -> Value {
     let mut root = Map::new();
     root.insert(
@@ -77,33 +88,111 @@ pub fn emf_line(timestamp_ms: i64, dimensions: &[(&str, &str)], metrics: &[Metri
         root.insert((*key).into(), Value::String((*value).into()));
     }
     for metric in metrics {
-        root.insert(metric.name.into(), json!(metric.value));
+        let value = match metric.values.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        root.insert(metric.name.into(), value);
     }
     Value::Object(root)
 }
 
-/// Writes the metrics as one EMF line on stdout. Zero counts are left out and an empty
-/// set is skipped; a zero measurement (a 0 s time to recover) is a value, kept.
-pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
-    let metrics: Vec<Metric> = metrics.iter().copied().filter(worth_emitting).collect();
-    if metrics.is_empty() {
-        return;
+/// The EMF lines for these metrics: metrics without values are left out, and one with
+/// more than [`MAX_VALUES_PER_LINE`] values is spread over several lines.
+pub fn emf_lines(timestamp_ms: i64, dimensions: &[(&str, &str)], metrics: &[Metric]) -> Vec<Value> {
+    let mut lines = Vec::new();
+    for chunk in 0.. {
+        let part: Vec<Metric> = metrics
+            .iter()
+            .filter_map(|m| {
+                let values: Vec<f64> = m.values.chunks(MAX_VALUES_PER_LINE).nth(chunk)?.to_vec();
+                Some(Metric {
+                    values,
+                    ..m.clone()
+                })
+            })
+            .collect();
+        if part.is_empty() {
+            break;
+        }
+        lines.push(emf_line(timestamp_ms, dimensions, &part));
     }
+    lines
+}
+
+/// Writes the metrics as EMF lines on stdout; nothing when no metric has a value.
+pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
     let function_name = lambda_function_name();
     let dimensions = with_function_name(dimensions, function_name.as_deref());
-    let line = emf_line(chrono::Utc::now().timestamp_millis(), &dimensions, &metrics);
-    // A metric line that cannot be written is not worth failing an invocation for.
-    if in_lambda() {
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
-    } else {
-        // Outside Lambda (the CLI, tests) stdout carries the command's own output.
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    for line in emf_lines(chrono::Utc::now().timestamp_millis(), &dimensions, metrics) {
+        #[cfg(any(test, feature = "test-util"))]
+        if capture::keep(&line) {
+            continue;
+        }
+        // A metric line that cannot be written is not worth failing an invocation for.
+        if in_lambda() {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        } else {
+            // Outside Lambda (the CLI, tests) stdout carries the command's own output.
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
     }
 }
 
-/// A zero count says nothing; a zero measurement (a 0 s time to recover) is a value.
-fn worth_emitting(metric: &Metric) -> bool {
-    metric.value != 0.0 || metric.unit != "Count"
+/// For tests: the metric lines emitted on this thread while a [`Capture`] lives (a
+/// handler awaited on a current-thread runtime emits on the test's thread).
+#[cfg(any(test, feature = "test-util"))]
+pub mod capture {
+    use std::cell::RefCell;
+
+    use serde_json::Value;
+
+    thread_local! {
+        static LINES: RefCell<Option<Vec<Value>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn keep(line: &Value) -> bool {
+        LINES.with(|lines| match lines.borrow_mut().as_mut() {
+            Some(lines) => {
+                lines.push(line.clone());
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Captures this thread's metric lines until dropped.
+    pub struct Capture(());
+
+    pub fn start() -> Capture {
+        LINES.with(|lines| *lines.borrow_mut() = Some(Vec::new()));
+        Capture(())
+    }
+
+    impl Capture {
+        /// The lines so far.
+        pub fn lines(&self) -> Vec<Value> {
+            LINES.with(|lines| lines.borrow().clone().unwrap_or_default())
+        }
+
+        /// Every value of `metric` across the lines so far, in order.
+        pub fn values(&self, metric: &str) -> Vec<f64> {
+            self.lines()
+                .iter()
+                .flat_map(|line| match &line[metric] {
+                    Value::Number(n) => n.as_f64().into_iter().collect::<Vec<_>>(),
+                    Value::Array(values) => values.iter().filter_map(Value::as_f64).collect(),
+                    _ => Vec::new(),
+                })
+                .collect()
+        }
+    }
+
+    impl Drop for Capture {
+        fn drop(&mut self) {
+            LINES.with(|lines| *lines.borrow_mut() = None);
+        }
+    }
 }
 
 /// In Lambda, every metric also carries the deployed function's own name
@@ -155,13 +244,6 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_measurement_is_kept_and_a_zero_count_is_not() {
-        assert!(worth_emitting(&Metric::seconds("TimeToRecover", 0)));
-        assert!(!worth_emitting(&Metric::count("ActionsTaken", 0)));
-        assert!(worth_emitting(&Metric::count("ActionsTaken", 1)));
-    }
-
-    #[test]
     fn an_emf_line_declares_each_metric_and_carries_its_value() {
         let line = emf_line(
             1_700_000_000_000,
@@ -182,5 +264,63 @@ mod tests {
         );
         assert_eq!(line["Function"], "target-health");
         assert_eq!(line["ActionsTaken"], 2.0);
+    }
+
+    #[test]
+    fn a_distribution_carries_every_value_and_its_unit() {
+        let line = emf_line(
+            1_700_000_000_000,
+            &[("Function", "target-health")],
+            &[Metric::seconds("TimeToRecoverSeconds", [184, 0, 65])],
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
+            json!({"Name": "TimeToRecoverSeconds", "Unit": "Seconds"})
+        );
+        assert_eq!(line["TimeToRecoverSeconds"], json!([184.0, 0.0, 65.0]));
+    }
+
+    #[test]
+    fn metrics_without_values_are_left_out_and_a_zero_count_reports_nothing() {
+        let lines = emf_lines(
+            0,
+            &[],
+            &[
+                Metric::count("IncidentsOpened", 0),
+                Metric::seconds("TimeToRecoverSeconds", []),
+            ],
+        );
+        assert!(lines.is_empty());
+        let lines = emf_lines(
+            0,
+            &[],
+            &[
+                Metric::count("IncidentsOpened", 0),
+                Metric::seconds("TimeToRecoverSeconds", [0]),
+            ],
+        );
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["TimeToRecoverSeconds"], 0.0);
+        assert!(lines[0].get("IncidentsOpened").is_none());
+    }
+
+    #[test]
+    fn more_than_a_hundred_values_are_spread_over_several_lines() {
+        let lines = emf_lines(
+            0,
+            &[("Function", "target-health")],
+            &[
+                Metric::count("IncidentsEscalated", 3),
+                Metric::seconds("TimeToRecoverSeconds", 0..250),
+            ],
+        );
+        assert_eq!(lines.len(), 3);
+        let sizes: Vec<usize> = lines
+            .iter()
+            .map(|l| l["TimeToRecoverSeconds"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(lines[0]["IncidentsEscalated"], 3.0);
+        assert!(lines[1].get("IncidentsEscalated").is_none(), "counted once");
     }
 }

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
@@ -74,6 +75,25 @@ pub trait WatchedKind: Send + Sync {
 
     /// One line for the timeline: "replace i-0abc in web".
     fn describe(&self, action: &PlannedAction) -> String;
+
+    /// Brings the stored incident's evidence up to date with what this check observed
+    /// and decided; true when it changed. By default the evidence is what was observed
+    /// when the incident opened.
+    fn revise_evidence(
+        &self,
+        _evidence: &mut Evidence,
+        _observed: &Self::Observed,
+        _decision: &Decision,
+        _now: DateTime<Utc>,
+    ) -> bool {
+        false
+    }
+
+    /// The recovery-time objective, in seconds, a new incident on this resource is held
+    /// to: the resource's `rebound:rto-seconds` tag, or the default for its kind.
+    fn recovery_objective(&self, _observed: &Self::Observed) -> Option<u64> {
+        None
+    }
 }
 
 /// What one check did, returned to the caller (and printed by `rebound invoke`).
@@ -114,6 +134,12 @@ pub struct Tally {
     pub incidents_opened: AtomicUsize,
     pub actions_taken: AtomicUsize,
     pub actions_refused: AtomicUsize,
+    /// Incidents this invocation moved to escalated (a new incident written escalated
+    /// included).
+    pub incidents_escalated: AtomicUsize,
+    /// The time to recover of each incident this invocation resolved as recovered (an
+    /// incident closed because its resource is gone has none).
+    recovery_times: Mutex<Vec<i64>>,
 }
 
 impl Tally {
@@ -123,6 +149,33 @@ impl Tally {
 
     pub fn get(counter: &AtomicUsize) -> usize {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts what a landed write changed in the incident's lifecycle.
+    fn transition(&self, before: Option<IncidentState>, after: &Incident) {
+        if before == Some(after.state) {
+            return;
+        }
+        match after.state {
+            IncidentState::Escalated => Self::add(&self.incidents_escalated, 1),
+            IncidentState::Resolved => {
+                if let Some(ttr) = after.time_to_recover_s {
+                    self.recovery_times
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(ttr);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The times to recover recorded so far, in seconds.
+    pub fn recovery_times(&self) -> Vec<i64> {
+        self.recovery_times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -187,6 +240,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 self.store.ledgers(&scopes).await?
             };
             let mut incident = current.clone();
+            let before = incident.as_ref().map(|i| i.state);
             let settled = incident
                 .as_mut()
                 .is_some_and(|i| self.settle_overdue(i, &observed, now));
@@ -209,15 +263,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 refusals: decision.refusals.iter().map(RefusalReport::from).collect(),
             };
             let plan = match self.plan(
-                incident,
-                resource,
-                trigger,
-                &decision,
-                || self.kind.evidence(&observed),
-                settled,
-                &ledgers,
-                &token,
-                now,
+                incident, resource, trigger, &decision, &observed, settled, &ledgers, &token, now,
             ) {
                 Ok(Some(plan)) => plan,
                 Ok(None) => return Ok(report),
@@ -244,6 +290,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             }
 
             Tally::add(&tally.actions_refused, decision.refusals.len());
+            tally.transition(before, &incident);
             if is_new {
                 Tally::add(&tally.incidents_opened, 1);
                 info!(incident_id = %incident.id, resource = %resource.id, state = incident.state.as_str(), "incident opened");
@@ -287,7 +334,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         resource: &ResourceRef,
         trigger: &str,
         decision: &Decision,
-        evidence: impl FnOnce() -> Evidence,
+        observed: &K::Observed,
         settled: bool,
         ledgers: &BTreeMap<ResourceRef, Ledger>,
         token: &str,
@@ -299,15 +346,37 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             (None, Verdict::Healthy | Verdict::Recovering | Verdict::Resolve) => return Ok(None),
             // A new incident is written once, already in the state the decision puts it
             // in: one write and one notification instead of "opened" then "escalated".
-            (None, _) => Incident::open(
-                resource.clone(),
-                trigger,
-                evidence(),
-                &decision.summary,
-                now,
-            ),
+            (None, _) => {
+                let mut incident = Incident::open(
+                    resource.clone(),
+                    trigger,
+                    self.kind.evidence(observed),
+                    &decision.summary,
+                    now,
+                );
+                incident.rto_s = self.kind.recovery_objective(observed);
+                incident
+            }
         };
         let mut changed = settled;
+        changed |= self
+            .kind
+            .revise_evidence(&mut incident.evidence, observed, decision, now);
+        // A suppressed incident whose hold has lifted, and that this decision does not
+        // move anywhere else, goes back to where it stood: remediating if an action was
+        // taken, else open.
+        if incident.state == IncidentState::Suppressed
+            && matches!(decision.verdict, Verdict::Hold | Verdict::Recovering)
+        {
+            let back = if incident.actions.iter().any(|a| a.outcome.was_requested()) {
+                IncidentState::Remediating
+            } else {
+                IncidentState::Open
+            };
+            // What still holds it, if anything, follows as its own timeline entry.
+            let why = format!("hold lifted: {}", decision.summary);
+            changed |= incident.transition(now, back, why)?;
+        }
         let mut ledger_writes = Vec::new();
         let mut to_call = Vec::new();
         match decision.verdict {
@@ -338,6 +407,21 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 if !news.is_empty() {
                     changed |= incident.note_once(now, "held", &refusal_text(news.into_iter()));
                 }
+            }
+            Verdict::Suppress => {
+                let text = refusal_text(decision.refusals.iter().filter(|r| r.suppresses()));
+                changed |= if incident.state == IncidentState::Suppressed {
+                    incident.note_once(now, "held", &text)
+                } else {
+                    incident.transition(now, IncidentState::Suppressed, text)?
+                };
+            }
+            Verdict::Underway => {
+                changed |= if incident.state == IncidentState::Remediating {
+                    incident.note_once(now, "remediating", &decision.summary)
+                } else {
+                    incident.transition(now, IncidentState::Remediating, &decision.summary)?
+                };
             }
             Verdict::Remediate => {
                 self.write_ahead(
@@ -473,6 +557,15 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             stored.detail = detail;
             stored.completed_at = Some((self.clock)());
         }
+        if let Some(err) = &failure {
+            // A remediation whose call failed needs a person now, not at the recovery
+            // deadline. (A resolved incident stays resolved.)
+            let _ = incident.transition(
+                (self.clock)(),
+                IncidentState::Escalated,
+                format!("the remediation call failed: {err}"),
+            );
+        }
         if let Err(err) = self.record_outcomes(incident, token).await {
             warn!(incident_id = %incident.id, error = %DisplayErrorContext(&err), "outcomes not recorded; the sweep settles them");
             failure.get_or_insert(err);
@@ -491,6 +584,10 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             .filter(|a| a.writer.as_deref() == Some(token))
             .cloned()
             .collect();
+        // A failed call escalated the incident: that move is laid onto a fresh copy too.
+        let escalation = (incident.state == IncidentState::Escalated)
+            .then(|| incident.timeline.last().cloned())
+            .flatten();
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let landed = self.commit(incident, false, vec![], &new_token()).await?;
             if landed {
@@ -508,6 +605,9 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 {
                     *stored = result.clone();
                 }
+            }
+            if let Some(entry) = &escalation {
+                let _ = fresh.transition(entry.at, IncidentState::Escalated, entry.detail.clone());
             }
             *incident = fresh;
         }

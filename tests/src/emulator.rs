@@ -120,6 +120,54 @@ impl Emulator {
         assert_eq!(status, 200, "set target health: {body}");
     }
 
+    /// Makes DescribeDBInstances report `status` for a DB instance.
+    pub fn set_db_status(&self, db_instance: &str, status: &str) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/db-instance-status",
+            Some(json!({"db_instance_identifier": db_instance, "status": status})),
+        );
+        assert_eq!(code, 200, "set DB status: {body}");
+    }
+
+    /// `instant` (the default) or `phased`: whether a DB reboot finishes in the call.
+    pub fn set_rds_mode(&self, mode: &str) {
+        let (code, body) = self.control("POST", "/_rebound/rds-mode", Some(json!({"mode": mode})));
+        assert_eq!(code, 200, "set RDS mode: {body}");
+    }
+
+    /// Finishes the DB reboots and failovers in progress (phased mode).
+    pub fn rds_advance(&self) {
+        let (code, body) = self.control("POST", "/_rebound/rds-advance", None);
+        assert_eq!(code, 200, "RDS advance: {body}");
+    }
+
+    /// The RDS events the emulator recorded, as EventBridge would deliver them
+    /// ("RDS DB Instance Event", with their ids), oldest first.
+    pub fn rds_eventbridge_events(&self) -> Vec<Value> {
+        let (code, body) = self.control("GET", "/_rebound/rds-events", None);
+        assert_eq!(code, 200, "RDS events: {body}");
+        body["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "version": "0", "id": format!("emulator-{}", e["event_id"].as_str().unwrap_or("")),
+                    "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+                    "account": e["account"], "time": e["date"], "region": e["region"],
+                    "resources": [e["source_arn"]],
+                    "detail": {
+                        "EventCategories": e["categories"], "SourceType": "DB_INSTANCE",
+                        "SourceArn": e["source_arn"], "Date": e["date"], "Message": e["message"],
+                        "SourceIdentifier": e["db_instance_identifier"], "EventID": e["event_id"],
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// The next `count` calls of `operation` fail with `error_code`.
     pub fn inject_fault(&self, operation: &str, error_code: &str, status: u16, count: u32) {
         let (code, body) = self.control(

@@ -27,7 +27,7 @@ pub fn release_binary(name: &str) -> PathBuf {
     let binary = target.join("release").join(name);
     assert!(
         binary.exists(),
-        "{} is missing: build the release binaries first (scripts/test does: cargo build --release -p target-health -p incident-notifier)",
+        "{} is missing: build the release binaries first (scripts/test does: cargo build --release -p target-health -p rds-health -p incident-notifier)",
         binary.display()
     );
     binary

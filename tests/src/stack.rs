@@ -46,6 +46,18 @@ pub struct Stack {
     pub topic_arn: String,
     pub queue_url: String,
     pub stacks: Vec<TargetGroupStack>,
+    /// The database every group depends on (`rebound:depends-on`), unless provisioned
+    /// without one.
+    pub db_instance_id: Option<String>,
+    pub db_instance_arn: Option<String>,
+}
+
+/// `--database` of provision.py.
+#[derive(Debug, Clone, Copy)]
+pub enum Database {
+    MultiAz,
+    SingleAz,
+    None,
 }
 
 /// `--managed true|false|none` of provision.py.
@@ -79,6 +91,33 @@ impl Stack {
         groups: u32,
         target_groups_per_group: u32,
     ) -> Self {
+        Self::provision_full(
+            emulator,
+            managed,
+            instances,
+            groups,
+            target_groups_per_group,
+            Database::MultiAz,
+        )
+    }
+
+    /// The reference stack with the database of `database` (managed like the groups).
+    pub fn provision_database(emulator: &Emulator, managed: Managed, database: Database) -> Self {
+        Self::provision_full(emulator, managed, 4, 1, 1, database)
+    }
+
+    fn provision_full(
+        emulator: &Emulator,
+        managed: Managed,
+        instances: u32,
+        groups: u32,
+        target_groups_per_group: u32,
+        database: Database,
+    ) -> Self {
+        let managed_tag = match managed {
+            Managed::Yes => "true",
+            Managed::No => "false",
+        };
         let output = Command::new(python())
             .arg(repo_root().join("emulator/provision.py"))
             .args(["--endpoint", &emulator.url])
@@ -99,6 +138,15 @@ impl Stack {
                 "--template",
                 &repo_root().join("template.yaml").to_string_lossy(),
             ])
+            .args([
+                "--database",
+                match database {
+                    Database::MultiAz => "multi-az",
+                    Database::SingleAz => "single-az",
+                    Database::None => "none",
+                },
+            ])
+            .args(["--db-managed", managed_tag])
             .output()
             .expect("run emulator/provision.py");
         assert!(
@@ -128,6 +176,7 @@ impl Stack {
             // provision.py makes no queue for parked notifications; a test that needs
             // one creates it.
             failed_notifications_queue_url: None,
+            chatbot_topic_arn: None,
             incident_retention_days: 90,
             policy: PolicyConfig {
                 mode,
@@ -170,6 +219,64 @@ impl Stack {
                 &tg.load_balancer_full_name
             });
         dimensions["LoadBalancer"] = Value::String(load_balancer.clone());
+        event
+    }
+
+    /// The sample alarm notification delivered through an SNS subscription, aimed at
+    /// the (first) target group of stack `index`.
+    pub fn alarm_via_sns_event(&self, index: usize) -> Value {
+        let eventbridge = self.alarm_event(index);
+        let dimensions = &eventbridge["detail"]["configuration"]["metrics"][0]["metricStat"]
+            ["metric"]["dimensions"];
+        let mut event = sample_event("target-health/alarm-via-sns.json");
+        let text = event["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .expect("sample SNS message")
+            .to_owned();
+        let mut message: Value = serde_json::from_str(&text).expect("sample alarm notification");
+        message["AWSAccountId"] = Value::String(self.account.clone());
+        message["AlarmArn"] = Value::String(format!(
+            "arn:aws:cloudwatch:{}:{}:alarm:{}",
+            self.region,
+            self.account,
+            message["AlarmName"].as_str().unwrap_or("alarm")
+        ));
+        message["Trigger"]["Dimensions"] = serde_json::json!([
+            {"name": "TargetGroup", "value": dimensions["TargetGroup"]},
+            {"name": "LoadBalancer", "value": dimensions["LoadBalancer"]},
+        ]);
+        event["Records"][0]["Sns"]["Message"] = Value::String(message.to_string());
+        event
+    }
+
+    /// The database's id; panics for a stack provisioned without one.
+    pub fn db(&self) -> &str {
+        self.db_instance_id
+            .as_deref()
+            .expect("the stack was provisioned with a database")
+    }
+
+    /// A sample event of `events/rds-health/`, aimed at this stack's database.
+    pub fn rds_event(&self, name: &str) -> Value {
+        let mut event = sample_event(&format!("rds-health/{name}"));
+        let text = event.to_string().replace("rebound-demo-db", self.db());
+        event = serde_json::from_str(&text).unwrap_or(event);
+        if event.get("account").is_some() {
+            event["account"] = Value::String(self.account.clone());
+            event["region"] = Value::String(self.region.clone());
+        }
+        event
+    }
+
+    /// The sample `AWS/RDS` alarm on this stack's database, in ALARM since now: a new
+    /// episode, not a late copy of one an earlier failover answered.
+    pub fn rds_alarm_event(&self) -> Value {
+        let mut event = self.rds_event("alarm-state-change.json");
+        event["detail"]["state"]["timestamp"] = Value::String(
+            chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%S%.3f%z")
+                .to_string(),
+        );
         event
     }
 

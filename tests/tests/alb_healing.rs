@@ -284,3 +284,18 @@ async fn a_failed_replacement_is_recorded_briefly_and_the_incident_stays_readabl
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_delivered_through_an_sns_subscription_heals_like_the_eventbridge_shape() {
+    let s = scenario(Managed::Yes).await;
+    let broken = s.break_instance(0);
+    let report = s
+        .target_health(Mode::Enforce)
+        .handle(s.stack.alarm_via_sns_event(0))
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].actions.len(), 1, "{report:?}");
+    assert_eq!(report.checks[0].actions[0].target.id, broken);
+    assert_eq!(s.emulator.calls_of("SetInstanceHealth"), 1);
+    assert!(s.incidents().await[0].trigger.starts_with("alarm:"));
+}

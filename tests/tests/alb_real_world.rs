@@ -490,3 +490,43 @@ async fn one_throttled_target_group_does_not_fail_the_sweep_of_the_others() {
     assert_eq!(report.checks.len(), 1);
     assert_eq!(s.emulator.calls_of("SetInstanceHealth"), 1);
 }
+
+// ---- Recovery objectives (issue: incident lifecycle) ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_missing_its_rto_tag_objective_is_escalated_and_announced_once() {
+    let s = scenario(Managed::Yes).await;
+    s.emulator.set_replacement_mode("phased");
+    AutoScalingClient::new(&s.sdk)
+        .create_or_update_tags()
+        .tags(
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(&s.stack.web().auto_scaling_group)
+                .resource_type("auto-scaling-group")
+                .key("rebound:rto-seconds")
+                .value("300")
+                .propagate_at_launch(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s.break_instance(0);
+    s.target_health(Mode::Enforce)
+        .handle(s.stack.alarm_event(0))
+        .await
+        .unwrap();
+    assert_eq!(s.incident().await.rto_s, Some(300));
+    for clock in [in_11_minutes as fn() -> DateTime<Utc>, in_16_minutes] {
+        let mut later = s.target_health(Mode::Enforce);
+        later.clock = clock;
+        later.handle(sweep()).await.unwrap();
+    }
+    let incident = s.incident().await;
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .iter()
+        .any(|t| t.detail.contains("not recovered within 5 minutes")));
+    assert_eq!(s.announced_states().await, ["remediating", "escalated"]);
+}

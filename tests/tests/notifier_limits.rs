@@ -140,13 +140,14 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
     assert_eq!(parked["message_attributes"]["state"], "open");
     assert_eq!(parked["message_attributes"]["severity"], "warning");
     // Everything needed to publish it again: the per-protocol message as SNS got it.
-    let machine: Value = serde_json::from_str(parked["message"]["sqs"].as_str().unwrap()).unwrap();
+    let machine: Value =
+        serde_json::from_str(parked["message"]["default"].as_str().unwrap()).unwrap();
     assert_eq!(machine["schema"], "rebound.incident-state-change/1");
     assert_eq!(machine["incident"]["id"], incident.id.as_str());
     assert!(parked["message"]["email"]
         .as_str()
         .unwrap()
-        .contains("is now open"));
+        .starts_with("OPEN: target group "));
 
     let announced = stack.notifications(&sdk).await;
     let states: Vec<&str> = announced

@@ -160,9 +160,11 @@ async fn measure_calls() -> Result<Value, BenchError> {
 
     // An alarm on a target group with one instance failing its health checks.
     // Minimum: read the targets; map the instance to its group; read the group; check for
-    // an instance refresh (invariant 4); read the resource record (one open incident);
-    // one transaction that opens the incident with its write-ahead action and starts
-    // the cooldown; take a budget slot; the replacement; record the outcome.
+    // an instance refresh (invariant 4); read the resource record (one open incident)
+    // and the record of the database the group depends on (invariant 7); read the
+    // group's and the account's ledgers (cooldown, budget); one transaction that opens
+    // the incident with its write-ahead action and moves both ledgers; the replacement;
+    // record the outcome.
     let Fixture {
         emulator,
         stack,
@@ -181,9 +183,9 @@ async fn measure_calls() -> Result<Value, BenchError> {
             ("DescribeAutoScalingInstances", 1),
             ("DescribeAutoScalingGroups", 1),
             ("DescribeInstanceRefreshes", 1),
-            ("GetItem", 1),
+            ("GetItem", 2),
+            ("BatchGetItem", 1),
             ("TransactWriteItems", 1),
-            ("UpdateItem", 1),
             ("SetInstanceHealth", 1),
             ("PutItem", 1),
         ]),
@@ -287,7 +289,134 @@ async fn measure_calls() -> Result<Value, BenchError> {
             ("TransactWriteItems", 1),
         ]),
     ));
+    drop(emulator);
+    scenarios.extend(measure_database_calls().await?);
     Ok(Value::Array(scenarios))
+}
+
+/// The database half: rds-health on the stack's managed Multi-AZ database, and the
+/// app tier held while it heals.
+async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
+    let mut scenarios = Vec::new();
+    let Fixture {
+        emulator,
+        stack,
+        sdk,
+        handler: app,
+    } = fixture(Managed::Yes, 0).await;
+    emulator.set_rds_mode("phased");
+    let rds = rebound::aws::rds_health_handler(&stack.config(Mode::Enforce), &sdk);
+
+    // An alarm on the sick primary. Minimum: read the instance; RDS's recent events (its
+    // own failovers count against a new one); the resource record (one open incident);
+    // the instance's and the account's ledgers (cooldown, budget); one transaction
+    // opening the incident with its write-ahead failover and moving both ledgers; the
+    // failover; its outcome.
+    rds.handle(stack.rds_alarm_event())
+        .await
+        .map_err(in_scenario("rds failover"))?;
+    scenarios.push(scenario(
+        "rds alarm: sick Multi-AZ primary → failed over",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeDBInstances", 1),
+            ("DescribeEvents", 1),
+            ("GetItem", 1),
+            ("BatchGetItem", 1),
+            ("TransactWriteItems", 1),
+            ("RebootDBInstance", 1),
+            ("PutItem", 1),
+        ]),
+    ));
+
+    // An app instance failing meanwhile: held. Minimum: as for a replacement up to the
+    // groups (targets, the instance's group, the group, its refresh status), the
+    // database's record (the dependency), the target group's resource record, one
+    // transaction opening the incident already suppressed.
+    let web = stack.web();
+    emulator.set_target_health(
+        &web.target_group_arn,
+        &web.instance_ids[0],
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    emulator.clear_requests();
+    app.handle(stack.alarm_event(0))
+        .await
+        .map_err(in_scenario("dependency hold"))?;
+    scenarios.push(scenario(
+        "alarm: app instance failing while its database fails over → held (suppressed)",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeTargetHealth", 1),
+            ("DescribeAutoScalingInstances", 1),
+            ("DescribeAutoScalingGroups", 1),
+            ("DescribeInstanceRefreshes", 1),
+            ("GetItem", 2),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+
+    // RDS finished; the failover-completed event verifies it. Minimum: the instance,
+    // the resource record and the incident, one transaction resolving it and recording
+    // the recovery on the resource record.
+    emulator.rds_advance();
+    let completed = emulator
+        .rds_eventbridge_events()
+        .pop()
+        .unwrap_or(Value::Null);
+    emulator.clear_requests();
+    rds.handle(completed)
+        .await
+        .map_err(in_scenario("rds verify"))?;
+    scenarios.push(scenario(
+        "rds event 0049: failover verified → resolved",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeDBInstances", 1),
+            ("GetItem", 2),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+
+    // A healthy managed database on the schedule: list the instances, the open
+    // incidents, then the instance and its resource record.
+    emulator.clear_requests();
+    rds.handle(sample_event("rds-health/scheduled-sweep.json"))
+        .await
+        .map_err(in_scenario("rds sweep"))?;
+    scenarios.push(scenario(
+        "rds sweep: healthy database, nothing open",
+        counts(&emulator),
+        minimum(&[("DescribeDBInstances", 2), ("Query", 1), ("GetItem", 1)]),
+    ));
+    drop(emulator);
+
+    // A single-AZ database: escalated on what DescribeDBInstances says, without RDS's
+    // events, a ledger read or a failover. Minimum: the instance, the resource record,
+    // one transaction opening the incident already escalated.
+    let emulator = Emulator::start();
+    let stack = Stack::provision_database(
+        &emulator,
+        Managed::Yes,
+        rebound_tests::stack::Database::SingleAz,
+    );
+    let sdk = emulator.sdk_config().await;
+    let rds = rebound::aws::rds_health_handler(&stack.config(Mode::Enforce), &sdk);
+    emulator.clear_requests();
+    rds.handle(stack.rds_alarm_event())
+        .await
+        .map_err(in_scenario("rds single-az"))?;
+    scenarios.push(scenario(
+        "rds alarm: single-AZ database → escalated, never rebooted",
+        counts(&emulator),
+        minimum(&[
+            ("DescribeDBInstances", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+    Ok(scenarios)
 }
 
 async fn storm(

@@ -269,6 +269,12 @@ impl InstanceReplacer for AutoScaling {
                         classify("TerminateInstanceInAutoScalingGroup", e),
                     )
                 }),
+            ActionKind::RebootWithFailover | ActionKind::FailoverDbCluster => {
+                return Err(Error::InvalidEvent(format!(
+                    "{} is not a replacement of an instance",
+                    kind.as_str()
+                )))
+            }
         };
         match result {
             Ok(()) => Ok(Replaced::Requested),

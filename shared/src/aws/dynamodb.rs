@@ -3,7 +3,7 @@
 //! | `pk`                      | `kind`     | what                                            |
 //! |---------------------------|------------|-------------------------------------------------|
 //! | `incident#<id>`           | `incident` | the incident record (streamed to the notifier)  |
-//! | `resource#<type>#<id>`    | `resource` | `open_incident_id`: the one-open-incident guard |
+//! | `resource#<type>#<id>`    | `resource` | `open_incident_id`: the one-open-incident guard; `last_incident_id`, `last_recovered_at`: the last resolved one (dependency holds) |
 //! | `ledger#<type>#<id>`      | `ledger`   | recent actions through an Auto Scaling group, or the whole account's (`ledger#account#account`, the rolling-hour budget) |
 //!
 //! The GSI `incidents-by-time` (`kind`, `opened_at`) lists incidents newest first; only
@@ -22,14 +22,14 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
-use crate::domain::{Incident, IncidentState, Ledger, ResourceRef};
+use crate::domain::{DependencyState, Incident, IncidentState, Ledger, ResourceRef};
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::ports::{Commit, Committed, IncidentStore};
+use crate::ports::{Commit, Committed, Dependencies, IncidentStore};
 
 pub const INCIDENTS_BY_TIME_INDEX: &str = "incidents-by-time";
 pub const OPEN_INCIDENTS_INDEX: &str = "open-incidents";
@@ -226,9 +226,19 @@ impl DynamoStore {
                 .update_expression("SET open_incident_id = :id, #kind = :resource")
                 .condition_expression("attribute_not_exists(open_incident_id)")
         } else if incident.state.is_closed() {
-            update
-                .update_expression("SET #kind = :resource REMOVE open_incident_id")
-                .condition_expression("open_incident_id = :id")
+            // The record remembers the last incident and when the resource verifiably
+            // recovered: resources that depend on it stay held for a settle time.
+            let update = update.condition_expression("open_incident_id = :id");
+            match incident.time_to_recover_s.and(incident.resolved_at) {
+                Some(recovered) => update
+                    .update_expression(
+                        "SET #kind = :resource, last_incident_id = :id, last_recovered_at = :recovered REMOVE open_incident_id",
+                    )
+                    .expression_attribute_values(":recovered", text(recovered.to_rfc3339())),
+                None => update.update_expression(
+                    "SET #kind = :resource, last_incident_id = :id REMOVE open_incident_id, last_recovered_at",
+                ),
+            }
         } else {
             return Ok(None);
         };
@@ -400,6 +410,31 @@ impl IncidentStore for DynamoStore {
             .into_iter()
             .filter(|i| i.state != IncidentState::Resolved)
             .collect())
+    }
+}
+
+impl Dependencies for DynamoStore {
+    /// One consistent read of the resource's record: its open incident, its last
+    /// incident and when it recovered.
+    async fn dependency(&self, resource: &ResourceRef) -> Result<DependencyState, Error> {
+        let Some(record) = self.get(resource_key(resource)).await? else {
+            return Ok(DependencyState::default());
+        };
+        let id = |name: &str| match record.get(name) {
+            Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
+            _ => None,
+        };
+        let last_recovered_at = match record.get("last_recovered_at") {
+            Some(AttributeValue::S(at)) => DateTime::parse_from_rfc3339(at)
+                .ok()
+                .map(|at| at.with_timezone(&Utc)),
+            _ => None,
+        };
+        Ok(DependencyState {
+            open_incident: id("open_incident_id"),
+            last_incident: id("last_incident_id"),
+            last_recovered_at,
+        })
     }
 }
 
@@ -610,8 +645,11 @@ mod tests {
                 !put.item().contains_key("open")
                     && put.item().contains_key("expires_at")
                     && release.update_expression()
-                        == "SET #kind = :resource REMOVE open_incident_id"
+                        == "SET #kind = :resource, last_incident_id = :id, last_recovered_at = :recovered REMOVE open_incident_id"
                     && release.condition_expression() == Some("open_incident_id = :id")
+                    && release
+                        .expression_attribute_values()
+                        .is_some_and(|v| v.contains_key(":recovered"))
             })
             .then_output(|| TransactWriteItemsOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
@@ -654,6 +692,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found.len(), 1);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_dependency_reads_the_open_incident_and_the_last_recovery_from_one_record() {
+        let rule = mock!(Client::get_item)
+            .match_requests(|req| {
+                req.key().and_then(|k| k.get("pk")) == Some(&text("resource#db-instance#db1"))
+                    && req.consistent_read() == Some(true)
+            })
+            .then_output(|| {
+                aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+                    .item("pk", text("resource#db-instance#db1"))
+                    .item("last_incident_id", text("inc-20261126T101500Z-3f9a1c2b"))
+                    .item("last_recovered_at", text("2026-11-26T10:20:00+00:00"))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        let state = DynamoStore::new(client, "t", 90)
+            .dependency(&ResourceRef {
+                kind: ResourceKind::DbInstance,
+                id: "db1".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(state.open_incident, None);
+        assert_eq!(
+            state.last_incident.unwrap().as_str(),
+            "inc-20261126T101500Z-3f9a1c2b"
+        );
+        assert_eq!(
+            state.last_recovered_at.unwrap().to_rfc3339(),
+            "2026-11-26T10:20:00+00:00"
+        );
         assert_eq!(rule.num_calls(), 1);
     }
 

@@ -4,12 +4,14 @@
 mod autoscaling;
 mod dynamodb;
 mod elbv2;
+mod rds;
 mod sns;
 mod sqs;
 
 pub use autoscaling::AutoScaling;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
+pub use rds::Rds;
 pub use sns::{message_by_protocol, SnsNotifier};
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 
@@ -70,7 +72,11 @@ pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHa
     DynamoStore,
 >;
 
-/// The notifier wired to SNS, parking what SNS refuses in SQS.
+/// The rds-health handler wired to real AWS clients.
+pub type AwsRdsHealthHandler = crate::handlers::rds_health::RdsHealthHandler<Rds, Rds, DynamoStore>;
+
+/// The notifier wired to SNS (and the chat topic, if configured), parking what SNS
+/// refuses in SQS.
 pub type AwsNotifierHandler =
     crate::handlers::notifier::NotifierHandler<SnsNotifier, SqsFailedNotifications>;
 
@@ -96,6 +102,19 @@ pub fn target_health_handler(
     )
 }
 
+pub fn rds_health_handler(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> AwsRdsHealthHandler {
+    let rds = Rds::new(aws_sdk_rds::Client::new(sdk));
+    crate::handlers::rds_health::RdsHealthHandler::new(
+        rds.clone(),
+        rds,
+        incident_store(config, sdk),
+        config.policy.clone(),
+    )
+}
+
 pub fn notifier_handler(
     config: &crate::config::Config,
     sdk: &aws_config::SdkConfig,
@@ -105,10 +124,15 @@ pub fn notifier_handler(
         .failed_notifications_queue_url
         .as_deref()
         .map(|queue_url| SqsFailedNotifications::new(aws_sdk_sqs::Client::new(sdk), queue_url));
-    Ok(crate::handlers::notifier::NotifierHandler::new(
-        SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic),
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let handler = crate::handlers::notifier::NotifierHandler::new(
+        SnsNotifier::new(sns.clone(), topic),
         failure_destination,
-    ))
+    );
+    Ok(match &config.chatbot_topic_arn {
+        Some(chat) => handler.with_chat(SnsNotifier::chatbot(sns, chat)),
+        None => handler,
+    })
 }
 
 #[cfg(test)]

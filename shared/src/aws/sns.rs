@@ -4,25 +4,42 @@ use serde_json::{json, Value};
 
 use super::classify;
 use crate::error::Error;
-use crate::ports::{Notification, Notifier};
+use crate::ports::{Channel, Notification, Notifier};
 
+/// Publishes to one topic, in the form of its channel.
 #[derive(Clone)]
 pub struct SnsNotifier {
     client: Client,
     topic_arn: String,
+    channel: Channel,
 }
 
 impl SnsNotifier {
+    /// The notifications topic: one message per protocol (`MessageStructure=json`).
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         Self {
             client,
             topic_arn: topic_arn.into(),
+            channel: Channel::Topic,
+        }
+    }
+
+    /// The chat topic AWS Chatbot subscribes to. Chatbot renders a message only when the
+    /// whole of it is a custom notification, so it gets that and nothing else.
+    pub fn chatbot(client: Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+            channel: Channel::Chatbot,
         }
     }
 }
 
-/// The per-protocol message (`MessageStructure=json`): people get the readable text,
-/// machines the JSON document.
+/// The per-protocol message (`MessageStructure=json`): e-mail gets the readable text,
+/// SMS the subject, and every other protocol (SQS, Lambda, HTTP/S, email-json,
+/// Firehose) the JSON document through `default`, which SNS sends to any protocol
+/// without a key of its own. Repeating the document under each protocol's key would
+/// only multiply the message: SNS counts every copy against its 256 KB.
 pub fn message_by_protocol(notification: &Notification) -> String {
     messages_by_protocol(notification).to_string()
 }
@@ -30,15 +47,9 @@ pub fn message_by_protocol(notification: &Notification) -> String {
 /// [`message_by_protocol`] as a JSON object, for embedding it without escaping it twice.
 pub(crate) fn messages_by_protocol(notification: &Notification) -> Value {
     json!({
-        "default": notification.text,
+        "default": notification.json,
         "email": notification.text,
         "sms": notification.subject,
-        "email-json": notification.json,
-        "sqs": notification.json,
-        "lambda": notification.json,
-        "http": notification.json,
-        "https": notification.json,
-        "firehose": notification.json,
     })
 }
 
@@ -52,13 +63,17 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, Error> {
 
 impl Notifier for SnsNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), Error> {
-        let mut request = self
+        let request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(&notification.subject)
-            .message_structure("json")
-            .message(message_by_protocol(notification));
+            .subject(&notification.subject);
+        let mut request = match self.channel {
+            Channel::Topic => request
+                .message_structure("json")
+                .message(message_by_protocol(notification)),
+            Channel::Chatbot => request.message(&notification.chatbot),
+        };
         for (name, value) in notification.attributes() {
             request = request.message_attributes(name, attribute(value)?);
         }
@@ -92,18 +107,19 @@ mod tests {
                     && attrs["severity"].string_value() == Some("warning")
                     && attrs["resource_type"].string_value() == Some("target-group")
                     && attrs["state"].string_value() == Some("open")
-                    && message["default"] == "readable"
-                    && message["sqs"] == "{\"schema\":1}"
+                    && attrs["resource_id"].string_value() == Some(TG)
+                    && message
+                        == serde_json::json!({
+                            "default": "{\"schema\":1}",
+                            "email": "readable",
+                            "sms": "[Rebound] OPEN target-group web: 1 of 4 targets unhealthy",
+                        })
             })
             .then_output(|| PublishOutput::builder().message_id("m-1").build());
         let client = mock_client!(aws_sdk_sns, [&rule]);
         let notification = Notification {
-            subject: "[Rebound] OPEN target-group web: 1 of 4 targets unhealthy".into(),
-            text: "readable".into(),
             json: "{\"schema\":1}".into(),
-            severity: "warning".into(),
-            resource_type: "target-group".into(),
-            state: "open".into(),
+            ..notification()
         };
         SnsNotifier::new(client, "arn:aws:sns:us-east-1:1:t")
             .publish(&notification)
@@ -112,15 +128,37 @@ mod tests {
         assert_eq!(rule.num_calls(), 1);
     }
 
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1";
+
     fn notification() -> Notification {
         Notification {
             subject: "[Rebound] OPEN target-group web: 1 of 4 targets unhealthy".into(),
             text: "readable".into(),
             json: "{}".into(),
+            chatbot: "{\"version\":\"1.0\",\"source\":\"custom\"}".into(),
             severity: "warning".into(),
             resource_type: "target-group".into(),
             state: "open".into(),
+            resource_id: TG.into(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_chat_topic_gets_the_custom_notification_whole_not_one_message_per_protocol() {
+        let rule = mock!(Client::publish)
+            .match_requests(|req| {
+                req.topic_arn() == Some("arn:aws:sns:us-east-1:1:chat")
+                    && req.message_structure().is_none()
+                    && req.message() == Some("{\"version\":\"1.0\",\"source\":\"custom\"}")
+                    && req.message_attributes().unwrap()["state"].string_value() == Some("open")
+            })
+            .then_output(|| PublishOutput::builder().message_id("m-2").build());
+        let client = mock_client!(aws_sdk_sns, [&rule]);
+        SnsNotifier::chatbot(client, "arn:aws:sns:us-east-1:1:chat")
+            .publish(&notification())
+            .await
+            .unwrap();
+        assert_eq!(rule.num_calls(), 1);
     }
 
     async fn publish_failing_with(code: &'static str) -> Error {

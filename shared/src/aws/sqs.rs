@@ -8,7 +8,7 @@ use super::classify;
 use super::sns::messages_by_protocol;
 use crate::domain::IncidentState;
 use crate::error::Error;
-use crate::ports::{FailedNotification, FailedNotifications};
+use crate::ports::{Channel, FailedNotification, FailedNotifications};
 
 /// Schema tag of a parked notification, so a reader can dispatch on it.
 pub const FAILED_NOTIFICATION_SCHEMA: &str = "rebound.failed-notification/1";
@@ -28,10 +28,12 @@ impl SqsFailedNotifications {
     }
 }
 
-/// The message body. `message` is the per-protocol object given to SNS, so
-/// `aws sns publish --message-structure json --message "$(jq -c .message)"` (with the
-/// subject and attributes) sends it again; embedded as an object, not a string, so it
-/// is not escaped a second time and the body stays about the size of the message.
+/// The message body. `message` is what SNS was given: for the notifications topic
+/// (`channel` `topic`) the per-protocol object, so `aws sns publish --message-structure
+/// json --message "$(jq -c .message)"` (with the subject and attributes) sends it again;
+/// for the chat topic (`channel` `chatbot`, no `message_structure`) the custom
+/// notification, published as is. Embedded as an object, not a string, so it is not
+/// escaped a second time and the body stays about the size of the message.
 fn failed_notification_body(failed: &FailedNotification) -> String {
     let notification = &failed.notification;
     let attributes: Map<String, Value> = notification
@@ -39,14 +41,23 @@ fn failed_notification_body(failed: &FailedNotification) -> String {
         .iter()
         .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
         .collect();
+    let (structure, message) = match failed.channel {
+        Channel::Topic => (Some("json"), messages_by_protocol(notification)),
+        Channel::Chatbot => (
+            None,
+            serde_json::from_str(&notification.chatbot)
+                .unwrap_or_else(|_| Value::String(notification.chatbot.clone())),
+        ),
+    };
     json!({
         "schema": FAILED_NOTIFICATION_SCHEMA,
         "incident_id": failed.incident_id.as_str(),
         "state": failed.state.as_str(),
         "previous_state": failed.previous_state.map(IncidentState::as_str),
+        "channel": failed.channel.as_str(),
         "subject": notification.subject,
-        "message_structure": "json",
-        "message": messages_by_protocol(notification),
+        "message_structure": structure,
+        "message": message,
         "message_attributes": attributes,
         "error": failed.error,
         "sequence_number": failed.sequence_number,
@@ -91,10 +102,13 @@ mod tests {
                 subject: "[Rebound] ESCALATED target-group web: budget used up".into(),
                 text: "readable".into(),
                 json: "{\"schema\":\"rebound.incident-state-change/1\"}".into(),
+                chatbot: "{\"version\":\"1.0\",\"source\":\"custom\"}".into(),
                 severity: "critical".into(),
                 resource_type: "target-group".into(),
                 state: "escalated".into(),
+                resource_id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into(),
             },
+            channel: Channel::Topic,
             error: "Publish failed: InvalidParameter: Invalid parameter: Message too long".into(),
             sequence_number: Some("4100000000012345678901".into()),
         }
@@ -110,13 +124,14 @@ mod tests {
                     && body["incident_id"] == "inc-20261126T101500Z-3f9a1c2b"
                     && body["state"] == "escalated"
                     && body["previous_state"] == "remediating"
+                    && body["channel"] == "topic"
                     && body["subject"] == "[Rebound] ESCALATED target-group web: budget used up"
                     && body["message_structure"] == "json"
-                    && body["message"]["default"] == "readable"
+                    && body["message"]["default"] == "{\"schema\":\"rebound.incident-state-change/1\"}"
                     && body["message"]["email"] == "readable"
-                    && body["message"]["sqs"] == "{\"schema\":\"rebound.incident-state-change/1\"}"
                     && body["message_attributes"]
-                        == json!({"severity": "critical", "resource_type": "target-group", "state": "escalated"})
+                        == json!({"severity": "critical", "resource_type": "target-group", "state": "escalated",
+                            "resource_id": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1"})
                     && body["error"]
                         == "Publish failed: InvalidParameter: Invalid parameter: Message too long"
                     && body["sequence_number"] == "4100000000012345678901"
@@ -137,6 +152,21 @@ mod tests {
         assert_eq!(
             body["message"].to_string(),
             super::super::sns::message_by_protocol(&failed.notification)
+        );
+    }
+
+    #[test]
+    fn a_parked_chat_message_is_the_custom_notification_sent_without_a_structure() {
+        let failed = FailedNotification {
+            channel: Channel::Chatbot,
+            ..failed()
+        };
+        let body: Value = serde_json::from_str(&failed_notification_body(&failed)).unwrap();
+        assert_eq!(body["channel"], "chatbot");
+        assert!(body["message_structure"].is_null());
+        assert_eq!(
+            body["message"],
+            json!({"version": "1.0", "source": "custom"})
         );
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::TargetHealth;
+use super::{DatabaseEvidence, TargetHealth};
 use crate::ids::IncidentId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -14,6 +14,11 @@ pub enum ResourceKind {
     TargetGroup,
     AutoScalingGroup,
     Instance,
+    /// An RDS DB instance: what rds-health watches, and the scope of a failover's
+    /// cooldown.
+    DbInstance,
+    /// An Aurora or Multi-AZ DB cluster: what FailoverDBCluster acts on.
+    DbCluster,
     /// The whole account: the scope of the action budget.
     Account,
 }
@@ -24,6 +29,8 @@ impl ResourceKind {
             Self::TargetGroup => "target-group",
             Self::AutoScalingGroup => "auto-scaling-group",
             Self::Instance => "instance",
+            Self::DbInstance => "db-instance",
+            Self::DbCluster => "db-cluster",
             Self::Account => "account",
         }
     }
@@ -55,6 +62,20 @@ impl ResourceRef {
     pub fn instance(id: &crate::ids::InstanceId) -> Self {
         Self {
             kind: ResourceKind::Instance,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn db_instance(id: &crate::ids::DbInstanceId) -> Self {
+        Self {
+            kind: ResourceKind::DbInstance,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn db_cluster(id: &crate::ids::DbClusterId) -> Self {
+        Self {
+            kind: ResourceKind::DbCluster,
             id: id.to_string(),
         }
     }
@@ -117,14 +138,22 @@ pub enum ActionKind {
     SetInstanceHealth,
     /// `TerminateInstanceInAutoScalingGroup(ShouldDecrementDesiredCapacity=false)`.
     TerminateInstance,
+    /// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
+    RebootWithFailover,
+    /// `FailoverDBCluster`: a reader of an Aurora or Multi-AZ DB cluster becomes the
+    /// writer.
+    FailoverDbCluster,
 }
 
 impl ActionKind {
-    /// As stored and printed: `set-instance-health`, `terminate-instance`.
+    /// As stored and printed: `set-instance-health`, `terminate-instance`,
+    /// `reboot-with-failover`, `failover-db-cluster`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SetInstanceHealth => "set-instance-health",
             Self::TerminateInstance => "terminate-instance",
+            Self::RebootWithFailover => "reboot-with-failover",
+            Self::FailoverDbCluster => "failover-db-cluster",
         }
     }
 }
@@ -230,6 +259,10 @@ pub struct Evidence {
     pub targets: Vec<TargetHealth>,
     #[serde(default)]
     pub auto_scaling_groups: Vec<String>,
+    /// A database incident's: the instance as observed, where primary and standby were
+    /// before and after the failover, and the RDS events seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +289,11 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover_s: Option<i64>,
+    /// The recovery-time objective this incident is held to, in seconds from detection
+    /// (the resource's `rebound:rto-seconds` tag, or its kind's default): past it,
+    /// escalate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_s: Option<u64>,
     /// Optimistic-concurrency counter: every stored change bumps it, and a write only
     /// lands on the version it was based on.
     #[serde(default)]
@@ -290,6 +328,7 @@ impl Incident {
             }],
             resolved_at: None,
             time_to_recover_s: None,
+            rto_s: None,
             version: 0,
             written_by: None,
         }
@@ -404,7 +443,12 @@ mod tests {
 
     #[test]
     fn action_names_match_their_stored_form() {
-        for kind in [ActionKind::SetInstanceHealth, ActionKind::TerminateInstance] {
+        for kind in [
+            ActionKind::SetInstanceHealth,
+            ActionKind::TerminateInstance,
+            ActionKind::RebootWithFailover,
+            ActionKind::FailoverDbCluster,
+        ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
         for outcome in [
@@ -415,6 +459,16 @@ mod tests {
             ActionOutcome::Refused,
         ] {
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
+        for kind in [
+            ResourceKind::TargetGroup,
+            ResourceKind::AutoScalingGroup,
+            ResourceKind::Instance,
+            ResourceKind::DbInstance,
+            ResourceKind::DbCluster,
+            ResourceKind::Account,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
     }
 

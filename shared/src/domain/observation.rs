@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
 
 /// Where a target stands in the load balancer's eyes (`TargetHealth.State`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,9 +156,21 @@ pub const HEALING_PROCESSES: [&str; 5] = [
     "AddToLoadBalancer",
 ];
 
+/// The tag by which an Auto Scaling group names the DB instance it depends on: while
+/// that database heals, the group's unhealthy instances are held, not replaced.
+pub const DEPENDS_ON_TAG_KEY: &str = "rebound:depends-on";
+
 impl ScalingGroup {
     pub fn is_managed(&self, tag_key: &str) -> bool {
         self.tags.get(tag_key).is_some_and(|value| value == "true")
+    }
+
+    /// The DB instance the group declares it depends on (`rebound:depends-on`); a
+    /// malformed value names nothing.
+    pub fn depends_on(&self) -> Option<DbInstanceId> {
+        self.tags
+            .get(DEPENDS_ON_TAG_KEY)
+            .and_then(|value| DbInstanceId::parse(value.trim()).ok())
     }
 
     pub fn instance(&self, id: &InstanceId) -> Option<&GroupInstance> {

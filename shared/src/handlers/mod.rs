@@ -2,4 +2,5 @@
 //! `rebound invoke` and in tests with fakes.
 
 pub mod notifier;
+pub mod rds_health;
 pub mod target_health;

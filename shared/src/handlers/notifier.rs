@@ -3,9 +3,22 @@
 //! whatever function made it. A message SNS refuses for good is parked in the
 //! failed-notifications queue so the changes after it still go out.
 //!
-//! - [`message`]: what one message says.
+//! Delivery is at least once and in order, never "at most once": a change may be
+//! announced twice after a failure, but none is skipped. The stream delivers every write
+//! of an incident as one record, in order per incident (new and old image); the handler
+//! publishes in stream order and stops at the first record it cannot deliver, reporting
+//! it as the batch item failure; Lambda then checkpoints only the records before it and
+//! delivers the batch again from that record. Whatever the handler published from the
+//! failed record onward is published again (repeated, not skipped), and a crash before
+//! the handler answers makes the whole batch come back (repeated again). Only the event
+//! source mapping can give up on a record, after `MaximumRetryAttempts`, and it then
+//! sends the batch's description to its `OnFailure` destination: recorded, not silent.
+//!
+//! - [`message`]: what one message says, in every form.
+//! - [`guidance`]: what a person should check next.
 //! - [`limits`]: what SNS accepts (subject, size), in one place.
 
+mod guidance;
 mod limits;
 mod message;
 
@@ -16,16 +29,22 @@ pub use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tracing::{error, info, warn};
 
+pub use guidance::next_steps;
 pub use limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
-pub use message::{action_line, notification_for, severity, MESSAGE_SCHEMA};
+pub use message::{action_line, notification_at, notification_for, severity, MESSAGE_SCHEMA};
 
 use crate::domain::{Incident, IncidentState};
 use crate::error::Error;
-use crate::ports::{FailedNotification, FailedNotifications, Notifier};
+use crate::ports::{Channel, FailedNotification, FailedNotifications, Notification, Notifier};
+use crate::readable::Location;
 use crate::telemetry::{self, Metric};
 
 pub struct NotifierHandler<N, F> {
+    /// The notifications topic.
     pub notifier: N,
+    /// The chat topic AWS Chatbot subscribes to (`CHATBOT_TOPIC_ARN`), if any: it gets
+    /// each change again as a custom notification.
+    pub chat: Option<N>,
     /// Where notifications SNS refuses for good go; `None` when
     /// `FAILED_NOTIFICATIONS_QUEUE_URL` is not set.
     pub failure_destination: Option<F>,
@@ -36,73 +55,46 @@ pub struct NotifierHandler<N, F> {
 struct StateChange {
     incident: Incident,
     previous: Option<IncidentState>,
+    /// Where the incident was recorded, from the stream's ARN: console links for
+    /// resources named without an ARN.
+    home: Option<Location>,
 }
 
-/// What became of one stream record.
-enum Delivery {
-    /// Not an incident state change: nothing to say.
-    Skipped,
-    Published(Announced),
+/// Messages of one invocation, for its metric line.
+#[derive(Default)]
+struct Counts {
+    published: usize,
     /// Refused for good by SNS and kept in the failure destination.
-    Parked(Announced),
-}
-
-/// The state change a delivered record announced, for the incident metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Announced {
-    pub state: IncidentState,
-    pub time_to_recover_s: Option<i64>,
-}
-
-/// Metrics of the state changes announced in one batch: the notifier is the one place
-/// that sees every change of every incident, whichever function made it.
-/// `IncidentsEscalated` and `IncidentsResolved` count them; `TimeToRecover` holds one
-/// value per verified recovery (an incident closed because its resource is gone has no
-/// time to recover).
-pub fn incident_metrics(announced: &[Announced]) -> Vec<Metric> {
-    let count = |state| announced.iter().filter(|a| a.state == state).count();
-    let mut metrics = vec![
-        Metric::count("IncidentsEscalated", count(IncidentState::Escalated)),
-        Metric::count("IncidentsResolved", count(IncidentState::Resolved)),
-    ];
-    metrics.extend(
-        announced
-            .iter()
-            .filter(|a| a.state == IncidentState::Resolved)
-            .filter_map(|a| a.time_to_recover_s)
-            .map(|s| Metric::seconds("TimeToRecover", s)),
-    );
-    metrics
+    parked: usize,
 }
 
 impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
     pub fn new(notifier: N, failure_destination: Option<F>) -> Self {
         Self {
             notifier,
+            chat: None,
             failure_destination,
         }
     }
 
+    /// Also announces every change on the chat topic.
+    pub fn with_chat(mut self, chat: N) -> Self {
+        self.chat = Some(chat);
+        self
+    }
+
     /// Publishes in stream order and stops at the first record it cannot deliver: Lambda
     /// retries the batch from the lowest reported sequence number, so everything after
-    /// it comes back anyway and publishing it now would only duplicate it. A record SNS
-    /// refuses for good is parked instead, so it counts as delivered and the stream
-    /// moves on; retrying it would fail the same way and hold back every later change.
+    /// it comes back anyway and publishing it now would only duplicate it (and, were it
+    /// to go on, a later change could overtake an earlier one). A record SNS refuses for
+    /// good is parked instead, so it counts as delivered and the stream moves on;
+    /// retrying it would fail the same way and hold back every later change.
     pub async fn handle(&self, event: StreamEvent) -> Result<DynamoDbEventResponse, Error> {
         let mut response = DynamoDbEventResponse::default();
-        let (mut published, mut parked) = (0, 0);
-        let mut announced = Vec::new();
+        let mut counts = Counts::default();
         for record in &event.records {
-            match self.deliver(record).await {
-                Ok(Delivery::Skipped) => {}
-                Ok(Delivery::Published(change)) => {
-                    published += 1;
-                    announced.push(change);
-                }
-                Ok(Delivery::Parked(change)) => {
-                    parked += 1;
-                    announced.push(change);
-                }
+            match self.deliver(record, &mut counts).await {
+                Ok(()) => {}
                 Err(err) => {
                     warn!(event_id = ?record.event_id, error = %DisplayErrorContext(&err), retryable = err.is_retryable(), "record not delivered; reporting it for retry");
                     let mut failure = DynamoDbBatchItemFailure::default();
@@ -112,43 +104,70 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
                 }
             }
         }
-        let (counts, measurements): (Vec<Metric>, Vec<Metric>) = incident_metrics(&announced)
-            .into_iter()
-            .partition(|m| m.unit == "Count");
-        let mut line = vec![
-            Metric::count("NotificationsPublished", published),
-            Metric::count("NotificationsParked", parked),
-            Metric::count("NotificationsFailed", response.batch_item_failures.len()),
-        ];
-        line.extend(counts);
-        telemetry::emit(&[("Function", "incident-notifier")], &line);
-        // A line holds one value per metric name: one line per time to recover.
-        for metric in measurements {
-            telemetry::emit(&[("Function", "incident-notifier")], &[metric]);
-        }
+        telemetry::emit(
+            &[("Function", "incident-notifier")],
+            &[
+                Metric::count("NotificationsPublished", counts.published),
+                Metric::count("NotificationsParked", counts.parked),
+                Metric::count("NotificationsFailed", response.batch_item_failures.len()),
+            ],
+        );
         Ok(response)
     }
 
-    async fn deliver(&self, record: &EventRecord) -> Result<Delivery, Error> {
+    /// Publishes one record's change to the topic, then to the chat topic. A failure on
+    /// the chat topic makes the record come back whole, so the topic's message is then
+    /// repeated: repeated, never skipped.
+    async fn deliver(&self, record: &EventRecord, counts: &mut Counts) -> Result<(), Error> {
         let Some(change) = state_change(record)? else {
-            return Ok(Delivery::Skipped);
+            return Ok(());
         };
+        let notification = notification_at(&change.incident, change.previous, change.home.as_ref());
+        self.deliver_to(
+            &self.notifier,
+            Channel::Topic,
+            record,
+            &change,
+            &notification,
+            counts,
+        )
+        .await?;
+        if let Some(chat) = &self.chat {
+            self.deliver_to(
+                chat,
+                Channel::Chatbot,
+                record,
+                &change,
+                &notification,
+                counts,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_to(
+        &self,
+        notifier: &N,
+        channel: Channel,
+        record: &EventRecord,
+        change: &StateChange,
+        notification: &Notification,
+        counts: &mut Counts,
+    ) -> Result<(), Error> {
         let incident = &change.incident;
-        let announced = Announced {
-            state: incident.state,
-            time_to_recover_s: incident.time_to_recover_s,
-        };
-        let notification = notification_for(incident, change.previous);
-        let refusal = match self.notifier.publish(&notification).await {
+        let channel_name = channel.as_str();
+        let refusal = match notifier.publish(notification).await {
             Ok(()) => {
-                info!(incident_id = %incident.id, state = incident.state.as_str(), "notified");
-                return Ok(Delivery::Published(announced));
+                info!(incident_id = %incident.id, state = incident.state.as_str(), channel = channel_name, "notified");
+                counts.published += 1;
+                return Ok(());
             }
             Err(err) if err.is_retryable() => return Err(err),
             Err(err) => err,
         };
         let Some(destination) = &self.failure_destination else {
-            error!(incident_id = %incident.id, state = incident.state.as_str(), error = %DisplayErrorContext(&refusal),
+            error!(incident_id = %incident.id, state = incident.state.as_str(), channel = channel_name, error = %DisplayErrorContext(&refusal),
                 "notification refused for good and FAILED_NOTIFICATIONS_QUEUE_URL is not set: reporting the record for retry, \
                  which holds back the stream until the event source mapping gives up on it");
             return Err(refusal);
@@ -157,18 +176,20 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
             incident_id: incident.id.clone(),
             state: incident.state,
             previous_state: change.previous,
-            notification,
+            notification: notification.clone(),
+            channel,
             error: refusal.to_string(),
             sequence_number: record.change.sequence_number.clone(),
         };
         match destination.park(&failed).await {
             Ok(()) => {
-                warn!(incident_id = %incident.id, state = incident.state.as_str(), error = %DisplayErrorContext(&refusal),
+                warn!(incident_id = %incident.id, state = incident.state.as_str(), channel = channel_name, error = %DisplayErrorContext(&refusal),
                     "notification refused for good; parked in the failed-notifications queue");
-                Ok(Delivery::Parked(announced))
+                counts.parked += 1;
+                Ok(())
             }
             Err(err) => {
-                error!(incident_id = %incident.id, state = incident.state.as_str(), publish_error = %DisplayErrorContext(&refusal),
+                error!(incident_id = %incident.id, state = incident.state.as_str(), channel = channel_name, publish_error = %DisplayErrorContext(&refusal),
                     error = %DisplayErrorContext(&err), "notification refused for good and could not be parked");
                 Err(err)
             }
@@ -202,7 +223,15 @@ fn state_change(record: &EventRecord) -> Result<Option<StateChange>, Error> {
     if previous == Some(incident.state) {
         return Ok(None);
     }
-    Ok(Some(StateChange { incident, previous }))
+    let home = record
+        .event_source_arn
+        .as_deref()
+        .and_then(Location::of_arn);
+    Ok(Some(StateChange {
+        incident,
+        previous,
+        home,
+    }))
 }
 
 #[derive(serde::Deserialize)]

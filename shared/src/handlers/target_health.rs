@@ -15,13 +15,15 @@ use tracing::{error, info, warn};
 
 use crate::config::PolicyConfig;
 use crate::domain::{
-    Action, ActionOutcome, Evidence, Incident, ResourceKind, ResourceRef, ScalingGroup,
-    TargetHealth,
+    Action, ActionOutcome, DependencyState, Evidence, Incident, ResourceKind, ResourceRef,
+    ScalingGroup, TargetHealth,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
-use crate::policy::{alb, Decision, History, PlannedAction};
-use crate::ports::{IncidentStore, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource};
+use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
+use crate::policy::{self, alb, Decision, History, PlannedAction};
+use crate::ports::{
+    Dependencies, IncidentStore, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
+};
 use crate::telemetry::{self, Metric};
 use crate::trigger::{parse_target_health_event, Parsed, TargetHealthTrigger};
 use crate::workflow::{CheckReport, Tally, WatchedKind, Workflow};
@@ -90,18 +92,22 @@ pub struct CheckFailure {
 }
 
 /// Target groups as a kind of watched resource.
-pub struct TargetGroups<T, G, R> {
+pub struct TargetGroups<T, G, R, D> {
     pub targets: T,
     pub groups: G,
     pub replacer: R,
+    /// Where the state of the databases groups depend on is read (the incident store).
+    pub dependencies: D,
     pub policy: PolicyConfig,
 }
 
-/// A target group as observed: its instance targets and the groups behind them.
+/// A target group as observed: its instance targets, the groups behind them, and the
+/// state of the databases those groups depend on.
 #[derive(Debug, Clone)]
 pub struct ObservedTargetGroup {
     pub targets: Vec<TargetHealth>,
     pub groups: Vec<ScalingGroup>,
+    pub dependencies: Vec<(DbInstanceId, DependencyState)>,
 }
 
 impl ObservedTargetGroup {
@@ -109,15 +115,17 @@ impl ObservedTargetGroup {
         alb::Observation {
             targets: &self.targets,
             groups: &self.groups,
+            dependencies: &self.dependencies,
         }
     }
 }
 
-impl<T, G, R> WatchedKind for TargetGroups<T, G, R>
+impl<T, G, R, D> WatchedKind for TargetGroups<T, G, R, D>
 where
     T: TargetHealthSource,
     G: ScalingGroups,
     R: InstanceReplacer,
+    D: Dependencies,
 {
     type Observed = ObservedTargetGroup;
 
@@ -162,7 +170,28 @@ where
                 groups.extend(self.groups.groups_named(&missing, refresh).await?);
             }
         }
-        Ok(Some(ObservedTargetGroup { targets, groups }))
+        // A managed group that declares a database dependency is held while that
+        // database heals: worth a read only when an action is possible.
+        let mut dependencies = Vec::new();
+        if actionable {
+            let databases: BTreeSet<DbInstanceId> = groups
+                .iter()
+                .filter(|g| g.is_managed(&self.policy.managed_tag_key))
+                .filter_map(ScalingGroup::depends_on)
+                .collect();
+            for database in databases {
+                let state = self
+                    .dependencies
+                    .dependency(&ResourceRef::db_instance(&database))
+                    .await?;
+                dependencies.push((database, state));
+            }
+        }
+        Ok(Some(ObservedTargetGroup {
+            targets,
+            groups,
+            dependencies,
+        }))
     }
 
     fn scopes(&self, observed: &ObservedTargetGroup) -> Vec<ResourceRef> {
@@ -177,6 +206,9 @@ where
                     .find(|g| g.instance(&t.instance_id).is_some())
             })
             .filter(|g| g.is_managed(&self.policy.managed_tag_key))
+            // A group held while its database's incident is open acts on nothing: its
+            // ledgers are not worth a read.
+            .filter(|g| !alb::held_by_open_incident(g, &observed.dependencies))
             .map(|g| &g.name)
             .collect();
         owners
@@ -194,10 +226,22 @@ where
         alb::decide(observed.observation(), history, &self.policy, now)
     }
 
+    /// The strictest `rebound:rto-seconds` of the groups behind the target group, or the
+    /// default for target groups.
+    fn recovery_objective(&self, observed: &ObservedTargetGroup) -> Option<u64> {
+        observed
+            .groups
+            .iter()
+            .filter_map(|g| policy::rto_from_tags(&g.tags))
+            .min()
+            .or(Some(self.policy.target_group_rto.as_secs()))
+    }
+
     fn evidence(&self, observed: &ObservedTargetGroup) -> Evidence {
         Evidence {
             targets: observed.targets.clone(),
             auto_scaling_groups: observed.groups.iter().map(|g| g.name.to_string()).collect(),
+            database: None,
         }
     }
 
@@ -237,7 +281,7 @@ where
 
 /// The target-health function: its ports and policy, built once per cold start.
 pub struct TargetHealthHandler<T, G, R, S> {
-    pub kind: TargetGroups<T, G, R>,
+    pub kind: TargetGroups<T, G, R, S>,
     pub store: S,
     pub clock: fn() -> DateTime<Utc>,
 }
@@ -247,7 +291,7 @@ where
     T: TargetHealthSource,
     G: ScalingGroups,
     R: InstanceReplacer,
-    S: IncidentStore,
+    S: IncidentStore + Dependencies + Clone,
 {
     pub fn new(targets: T, groups: G, replacer: R, store: S, policy: PolicyConfig) -> Self {
         Self {
@@ -255,6 +299,7 @@ where
                 targets,
                 groups,
                 replacer,
+                dependencies: store.clone(),
                 policy,
             },
             store,
@@ -343,6 +388,8 @@ where
                 Metric::count("IncidentsOpened", Tally::get(&tally.incidents_opened)),
                 Metric::count("ActionsTaken", Tally::get(&tally.actions_taken)),
                 Metric::count("ActionsRefused", Tally::get(&tally.actions_refused)),
+                Metric::count("IncidentsEscalated", Tally::get(&tally.incidents_escalated)),
+                Metric::seconds("TimeToRecoverSeconds", tally.recovery_times()),
                 Metric::count("ChecksFailed", failed),
             ],
         );
@@ -359,7 +406,7 @@ where
             .await
     }
 
-    fn workflow(&self) -> Workflow<'_, TargetGroups<T, G, R>, S> {
+    fn workflow(&self) -> Workflow<'_, TargetGroups<T, G, R, S>, S> {
         Workflow {
             kind: &self.kind,
             store: &self.store,

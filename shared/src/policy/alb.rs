@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{duration, ledger_guards, recovery_overdue, recovery_timeout_minutes};
+use super::{duration, ledger_guards, recovery_limit_missed, recovery_overdue};
 use super::{Decision, History, PlannedAction, Refusal, Verdict};
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
-    Action, ActionOutcome, Incident, ResourceKind, ResourceRef, ScalingGroup, TargetHealth,
-    TargetState,
+    Action, ActionOutcome, DependencyState, Incident, ResourceKind, ResourceRef, ScalingGroup,
+    TargetHealth, TargetState,
 };
-use crate::ids::InstanceId;
+use crate::ids::{DbInstanceId, InstanceId};
 
 /// What is known about a target group at decision time.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +20,9 @@ pub struct Observation<'a> {
     pub targets: &'a [TargetHealth],
     /// The Auto Scaling groups owning the targets, and those the incident acted through.
     pub groups: &'a [ScalingGroup],
+    /// What Rebound's records say about the databases the managed groups depend on
+    /// (`rebound:depends-on`); looked up only when an action is possible.
+    pub dependencies: &'a [(DbInstanceId, DependencyState)],
 }
 
 impl Observation<'_> {
@@ -101,7 +104,7 @@ pub fn decide(
         if waiting && recovery_overdue(incident, config, now) {
             decision.verdict = Verdict::Escalate;
             decision.refusals.push(Refusal::NotRecovered {
-                minutes: recovery_timeout_minutes(config),
+                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                 why: decision.summary.clone(),
             });
         }
@@ -125,7 +128,7 @@ fn recovery(
         Some(why) if recovery_overdue(incident, config, now) => Decision::from_guards(
             vec![],
             vec![Refusal::NotRecovered {
-                minutes: recovery_timeout_minutes(config),
+                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
                 why,
             }],
             summary,
@@ -224,6 +227,9 @@ fn guard_instance(
             tag_key: config.managed_tag_key.clone(),
         });
     }
+    if let Some(hold) = dependency_hold(group, observation.dependencies, config, now) {
+        return Err(hold);
+    }
     let suspended = group.suspended_healing_processes();
     if !suspended.is_empty() {
         return Err(Refusal::GroupCannotHeal {
@@ -263,6 +269,53 @@ fn guard_instance(
         });
     }
     Ok(planned)
+}
+
+/// Dependency awareness (invariant 7): a group whose database is healing (an open
+/// incident, or recovered less than the settle time ago) is held. Its instances fail
+/// because the database does; replacing them would not help and would only add churn
+/// while connections move to the new primary.
+pub fn dependency_hold(
+    group: &ScalingGroup,
+    dependencies: &[(DbInstanceId, DependencyState)],
+    config: &PolicyConfig,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
+    let database = group.depends_on()?;
+    let (_, state) = dependencies.iter().find(|(id, _)| *id == database)?;
+    let held = |incident: &str, why: String| Refusal::DependencyHeld {
+        group: group.name.to_string(),
+        database: database.to_string(),
+        incident: incident.to_owned(),
+        why,
+    };
+    if let Some(incident) = &state.open_incident {
+        return Some(held(incident.as_str(), "has an open incident".into()));
+    }
+    let recovered = state.last_recovered_at?;
+    let until = recovered + duration(config.dependency_settle);
+    (now < until).then(|| {
+        held(
+            state.last_incident.as_ref().map_or("?", |i| i.as_str()),
+            format!(
+                "recovered at {} and is settling until {}",
+                recovered.to_rfc3339(),
+                until.to_rfc3339()
+            ),
+        )
+    })
+}
+
+/// The group depends on a database whose incident is open: held whatever the time.
+pub fn held_by_open_incident(
+    group: &ScalingGroup,
+    dependencies: &[(DbInstanceId, DependencyState)],
+) -> bool {
+    group.depends_on().is_some_and(|database| {
+        dependencies
+            .iter()
+            .any(|(id, state)| *id == database && state.open_incident.is_some())
+    })
 }
 
 /// One action per instance: an instance already asked to be replaced (in this incident

@@ -141,7 +141,11 @@ fn decide_full(
     config: &PolicyConfig,
 ) -> Decision {
     alb_decide(
-        Observation { targets, groups },
+        Observation {
+            targets,
+            groups,
+            dependencies: &[],
+        },
         History { incident, ledgers },
         config,
         now(),
@@ -701,6 +705,7 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     assert_eq!(
         settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
@@ -714,6 +719,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
     let observation = Observation {
         targets: &targets,
         groups: &[],
+        dependencies: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -726,6 +732,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -739,6 +746,7 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
     let observation = Observation {
         targets: &targets,
         groups: &groups,
+        dependencies: &[],
     };
     let (outcome, detail) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -765,4 +773,34 @@ fn what_needs_a_person_escalates_and_what_waits_does_not() {
         tag_key: TAG.into()
     }
     .escalates());
+}
+
+#[test]
+fn an_incident_past_its_recovery_time_objective_escalates_even_right_after_an_action() {
+    let mut inc = incident();
+    inc.rto_s = Some(240);
+    inc.actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(1)));
+    let targets = [
+        healthy(2),
+        target(5, TargetState::Initial, Some("Elb.RegistrationInProgress")),
+    ];
+    let decision = decide_in(&targets, &[], &inc);
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    let text = only_refusal(&decision).to_string();
+    assert!(text.contains("not recovered within 4 minutes"), "{text}");
+
+    inc.rto_s = Some(900);
+    assert_eq!(decide_in(&targets, &[], &inc).verdict, Verdict::Recovering);
+}
+
+#[test]
+fn a_recovery_time_objective_tag_must_be_whole_seconds_of_at_least_a_minute() {
+    let tags = |value: &str| BTreeMap::from([(RTO_TAG.to_owned(), value.to_owned())]);
+    assert_eq!(rto_from_tags(&tags("300")), Some(300));
+    assert_eq!(rto_from_tags(&tags(" 120 ")), Some(120));
+    for bad in ["30", "5m", "", "-1", "1e3"] {
+        assert_eq!(rto_from_tags(&tags(bad)), None, "{bad}");
+    }
+    assert_eq!(rto_from_tags(&BTreeMap::new()), None);
 }

@@ -138,6 +138,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
             prop::option::of(any::<i64>()),
             any::<u64>(),
             prop::option::of("[0-9a-f]{32}"),
+            prop::option::of(any::<u64>()),
         ),
     )
         .prop_map(
@@ -152,6 +153,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     ttr,
                     version,
                     written_by,
+                    rto_s,
                 ),
             )| Incident {
                 id: IncidentId::parse(format!("inc-{suffix}")).expect("a valid incident id"),
@@ -163,6 +165,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                 evidence: Evidence {
                     targets,
                     auto_scaling_groups,
+                    ..Evidence::default()
                 },
                 actions,
                 timeline,
@@ -170,6 +173,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                 time_to_recover_s: ttr,
                 version,
                 written_by,
+                rto_s,
             },
         )
 }

@@ -24,6 +24,7 @@ fn decide(world: &World) -> Decision {
         Observation {
             targets: &world.targets,
             groups: &world.groups,
+            dependencies: &[],
         },
         History {
             incident: world.incident.as_ref(),

@@ -290,6 +290,7 @@ pub fn policy_config() -> impl Strategy<Value = PolicyConfig> {
                     replacement_loop_window: StdDuration::from_secs(window),
                     replacement_loop_limit: loops,
                     sweep_concurrency: 8,
+                    ..PolicyConfig::default()
                 }
             },
         )

@@ -1,7 +1,8 @@
 //! What SNS accepts, in one place: a one-line subject of fewer than 100 characters and a
 //! message of at most 256 KB, whatever the size of the incident. The message is composed
-//! at the most generous [`Caps`] first and measured as the SNS adapter would send it; if
-//! it is too big it is composed again with smaller caps.
+//! at the most generous [`Caps`] first and measured as the SNS adapter would send it, to
+//! the notifications topic and to the chat topic; if either is too big it is composed
+//! again with smaller caps.
 
 use tracing::warn;
 
@@ -102,20 +103,31 @@ pub fn subject_line(raw: &str) -> String {
 /// adapter sends it, the subject and the message attributes (name, type and value).
 /// Measured on the adapter's own encoding so the bound cannot drift from what is sent.
 pub fn published_bytes(notification: &Notification) -> usize {
+    crate::aws::message_by_protocol(notification).len() + envelope_bytes(notification)
+}
+
+/// The bytes SNS counts for the chat topic's copy: the custom notification, published
+/// whole, with the same subject and attributes.
+pub fn chat_bytes(notification: &Notification) -> usize {
+    notification.chatbot.len() + envelope_bytes(notification)
+}
+
+fn envelope_bytes(notification: &Notification) -> usize {
     let attributes: usize = notification
         .attributes()
         .iter()
         .map(|(name, value)| name.len() + "String".len() + value.len())
         .sum();
-    crate::aws::message_by_protocol(notification).len() + notification.subject.len() + attributes
+    notification.subject.len() + attributes
 }
 
-/// The first composition, from the most generous caps down, that fits the budget.
+/// The first composition, from the most generous caps down, whose every copy fits the
+/// budget.
 pub fn fit(compose: impl Fn(&Caps) -> Notification) -> Notification {
     let mut smallest = None;
     for caps in &CAPS {
         let notification = compose(caps);
-        let bytes = published_bytes(&notification);
+        let bytes = published_bytes(&notification).max(chat_bytes(&notification));
         if bytes <= MESSAGE_BUDGET_BYTES {
             return notification;
         }
@@ -178,25 +190,51 @@ mod tests {
             subject: "s".into(),
             text,
             json: "{}".into(),
+            chatbot: "{}".into(),
             severity: "info".into(),
             resource_type: "target-group".into(),
             state: "open".into(),
+            resource_id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into(),
         }
     }
 
     #[test]
     fn a_composition_too_big_for_sns_is_made_again_with_smaller_caps() {
-        // 150 KB of text (sent twice) at the first level, 60 KB at the second.
-        let chosen = fit(|caps| notification("x".repeat(caps.detail_chars * 300)));
-        assert_eq!(chosen.text.len(), CAPS[1].detail_chars * 300);
+        // 300 KB of text at the first level, 120 KB at the second.
+        let chosen = fit(|caps| notification("x".repeat(caps.detail_chars * 600)));
+        assert_eq!(chosen.text.len(), CAPS[1].detail_chars * 600);
         assert!(published_bytes(&chosen) <= MESSAGE_BUDGET_BYTES);
+    }
+
+    #[test]
+    fn a_chat_card_too_big_for_sns_is_made_again_with_smaller_caps_too() {
+        let chosen = fit(|caps| Notification {
+            chatbot: "x".repeat(caps.detail_chars * 600),
+            ..notification(String::new())
+        });
+        assert_eq!(chosen.chatbot.len(), CAPS[1].detail_chars * 600);
+        assert!(chat_bytes(&chosen) <= MESSAGE_BUDGET_BYTES);
     }
 
     #[test]
     fn the_published_size_counts_every_copy_the_subject_and_the_attributes() {
         let small = published_bytes(&notification(String::new()));
         let bigger = published_bytes(&notification("x".repeat(100)));
-        // The text goes out twice: as `default` and as `email`.
-        assert_eq!(bigger - small, 200);
+        // The text goes out once, as `email`.
+        assert_eq!(bigger - small, 100);
+        let json = |json: &str| {
+            published_bytes(&Notification {
+                json: json.into(),
+                ..notification(String::new())
+            })
+        };
+        // The JSON document once, as `default`, which every other protocol gets.
+        assert_eq!(json(&"x".repeat(102)) - json("{}"), 100);
+        // Every attribute, `resource_id` included, counts.
+        let longer_id = published_bytes(&Notification {
+            resource_id: format!("{}x", notification(String::new()).resource_id),
+            ..notification(String::new())
+        });
+        assert_eq!(longer_id - small, 1);
     }
 }

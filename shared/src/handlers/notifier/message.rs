@@ -1,15 +1,22 @@
 //! The message for one incident state change: a one-line subject, a readable text for
-//! e-mail and chat, a JSON document for machines, and the attributes subscription filter
-//! policies match on. How much of the incident goes in is decided in [`super::limits`].
+//! e-mail, a JSON document for machines, an AWS Chatbot card for chat, and the
+//! attributes subscription filter policies match on. Every body is composed from the
+//! same [`Facts`]; how much of the incident goes in is decided in [`super::limits`].
 
+mod chatbot;
+
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
+use super::guidance;
 use super::limits::{self, Caps, CAPS, MAX_SCALAR_CHARS};
 use crate::domain::{Action, Incident, IncidentState, TargetHealth, TargetState};
 use crate::error::bounded;
 use crate::ports::Notification;
+use crate::readable::{console_url, human_duration, short_name, Location};
 
-/// Schema tag of the machine-readable body, so consumers can dispatch on it.
+/// Schema tag of the machine-readable body, so consumers can dispatch on it. Fields are
+/// only ever added under this tag.
 pub const MESSAGE_SCHEMA: &str = "rebound.incident-state-change/1";
 
 pub fn severity(state: IncidentState) -> &'static str {
@@ -20,44 +27,211 @@ pub fn severity(state: IncidentState) -> &'static str {
     }
 }
 
-/// The short name people know a resource by: `web` for `…:targetgroup/web/73e2…`.
-fn short_name(resource_id: &str) -> &str {
-    let tail = resource_id.rsplit(':').next().unwrap_or(resource_id);
-    let mut parts = tail.split('/');
-    match (parts.next(), parts.next()) {
-        (Some(_), Some(name)) if !name.is_empty() => name,
-        _ => tail,
-    }
-}
+/// Console links listed for the groups behind a target group, at most.
+const MAX_GROUP_LINKS: usize = 5;
 
 /// The message for one state change, within SNS's limits however big the incident.
+/// Console links to resources named without an ARN are left out: see
+/// [`notification_at`].
 pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) -> Notification {
-    let state = incident.state;
+    notification_at(incident, previous, None)
+}
+
+/// The message for one state change; `home` is where the incident was recorded (the
+/// stream's region), for console links to resources named without an ARN.
+pub fn notification_at(
+    incident: &Incident,
+    previous: Option<IncidentState>,
+    home: Option<&Location>,
+) -> Notification {
+    let facts = Facts::of(incident, previous, home);
     let subject = limits::subject_line(&format!(
         "[Rebound] {} {} {}: {}",
-        state.as_str().to_uppercase(),
-        incident.resource.kind.as_str(),
-        short_name(&incident.resource.id),
-        latest(incident)
+        facts.state.as_str().to_uppercase(),
+        facts.kind,
+        facts.name,
+        facts.latest
     ));
     let evidence = EvidenceSummary::of(&incident.evidence.targets);
-    let document = Document::of(incident, previous);
+    let document = Document::of(&facts);
     limits::fit(|caps| Notification {
         subject: subject.clone(),
-        text: readable(incident, previous, &evidence, caps),
+        text: readable(&facts, &evidence, caps),
         json: document.render(caps),
-        severity: severity(state).to_owned(),
-        resource_type: incident.resource.kind.as_str().to_owned(),
-        state: state.as_str().to_owned(),
+        chatbot: chatbot::card(&facts, &evidence, &subject, caps),
+        severity: facts.severity.to_owned(),
+        resource_type: facts.kind.to_owned(),
+        state: facts.state.as_str().to_owned(),
+        resource_id: bounded(limits::one_line(&incident.resource.id), MAX_SCALAR_CHARS),
     })
 }
 
-fn latest(incident: &Incident) -> &str {
-    incident
-        .timeline
-        .last()
-        .map(|t| t.detail.as_str())
-        .unwrap_or("")
+/// What every body says, worked out once.
+struct Facts<'a> {
+    incident: &'a Incident,
+    state: IncidentState,
+    previous: Option<IncidentState>,
+    /// `resource.type` as stored: `target-group`, `db-instance`, …
+    kind: &'static str,
+    /// What people call the resource: `web` for a target group's ARN.
+    name: &'a str,
+    /// Why the incident is in its state: the detail of the timeline entry that moved it
+    /// there (the opening summary for a new incident).
+    reason: &'a str,
+    /// The last timeline entry's detail (often the reason itself).
+    latest: &'a str,
+    severity: &'static str,
+    /// The resource's console page first, then the groups behind a target group.
+    links: Vec<(String, String)>,
+    next_steps: &'static [&'static str],
+}
+
+impl<'a> Facts<'a> {
+    fn of(
+        incident: &'a Incident,
+        previous: Option<IncidentState>,
+        home: Option<&Location>,
+    ) -> Self {
+        let state = incident.state;
+        let kind = incident.resource.kind.as_str();
+        let id = incident.resource.id.as_str();
+        let latest = incident
+            .timeline
+            .last()
+            .map(|t| t.detail.as_str())
+            .unwrap_or("");
+        let reason = incident
+            .timeline
+            .iter()
+            .rev()
+            .find(|t| {
+                t.event == state.as_str() || (state == IncidentState::Open && t.event == "opened")
+            })
+            .map_or(latest, |t| t.detail.as_str());
+        let mut links = Vec::new();
+        if let Some(url) = console_url(kind, id, home) {
+            links.push((label(kind), url));
+        }
+        if kind == "target-group" {
+            let home = Location::of_arn(id).or_else(|| home.cloned());
+            for group in incident
+                .evidence
+                .auto_scaling_groups
+                .iter()
+                .take(MAX_GROUP_LINKS)
+            {
+                if let Some(url) = console_url("auto-scaling-group", group, home.as_ref()) {
+                    links.push((format!("Auto Scaling group {group}"), url));
+                }
+            }
+        }
+        Self {
+            incident,
+            state,
+            previous,
+            kind,
+            name: short_name(id),
+            reason,
+            latest,
+            severity: severity(state),
+            links,
+            next_steps: guidance::next_steps(kind, state),
+        }
+    }
+
+    /// `ESCALATED: target group web (was remediating)`.
+    fn headline(&self) -> String {
+        format!(
+            "{}: {} {}{}",
+            self.state.as_str().to_uppercase(),
+            label(self.kind).to_lowercase(),
+            self.name,
+            self.previous
+                .map(|p| format!(" (was {})", p.as_str()))
+                .unwrap_or_default()
+        )
+    }
+
+    /// The resource's own console page.
+    fn console_url(&self) -> Option<&str> {
+        self.links.first().map(|(_, url)| url.as_str())
+    }
+
+    /// What Rebound did, one line each: the last `max` actions (with their time when
+    /// `timed`), or why there are none; and a note on what was left out.
+    fn what_rebound_did(
+        &self,
+        max: usize,
+        detail_chars: usize,
+        timed: bool,
+    ) -> (Vec<String>, Option<String>) {
+        let actions = &self.incident.actions;
+        if actions.is_empty() {
+            // The latest news, when it is not the reason already, says why not (a
+            // guard's refusal, dry-run).
+            let why = if self.latest != self.reason && !self.latest.is_empty() {
+                format!(
+                    "Nothing: {}",
+                    bounded(limits::one_line(self.latest), detail_chars)
+                )
+            } else {
+                match self.state {
+                    IncidentState::Resolved => "Nothing: the resource recovered without an action.",
+                    IncidentState::Escalated => "Nothing: it stopped before acting (Why, above).",
+                    IncidentState::Suppressed => {
+                        "Nothing: it holds action while the dependency heals."
+                    }
+                    IncidentState::Open | IncidentState::Remediating => "Nothing yet.",
+                }
+                .to_owned()
+            };
+            return (Vec::new(), Some(why));
+        }
+        let listed = actions.len().min(max);
+        if listed == 0 {
+            return (
+                Vec::new(),
+                Some(format!("{} actions: see the timeline", actions.len())),
+            );
+        }
+        let lines = actions[actions.len() - listed..]
+            .iter()
+            .map(|a| {
+                let line = bounded(limits::one_line(&action_line(a)), detail_chars);
+                if timed {
+                    format!("{} {line}", a.requested_at.format("%H:%M:%S"))
+                } else {
+                    line
+                }
+            })
+            .collect();
+        let header =
+            (listed < actions.len()).then(|| format!("last {listed} of {} actions", actions.len()));
+        (lines, header)
+    }
+}
+
+/// `Target group`, `Auto Scaling group`, `DB instance`, … for `resource.type`.
+fn label(kind: &str) -> String {
+    match kind {
+        "target-group" => "Target group".to_owned(),
+        "auto-scaling-group" => "Auto Scaling group".to_owned(),
+        "instance" => "EC2 instance".to_owned(),
+        "db-instance" => "DB instance".to_owned(),
+        "db-cluster" => "DB cluster".to_owned(),
+        other => {
+            let spaced = other.replace('-', " ");
+            let mut chars = spaced.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// One action as people read it. The only place that reads an action's fields for the
@@ -122,8 +296,14 @@ impl<'a> EvidenceSummary<'a> {
                 }
             }
         }
+        // What is wrong first, then by how many.
         let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts.sort_by(|a, b| {
+            (a.0 == "healthy")
+                .cmp(&(b.0 == "healthy"))
+                .then_with(|| b.1.cmp(&a.1))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         Self {
             total: targets.len(),
             counts,
@@ -133,30 +313,39 @@ impl<'a> EvidenceSummary<'a> {
     }
 }
 
-/// The body for e-mail and chat: what happened, the evidence in numbers with the first
-/// few targets, the last actions.
-fn readable(
-    incident: &Incident,
-    previous: Option<IncidentState>,
-    evidence: &EvidenceSummary<'_>,
-    caps: &Caps,
-) -> String {
+/// The body for e-mail: what happened and why, what broke with the evidence in
+/// numbers (and the first few targets), what Rebound did, what to check next, links.
+fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> String {
+    let incident = facts.incident;
     let line = |text: &str| bounded(limits::one_line(text), caps.detail_chars);
     let scalar = |text: &str| bounded(limits::one_line(text), MAX_SCALAR_CHARS);
-    let mut text = format!(
-        "Incident {id} is now {state}{from}.\n\nResource:  {kind} {rid}\nOpened:    {opened}\nTrigger:   {trigger}\n",
-        id = incident.id,
-        state = incident.state.as_str(),
-        from = previous.map(|p| format!(" (was {})", p.as_str())).unwrap_or_default(),
-        kind = incident.resource.kind.as_str(),
-        rid = scalar(&incident.resource.id),
-        opened = incident.opened_at.to_rfc3339(),
-        trigger = scalar(&incident.trigger),
-    );
-    if let Some(ttr) = incident.time_to_recover_s {
-        text.push_str(&format!("Recovered: in {ttr} s\n"));
+    let mut text = format!("{}\n\nWhy: {}\n", facts.headline(), line(facts.reason));
+    if facts.latest != facts.reason {
+        text.push_str(&format!("Latest: {}\n", line(facts.latest)));
     }
-    text.push_str(&format!("\nLatest: {}\n", line(latest(incident))));
+
+    text.push_str(&format!(
+        "\nWhat broke\n  Resource:  {kind} {rid}\n  Incident:  {id}\n  Opened:    {opened}\n  Trigger:   {trigger}\n",
+        kind = facts.kind,
+        rid = scalar(&incident.resource.id),
+        id = incident.id,
+        opened = when(incident.opened_at),
+        trigger = scalar(&incident.trigger),
+    ));
+    match (incident.resolved_at, incident.time_to_recover_s) {
+        (Some(_), Some(ttr)) => text.push_str(&format!(
+            "  Recovered: in {ttr} s ({})\n",
+            human_duration(ttr)
+        )),
+        (Some(closed), None) => text.push_str(&format!(
+            "  Closed:    {} (not a recovery: no time to recover)\n",
+            when(closed)
+        )),
+        (None, _) => text.push_str(&format!(
+            "  Open for:  {} so far\n",
+            human_duration((incident.updated_at - incident.opened_at).num_seconds())
+        )),
+    }
 
     if evidence.total > 0 {
         let plural = if evidence.total == 1 { "" } else { "s" };
@@ -183,47 +372,77 @@ fn readable(
                 ));
             }
             for target in &evidence.not_healthy[..listed] {
-                let reason = target
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                let entry = format!(
-                    "{} {}{reason}",
-                    target.instance_id,
-                    state_name(&target.state)
-                );
-                text.push_str(&format!("  - {}\n", line(&entry)));
+                text.push_str(&format!("  - {}\n", line(&target_line(target))));
             }
         }
     }
 
-    let actions = &incident.actions;
-    if !actions.is_empty() {
-        let listed = actions.len().min(caps.listed_actions);
-        if listed == actions.len() {
-            text.push_str("\nActions:\n");
-        } else if listed == 0 {
-            text.push_str(&format!("\nActions: {}\n", actions.len()));
-        } else {
-            text.push_str(&format!(
-                "\nActions (last {listed} of {}):\n",
-                actions.len()
-            ));
+    if let Some(database) = &incident.evidence.database {
+        let place = |p: &crate::domain::Placement| match &p.writer {
+            Some(writer) => format!("{}, writer {writer}", p.status),
+            None => format!(
+                "{}, primary in {}, standby in {}",
+                p.status,
+                p.primary_az.as_deref().unwrap_or("?"),
+                p.standby_az.as_deref().unwrap_or("none")
+            ),
+        };
+        text.push_str(&format!(
+            "\nDatabase:  {}\n",
+            line(&place(&database.detected))
+        ));
+        if let Some(before) = &database.before_failover {
+            text.push_str(&format!("Before failover: {}\n", line(&place(before))));
         }
-        for action in &actions[actions.len() - listed..] {
-            text.push_str(&format!("  - {}\n", line(&action_line(action))));
+        if let Some(after) = &database.after_failover {
+            text.push_str(&format!("After failover:  {}\n", line(&place(after))));
         }
     }
+
+    let (actions, note) = facts.what_rebound_did(caps.listed_actions, caps.detail_chars, true);
+    match (&note, actions.is_empty()) {
+        (Some(note), false) => text.push_str(&format!("\nWhat Rebound did ({note})\n")),
+        (Some(note), true) => text.push_str(&format!("\nWhat Rebound did\n  {note}\n")),
+        (None, _) => text.push_str("\nWhat Rebound did\n"),
+    }
+    for action in &actions {
+        text.push_str(&format!("  - {action}\n"));
+    }
+
+    text.push_str("\nCheck next\n");
+    for step in facts.next_steps {
+        text.push_str(&format!("  - {step}\n"));
+    }
+
+    text.push_str("\nLinks\n");
+    for (label, url) in &facts.links {
+        text.push_str(&format!("  {label}: {url}\n"));
+    }
     text.push_str(&format!(
-        "\nTimeline: rebound incidents show {}\n",
+        "  Timeline: rebound incidents show {}\n",
         incident.id
     ));
     text
 }
 
+/// `i-0abc unhealthy: Target.FailedHealthChecks`.
+fn target_line(target: &TargetHealth) -> String {
+    let reason = target
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    format!(
+        "{} {}{reason}",
+        target.instance_id,
+        state_name(&target.state)
+    )
+}
+
 /// The JSON body: the incident as `rebound incidents --json` prints it, every scalar
-/// field kept, its lists capped. Serialised once; each composition takes its share.
+/// field kept, its lists capped, and beside it what the readable body says (severity,
+/// name, reason, next steps, console link). Serialised once; each composition takes its
+/// share.
 struct Document {
     previous: Option<IncidentState>,
     /// The incident without its lists.
@@ -232,10 +451,16 @@ struct Document {
     auto_scaling_groups: Vec<Value>,
     actions: Vec<Value>,
     timeline: Vec<Value>,
+    severity: &'static str,
+    resource_name: String,
+    reason: String,
+    next_steps: &'static [&'static str],
+    console_url: Option<String>,
 }
 
 impl Document {
-    fn of(incident: &Incident, previous: Option<IncidentState>) -> Self {
+    fn of(facts: &Facts<'_>) -> Self {
+        let incident = facts.incident;
         let mut map = match serde_json::to_value(incident) {
             Ok(Value::Object(map)) => map,
             // Plain data with string keys always serialises to an object; stay total
@@ -254,12 +479,17 @@ impl Document {
                 None => (Vec::new(), Vec::new()),
             };
         Self {
-            previous,
+            previous: facts.previous,
             actions: take_list(&mut map, "actions"),
             timeline: take_list(&mut map, "timeline"),
             incident: map,
             targets,
             auto_scaling_groups,
+            severity: facts.severity,
+            resource_name: bounded(limits::one_line(facts.name), MAX_SCALAR_CHARS),
+            reason: limits::one_line(facts.reason),
+            next_steps: facts.next_steps,
+            console_url: facts.console_url().map(str::to_owned),
         }
     }
 
@@ -287,6 +517,8 @@ impl Document {
         let groups = keep(first(&self.auto_scaling_groups, caps.auto_scaling_groups));
         let actions = keep(last(&self.actions, caps.actions));
         let timeline = keep(last(&self.timeline, caps.timeline));
+        let mut reason = Value::String(self.reason.clone());
+        shortened += shorten_texts(&mut reason, caps.detail_chars);
         let omitted = json!({
             "targets": self.targets.len() - targets.len(),
             "auto_scaling_groups": self.auto_scaling_groups.len() - groups.len(),
@@ -314,6 +546,11 @@ impl Document {
             "truncated": truncated,
             "omitted": omitted,
             "shortened_texts": shortened,
+            "severity": self.severity,
+            "resource_name": self.resource_name,
+            "reason": reason,
+            "next_steps": self.next_steps,
+            "console_url": self.console_url,
         })
         .to_string()
     }

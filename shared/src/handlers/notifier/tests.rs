@@ -277,36 +277,259 @@ async fn a_malformed_record_is_reported_for_retry_not_parked() {
     assert!(notifier.published().is_empty());
 }
 
-#[test]
-fn escalations_resolutions_and_times_to_recover_become_metrics() {
-    let announced = [
-        Announced {
-            state: IncidentState::Open,
-            time_to_recover_s: None,
-        },
-        Announced {
-            state: IncidentState::Escalated,
-            time_to_recover_s: None,
-        },
-        Announced {
-            state: IncidentState::Resolved,
-            time_to_recover_s: Some(184),
-        },
-        // Closed because its resource is gone: resolved, no time to recover.
-        Announced {
-            state: IncidentState::Resolved,
-            time_to_recover_s: None,
-        },
-    ];
-    let metrics = incident_metrics(&announced);
-    let value = |name: &str| {
-        metrics
-            .iter()
-            .filter(|m| m.name == name)
-            .map(|m| (m.value, m.unit))
-            .collect::<Vec<_>>()
+// One message per transition, nothing for writes that keep the state, and a retry that
+// may repeat a message but never skips one.
+
+/// A stream record of one write of the sample incident: from `from` (none: the first
+/// write) to `to`, at stream position `sequence`.
+fn write(from: Option<&str>, to: &str, sequence: u32) -> EventRecord {
+    let mut record = stream_event("stream-incident-opened.json")
+        .records
+        .remove(0);
+    let state = |s: &str| serde_dynamo::AttributeValue::S(s.to_owned());
+    record.change.new_image.insert("state".into(), state(to));
+    record.change.old_image = match from {
+        None => Default::default(),
+        Some(from) => {
+            let mut old = record.change.new_image.clone();
+            old.insert("state".into(), state(from));
+            old
+        }
     };
-    assert_eq!(value("IncidentsEscalated"), vec![(1.0, "Count")]);
-    assert_eq!(value("IncidentsResolved"), vec![(2.0, "Count")]);
-    assert_eq!(value("TimeToRecover"), vec![(184.0, "Seconds")]);
+    record.event_name = if from.is_none() { "INSERT" } else { "MODIFY" }.into();
+    record.change.sequence_number = Some(format!("44215845{sequence:020}"));
+    record
+}
+
+/// An incident's life on the stream: opened, remediating, two writes that keep the state
+/// (an action's outcome, a recovery phase), escalated, remediating again, resolved.
+fn lifecycle() -> StreamEvent {
+    let mut event = stream_event("stream-incident-opened.json");
+    event.records = vec![
+        write(None, "open", 1),
+        write(Some("open"), "remediating", 2),
+        write(Some("remediating"), "remediating", 3),
+        write(Some("remediating"), "remediating", 4),
+        write(Some("remediating"), "escalated", 5),
+        write(Some("escalated"), "remediating", 6),
+        write(Some("remediating"), "resolved", 7),
+    ];
+    event
+}
+
+const ANNOUNCED: [&str; 5] = [
+    "open",
+    "remediating",
+    "escalated",
+    "remediating",
+    "resolved",
+];
+
+fn states(notifier: &RecordingNotifier) -> Vec<String> {
+    notifier
+        .published()
+        .iter()
+        .map(|n| n.state.clone())
+        .collect()
+}
+
+/// What Lambda does with the answer under ReportBatchItemFailures: the records from the
+/// reported one onward come back; with nothing reported the batch is done.
+fn redelivered(event: &StreamEvent, response: &DynamoDbEventResponse) -> Option<StreamEvent> {
+    let failed = response
+        .batch_item_failures
+        .first()?
+        .item_identifier
+        .clone();
+    let from = event
+        .records
+        .iter()
+        .position(|r| r.change.sequence_number == failed)
+        .expect("the reported record is in the batch");
+    let mut again = event.clone();
+    again.records.drain(..from);
+    Some(again)
+}
+
+/// Handles `event` and every redelivery until the stream has moved past it.
+async fn until_delivered(handler: &Handler, mut event: StreamEvent) {
+    for _ in 0..10 {
+        let response = handler.handle(event.clone()).await.unwrap();
+        match redelivered(&event, &response) {
+            Some(next) => event = next,
+            None => return,
+        }
+    }
+    panic!("still not delivered after 10 attempts");
+}
+
+/// True when `expected` appears in `published` in order, each entry at least once.
+fn covers_in_order(published: &[String], expected: &[&str]) -> bool {
+    let mut rest = published.iter();
+    expected
+        .iter()
+        .all(|state| rest.by_ref().any(|p| p == state))
+}
+
+#[tokio::test]
+async fn each_transition_is_announced_once_in_order_and_writes_that_keep_the_state_are_not() {
+    let (handler, notifier) = handler();
+    let response = handler.handle(lifecycle()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(states(&notifier), ANNOUNCED);
+    let previous: Vec<Option<String>> = notifier
+        .published()
+        .iter()
+        .map(|n| {
+            let body: serde_json::Value = serde_json::from_str(&n.json).unwrap();
+            body["previous_state"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        previous,
+        [
+            None,
+            Some("open"),
+            Some("remediating"),
+            Some("escalated"),
+            Some("remediating")
+        ]
+        .map(|p| p.map(str::to_owned))
+    );
+}
+
+#[tokio::test]
+async fn a_write_that_keeps_the_state_announces_nothing() {
+    let (handler, notifier) = handler();
+    let mut event = lifecycle();
+    event.records = vec![write(Some("remediating"), "remediating", 3)];
+    let response = handler.handle(event).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(notifier.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_failure_at_any_record_is_retried_from_that_record_and_no_change_is_skipped() {
+    for fail_at in 0..ANNOUNCED.len() {
+        let (handler, notifier) = handler();
+        notifier.fail_after(fail_at);
+        until_delivered(&handler, lifecycle()).await;
+        let published = states(&notifier);
+        assert!(
+            covers_in_order(&published, &ANNOUNCED),
+            "failure at message {fail_at}: {published:?}"
+        );
+        // The handler stopped at the failed record, so nothing after it went out ahead
+        // of it and nothing before it went out twice.
+        assert_eq!(published, ANNOUNCED, "failure at message {fail_at}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_before_answering_repeats_the_batch_which_repeats_messages_but_skips_none() {
+    for crash_after in 0..ANNOUNCED.len() {
+        let (handler, notifier) = handler();
+        // The invocation publishes `crash_after` messages and dies: Lambda never gets
+        // an answer and delivers the whole batch again.
+        notifier.fail_after(crash_after);
+        let _lost_answer = handler.handle(lifecycle()).await.unwrap();
+        until_delivered(&handler, lifecycle()).await;
+        let published = states(&notifier);
+        assert!(
+            covers_in_order(&published, &ANNOUNCED),
+            "crash after {crash_after}: {published:?}"
+        );
+        assert_eq!(
+            published.len(),
+            ANNOUNCED.len() + crash_after,
+            "repeats, not losses"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_a_chat_topic_each_change_goes_to_both_and_a_chat_failure_repeats_never_skips() {
+    let topic = RecordingNotifier::default();
+    let chat = RecordingNotifier::default();
+    let handler: Handler = NotifierHandler::new(topic.clone(), None).with_chat(chat.clone());
+    // The chat topic throttles its second message: the record comes back whole.
+    chat.fail_after(1);
+    until_delivered(&handler, lifecycle()).await;
+
+    assert_eq!(states(&chat), ANNOUNCED);
+    let on_topic = states(&topic);
+    assert!(covers_in_order(&on_topic, &ANNOUNCED), "{on_topic:?}");
+    assert_eq!(
+        on_topic,
+        [
+            "open",
+            "remediating",
+            "remediating",
+            "escalated",
+            "remediating",
+            "resolved"
+        ],
+        "the topic's copy of the retried change is repeated"
+    );
+    let card: serde_json::Value = serde_json::from_str(&chat.published()[0].chatbot).unwrap();
+    assert_eq!(card["version"], "1.0");
+    assert_eq!(card["source"], "custom");
+}
+
+#[tokio::test]
+async fn a_chat_card_refused_for_good_is_parked_as_a_chat_message_and_the_stream_moves_on() {
+    let topic = RecordingNotifier::default();
+    let chat = RecordingNotifier::default();
+    let parked = ParkedNotifications::default();
+    let handler: Handler =
+        NotifierHandler::new(topic.clone(), Some(parked.clone())).with_chat(chat.clone());
+    chat.refuse_next(1);
+    let response = handler.handle(two_changes()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(states(&topic), ["open", "resolved"]);
+    assert_eq!(states(&chat), ["resolved"]);
+    let parked = parked.parked();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].channel, crate::ports::Channel::Chatbot);
+    assert_eq!(parked[0].state, IncidentState::Open);
+}
+
+#[tokio::test]
+async fn every_message_carries_the_resource_id_for_filter_policies() {
+    let (handler, notifier) = handler();
+    handler.handle(lifecycle()).await.unwrap();
+    for message in notifier.published() {
+        let attributes = message.attributes();
+        assert_eq!(
+            attributes.map(|(name, _)| name),
+            ["severity", "resource_type", "state", "resource_id"]
+        );
+        assert_eq!(
+            message.resource_id,
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rebound-demo-web/73e2d6bc24d8a067"
+        );
+    }
+    let severities: Vec<String> = notifier
+        .published()
+        .iter()
+        .map(|n| n.severity.clone())
+        .collect();
+    assert_eq!(
+        severities,
+        ["warning", "warning", "critical", "warning", "info"]
+    );
+}
+
+#[tokio::test]
+async fn console_links_come_from_the_resource_arn() {
+    let (handler, notifier) = handler();
+    handler
+        .handle(stream_event("stream-incident-opened.json"))
+        .await
+        .unwrap();
+    let text = &notifier.published()[0].text;
+    assert!(
+        text.contains("  Target group: https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#TargetGroup:targetGroupArn=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rebound-demo-web/73e2d6bc24d8a067\n"),
+        "{text}"
+    );
 }

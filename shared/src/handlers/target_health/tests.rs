@@ -389,6 +389,17 @@ async fn a_failed_replacement_is_recorded_and_reported_for_retry() {
     assert!(err.is_retryable());
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Failed);
+    assert_eq!(
+        incident.state,
+        IncidentState::Escalated,
+        "a failed call escalates at once"
+    );
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("Rate exceeded"));
     assert!(incident.actions[0]
         .detail
         .as_deref()
@@ -838,7 +849,7 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
 
 fn workflow_of(
     w: &World,
-) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet>, MemoryStore> {
+) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore>, MemoryStore> {
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
@@ -905,6 +916,157 @@ async fn a_standby_instance_and_a_scale_out_do_not_hold_back_healing() {
     assert_eq!(w.fleet.replaced().len(), 1);
 }
 
+// ---- Dependency-aware holds (issue: RDS health) ----
+
+/// The sample group declares it depends on the sample database, whose incident the
+/// real rds-health handler opens on the same store: an alarm, a failover RDS is still
+/// carrying out.
+async fn world_with_sick_database() -> (World, crate::fakes::FakeDatabases) {
+    use crate::domain::DbInstance;
+    let w = world(1);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags
+            .insert("rebound:depends-on".into(), "rebound-demo-db".into());
+    });
+    let rds = crate::fakes::FakeDatabases::default();
+    rds.add_instance(DbInstance {
+        id: crate::ids::DbInstanceId::parse("rebound-demo-db").unwrap(),
+        status: "available".into(),
+        multi_az: true,
+        primary_az: Some("us-east-1a".into()),
+        standby_az: Some("us-east-1b".into()),
+        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        cluster: None,
+    });
+    rds.failover_does_nothing();
+    let database = rds_handler(&w, &rds, Utc::now);
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/rds-health/alarm-state-change.json"),
+    )
+    .unwrap();
+    database
+        .handle(serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    (w, rds)
+}
+
+fn rds_handler(
+    w: &World,
+    rds: &crate::fakes::FakeDatabases,
+    clock: fn() -> DateTime<Utc>,
+) -> crate::handlers::rds_health::RdsHealthHandler<
+    crate::fakes::FakeDatabases,
+    crate::fakes::FakeDatabases,
+    MemoryStore,
+> {
+    let mut handler = crate::handlers::rds_health::RdsHealthHandler::new(
+        rds.clone(),
+        rds.clone(),
+        w.store.clone(),
+        enforce(),
+    );
+    handler.clock = clock;
+    handler
+}
+
+fn alb_incident(w: &World) -> crate::domain::Incident {
+    w.store
+        .incidents()
+        .into_iter()
+        .find(|i| i.resource.kind == ResourceKind::TargetGroup)
+        .expect("an ALB incident")
+}
+
+#[tokio::test]
+async fn while_the_database_a_group_depends_on_has_an_open_incident_its_instances_are_held() {
+    let (w, _rds) = world_with_sick_database().await;
+    let db_incident = w
+        .store
+        .incidents()
+        .into_iter()
+        .find(|i| i.resource.kind == ResourceKind::DbInstance)
+        .unwrap();
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].verdict, Verdict::Suppress);
+    assert_eq!(report.checks[0].refusals[0].guard, "dependency-held");
+    let incident = alb_incident(&w);
+    assert_eq!(incident.state, IncidentState::Suppressed);
+    let reason = &incident.timeline.last().unwrap().detail;
+    assert!(reason.contains("rebound-demo-db"), "{reason}");
+    assert!(reason.contains(db_incident.id.as_str()), "{reason}");
+}
+
+#[tokio::test]
+async fn the_hold_lasts_the_settle_time_after_the_database_recovers_then_the_sweep_replaces() {
+    let (w, rds) = world_with_sick_database().await;
+    deliver(&w, "alarm-state-change.json").await;
+    // The failover completes: primary and standby swapped, the database incident resolves.
+    rds.update_instance("rebound-demo-db", |db| {
+        std::mem::swap(&mut db.primary_az, &mut db.standby_az)
+    });
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/rds-health/scheduled-sweep.json"),
+    )
+    .unwrap();
+    rds_handler(&w, &rds, Utc::now)
+        .handle(serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    // Within the settle time: still held, nothing replaced.
+    deliver(&w, "scheduled-sweep.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
+    // Past it, the sweep re-evaluates: the instance is still failing, so it is replaced.
+    let mut after_settle = TargetHealthHandler::new(
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.fleet.clone(),
+        w.store.clone(),
+        enforce(),
+    );
+    after_settle.clock = || Utc::now() + Minutes::minutes(6);
+    after_settle
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.replaced().len(), 1);
+    let incident = alb_incident(&w);
+    assert_eq!(incident.state, IncidentState::Remediating);
+    let events: Vec<&str> = incident.timeline.iter().map(|t| t.event.as_str()).collect();
+    // Held first for the open database incident, then for the settle time.
+    assert_eq!(events, ["opened", "suppressed", "held", "remediating"]);
+    assert!(incident.timeline[2].detail.contains("settling until"));
+}
+
+#[tokio::test]
+async fn a_hold_that_lifts_while_the_instances_recovered_resolves_the_suppressed_incident() {
+    let (w, rds) = world_with_sick_database().await;
+    deliver(&w, "alarm-state-change.json").await;
+    rds.update_instance("rebound-demo-db", |db| {
+        std::mem::swap(&mut db.primary_az, &mut db.standby_az)
+    });
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(alb_incident(&w).state, IncidentState::Resolved);
+    assert!(w.fleet.replaced().is_empty());
+}
+
+#[tokio::test]
+async fn a_group_that_declares_no_dependency_is_replaced_as_before() {
+    let (w, _rds) = world_with_sick_database().await;
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags.remove("rebound:depends-on");
+    });
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
 #[tokio::test]
 async fn replacements_looping_on_one_launch_template_stop_with_an_escalation() {
     let w = world(1);
@@ -949,6 +1111,203 @@ async fn an_empty_target_group_is_not_recovering_forever() {
         .unwrap()
         .detail
         .contains("no registered targets"));
+}
+
+// Metrics: `IncidentsEscalated` and `TimeToRecoverSeconds` on the invocation's EMF line.
+
+/// Every value of `metric` the handler emitted while handling `event`, with the unit it
+/// was declared with.
+async fn metric_values(
+    handler: &Handler,
+    event: Value,
+    metric: &str,
+) -> (Vec<f64>, Option<String>) {
+    let capture = crate::telemetry::capture::start();
+    handler.handle(event).await.unwrap();
+    let unit = capture.lines().iter().find_map(|line| {
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()?
+            .iter()
+            .find(|m| m["Name"] == metric)
+            .and_then(|m| m["Unit"].as_str().map(str::to_owned))
+    });
+    (capture.values(metric), unit)
+}
+
+#[tokio::test]
+async fn a_verified_recovery_reports_its_time_to_recover_in_seconds() {
+    let w = world(1);
+    let (ttr, _) = metric_values(
+        &w.handler,
+        event("alarm-state-change.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+    assert!(ttr.is_empty(), "nothing recovered yet: {ttr:?}");
+    w.fleet.set_targets(
+        &tg(),
+        (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+
+    let (ttr, unit) = metric_values(
+        &later(&w, 11, enforce()),
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    let recorded = incident.time_to_recover_s.unwrap();
+    assert!((660..=661).contains(&recorded), "{recorded}");
+    assert_eq!(ttr, vec![recorded as f64], "one value, the incident's own");
+    assert_eq!(unit.as_deref(), Some("Seconds"));
+}
+
+#[tokio::test]
+async fn a_later_sweep_of_the_recovered_target_group_reports_no_time_to_recover_again() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(
+        &tg(),
+        (2..=5).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    deliver(&w, "scheduled-sweep.json").await;
+    let (ttr, _) = metric_values(
+        &w.handler,
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+    assert!(ttr.is_empty(), "{ttr:?}");
+}
+
+#[tokio::test]
+async fn an_escalation_is_counted_once_however_often_it_is_seen_again() {
+    let w = world(4);
+    let (escalated, unit) = metric_values(
+        &w.handler,
+        event("alarm-state-change.json"),
+        "IncidentsEscalated",
+    )
+    .await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+    assert_eq!(escalated, vec![1.0]);
+    assert_eq!(unit.as_deref(), Some("Count"));
+
+    for name in ["alarm-state-change.json", "scheduled-sweep.json"] {
+        let (again, _) = metric_values(&w.handler, event(name), "IncidentsEscalated").await;
+        assert!(again.is_empty(), "{name}: {again:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_incident_that_escalates_after_remediating_is_counted_and_reports_no_recovery() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.set_targets(
+        &tg(),
+        (2..=4)
+            .map(|n| target(n, TargetState::Healthy))
+            .chain([target(5, TargetState::Initial)])
+            .collect(),
+    );
+    let capture = crate::telemetry::capture::start();
+    later(&w, 16, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+    assert_eq!(capture.values("IncidentsEscalated"), vec![1.0]);
+    assert!(capture.values("TimeToRecoverSeconds").is_empty());
+}
+
+#[tokio::test]
+async fn an_incident_closed_because_its_target_group_is_gone_reports_no_time_to_recover() {
+    let w = world_with(1, false, enforce());
+    deliver(&w, "alarm-state-change.json").await;
+    w.fleet.delete_target_group(&tg());
+    let (ttr, _) = metric_values(&w.handler, alarm_for(&tg()), "TimeToRecoverSeconds").await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Resolved);
+    assert!(ttr.is_empty(), "{ttr:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_that_resolves_two_incidents_reports_both_times_to_recover() {
+    let w = world(1);
+    let config = PolicyConfig {
+        cooldown: std::time::Duration::ZERO,
+        ..enforce()
+    };
+    w.fleet.set_targets(
+        &second_tg(),
+        vec![
+            target(1, TargetState::Unhealthy),
+            target(2, TargetState::Healthy),
+        ],
+    );
+    w.handler.handle(alarm_for(&tg())).await.unwrap();
+    later(&w, 0, config.clone())
+        .handle(alarm_for(&second_tg()))
+        .await
+        .unwrap();
+    let healthy: Vec<TargetHealth> = (2..=5).map(|n| target(n, TargetState::Healthy)).collect();
+    w.fleet.set_targets(&tg(), healthy.clone());
+    w.fleet.set_targets(&second_tg(), healthy);
+
+    let (ttr, _) = metric_values(
+        &later(&w, 11, config),
+        event("scheduled-sweep.json"),
+        "TimeToRecoverSeconds",
+    )
+    .await;
+
+    let mut recorded: Vec<f64> = w
+        .store
+        .incidents()
+        .iter()
+        .filter_map(|i| i.time_to_recover_s)
+        .map(|s| s as f64)
+        .collect();
+    assert_eq!(recorded.len(), 2, "{:?}", w.store.incidents());
+    let mut ttr = ttr;
+    ttr.sort_by(f64::total_cmp);
+    recorded.sort_by(f64::total_cmp);
+    assert_eq!(ttr, recorded);
+}
+
+#[tokio::test]
+async fn an_incident_is_held_to_its_groups_rto_tag_or_the_default_for_target_groups() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.store.incidents()[0].rto_s, Some(900));
+
+    let tagged = world(1);
+    tagged.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.tags.insert("rebound:rto-seconds".into(), "120".into());
+    });
+    deliver(&tagged, "alarm-state-change.json").await;
+    assert_eq!(tagged.store.incidents()[0].rto_s, Some(120));
+    // Past two minutes, still recovering: the objective is missed.
+    tagged.fleet.set_targets(
+        &tg(),
+        (2..=4)
+            .map(|n| target(n, TargetState::Healthy))
+            .chain([target(5, TargetState::Initial)])
+            .collect(),
+    );
+    later(&tagged, 11, enforce())
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    let incident = &tagged.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Escalated);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("not recovered within 2 minutes"));
 }
 
 #[tokio::test]

@@ -54,25 +54,41 @@ fn incident(targets: Vec<TargetHealth>, summary: &str) -> Incident {
         Evidence {
             targets,
             auto_scaling_groups: vec!["web-asg".into()],
+            database: None,
         },
         summary,
         Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
     )
 }
 
-/// Every byte SNS counts: the per-protocol message as the adapter sends it, the
-/// subject, and each attribute's name, type and value.
-fn sns_bytes(notification: &Notification) -> usize {
-    message_by_protocol(notification).len()
-        + notification.subject.len()
+/// Every byte SNS counts for the subject and the attributes: each one's name, type and
+/// value.
+fn envelope_bytes(notification: &Notification) -> usize {
+    notification.subject.len()
         + [
             ("severity", &notification.severity),
             ("resource_type", &notification.resource_type),
             ("state", &notification.state),
+            ("resource_id", &notification.resource_id),
         ]
         .iter()
         .map(|(name, value)| name.len() + "String".len() + value.len())
         .sum::<usize>()
+}
+
+/// Every byte SNS counts on the notifications topic: the per-protocol message as the
+/// adapter sends it, the subject and the attributes.
+fn sns_bytes(notification: &Notification) -> usize {
+    message_by_protocol(notification).len() + envelope_bytes(notification)
+}
+
+/// Every byte SNS counts on the chat topic: the custom notification, whole.
+fn chat_bytes(notification: &Notification) -> usize {
+    notification.chatbot.len() + envelope_bytes(notification)
+}
+
+fn card(notification: &Notification) -> Value {
+    serde_json::from_str(&notification.chatbot).unwrap()
 }
 
 fn body(notification: &Notification) -> Value {
@@ -146,6 +162,8 @@ fn an_incident_of_twenty_thousand_targets_and_five_thousand_entries_stays_under_
     let message = notification_for(&huge_incident(), Some(IncidentState::Remediating));
     let bytes = sns_bytes(&message);
     assert!(bytes <= MAX_MESSAGE_BYTES, "{bytes} bytes");
+    let bytes = chat_bytes(&message);
+    assert!(bytes <= MAX_MESSAGE_BYTES, "chat: {bytes} bytes");
     assert!(message.subject.chars().count() < 100);
     // Measured, not guessed: the first (most generous) caps were enough.
     assert_eq!(
@@ -167,6 +185,8 @@ fn texts_of_any_length_or_content_still_fit() {
     let message = notification_for(&incident, None);
     let bytes = sns_bytes(&message);
     assert!(bytes <= MAX_MESSAGE_BYTES, "{bytes} bytes");
+    let bytes = chat_bytes(&message);
+    assert!(bytes <= MAX_MESSAGE_BYTES, "chat: {bytes} bytes");
     let body = body(&message);
     assert_eq!(body["truncated"], true);
     assert!(body["incident"]["trigger"].as_str().unwrap().ends_with('…'));
@@ -253,22 +273,27 @@ fn the_readable_text_counts_targets_by_state_and_reason_and_lists_the_first_ten_
 #[test]
 fn the_readable_text_lists_the_last_ten_actions_one_line_each() {
     let text = notification_for(&huge_incident(), None).text;
-    assert!(text.contains("\nActions (last 10 of 300):\n"), "{text}");
+    assert!(
+        text.contains("\nWhat Rebound did (last 10 of 300 actions)\n"),
+        "{text}"
+    );
     let listed: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("  - set-instance-health"))
+        .filter(|l| l.starts_with("  - ") && l.contains(" set-instance-health "))
         .collect();
     assert_eq!(listed.len(), 10);
     assert!(
         listed[9].starts_with(&format!(
-            "  - set-instance-health i-{:017x} in web-asg: failed (SetInstanceHealth failed: xxx",
+            "  - 10:19:59 set-instance-health i-{:017x} in web-asg: failed (SetInstanceHealth failed: xxx",
             299
         )),
         "{}",
         listed[9]
     );
     assert!(
-        listed.iter().all(|l| l.chars().count() <= 4 + 500),
+        listed
+            .iter()
+            .all(|l| l.chars().count() <= "  - 10:19:59 ".len() + 500),
         "lines are bounded"
     );
 }
@@ -286,5 +311,294 @@ fn an_action_reads_as_kind_instance_group_outcome_and_detail() {
     assert_eq!(
         action_line(&action(1, ActionOutcome::Succeeded, None)),
         "set-instance-health i-00000000000000001 in web-asg: succeeded"
+    );
+}
+
+// What people read: the e-mail's sections, the JSON body's additions, the chat card.
+
+fn escalated_incident() -> Incident {
+    let mut incident = incident(
+        vec![
+            target(1, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
+            target(2, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
+            target(3, TargetState::Healthy, None),
+        ],
+        "2 of 3 targets unhealthy",
+    );
+    incident.actions = vec![action(1, ActionOutcome::Succeeded, None)];
+    incident
+        .transition(
+            incident.opened_at + Duration::seconds(5),
+            IncidentState::Remediating,
+            "2 of 3 targets unhealthy: replace i-00000000000000001 in web-asg",
+        )
+        .unwrap();
+    incident
+        .transition(
+            incident.opened_at + Duration::seconds(905),
+            IncidentState::Escalated,
+            "not recovered within 15 minutes of the last action",
+        )
+        .unwrap();
+    incident
+}
+
+#[test]
+fn the_email_says_what_broke_why_what_rebound_did_what_to_check_next_and_where_to_look() {
+    let text = notification_for(&escalated_incident(), Some(IncidentState::Remediating)).text;
+    let sections: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "ESCALATED: target group web (was remediating)",
+            "Why: not recovered within 15 minutes of the last action",
+            "What broke",
+            "Evidence: 3 targets",
+            "Not healthy:",
+            "What Rebound did",
+            "Check next",
+            "Links",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  Open for:  15 min 5 s so far\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\n  - 10:15:01 set-instance-health i-00000000000000001 in web-asg: succeeded\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("launch template"), "{text}");
+    assert!(text.contains(&format!(
+        "\n  Target group: https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#TargetGroup:targetGroupArn={TG}\n"
+    )), "{text}");
+    assert!(text.contains(
+        "\n  Auto Scaling group web-asg: https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#AutoScalingGroupDetails:id=web-asg;view=details\n"
+    ), "{text}");
+}
+
+#[test]
+fn a_resolved_incident_reads_its_time_to_recover_in_words() {
+    let mut incident = escalated_incident();
+    incident
+        .transition(
+            incident.opened_at + Duration::seconds(1_104),
+            IncidentState::Resolved,
+            "verified: 3 of 3 targets healthy",
+        )
+        .unwrap();
+    let text = notification_for(&incident, Some(IncidentState::Escalated)).text;
+    assert!(
+        text.starts_with(
+            "RESOLVED: target group web (was escalated)\n\nWhy: verified: 3 of 3 targets healthy\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  Recovered: in 1104 s (18 min 24 s)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_new_incident_with_no_action_says_rebound_did_nothing_yet() {
+    let text = notification_for(&incident(Vec::new(), "1 of 4 targets unhealthy"), None).text;
+    assert!(
+        text.starts_with("OPEN: target group web\n\nWhy: 1 of 4 targets unhealthy\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nWhat Rebound did\n  Nothing yet.\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_resource_named_without_an_arn_links_to_the_console_of_the_home_region() {
+    let mut incident = incident(Vec::new(), "opened");
+    incident.resource = ResourceRef {
+        kind: ResourceKind::AutoScalingGroup,
+        id: "web-asg".into(),
+    };
+    let home = Location::of_arn("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x").unwrap();
+    let linked = notification_at(&incident, None, Some(&home));
+    assert!(linked.text.contains(
+        "  Auto Scaling group: https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#AutoScalingGroupDetails:id=web-asg;view=details\n"
+    ), "{}", linked.text);
+    let unlinked = notification_for(&incident, None);
+    assert!(!unlinked.text.contains("https://"), "{}", unlinked.text);
+    assert!(body(&unlinked)["console_url"].is_null());
+}
+
+#[test]
+fn the_json_body_keeps_every_field_of_its_schema_and_adds_what_people_read() {
+    let incident = escalated_incident();
+    let body = body(&notification_for(
+        &incident,
+        Some(IncidentState::Remediating),
+    ));
+    // Schema 1's fields, unchanged.
+    assert_eq!(body["schema"], MESSAGE_SCHEMA);
+    assert_eq!(body["previous_state"], "remediating");
+    assert_eq!(body["incident"], serde_json::to_value(&incident).unwrap());
+    for field in ["truncated", "omitted", "shortened_texts"] {
+        assert!(body.get(field).is_some(), "{field}");
+    }
+    // Added.
+    assert_eq!(body["severity"], "critical");
+    assert_eq!(body["resource_name"], "web");
+    assert_eq!(
+        body["reason"],
+        "not recovered within 15 minutes of the last action"
+    );
+    assert_eq!(
+        body["next_steps"],
+        json!(super::guidance::next_steps(
+            "target-group",
+            IncidentState::Escalated
+        ))
+    );
+    assert_eq!(
+        body["console_url"],
+        format!("https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#TargetGroup:targetGroupArn={TG}")
+    );
+}
+
+#[test]
+fn the_chat_card_follows_the_chatbot_custom_notification_schema() {
+    let incident = escalated_incident();
+    let message = notification_for(&incident, Some(IncidentState::Remediating));
+    let card = card(&message);
+    assert_eq!(card["version"], "1.0");
+    assert_eq!(card["source"], "custom");
+    let content = &card["content"];
+    assert_eq!(content["textType"], "client-markdown");
+    assert_eq!(
+        content["title"],
+        ":rotating_light: ESCALATED: target group web (was remediating)"
+    );
+    let description = content["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("*Why:* not recovered within 15 minutes"),
+        "{description}"
+    );
+    assert!(
+        description.contains("*Evidence:* 2 of 3 targets not healthy"),
+        "{description}"
+    );
+    assert!(description.contains(&format!("<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#TargetGroup:targetGroupArn={TG}|Target group>")), "{description}");
+    assert_eq!(
+        content["nextSteps"],
+        json!(super::guidance::next_steps(
+            "target-group",
+            IncidentState::Escalated
+        ))
+    );
+    assert_eq!(
+        content["keywords"],
+        json!(["escalated", "critical", "target-group", "web"])
+    );
+    let metadata = &card["metadata"];
+    assert_eq!(
+        metadata["threadId"],
+        incident.id.as_str(),
+        "one thread per incident"
+    );
+    assert_eq!(metadata["summary"], message.subject);
+    assert_eq!(metadata["relatedResources"], json!([TG, "web-asg"]));
+    assert_eq!(metadata["additionalContext"]["state"], "escalated");
+    assert_eq!(
+        metadata["additionalContext"]["previous_state"],
+        "remediating"
+    );
+    assert!(metadata["additionalContext"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(Value::is_string));
+}
+
+#[test]
+fn the_chat_card_of_a_huge_incident_stays_a_card() {
+    let message = notification_for(&huge_incident(), None);
+    let card = card(&message);
+    let content = &card["content"];
+    assert!(content["title"].as_str().unwrap().chars().count() <= 250);
+    let description = content["description"].as_str().unwrap();
+    assert!(
+        description.chars().count() <= 3_000,
+        "{}",
+        description.len()
+    );
+    assert!(
+        description.contains("*Evidence:* 4000 of 20000 targets not healthy"),
+        "{description}"
+    );
+    assert!(content["nextSteps"].as_array().unwrap().len() <= 5);
+}
+
+#[test]
+fn free_text_cannot_forge_links_or_markup_in_the_chat_card() {
+    let incident = incident(Vec::new(), "<https://evil.example|click> & more");
+    let card = card(&notification_for(&incident, None));
+    let description = card["content"]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("*Why:* &lt;https://evil.example|click&gt; &amp; more\n"),
+        "{description}"
+    );
+}
+
+#[test]
+fn a_database_incident_reads_as_the_database_with_its_zones_before_and_after_the_failover() {
+    use crate::domain::{DatabaseEvidence, Placement};
+    let placement = |primary: &str, standby: &str| Placement {
+        status: "available".into(),
+        multi_az: true,
+        primary_az: Some(primary.into()),
+        standby_az: Some(standby.into()),
+        writer: None,
+        at: Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
+    };
+    let mut database = DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"));
+    database.before_failover = Some(placement("us-east-1a", "us-east-1b"));
+    database.after_failover = Some(placement("us-east-1b", "us-east-1a"));
+    let mut incident = Incident::open(
+        ResourceRef {
+            kind: ResourceKind::DbInstance,
+            id: "orders-db".into(),
+        },
+        "alarm:orders-db-read-latency",
+        Evidence {
+            database: Some(database),
+            ..Evidence::default()
+        },
+        "orders-db is available, Multi-AZ",
+        Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
+    );
+    incident.state = IncidentState::Resolved;
+    let message = notification_for(&incident, Some(IncidentState::Remediating));
+    assert!(
+        message
+            .subject
+            .starts_with("[Rebound] RESOLVED db-instance orders-db"),
+        "{}",
+        message.subject
+    );
+    assert_eq!(message.resource_type, "db-instance");
+    assert!(message
+        .text
+        .contains("Before failover: available, primary in us-east-1a, standby in us-east-1b"));
+    assert!(message
+        .text
+        .contains("After failover:  available, primary in us-east-1b, standby in us-east-1a"));
+    assert_eq!(
+        body(&message)["incident"]["evidence"]["database"]["after_failover"]["primary_az"],
+        "us-east-1b"
     );
 }

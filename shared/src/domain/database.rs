@@ -1,0 +1,260 @@
+//! Observed state of an RDS DB instance, the cluster it may belong to, the RDS events
+//! seen about it, and what a database incident keeps as evidence.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DbClusterId, DbInstanceId, IncidentId, RdsEventId};
+
+/// Statuses a failover cannot fix: the storage, the configuration or the encryption key
+/// is the problem, on the standby as much as on the primary.
+pub const STATUSES_NEEDING_A_PERSON: [&str; 10] = [
+    "failed",
+    "storage-full",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-restore",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "restore-error",
+    "insufficient-capacity",
+];
+
+/// A DB instance as DescribeDBInstances reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbInstance {
+    pub id: DbInstanceId,
+    /// `DBInstanceStatus`: `available`, `rebooting`, `failing-over`, `storage-full`, …
+    pub status: String,
+    pub multi_az: bool,
+    /// Where the primary runs (`AvailabilityZone`).
+    pub primary_az: Option<String>,
+    /// Where the Multi-AZ standby runs (`SecondaryAvailabilityZone`).
+    pub standby_az: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Set when the instance is a member of an Aurora or Multi-AZ DB cluster.
+    pub cluster: Option<DbClusterId>,
+}
+
+impl DbInstance {
+    pub fn is_managed(&self, tag_key: &str) -> bool {
+        self.tags.get(tag_key).is_some_and(|value| value == "true")
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    pub fn needs_a_person(&self) -> bool {
+        STATUSES_NEEDING_A_PERSON.contains(&self.status.as_str())
+    }
+
+    /// Where primary and standby (or the cluster's writer) are now.
+    pub fn placement(&self, cluster: Option<&DbCluster>, at: DateTime<Utc>) -> Placement {
+        Placement {
+            status: self.status.clone(),
+            multi_az: self.multi_az,
+            primary_az: self.primary_az.clone(),
+            standby_az: self.standby_az.clone(),
+            writer: cluster.and_then(DbCluster::writer).map(ToString::to_string),
+            at,
+        }
+    }
+}
+
+/// One member of a DB cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub instance: DbInstanceId,
+    pub writer: bool,
+}
+
+/// An Aurora or Multi-AZ DB cluster as DescribeDBClusters reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbCluster {
+    pub id: DbClusterId,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+    pub members: Vec<ClusterMember>,
+}
+
+impl DbCluster {
+    pub fn is_managed(&self, tag_key: &str) -> bool {
+        self.tags.get(tag_key).is_some_and(|value| value == "true")
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    pub fn writer(&self) -> Option<&DbInstanceId> {
+        self.members.iter().find(|m| m.writer).map(|m| &m.instance)
+    }
+}
+
+/// One RDS event. EventBridge delivers its id; DescribeEvents does not return one, so
+/// the events read back from the API carry only their categories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdsEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<RdsEventId>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+impl RdsEvent {
+    pub fn has_category(&self, category: &str) -> bool {
+        self.categories
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(category))
+    }
+
+    /// The id when known, else the categories: how people read it in a timeline.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{id} ({})", self.categories.join(", ")),
+            None => format!("RDS event ({})", self.categories.join(", ")),
+        }
+    }
+}
+
+/// Where a database stood at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub status: String,
+    pub multi_az: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_az: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_az: Option<String>,
+    /// For a cluster member: the cluster's writer instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Events kept in a database incident's evidence at most, newest last.
+pub const MAX_EVIDENCE_EVENTS: usize = 20;
+
+/// What a database incident keeps: the instance when detected, where primary and
+/// standby were before the failover and after it, and the RDS events seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseEvidence {
+    pub detected: Placement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_failover: Option<Placement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_failover: Option<Placement>,
+    /// An alarm (or a failure event) said the primary is sick, and no alarm OK has
+    /// said otherwise since: the sweep may fail over once the guards allow.
+    #[serde(default)]
+    pub wants_failover: bool,
+    #[serde(default)]
+    pub events: Vec<RdsEvent>,
+}
+
+impl DatabaseEvidence {
+    pub fn new(detected: Placement) -> Self {
+        Self {
+            detected,
+            before_failover: None,
+            after_failover: None,
+            wants_failover: false,
+            events: Vec::new(),
+        }
+    }
+
+    /// Keeps an event unless it is already there (the same event read back from
+    /// DescribeEvents, or delivered twice). True when it was new.
+    pub fn record_event(&mut self, event: &RdsEvent) -> bool {
+        let known = self.events.iter().any(|e| {
+            e.at == event.at
+                && e.message == event.message
+                && (e.id == event.id || e.id.is_none() || event.id.is_none())
+        });
+        if known {
+            // An id learnt later (EventBridge after DescribeEvents) is worth keeping.
+            if let Some(id) = &event.id {
+                if let Some(stored) = self
+                    .events
+                    .iter_mut()
+                    .find(|e| e.at == event.at && e.message == event.message && e.id.is_none())
+                {
+                    stored.id = Some(id.clone());
+                    return true;
+                }
+            }
+            return false;
+        }
+        self.events.push(event.clone());
+        self.events.sort_by_key(|e| e.at);
+        let excess = self.events.len().saturating_sub(MAX_EVIDENCE_EVENTS);
+        self.events.drain(..excess);
+        true
+    }
+}
+
+/// What Rebound's own records say about a database that other resources depend on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyState {
+    /// Its incident, while one is open.
+    pub open_incident: Option<IncidentId>,
+    /// Its last incident that resolved, and when it verifiably recovered.
+    pub last_incident: Option<IncidentId>,
+    pub last_recovered_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: Option<&str>, minute: u32) -> RdsEvent {
+        RdsEvent {
+            id: id.map(|i| RdsEventId::parse(i).unwrap()),
+            categories: vec!["failover".into()],
+            message: "A Multi-AZ failover has completed.".into(),
+            at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, 10, minute, 0).unwrap(),
+        }
+    }
+
+    fn evidence() -> DatabaseEvidence {
+        DatabaseEvidence::new(Placement {
+            status: "available".into(),
+            multi_az: true,
+            primary_az: Some("us-east-1a".into()),
+            standby_az: Some("us-east-1b".into()),
+            writer: None,
+            at: event(None, 0).at,
+        })
+    }
+
+    #[test]
+    fn an_event_seen_twice_is_kept_once_and_learns_its_id() {
+        let mut evidence = evidence();
+        assert!(evidence.record_event(&event(None, 1)));
+        assert!(!evidence.record_event(&event(None, 1)));
+        assert!(evidence.record_event(&event(Some("RDS-EVENT-0049"), 1)));
+        assert!(!evidence.record_event(&event(Some("RDS-EVENT-0049"), 1)));
+        assert_eq!(evidence.events.len(), 1);
+        assert_eq!(
+            evidence.events[0].id.as_ref().map(|i| i.as_str()),
+            Some("RDS-EVENT-0049")
+        );
+    }
+
+    #[test]
+    fn only_the_newest_events_are_kept() {
+        let mut evidence = evidence();
+        for minute in 0..30 {
+            evidence.record_event(&event(None, minute));
+        }
+        assert_eq!(evidence.events.len(), MAX_EVIDENCE_EVENTS);
+        assert_eq!(evidence.events.last().unwrap().at, event(None, 29).at);
+    }
+}

@@ -1,0 +1,277 @@
+//! Integration tier, database half: the real rds-health and target-health handlers with
+//! real SDK clients against the emulator, on the reference stack with its Multi-AZ
+//! database (every Auto Scaling group tagged `rebound:depends-on` it).
+
+use aws_sdk_rds::Client as RdsClient;
+use rebound::config::Mode;
+use rebound::domain::{ActionKind, ActionOutcome, Incident, IncidentState, ResourceKind};
+use rebound::policy::Verdict;
+use rebound::ports::IncidentStore;
+use rebound_tests::emulator::is_mutating_fleet_call;
+use rebound_tests::stack::{Database, Managed};
+use rebound_tests::{sample_event, Emulator, Stack};
+
+struct Scenario {
+    emulator: Emulator,
+    stack: Stack,
+    sdk: aws_config::SdkConfig,
+}
+
+async fn scenario(database: Database) -> Scenario {
+    let emulator = Emulator::start();
+    let stack = Stack::provision_database(&emulator, Managed::Yes, database);
+    let sdk = emulator.sdk_config().await;
+    emulator.clear_requests();
+    Scenario {
+        emulator,
+        stack,
+        sdk,
+    }
+}
+
+impl Scenario {
+    fn rds_health(&self, mode: Mode) -> rebound::aws::AwsRdsHealthHandler {
+        rebound::aws::rds_health_handler(&self.stack.config(mode), &self.sdk)
+    }
+
+    async fn incidents_of(&self, kind: ResourceKind) -> Vec<Incident> {
+        rebound::aws::incident_store(&self.stack.config(Mode::Enforce), &self.sdk)
+            .list(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.resource.kind == kind)
+            .collect()
+    }
+
+    /// Where the primary and the standby are, as RDS reports them.
+    async fn zones(&self) -> (String, String) {
+        let described = RdsClient::new(&self.sdk)
+            .describe_db_instances()
+            .db_instance_identifier(self.stack.db())
+            .send()
+            .await
+            .unwrap();
+        let db = &described.db_instances()[0];
+        (
+            db.availability_zone().unwrap_or_default().to_owned(),
+            db.secondary_availability_zone()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    fn mutating_calls(&self, service: &str) -> Vec<String> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|(s, op)| s == service && is_mutating_fleet_call(s, op))
+            .map(|(_, op)| op)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_on_a_managed_multi_az_database_fails_it_over_once_and_duplicates_add_nothing() {
+    let s = scenario(Database::MultiAz).await;
+    let handler = s.rds_health(Mode::Enforce);
+    let alarm = s.stack.rds_alarm_event();
+
+    let report = handler.handle(alarm.clone()).await.unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Remediate, "{report:?}");
+    assert_eq!(s.mutating_calls("rds"), ["RebootDBInstance"]);
+    assert_eq!(
+        s.zones().await,
+        ("us-east-1b".to_owned(), "us-east-1a".to_owned())
+    );
+
+    // Duplicates: the first verifies the failover and resolves; none calls again.
+    for _ in 0..3 {
+        handler.handle(alarm.clone()).await.unwrap();
+    }
+    assert_eq!(s.emulator.calls_of("RebootDBInstance"), 1);
+    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let incident = &incidents[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert_eq!(incident.actions.len(), 1);
+    assert_eq!(incident.actions[0].kind, ActionKind::RebootWithFailover);
+    assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
+    assert!(incident.time_to_recover_s.is_some());
+    let database = incident.evidence.database.as_ref().unwrap();
+    let (before, after) = (
+        database.before_failover.as_ref().unwrap(),
+        database.after_failover.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (before.primary_az.as_deref(), before.standby_az.as_deref()),
+        (Some("us-east-1a"), Some("us-east-1b"))
+    );
+    assert_eq!(
+        (after.primary_az.as_deref(), after.standby_az.as_deref()),
+        (Some("us-east-1b"), Some("us-east-1a"))
+    );
+    // Nothing else of the stack was touched.
+    assert!(s.mutating_calls("autoscaling").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_az_database_is_escalated_and_never_rebooted() {
+    let s = scenario(Database::SingleAz).await;
+    let report = s
+        .rds_health(Mode::Enforce)
+        .handle(s.stack.rds_alarm_event())
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].refusals[0].guard, "not-multi-az");
+    assert!(s.mutating_calls("rds").is_empty());
+    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    assert_eq!(incidents[0].state, IncidentState::Escalated);
+    assert!(incidents[0].actions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_not_available_is_not_rebooted() {
+    let s = scenario(Database::MultiAz).await;
+    s.emulator.set_db_status(s.stack.db(), "backing-up");
+    let report = s
+        .rds_health(Mode::Enforce)
+        .handle(s.stack.rds_alarm_event())
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].refusals[0].guard, "not-available");
+    assert!(s.mutating_calls("rds").is_empty());
+    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    assert_eq!(incidents[0].state, IncidentState::Open);
+    assert!(incidents[0]
+        .timeline
+        .iter()
+        .any(|t| t.detail.contains("backing-up")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failover_completed_event_moves_the_incident_on_to_resolved() {
+    let s = scenario(Database::MultiAz).await;
+    s.emulator.set_rds_mode("phased");
+    let handler = s.rds_health(Mode::Enforce);
+    handler.handle(s.stack.rds_alarm_event()).await.unwrap();
+
+    // RDS reports the failover started (0013): the incident is remediating, and stays
+    // so while the instance reboots.
+    let events = s.emulator.rds_eventbridge_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["EventID"], "RDS-EVENT-0013");
+    let report = handler.handle(events[0].clone()).await.unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Recovering, "{report:?}");
+    let sweep = handler
+        .handle(sample_event("rds-health/scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sweep.checks[0].waiting_for.as_deref(),
+        Some(format!("{} is rebooting", s.stack.db()).as_str())
+    );
+    assert_eq!(
+        s.incidents_of(ResourceKind::DbInstance).await[0].state,
+        IncidentState::Remediating
+    );
+
+    // The failover completes: RDS-EVENT-0049 verifies the recovery and closes it.
+    s.emulator.rds_advance();
+    let completed = s.emulator.rds_eventbridge_events().pop().unwrap();
+    assert_eq!(completed["detail"]["EventID"], "RDS-EVENT-0049");
+    let report = handler.handle(completed).await.unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Resolve, "{report:?}");
+    let incident = &s.incidents_of(ResourceKind::DbInstance).await[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert_eq!(s.emulator.calls_of("RebootDBInstance"), 1);
+    let seen: Vec<String> = incident
+        .evidence
+        .database
+        .as_ref()
+        .unwrap()
+        .events
+        .iter()
+        .filter_map(|e| e.id.as_ref().map(ToString::to_string))
+        .collect();
+    assert!(seen.contains(&"RDS-EVENT-0013".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"RDS-EVENT-0049".to_owned()), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_records_the_failover_and_makes_no_mutating_call() {
+    let s = scenario(Database::MultiAz).await;
+    let handler = s.rds_health(Mode::DryRun);
+    handler.handle(s.stack.rds_alarm_event()).await.unwrap();
+    handler
+        .handle(sample_event("rds-health/scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert!(s.mutating_calls("rds").is_empty());
+    let incident = &s.incidents_of(ResourceKind::DbInstance).await[0];
+    assert_eq!(incident.actions.len(), 1);
+    assert_eq!(incident.actions[0].outcome, ActionOutcome::Simulated);
+    assert_eq!(
+        s.zones().await,
+        ("us-east-1a".to_owned(), "us-east-1b".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_hold() {
+    let s = scenario(Database::MultiAz).await;
+    s.emulator.set_rds_mode("phased");
+    let database = s.rds_health(Mode::Enforce);
+    database.handle(s.stack.rds_alarm_event()).await.unwrap();
+    let db_incident = s.incidents_of(ResourceKind::DbInstance).await.remove(0);
+    assert_eq!(db_incident.state, IncidentState::Remediating);
+
+    // The app tier fails its health checks while the database reboots.
+    let web = s.stack.web();
+    let broken = web.instance_ids[0].clone();
+    s.emulator.set_target_health(
+        &web.target_group_arn,
+        &broken,
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    let app = rebound::aws::target_health_handler(&s.stack.config(Mode::Enforce), &s.sdk);
+    let report = app.handle(s.stack.alarm_event(0)).await.unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Suppress, "{report:?}");
+    assert!(s.mutating_calls("autoscaling").is_empty());
+    let held = s.incidents_of(ResourceKind::TargetGroup).await.remove(0);
+    assert_eq!(held.state, IncidentState::Suppressed);
+    let reason = &held.timeline.last().unwrap().detail;
+    assert!(reason.contains(db_incident.id.as_str()), "{reason}");
+    assert!(reason.contains(s.stack.db()), "{reason}");
+
+    // The failover completes and is verified; within the settle time the group is
+    // still held.
+    s.emulator.rds_advance();
+    database
+        .handle(sample_event("rds-health/scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.incidents_of(ResourceKind::DbInstance).await[0].state,
+        IncidentState::Resolved
+    );
+    let sweep = sample_event("target-health/scheduled-sweep.json");
+    app.handle(sweep.clone()).await.unwrap();
+    assert!(s.mutating_calls("autoscaling").is_empty());
+    assert_eq!(
+        s.incidents_of(ResourceKind::TargetGroup).await[0].state,
+        IncidentState::Suppressed
+    );
+
+    // Once the hold lifts (here: a settle time of zero), the sweep re-evaluates: the
+    // instance is still failing, so it is replaced.
+    let mut config = s.stack.config(Mode::Enforce);
+    config.policy.dependency_settle = std::time::Duration::ZERO;
+    let released = rebound::aws::target_health_handler(&config, &s.sdk);
+    released.handle(sweep).await.unwrap();
+    assert_eq!(s.mutating_calls("autoscaling"), ["SetInstanceHealth"]);
+    let incident = &s.incidents_of(ResourceKind::TargetGroup).await[0];
+    assert_eq!(incident.state, IncidentState::Remediating);
+    assert_eq!(incident.actions[0].target.id, broken);
+}
