@@ -168,7 +168,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let mut current = self.store.open_incident(resource).await?;
+        let (mut current, drill) = self.store.open_incident_and_drill(resource).await?;
         let Some(observed) = self.kind.observe(resource, current.as_ref()).await? else {
             return self.close_gone(resource, current).await;
         };
@@ -226,6 +226,13 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 ledgers: ledger_writes,
                 to_call,
             } = plan;
+            if is_new {
+                // Opened while a drill disturbs this resource: the drill's incident.
+                incident.drill = drill
+                    .as_ref()
+                    .filter(|mark| mark.active(now))
+                    .map(|mark| mark.id.clone());
+            }
             let landed = self
                 .commit(&mut incident, is_new, ledger_writes, &token)
                 .await?;

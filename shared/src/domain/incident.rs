@@ -297,6 +297,11 @@ pub struct Incident {
     /// re-reads and knows whether its own write landed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<String>,
+    /// The resilience drill (`rebound drill`) that caused this incident, when it opened
+    /// on a resource a drill had marked: reports tell drills apart from real incidents,
+    /// and the notifier flags their messages (`drill=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
 }
 
 impl Incident {
@@ -325,6 +330,7 @@ impl Incident {
             time_to_recover_s: None,
             version: 0,
             written_by: None,
+            drill: None,
         }
     }
 
