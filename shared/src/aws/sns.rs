@@ -104,6 +104,7 @@ mod tests {
             severity: "warning".into(),
             resource_type: "target-group".into(),
             state: "open".into(),
+            drill: false,
         };
         SnsNotifier::new(client, "arn:aws:sns:us-east-1:1:t")
             .publish(&notification)
@@ -120,6 +121,7 @@ mod tests {
             severity: "warning".into(),
             resource_type: "target-group".into(),
             state: "open".into(),
+            drill: false,
         }
     }
 

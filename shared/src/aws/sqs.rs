@@ -94,6 +94,7 @@ mod tests {
                 severity: "critical".into(),
                 resource_type: "target-group".into(),
                 state: "escalated".into(),
+                drill: false,
             },
             error: "Publish failed: InvalidParameter: Invalid parameter: Message too long".into(),
             sequence_number: Some("4100000000012345678901".into()),

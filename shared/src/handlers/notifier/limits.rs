@@ -181,6 +181,7 @@ mod tests {
             severity: "info".into(),
             resource_type: "target-group".into(),
             state: "open".into(),
+            drill: false,
         }
     }
 

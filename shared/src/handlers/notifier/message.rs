@@ -34,7 +34,8 @@ fn short_name(resource_id: &str) -> &str {
 pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) -> Notification {
     let state = incident.state;
     let subject = limits::subject_line(&format!(
-        "[Rebound] {} {} {}: {}",
+        "[Rebound] {}{} {} {}: {}",
+        drill_tag(incident),
         state.as_str().to_uppercase(),
         incident.resource.kind.as_str(),
         short_name(&incident.resource.id),
@@ -49,7 +50,17 @@ pub fn notification_for(incident: &Incident, previous: Option<IncidentState>) ->
         severity: severity(state).to_owned(),
         resource_type: incident.resource.kind.as_str().to_owned(),
         state: state.as_str().to_owned(),
+        drill: incident.drill.is_some(),
     })
+}
+
+/// `[DRILL] ` in the subject of a drill's messages.
+fn drill_tag(incident: &Incident) -> &'static str {
+    if incident.drill.is_some() {
+        "[DRILL] "
+    } else {
+        ""
+    }
 }
 
 fn latest(incident: &Incident) -> &str {
@@ -155,6 +166,9 @@ fn readable(
     );
     if let Some(ttr) = incident.time_to_recover_s {
         text.push_str(&format!("Recovered: in {ttr} s\n"));
+    }
+    if let Some(drill) = &incident.drill {
+        text.push_str(&format!("Drill:     {} (a resilience drill caused this incident)\n", scalar(drill)));
     }
     text.push_str(&format!("\nLatest: {}\n", line(latest(incident))));
 
