@@ -1,6 +1,7 @@
 //! `rebound`: the operators' CLI. It talks to the same table and runs the same handler
 //! code as the deployed functions; `AWS_ENDPOINT_URL` points it at an emulator.
 
+mod drill;
 mod render;
 
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ enum Command {
         /// events/rds-health/alarm-state-change.json.
         #[arg(long, short)]
         event: PathBuf,
+    },
+    /// Resilience drills: make one failure happen, watch the stack heal, measure it
+    /// against the RTO (exit code non-zero when it missed or never recovered).
+    Drill {
+        #[command(subcommand)]
+        drill: drill::DrillCommand,
     },
 }
 
@@ -92,6 +99,15 @@ enum CliError {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     rebound::telemetry::init();
+    if let Command::Drill { drill } = cli.command {
+        return match drill::main(drill).await {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                eprintln!("rebound drill: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -176,6 +192,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             println!("{}", serde_json::to_string_pretty(&response)?);
         }
+        Command::Drill { .. } => unreachable!("drills are run by main"),
     }
     Ok(())
 }
