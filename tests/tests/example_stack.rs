@@ -89,7 +89,10 @@ fn the_example_stack_is_created_with_what_rebound_reads() {
     );
     let targets = tg["targets"].as_array().unwrap();
     assert_eq!(targets.len() as u64, group["instances"].as_u64().unwrap());
-    assert!(targets.iter().all(|t| t["state"] == "healthy"), "{targets:?}");
+    assert!(
+        targets.iter().all(|t| t["state"] == "healthy"),
+        "{targets:?}"
+    );
 
     // The alarms Rebound is triggered by name this stack's own resources, in the
     // dimensions its trigger parsing reads.

@@ -458,7 +458,9 @@ fn drill_mark(record: &Item) -> Option<DrillMark> {
     else {
         return None;
     };
-    let until = DateTime::parse_from_rfc3339(until).ok()?.with_timezone(&Utc);
+    let until = DateTime::parse_from_rfc3339(until)
+        .ok()?
+        .with_timezone(&Utc);
     Some(DrillMark {
         id: id.clone(),
         until,

@@ -168,7 +168,10 @@ fn readable(
         text.push_str(&format!("Recovered: in {ttr} s\n"));
     }
     if let Some(drill) = &incident.drill {
-        text.push_str(&format!("Drill:     {} (a resilience drill caused this incident)\n", scalar(drill)));
+        text.push_str(&format!(
+            "Drill:     {} (a resilience drill caused this incident)\n",
+            scalar(drill)
+        ));
     }
     text.push_str(&format!("\nLatest: {}\n", line(latest(incident))));
 
