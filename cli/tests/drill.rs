@@ -242,22 +242,13 @@ async fn a_database_drill_ends_with_a_verified_recovery_and_its_messages_say_dri
 
 /// Tags the database with its RTO, as the example stack does.
 fn aws_sdk_rds_tag(emulator: &Emulator, seconds: &str) {
-    let output = Command::new(rebound_tests::python())
-        .arg("-c")
-        .arg(format!(
-            "import boto3; c = boto3.client('rds', endpoint_url='{}', region_name='us-east-1', \
-             aws_access_key_id='testing', aws_secret_access_key='testing'); \
-             c.add_tags_to_resource(ResourceName='arn:aws:rds:us-east-1:123456789012:db:{DB}', \
-             Tags=[{{'Key': 'rebound:rto-seconds', 'Value': '{seconds}'}}])",
-            emulator.url
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    python(&format!(
+        "import boto3; c = boto3.client('rds', endpoint_url='{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing'); \
+         c.add_tags_to_resource(ResourceName='arn:aws:rds:us-east-1:123456789012:db:{DB}', \
+         Tags=[{{'Key': 'rebound:rto-seconds', 'Value': '{seconds}'}}])",
+        emulator.url
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,4 +345,17 @@ async fn a_stop_condition_trips_and_the_zone_is_restored() {
     assert_eq!(group_subnets(&sdk, group).await, subnets_before);
     assert_eq!(network_acls(&sdk).await, acls_before);
     assert_eq!(drill_acls(&sdk).await, 0);
+}
+
+fn python(code: &str) {
+    let output = Command::new(rebound_tests::python())
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

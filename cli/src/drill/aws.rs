@@ -927,3 +927,119 @@ impl Deployment for DeployedRebound {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_fis::operation::get_experiment::GetExperimentOutput;
+    use aws_sdk_fis::operation::start_experiment::StartExperimentOutput;
+    use aws_sdk_fis::operation::stop_experiment::StopExperimentOutput;
+    use aws_sdk_fis::types::{Experiment, ExperimentState, ExperimentStatus};
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::*;
+
+    fn experiment(status: ExperimentStatus) -> Experiment {
+        Experiment::builder()
+            .id("EXP123")
+            .state(
+                ExperimentState::builder()
+                    .status(status)
+                    .reason("by test")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn injector(fis: aws_sdk_fis::Client) -> FisInjector {
+        FisInjector {
+            fis,
+            template: "EXT456".into(),
+            drill_id: "drill-1".into(),
+            experiment: None,
+            poll: Duration::from_millis(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fis_drill_starts_the_template_waits_for_it_to_run_and_stops_it_on_restore() {
+        let start = mock!(aws_sdk_fis::Client::start_experiment)
+            .match_requests(|req| {
+                req.experiment_template_id() == Some("EXT456")
+                    && req.client_token() == Some("drill-1")
+                    && req
+                        .tags()
+                        .and_then(|t| t.get("rebound:drill"))
+                        .map(String::as_str)
+                        == Some("drill-1")
+            })
+            .then_output(|| {
+                StartExperimentOutput::builder()
+                    .experiment(experiment(ExperimentStatus::Initiating))
+                    .build()
+            });
+        let initiating = mock!(aws_sdk_fis::Client::get_experiment).then_output(|| {
+            GetExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Initiating))
+                .build()
+        });
+        let running = mock!(aws_sdk_fis::Client::get_experiment).then_output(|| {
+            GetExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Running))
+                .build()
+        });
+        let still_running = mock!(aws_sdk_fis::Client::get_experiment).then_output(|| {
+            GetExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Running))
+                .build()
+        });
+        let stop = mock!(aws_sdk_fis::Client::stop_experiment)
+            .match_requests(|req| req.id() == Some("EXP123"))
+            .then_output(|| StopExperimentOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_fis,
+            [&start, &initiating, &running, &still_running, &stop]
+        );
+        let mut fis = injector(client);
+        let injected = fis.inject().await.unwrap();
+        assert!(injected.what.contains("EXP123"), "{}", injected.what);
+        let restored = fis.restore().await.unwrap();
+        assert!(
+            restored[0].starts_with("stopped FIS experiment EXP123"),
+            "{restored:?}"
+        );
+        assert_eq!(stop.num_calls(), 1);
+        // Nothing left to stop.
+        assert!(fis.restore().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_fis_experiment_that_fails_to_start_is_an_injection_error_and_not_stopped() {
+        let start = mock!(aws_sdk_fis::Client::start_experiment).then_output(|| {
+            StartExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Initiating))
+                .build()
+        });
+        let failed = mock!(aws_sdk_fis::Client::get_experiment).then_output(|| {
+            GetExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Failed))
+                .build()
+        });
+        let failed_again = mock!(aws_sdk_fis::Client::get_experiment).then_output(|| {
+            GetExperimentOutput::builder()
+                .experiment(experiment(ExperimentStatus::Failed))
+                .build()
+        });
+        let stop = mock!(aws_sdk_fis::Client::stop_experiment)
+            .then_output(|| StopExperimentOutput::builder().build());
+        let client = mock_client!(aws_sdk_fis, [&start, &failed, &failed_again, &stop]);
+        let mut fis = injector(client);
+        let err = fis.inject().await.unwrap_err();
+        assert!(
+            err.to_string().contains("EXP123 is failed: by test"),
+            "{err}"
+        );
+        let restored = fis.restore().await.unwrap();
+        assert!(restored[0].contains("FIS already ended it"), "{restored:?}");
+        assert_eq!(stop.num_calls(), 0);
+    }
+}

@@ -103,33 +103,31 @@ impl Baseline {
     }
 }
 
-/// Healthy targets as a share of the capacity that should serve (desired capacity, or
-/// the registered targets if more), over every group watched; `None` without groups.
-pub fn healthy_percent(snapshot: &Snapshot) -> Option<u32> {
+/// Healthy targets, and the targets that should be healthy (desired capacity in each
+/// target group of the group, or the registered targets if more), over every group
+/// watched; `None` without groups.
+pub fn healthy_targets(snapshot: &Snapshot) -> Option<(usize, usize)> {
     if snapshot.groups.is_empty() {
         return None;
     }
     let mut healthy = 0usize;
     let mut expected = 0usize;
     for view in &snapshot.groups {
-        let targets_per_member = target_groups_of(view).max(1);
+        let target_groups = view.group.target_group_arns.len().max(1);
         healthy += view
             .targets
             .iter()
             .filter(|t| t.state == rebound::domain::TargetState::Healthy)
             .count();
-        expected +=
-            (view.group.desired_capacity as usize * targets_per_member).max(view.targets.len());
+        expected += (view.group.desired_capacity as usize * target_groups).max(view.targets.len());
     }
-    Some(if expected == 0 {
-        100
-    } else {
-        (healthy * 100 / expected) as u32
-    })
+    Some((healthy, expected))
 }
 
-fn target_groups_of(view: &super::ports::GroupView) -> usize {
-    view.group.target_group_arns.len()
+/// [`healthy_targets`] as a share of the capacity, in percent.
+pub fn healthy_percent(snapshot: &Snapshot) -> Option<u32> {
+    let (healthy, expected) = healthy_targets(snapshot)?;
+    Some((healthy * 100).checked_div(expected).unwrap_or(100) as u32)
 }
 
 /// Why the stack has not verifiably recovered yet, or `None` when it has: every group
@@ -624,9 +622,15 @@ fn progress_line(
     waiting: &str,
 ) -> String {
     let elapsed = (snapshot.at - injected.at).num_seconds();
-    let healthy = healthy_percent(snapshot)
-        .map(|p| format!("{p}% healthy"))
-        .unwrap_or_else(|| "-".into());
+    let healthy = match (healthy_targets(snapshot), healthy_percent(snapshot)) {
+        (Some((healthy, expected)), Some(percent)) => {
+            format!("{healthy}/{expected} targets healthy ({percent}%)")
+        }
+        _ => match &snapshot.database {
+            Some(db) => format!("{} {}", db.id, db.status),
+            None => "-".into(),
+        },
+    };
     let incident = snapshot
         .incidents
         .first()

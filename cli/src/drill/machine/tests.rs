@@ -400,7 +400,11 @@ async fn a_stack_that_heals_within_its_rto_is_measured_restored_and_reported() {
         appended[0].1
     );
     assert!(
-        h.console.lines.iter().any(|l| l.starts_with("observe +3s")),
+        h.console
+            .lines
+            .iter()
+            .any(|l| l.starts_with("observe +3s  3/4 targets healthy (75%)")
+                && l.contains("remediating")),
         "{:?}",
         h.console.lines
     );
