@@ -154,6 +154,31 @@ async fn an_instance_drill_ends_with_a_verified_recovery_within_the_rto() {
         "{result:#}"
     );
     assert!(result["restore_errors"].as_array().unwrap().is_empty());
+
+    // Terminated instead: the group replaces it too, and there is nothing to start again.
+    let (output, result) = drill(
+        &emulator,
+        &stack,
+        "enforce",
+        &[
+            "instance",
+            "--asg",
+            &web.auto_scaling_group,
+            "--terminate",
+            "--timeout",
+            "60",
+        ],
+    );
+    assert!(output.status.success(), "{result:#}");
+    assert_eq!(result["outcome"], "recovered", "{result:#}");
+    assert!(
+        result["injection"]
+            .as_str()
+            .unwrap()
+            .starts_with("terminated i-"),
+        "{result:#}"
+    );
+    assert_eq!(result["restored"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
