@@ -22,9 +22,8 @@ use tracing::{info, warn};
 
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
-    DrillMark,
-    account_scope, Action, ActionOutcome, Evidence, Incident, IncidentState, Ledger, LedgerEntry,
-    ResourceRef,
+    account_scope, Action, ActionOutcome, DrillMark, Evidence, Incident, IncidentState, Ledger,
+    LedgerEntry, ResourceRef,
 };
 use crate::error::Error;
 use crate::ids::IncidentId;
