@@ -432,6 +432,7 @@ def install() -> None:
     _add_instance_refresh_api()
     _add_traffic_sources_api()
     _patch_rds()
+    _patch_drills()
 
 
 def _patch_elbv2() -> None:
@@ -451,6 +452,12 @@ def _patch_elbv2() -> None:
                 continue
             lifecycle = LIFECYCLE_HEALTH.get(key)
             override = HEALTH_OVERRIDES.get(key)
+            if status.status == "unused":
+                continue  # moto's own answer for a stopped instance (Target.InvalidState), as AWS
+            if lifecycle != "draining" and _subnet_blocked(self.ec2_backend, status.instance_id):
+                status.status = "unhealthy"
+                status.reason, status.description = BLOCKED_REASON
+                continue
             if lifecycle == "draining" or (lifecycle and not override):
                 status.status = lifecycle
                 status.reason, status.description = DEFAULT_REASONS[lifecycle]
@@ -1198,6 +1205,82 @@ def _patch_rds() -> None:
         return ActionResult({"DBInstance": db})
 
     RDSResponse.reboot_db_instance = response_reboot  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------
+# Resilience drills (`rebound drill`): what stopping a group's instance and blocking an
+# Availability Zone's subnets with a network ACL do.
+#
+# Stop: moto already reports a stopped instance's target `unused` / Target.InvalidState,
+# as ELB does; the Auto Scaling group's EC2 health check then finds the instance not
+# running and replaces it (AWS marks it Unhealthy and launches a replacement, desired
+# capacity kept). moto's group never notices. Here the EC2 health check runs as the
+# StopInstances call returns: the replacement is instant or phased like any other, and
+# does not happen while HealthCheck, ReplaceUnhealthy, Launch or Terminate is suspended.
+#
+# Network ACLs: moto stores them but carries no traffic. A subnet whose network ACL has
+# no ingress `allow` entry (a new custom ACL: AWS gives it only the implicit deny-all,
+# which is how the AZ failure lab and `rebound drill az` cut a zone off) stops the load
+# balancer's health checks of its instances: they report `unhealthy` / Target.Timeout.
+# --------------------------------------------------------------------------------------
+
+BLOCKED_REASON = ("Target.Timeout", "Request timed out")
+
+# An Auto Scaling group's EC2 health check does not replace anything while one of these
+# is suspended.
+_EC2_HEALTH_CHECK_BLOCKERS = _REPLACE_BLOCKERS | {"HealthCheck"}
+
+
+def _subnet_blocked(ec2_backend: Any, instance_id: str) -> bool:
+    """The instance's subnet is associated with a network ACL that allows no inbound
+    traffic."""
+    if ec2_backend is None:
+        return False
+    instance = ec2_backend.get_instance_by_id(instance_id)
+    subnet_id = getattr(instance, "subnet_id", None)
+    if not subnet_id:
+        return False
+    for acl in ec2_backend.network_acls.values():
+        if any(assoc.subnet_id == subnet_id for assoc in acl._associations.values()):
+            return not any(
+                entry.rule_action == "allow" and str(entry.egress).lower() != "true"
+                for entry in acl.network_acl_entries
+            )
+    return False
+
+
+def _ec2_health_check(account_id: str, region: str, instance_ids: list[str]) -> None:
+    """The EC2 health check of the groups owning these (just stopped) instances: an
+    InService member that is not running is marked Unhealthy and replaced."""
+    try:
+        backend = autoscaling_backends[account_id][region]
+    except Exception:
+        return
+    for group in list(backend.autoscaling_groups.values()):
+        suspended = {p["ProcessName"] for p in group.suspended_processes}
+        for state in list(group.instance_states):
+            if state.instance.id not in instance_ids or state.lifecycle_state != "InService":
+                continue
+            if suspended & _EC2_HEALTH_CHECK_BLOCKERS:
+                continue  # AWS does not even mark it while HealthCheck is suspended
+            state.health_status = "Unhealthy"
+            if _MODE["mode"] == "phased":
+                start_replacement(backend, group, state)
+            else:
+                backend.terminate_instance(state.instance.id, should_decrement=False)
+
+
+def _patch_drills() -> None:
+    from moto.ec2.models import EC2Backend
+
+    orig_stop = EC2Backend.stop_instances
+
+    def stop_instances(self: Any, instance_ids: list[str]) -> Any:
+        stopped = orig_stop(self, instance_ids)
+        _ec2_health_check(self.account_id, self.region_name, [instance.id for instance, _ in stopped])
+        return stopped
+
+    EC2Backend.stop_instances = stop_instances  # type: ignore[method-assign]
 
 
 __all__ = [

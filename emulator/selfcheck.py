@@ -942,6 +942,76 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     check.run("reset restores instant mode and forgets replacements in progress", phased_reset)
 
+    # ---- drills: a stopped instance, an Availability Zone cut off by a network ACL -------
+
+    ec2 = boto3.client("ec2", **kw)
+
+    def drill_stack() -> None:
+        out = subprocess.run(
+            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "drill", "--template", str(template)],
+            capture_output=True, text=True, timeout=120,
+        )
+        expect(out.returncode == 0, f"provision.py failed: {out.stderr[-2000:]}")
+        stack = json.loads(out.stdout)
+        ctx["drill"] = stack
+
+    check.run("a second stack for the drill checks", drill_stack)
+
+    def drill_health() -> dict[str, dict[str, Any]]:
+        arn = ctx["drill"]["stacks"][0]["target_group_arn"]
+        return {
+            d["Target"]["Id"]: d["TargetHealth"]
+            for d in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        }
+
+    def drill_group() -> dict[str, Any]:
+        name = ctx["drill"]["stacks"][0]["auto_scaling_group"]
+        return asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+
+    def stopped_instance_is_replaced() -> None:
+        name = ctx["drill"]["stacks"][0]["auto_scaling_group"]
+        asg.suspend_processes(AutoScalingGroupName=name, ScalingProcesses=["HealthCheck"])
+        victim = sorted(drill_health())[0]
+        ec2.stop_instances(InstanceIds=[victim])
+        h = drill_health()
+        expect(h[victim] == {"State": "unused", "Reason": "Target.InvalidState",
+                             "Description": "Target is in the stopped state"}, f"stopped target {h[victim]}")
+        expect(victim in {i["InstanceId"] for i in drill_group()["Instances"]}, "replaced while HealthCheck suspended")
+        ec2.start_instances(InstanceIds=[victim])
+        expect(drill_health()[victim]["State"] == "healthy", "a started instance serves again")
+        asg.resume_processes(AutoScalingGroupName=name, ScalingProcesses=["HealthCheck"])
+        ec2.stop_instances(InstanceIds=[victim])
+        members = {i["InstanceId"]: i for i in drill_group()["Instances"]}
+        expect(victim not in members and len(members) == 4, f"stopped member not replaced: {sorted(members)}")
+        expect(all(i["LifecycleState"] == "InService" for i in members.values()), f"{members}")
+        h = drill_health()
+        expect(set(h) == set(members) and all(v["State"] == "healthy" for v in h.values()), f"targets {h}")
+
+    check.run("StopInstances: target unused/Target.InvalidState; the group's EC2 health check replaces it (not while HealthCheck is suspended)",
+              stopped_instance_is_replaced)
+
+    def blocked_zone_fails_health_checks() -> None:
+        vpc = ctx["drill"]["vpc_id"]
+        subnet_b = ctx["drill"]["subnet_ids"][1]
+        acls = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet_b]}])["NetworkAcls"]
+        assoc = next(a for a in acls[0]["Associations"] if a["SubnetId"] == subnet_b)
+        original = acls[0]["NetworkAclId"]
+        deny = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+        new_assoc = ec2.replace_network_acl_association(AssociationId=assoc["NetworkAclAssociationId"], NetworkAclId=deny)
+        in_b = {i["InstanceId"] for i in drill_group()["Instances"] if i["AvailabilityZone"] == "us-east-1b"}
+        expect(len(in_b) == 2, f"instances in us-east-1b: {in_b}")
+        h = drill_health()
+        for iid, th in h.items():
+            want = ({"State": "unhealthy", "Reason": "Target.Timeout", "Description": "Request timed out"}
+                    if iid in in_b else {"State": "healthy"})
+            expect(th == want, f"{iid}: {th}")
+        ec2.replace_network_acl_association(AssociationId=new_assoc["NewAssociationId"], NetworkAclId=original)
+        ec2.delete_network_acl(NetworkAclId=deny)
+        expect(all(v["State"] == "healthy" for v in drill_health().values()), "restored zone still blocked")
+
+    check.run("a subnet behind a network ACL with no inbound allow: its targets unhealthy/Target.Timeout until restored",
+              blocked_zone_fails_health_checks)
+
     # ---- reset --------------------------------------------------------------------------
 
     def reset() -> None:

@@ -1,6 +1,7 @@
 //! `rebound`: the operators' CLI. It talks to the same table and runs the same handler
 //! code as the deployed functions; `AWS_ENDPOINT_URL` points it at an emulator.
 
+mod drill;
 mod render;
 mod report;
 mod select;
@@ -80,6 +81,12 @@ enum Command {
         #[arg(long, short)]
         event: PathBuf,
     },
+    /// Resilience drills: make one failure happen, watch the stack heal, measure it
+    /// against the RTO (exit code non-zero when it missed or never recovered).
+    Drill {
+        #[command(subcommand)]
+        drill: drill::DrillCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,6 +139,15 @@ enum CliError {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     rebound::telemetry::init();
+    if let Command::Drill { drill } = cli.command {
+        return match drill::main(drill).await {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                eprintln!("rebound drill: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -244,6 +260,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             println!("{}", serde_json::to_string_pretty(&response)?);
         }
+        // Run by `main` before this: a drill answers with its own exit code.
+        Command::Drill { .. } => {}
     }
     Ok(())
 }

@@ -62,6 +62,11 @@ def break_instance(url: str, arn: str, instance: str) -> None:
     })
 
 
+def heal(url: str) -> None:
+    """Clear every injected target health: the instances serve again."""
+    _request(f"{url}/_rebound/target-health", None, method="DELETE")
+
+
 def invoke(url: str, path: str) -> None:
     print(json.dumps(_request(url, json.loads(Path(path).read_text())), indent=2))
 
@@ -118,7 +123,7 @@ def notifications(queue_url: str) -> None:
 
 
 COMMANDS = {
-    "get": get, "alarm-event": alarm_event, "break": break_instance, "invoke": invoke,
+    "get": get, "alarm-event": alarm_event, "break": break_instance, "heal": heal, "invoke": invoke,
     "calls": calls, "wait-port": wait_port, "notifications": notifications,
     "phased": phased, "advance": advance, "check": check,
 }

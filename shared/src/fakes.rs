@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ActionKind, DbCluster, DbInstance, DependencyState, Incident, Ledger, RdsEvent, ResourceRef,
-    ScalingGroup, TargetHealth,
+    ActionKind, DbCluster, DbInstance, DependencyState, DrillMark, Incident, Ledger, RdsEvent,
+    ResourceRef, ScalingGroup, TargetHealth,
 };
 use crate::error::Error;
 use crate::ids::{
@@ -201,6 +201,8 @@ struct StoreState {
     ledgers: BTreeMap<ResourceRef, Ledger>,
     /// resource key → its last incident that resolved, and when it recovered.
     last_resolved: BTreeMap<String, (IncidentId, Option<DateTime<Utc>>)>,
+    /// resource key → the drill marked on it.
+    drills: BTreeMap<String, DrillMark>,
     /// Makes the next N commits lose as if another writer got there first.
     conflicts_to_inject: u32,
     /// Makes the next N commits land and then fail as if the answer was lost.
@@ -209,6 +211,11 @@ struct StoreState {
 }
 
 impl MemoryStore {
+    /// Marks a resource as disturbed by a drill, as `rebound drill` does.
+    pub fn mark_drill(&self, resource: &ResourceRef, mark: DrillMark) {
+        lock(&self.inner).drills.insert(resource.key(), mark);
+    }
+
     pub fn incidents(&self) -> Vec<Incident> {
         lock(&self.inner).incidents.values().cloned().collect()
     }
@@ -261,6 +268,14 @@ impl IncidentStore for MemoryStore {
             .get(&resource.key())
             .and_then(|id| state.incidents.get(id))
             .cloned())
+    }
+
+    async fn open_incident_and_drill(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<(Option<Incident>, Option<DrillMark>), Error> {
+        let drill = lock(&self.inner).drills.get(&resource.key()).cloned();
+        Ok((self.open_incident(resource).await?, drill))
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    ActionKind, DbCluster, DbInstance, DependencyState, Incident, IncidentState, Ledger, RdsEvent,
-    ResourceRef, ScalingGroup, TargetHealth,
+    ActionKind, DbCluster, DbInstance, DependencyState, DrillMark, Incident, IncidentState, Ledger,
+    RdsEvent, ResourceRef, ScalingGroup, TargetHealth,
 };
 use crate::error::Error;
 use crate::ids::{
@@ -163,6 +163,16 @@ pub trait IncidentStore: Send + Sync {
         resource: &ResourceRef,
     ) -> impl Future<Output = Result<Option<Incident>, Error>> + Send;
 
+    /// The resource's open incident and the drill marked on it, if any (`rebound drill`
+    /// marks the resources it disturbs). A store that keeps both in one record reads
+    /// them in one call; the default knows of no drills.
+    fn open_incident_and_drill(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<(Option<Incident>, Option<DrillMark>), Error>> + Send {
+        async move { Ok((self.open_incident(resource).await?, None)) }
+    }
+
     fn load(&self, id: &IncidentId)
         -> impl Future<Output = Result<Option<Incident>, Error>> + Send;
 
@@ -200,17 +210,26 @@ pub struct Notification {
     pub resource_type: String,
     pub state: String,
     pub resource_id: String,
+    /// The incident was caused by a resilience drill: the attribute `drill=true` lets
+    /// pager subscriptions filter it out while people still see it.
+    pub drill: bool,
 }
 
 impl Notification {
-    /// The message attributes subscription filter policies match on, by name.
-    pub fn attributes(&self) -> [(&'static str, &str); 4] {
-        [
-            ("severity", &self.severity),
-            ("resource_type", &self.resource_type),
-            ("state", &self.state),
-            ("resource_id", &self.resource_id),
-        ]
+    /// The message attributes subscription filter policies match on, by name. `drill`
+    /// is sent only on a drill's messages (`"true"`), so existing filter policies keep
+    /// matching real incidents as before.
+    pub fn attributes(&self) -> Vec<(&'static str, &str)> {
+        let mut attributes = vec![
+            ("severity", self.severity.as_str()),
+            ("resource_type", self.resource_type.as_str()),
+            ("state", self.state.as_str()),
+            ("resource_id", self.resource_id.as_str()),
+        ];
+        if self.drill {
+            attributes.push(("drill", "true"));
+        }
+        attributes
     }
 }
 

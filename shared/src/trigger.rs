@@ -291,6 +291,11 @@ struct RdsEventDetail {
 }
 
 pub fn parse_rds_event(event: &Value) -> Result<Parsed<RdsTrigger>, Error> {
+    match sns::unwrap(event)? {
+        sns::SnsMessage::NotSns => {}
+        sns::SnsMessage::NotAnAlarm(reason) => return Ok(Parsed::Ignored(reason)),
+        sns::SnsMessage::Alarm(alarm) => return rds_alarm_trigger(alarm.detail),
+    }
     if event.get("detail-type").is_some() {
         let envelope: EventBridgeEnvelope = decode(event, "EventBridge event")?;
         return match (envelope.source.as_str(), envelope.detail_type.as_str()) {

@@ -22,8 +22,8 @@ use tracing::{info, warn};
 
 use crate::config::{Mode, PolicyConfig};
 use crate::domain::{
-    account_scope, Action, ActionOutcome, Evidence, Incident, IncidentState, Ledger, LedgerEntry,
-    ResourceRef,
+    account_scope, Action, ActionOutcome, DrillMark, Evidence, Incident, IncidentState, Ledger,
+    LedgerEntry, ResourceRef,
 };
 use crate::error::Error;
 use crate::ids::IncidentId;
@@ -208,8 +208,9 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let current = self.store.open_incident(resource).await?;
-        self.reconcile_from(resource, current, trigger, tally).await
+        let (current, drill) = self.store.open_incident_and_drill(resource).await?;
+        self.reconcile_known(resource, current, Some(drill), trigger, tally)
+            .await
     }
 
     /// Like [`Workflow::reconcile`], starting from an open incident already read (or its
@@ -219,7 +220,21 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     pub async fn reconcile_from(
         &self,
         resource: &ResourceRef,
+        current: Option<Incident>,
+        trigger: &str,
+        tally: &Tally,
+    ) -> Result<CheckReport, Error> {
+        self.reconcile_known(resource, current, None, trigger, tally)
+            .await
+    }
+
+    /// `drill`: the drill marked on the resource, when it was read with the incident;
+    /// `None` when not read yet (it is then read only if a new incident opens).
+    async fn reconcile_known(
+        &self,
+        resource: &ResourceRef,
         mut current: Option<Incident>,
+        drill: Option<Option<DrillMark>>,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
@@ -281,6 +296,17 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 ledgers: ledger_writes,
                 to_call,
             } = plan;
+            if is_new {
+                // Opened while a drill disturbs this resource: the drill's incident.
+                let drill = match &drill {
+                    Some(known) => known.clone(),
+                    None => self.store.open_incident_and_drill(resource).await?.1,
+                };
+                incident.drill = drill
+                    .as_ref()
+                    .filter(|mark| mark.active(now))
+                    .map(|mark| mark.id.clone());
+            }
             let landed = self
                 .commit(&mut incident, is_new, ledger_writes, &token)
                 .await?;

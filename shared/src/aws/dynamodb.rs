@@ -3,7 +3,7 @@
 //! | `pk`                      | `kind`     | what                                            |
 //! |---------------------------|------------|-------------------------------------------------|
 //! | `incident#<id>`           | `incident` | the incident record (streamed to the notifier)  |
-//! | `resource#<type>#<id>`    | `resource` | `open_incident_id`: the one-open-incident guard; `last_incident_id`, `last_recovered_at`: the last resolved one (dependency holds) |
+//! | `resource#<type>#<id>`    | `resource` | `open_incident_id`: the one-open-incident guard; `last_incident_id`, `last_recovered_at`: the last resolved one (dependency holds); `drill_id`, `drill_until`: a drill disturbing the resource (`rebound drill`) |
 //! | `ledger#<type>#<id>`      | `ledger`   | recent actions through an Auto Scaling group, or the whole account's (`ledger#account#account`, the rolling-hour budget) |
 //!
 //! The GSI `incidents-by-time` (`kind`, `opened_at`) lists incidents newest first; only
@@ -26,7 +26,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
-use crate::domain::{DependencyState, Incident, IncidentState, Ledger, ResourceRef};
+use crate::domain::{
+    DependencyState, DrillMark, Incident, IncidentState, Ledger, ResourceRef, TimelineEntry,
+};
 use crate::error::Error;
 use crate::ids::IncidentId;
 use crate::ports::{Commit, Committed, Dependencies, IncidentStore};
@@ -301,17 +303,28 @@ impl DynamoStore {
 
 impl IncidentStore for DynamoStore {
     async fn open_incident(&self, resource: &ResourceRef) -> Result<Option<Incident>, Error> {
+        Ok(self.open_incident_and_drill(resource).await?.0)
+    }
+
+    /// One read of the resource's record: the open incident's id and the drill marked
+    /// on it; then the incident, if one is open.
+    async fn open_incident_and_drill(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<(Option<Incident>, Option<DrillMark>), Error> {
         let Some(record) = self.get(resource_key(resource)).await? else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let open = match record.get("open_incident_id") {
             Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
             _ => None,
         };
-        match open {
-            Some(id) => self.load(&id).await,
-            None => Ok(None),
-        }
+        let drill = drill_mark(&record);
+        let incident = match open {
+            Some(id) => self.load(&id).await?,
+            None => None,
+        };
+        Ok((incident, drill))
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
@@ -435,6 +448,103 @@ impl Dependencies for DynamoStore {
             last_incident: id("last_incident_id"),
             last_recovered_at,
         })
+    }
+}
+
+/// The drill marked on a resource record, if any (both attributes, well formed).
+fn drill_mark(record: &Item) -> Option<DrillMark> {
+    let (Some(AttributeValue::S(id)), Some(AttributeValue::S(until))) =
+        (record.get("drill_id"), record.get("drill_until"))
+    else {
+        return None;
+    };
+    let until = DateTime::parse_from_rfc3339(until)
+        .ok()?
+        .with_timezone(&Utc);
+    Some(DrillMark {
+        id: id.clone(),
+        until,
+    })
+}
+
+/// What `rebound drill` writes: the marks on the resources a drill disturbs, and its
+/// result on the timeline of the incidents it caused. Not part of the functions'
+/// ports: only the CLI writes these.
+impl DynamoStore {
+    /// Marks a resource as disturbed by a drill until `mark.until`: an incident opened on
+    /// it meanwhile is the drill's. Leaves the record's other attributes alone.
+    pub async fn mark_drill(&self, resource: &ResourceRef, mark: &DrillMark) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", text(resource_key(resource)))
+            .update_expression("SET #kind = :resource, drill_id = :drill, drill_until = :until")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":resource", text("resource"))
+            .expression_attribute_values(":drill", text(mark.id.clone()))
+            .expression_attribute_values(":until", text(mark.until.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Removes this drill's mark (another drill's is left alone).
+    pub async fn clear_drill(&self, resource: &ResourceRef, drill_id: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", text(resource_key(resource)))
+            .update_expression("REMOVE drill_id, drill_until")
+            .condition_expression("drill_id = :drill")
+            .expression_attribute_values(":drill", text(drill_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(classify("UpdateItem", err)),
+        }
+    }
+
+    /// Appends an entry to an incident's timeline, whatever its state (a resolved one
+    /// included), moving its version on so a writer holding an older copy re-reads. The
+    /// state does not change, so the notifier announces nothing.
+    pub async fn append_to_timeline(
+        &self,
+        id: &IncidentId,
+        entry: &TimelineEntry,
+    ) -> Result<(), Error> {
+        let entry: Item = to_item(entry).map_err(|e| Error::CorruptRecord {
+            key: incident_key(id),
+            source: Box::new(e),
+        })?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", text(incident_key(id)))
+            .update_expression(
+                "SET timeline = list_append(if_not_exists(timeline, :empty), :entry), version = version + :one, updated_at = :at",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![AttributeValue::M(entry.clone())]))
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(
+                ":at",
+                entry.get("at").cloned().unwrap_or_else(|| text(Utc::now().to_rfc3339())),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
     }
 }
 
@@ -761,6 +871,55 @@ mod tests {
             .unwrap();
         assert_eq!(ledgers[&web()], web_ledger);
         assert_eq!(ledgers[&crate::domain::account_scope()], Ledger::default());
+    }
+
+    #[tokio::test]
+    async fn the_drill_marked_on_a_resource_is_read_with_its_record_in_one_call() {
+        let rule = mock!(Client::get_item)
+            .match_requests(|req| {
+                req.key().and_then(|k| k.get("pk")) == Some(&text("resource#target-group#arn:tg"))
+            })
+            .then_output(|| {
+                aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+                    .item("pk", text("resource#target-group#arn:tg"))
+                    .item("drill_id", text("drill-20261126T101500Z-3f9a1c2b"))
+                    .item("drill_until", text("2026-11-26T10:45:00+00:00"))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        let (open, drill) = DynamoStore::new(client, "t", 90)
+            .open_incident_and_drill(&ResourceRef {
+                kind: ResourceKind::TargetGroup,
+                id: "arn:tg".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(open, None);
+        let drill = drill.unwrap();
+        assert_eq!(drill.id, "drill-20261126T101500Z-3f9a1c2b");
+        assert_eq!(drill.until.to_rfc3339(), "2026-11-26T10:45:00+00:00");
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn clearing_a_drill_removes_only_that_drills_mark() {
+        let rule = mock!(Client::update_item)
+            .match_requests(|req| {
+                req.update_expression() == Some("REMOVE drill_id, drill_until")
+                    && req.condition_expression() == Some("drill_id = :drill")
+            })
+            .then_error(|| {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                    ConditionalCheckFailedException::builder().build(),
+                )
+            });
+        let client = mock_client!(aws_sdk_dynamodb, [&rule]);
+        // Another drill's mark (or none): nothing to clear, not an error.
+        DynamoStore::new(client, "t", 90)
+            .clear_drill(&web(), "drill-1")
+            .await
+            .unwrap();
+        assert_eq!(rule.num_calls(), 1);
     }
 
     #[tokio::test]

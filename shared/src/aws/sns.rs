@@ -119,6 +119,7 @@ mod tests {
         let client = mock_client!(aws_sdk_sns, [&rule]);
         let notification = Notification {
             json: "{\"schema\":1}".into(),
+            drill: false,
             ..notification()
         };
         SnsNotifier::new(client, "arn:aws:sns:us-east-1:1:t")
@@ -140,6 +141,7 @@ mod tests {
             resource_type: "target-group".into(),
             state: "open".into(),
             resource_id: TG.into(),
+            drill: false,
         }
     }
 

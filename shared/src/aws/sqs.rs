@@ -107,6 +107,7 @@ mod tests {
                 resource_type: "target-group".into(),
                 state: "escalated".into(),
                 resource_id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into(),
+                drill: false,
             },
             channel: Channel::Topic,
             error: "Publish failed: InvalidParameter: Invalid parameter: Message too long".into(),

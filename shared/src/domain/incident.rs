@@ -302,6 +302,11 @@ pub struct Incident {
     /// re-reads and knows whether its own write landed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<String>,
+    /// The resilience drill (`rebound drill`) that caused this incident, when it opened
+    /// on a resource a drill had marked: reports tell drills apart from real incidents,
+    /// and the notifier flags their messages (`drill=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
 }
 
 impl Incident {
@@ -331,6 +336,7 @@ impl Incident {
             rto_s: None,
             version: 0,
             written_by: None,
+            drill: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! record it keeps, and the ledgers of recent actions its guards count.
 
 mod database;
+mod drill;
 mod incident;
 mod ledger;
 mod observation;
@@ -10,6 +11,7 @@ pub use database::{
     ClusterMember, DatabaseEvidence, DbCluster, DbInstance, DependencyState, Placement, RdsEvent,
     MAX_EVIDENCE_EVENTS, STATUSES_NEEDING_A_PERSON,
 };
+pub use drill::DrillMark;
 pub use incident::{
     Action, ActionKind, ActionOutcome, Evidence, IllegalTransition, Incident, IncidentState,
     ResourceKind, ResourceRef, TimelineEntry,

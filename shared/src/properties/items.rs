@@ -139,6 +139,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
             any::<u64>(),
             prop::option::of("[0-9a-f]{32}"),
             prop::option::of(any::<u64>()),
+            prop::option::of("drill-[0-9A-Za-z-]{1,30}"),
         ),
     )
         .prop_map(
@@ -154,6 +155,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     version,
                     written_by,
                     rto_s,
+                    drill,
                 ),
             )| Incident {
                 id: IncidentId::parse(format!("inc-{suffix}")).expect("a valid incident id"),
@@ -174,6 +176,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                 version,
                 written_by,
                 rto_s,
+                drill,
             },
         )
 }

@@ -195,6 +195,7 @@ mod tests {
             resource_type: "target-group".into(),
             state: "open".into(),
             resource_id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into(),
+            drill: false,
         }
     }
 

@@ -46,7 +46,8 @@ pub fn notification_at(
 ) -> Notification {
     let facts = Facts::of(incident, previous, home);
     let subject = limits::subject_line(&format!(
-        "[Rebound] {} {} {}: {}",
+        "[Rebound] {}{} {} {}: {}",
+        drill_tag(incident),
         facts.state.as_str().to_uppercase(),
         facts.kind,
         facts.name,
@@ -63,7 +64,17 @@ pub fn notification_at(
         resource_type: facts.kind.to_owned(),
         state: facts.state.as_str().to_owned(),
         resource_id: bounded(limits::one_line(&incident.resource.id), MAX_SCALAR_CHARS),
+        drill: incident.drill.is_some(),
     })
+}
+
+/// `[DRILL] ` in the subject of a drill's messages.
+fn drill_tag(incident: &Incident) -> &'static str {
+    if incident.drill.is_some() {
+        "[DRILL] "
+    } else {
+        ""
+    }
 }
 
 /// What every body says, worked out once.
@@ -345,6 +356,12 @@ fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> S
             "  Open for:  {} so far\n",
             human_duration((incident.updated_at - incident.opened_at).num_seconds())
         )),
+    }
+    if let Some(drill) = &incident.drill {
+        text.push_str(&format!(
+            "  Drill:     {} (a resilience drill caused this incident)\n",
+            scalar(drill)
+        ));
     }
 
     if evidence.total > 0 {

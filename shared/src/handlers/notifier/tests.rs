@@ -501,7 +501,10 @@ async fn every_message_carries_the_resource_id_for_filter_policies() {
     for message in notifier.published() {
         let attributes = message.attributes();
         assert_eq!(
-            attributes.map(|(name, _)| name),
+            attributes
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>(),
             ["severity", "resource_type", "state", "resource_id"]
         );
         assert_eq!(

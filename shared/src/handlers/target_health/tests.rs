@@ -1349,3 +1349,34 @@ async fn a_sweep_that_checked_nothing_is_no_heartbeat() {
     let report = deliver(&w, "alarm-other-metric.json").await;
     assert!(!report.sweep_completed(), "an ignored event is no sweep");
 }
+
+#[tokio::test]
+async fn an_incident_opened_on_a_resource_a_drill_marked_is_the_drills_and_an_expired_mark_marks_nothing(
+) {
+    let w = world(1);
+    let resource = ResourceRef::target_group(&tg());
+    w.store.mark_drill(
+        &resource,
+        crate::domain::DrillMark {
+            id: "drill-20261126T101500Z-3f9a1c2b".into(),
+            until: Utc::now() + Minutes::minutes(30),
+        },
+    );
+    deliver(&w, "alarm-state-change.json").await;
+    let incidents = w.store.incidents();
+    assert_eq!(
+        incidents[0].drill.as_deref(),
+        Some("drill-20261126T101500Z-3f9a1c2b")
+    );
+
+    let w = world(1);
+    w.store.mark_drill(
+        &resource,
+        crate::domain::DrillMark {
+            id: "drill-20261126T091500Z-00000000".into(),
+            until: Utc::now() - Minutes::minutes(1),
+        },
+    );
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.store.incidents()[0].drill, None);
+}

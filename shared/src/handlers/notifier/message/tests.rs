@@ -602,3 +602,22 @@ fn a_database_incident_reads_as_the_database_with_its_zones_before_and_after_the
         "us-east-1b"
     );
 }
+
+#[test]
+fn a_drills_messages_say_so_in_the_subject_and_carry_the_drill_attribute() {
+    let mut drill = incident(vec![], "1 of 4 targets unhealthy");
+    drill.drill = Some("drill-20261126T101500Z-3f9a1c2b".into());
+    let message = notification_for(&drill, None);
+    assert!(
+        message.subject.starts_with("[Rebound] [DRILL] OPEN "),
+        "{}",
+        message.subject
+    );
+    assert!(message.subject.chars().count() <= MAX_SUBJECT_CHARS);
+    assert!(message.attributes().contains(&("drill", "true")));
+    assert!(message.text.contains("drill-20261126T101500Z-3f9a1c2b"));
+
+    let real = notification_for(&incident(vec![], "1 of 4 targets unhealthy"), None);
+    assert!(!real.subject.contains("[DRILL]"), "{}", real.subject);
+    assert!(real.attributes().iter().all(|(name, _)| *name != "drill"));
+}
