@@ -366,6 +366,7 @@ class TargetHealthBreak(Hook):
         )
         self.table = env.get("INCIDENTS_TABLE")
         self.broken: str | None = None
+        self.group: str | None = None
         self.resolve_ms: list[float] = []
         self.description = (
             f"target-health-break on {arn}: one instance unhealthy -> the alarm opens an incident and "
@@ -411,7 +412,16 @@ class TargetHealthBreak(Hook):
         if isinstance(report, dict):
             for check in report.get("checks") or []:
                 actions.extend(check.get("actions") or [])
-        replaced = [a for a in actions if (a.get("target") or {}).get("id") == self.broken and a.get("outcome") == "succeeded"]
+        # A typed target ({"type", "id"}) from the Rust function; a bare id from the
+        # baseline, which writes the record format from before targets were typed.
+        def target_id(action: dict[str, Any]) -> Any:
+            target = action.get("target")
+            return target.get("id") if isinstance(target, dict) else target
+
+        replaced = [a for a in actions if target_id(a) == self.broken and a.get("outcome") == "succeeded"]
+        if replaced:
+            scope = replaced[0].get("scope") or replaced[0].get("group")
+            self.group = scope.get("id") if isinstance(scope, dict) else scope
         if not replaced:
             return f"no succeeded replacement of {self.broken} in the response: {json.dumps(report)[:300]}"
         if self.broken in self._targets():
@@ -434,6 +444,11 @@ class TargetHealthBreak(Hook):
         # table (which moto deep-copies on every TransactWriteItems) the same size.
         if self.table and checks[0].get("incident_id"):
             self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": f"incident#{checks[0]['incident_id']}"}})
+        # So does dropping the group's ledger, which also keeps every work invocation a
+        # first replacement: the same group replaced again and again within the hour
+        # would otherwise (rightly) be refused as a replacement loop.
+        if self.table and self.group:
+            self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": f"ledger#auto-scaling-group#{self.group}"}})
         return None
 
     def extra_stats(self) -> dict[str, Any]:
