@@ -261,6 +261,40 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     check.run("control endpoints answer 400 + JSON error on bad input", bad_control_input)
 
+    def aws_connections_stay_open() -> None:
+        # Two AWS requests on one HTTP/1.1 connection, as the SDKs send them: the second
+        # must be answered on the same socket (AWS endpoints keep connections alive).
+        import http.client
+        from urllib.parse import urlparse
+
+        where = urlparse(url)
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        body = "Action=DescribeAutoScalingGroups&Version=2011-01-01"
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/autoscaling/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        }
+        for attempt in (1, 2):
+            connection.request("POST", "/", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            expect(response.status == 200, f"request {attempt}: {response.status}")
+            expect((response.getheader("Connection") or "").lower() != "close", f"request {attempt} closed the connection")
+            if attempt == 1:
+                first_socket = connection.sock
+        expect(connection.sock is first_socket and first_socket is not None, "the second request opened a new connection")
+        connection.close()
+        # A control request is not kept open (its body is the layer's to read, not moto's).
+        control_connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        control_connection.request("GET", "/_rebound/requests")
+        control_response = control_connection.getresponse()
+        control_response.read()
+        expect((control_response.getheader("Connection") or "").lower() == "close", "control request kept open")
+        control_connection.close()
+
+    check.run("AWS requests keep their HTTP/1.1 connection open; control requests close", aws_connections_stay_open)
+
     def set_instance_health_replaces() -> None:
         victim = ctx["victim"]
         asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")

@@ -28,6 +28,7 @@ import io
 import json
 import logging
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -50,6 +51,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     MotoRequestHandler,
     create_backend_app,
 )
+import werkzeug.serving as werkzeug_serving  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 log = logging.getLogger("rebound.emulator")
@@ -277,6 +279,80 @@ def _status_line(status: int) -> str:
         return f"{status} Error"
 
 
+KEEP_ALIVE = "rebound.keep_alive"
+# Per handler thread: whether the request being answered keeps its connection open.
+_connection_kept = threading.local()
+
+
+class _EmptySelector:
+    """A selector that never reports data: see _DrainUnlessKeptOpen."""
+
+    def register(self, *_args: Any) -> None:
+        pass
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _DrainUnlessKeptOpen:
+    """Werkzeug's `selectors` as seen by werkzeug.serving. After each response werkzeug
+    reads whatever else the client sent (it assumes every connection closes); on a
+    kept-alive connection that is the client's next request, so for those requests the
+    drain sees nothing to read."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(selectors, name)
+
+    @staticmethod
+    def DefaultSelector() -> Any:  # noqa: N802 - the name werkzeug calls
+        if getattr(_connection_kept, "active", False):
+            return _EmptySelector()
+        return selectors.DefaultSelector()
+
+
+werkzeug_serving.selectors = _DrainUnlessKeptOpen()  # type: ignore[assignment]
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """Keeps an HTTP/1.1 connection open after an AWS request, as AWS endpoints do, so a
+    client pays for one connection, not one per call. Werkzeug's server closes every
+    connection (`Connection: close`) because it cannot tell whether the application read
+    the request body; ReboundApp reads every AWS request's body whole before answering
+    and marks those requests (KEEP_ALIVE), so their connections stay open. Control and
+    moto-api requests, and clients that ask for `Connection: close`, still close."""
+
+    # An idle kept-alive connection holds a thread; a client gone quiet frees it here.
+    timeout = 60
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in separate writes; with Nagle's algorithm the body
+        # would wait for the client's delayed ACK (40 ms) on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        self._environ = environ
+        _connection_kept.active = False
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close":
+            environ = getattr(self, "_environ", None)
+            if (
+                environ is not None
+                and environ.get(KEEP_ALIVE)
+                and self.request_version == "HTTP/1.1"
+                and not self.close_connection
+            ):
+                _connection_kept.active = True
+                return
+        super().send_header(keyword, value)
+
+
 class ReboundApp:
     def __init__(self, moto_app: DomainDispatcherApplication, state: LayerState) -> None:
         self.moto_app = moto_app
@@ -339,6 +415,8 @@ class ReboundApp:
         started_perf = time.perf_counter()
         timing: dict[str, float] = {}
         body = buffer_body(environ)
+        # The whole request has been read: the connection may carry the next one.
+        environ[KEEP_ALIVE] = True
         service = service_of(environ)
         operation = operation_of(environ, body)
         captured: dict[str, int | None] = {}
@@ -714,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     fidelity.install()
     state = LayerState()
     app = ReboundApp(DomainDispatcherApplication(create_backend_app), state)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)
 
     stop = threading.Event()
 
