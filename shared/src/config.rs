@@ -97,6 +97,10 @@ pub struct Config {
     /// change there as a Chatbot custom notification (opt-in).
     pub chatbot_topic_arn: Option<String>,
     pub incident_retention_days: u32,
+    /// Open the AWS connections (TCP and TLS) during init instead of on the first
+    /// calls (`PREWARM_CONNECTIONS`): the handshakes overlap each other and leave the
+    /// first invocation's path.
+    pub prewarm_connections: bool,
     pub policy: PolicyConfig,
 }
 
@@ -111,6 +115,10 @@ pub enum ConfigError {
         expected: &'static str,
     },
 }
+
+/// Whether init opens the AWS connections when `PREWARM_CONNECTIONS` is not set: the
+/// choice bench/RESULTS.md ("First invocation over TLS") measured as faster.
+pub const DEFAULT_PREWARM_CONNECTIONS: bool = false;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -237,6 +245,12 @@ impl Config {
             failed_notifications_queue_url: get("FAILED_NOTIFICATIONS_QUEUE_URL"),
             chatbot_topic_arn: get("CHATBOT_TOPIC_ARN"),
             incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
+            prewarm_connections: match get("PREWARM_CONNECTIONS").as_deref().map(str::trim) {
+                None => DEFAULT_PREWARM_CONNECTIONS,
+                Some("true") => true,
+                Some("false") => false,
+                Some(other) => return Err(invalid("PREWARM_CONNECTIONS", other, "true or false")),
+            },
             policy,
         })
     }

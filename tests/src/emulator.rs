@@ -80,6 +80,7 @@ impl Emulator {
     /// SDK configuration pointing every client at this emulator.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(rebound::aws::Https::new().client())
             .endpoint_url(&self.url)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new(

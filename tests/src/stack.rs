@@ -178,6 +178,7 @@ impl Stack {
             failed_notifications_queue_url: None,
             chatbot_topic_arn: None,
             incident_retention_days: 90,
+            prewarm_connections: false,
             policy: PolicyConfig {
                 mode,
                 ..PolicyConfig::default()

@@ -3,6 +3,7 @@
 //! named by `FAILED_NOTIFICATIONS_QUEUE_URL` (both clients are built here, once).
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
+use rebound::aws::Service;
 use rebound::config::Config;
 use rebound::handlers::notifier::StreamEvent;
 
@@ -10,7 +11,7 @@ use rebound::handlers::notifier::StreamEvent;
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = rebound::aws::load_sdk_config().await;
+    let sdk = rebound::aws::init_sdk(&config, &[Service::Sns]).await;
     let handler = rebound::aws::notifier_handler(&config, &sdk)?;
     let handler = &handler;
     run(service_fn(

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
+use rebound::aws::Service;
 use rebound::config::Config;
 use rebound::handlers::target_health::invocation_deadline;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = rebound::aws::load_sdk_config().await;
+    let sdk = rebound::aws::init_sdk(&config, &[Service::Rds, Service::DynamoDb]).await;
     let handler = rebound::aws::rds_health_handler(&config, &sdk);
     let handler = &handler;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -4,6 +4,9 @@
 mod autoscaling;
 mod dynamodb;
 mod elbv2;
+mod endpoints;
+mod http;
+mod lambda_env;
 mod rds;
 mod sns;
 mod sqs;
@@ -11,6 +14,9 @@ mod sqs;
 pub use autoscaling::AutoScaling;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
+pub use endpoints::{endpoints, Service};
+pub use http::Https;
+pub use lambda_env::lambda_sdk_config;
 pub use rds::Rds;
 pub use sns::{message_by_protocol, SnsNotifier};
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
@@ -22,14 +28,42 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::error::{is_retryable_code, Error};
 
 /// Loads the shared SDK configuration once (region, credentials, and
-/// `AWS_ENDPOINT_URL` when pointed at an emulator). Retries are adaptive: under a storm
+/// `AWS_ENDPOINT_URL` when pointed at an emulator), with its own HTTPS connector.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    load_sdk_config_with(&Https::new()).await
+}
+
+/// Loads the shared SDK configuration with the given connector: every client built
+/// from it shares that connector's connection pool. Retries are adaptive: under a storm
 /// the clients slow down on throttling instead of spending the account's ELB and Auto
 /// Scaling API rate that other tools share.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
+pub async fn load_sdk_config_with(https: &Https) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https.client())
         .retry_config(retry_config())
         .load()
         .await
+}
+
+/// A function's init: the SDK configuration from Lambda's environment on one connector,
+/// and, when the configuration asks for it, that connector's connections to the
+/// `services` the function calls opened before the first event.
+pub async fn init_sdk(
+    config: &crate::config::Config,
+    services: &[Service],
+) -> aws_config::SdkConfig {
+    let https = Https::new();
+    let sdk = lambda_sdk_config(&https, |name| std::env::var(name).ok());
+    if config.prewarm_connections {
+        let endpoints = endpoints(&sdk, services).await;
+        let opened = https.open(&endpoints).await;
+        tracing::debug!(
+            opened,
+            of = endpoints.len(),
+            "connections opened during init"
+        );
+    }
+    sdk
 }
 
 /// The retry policy every Rebound client uses.

@@ -1,0 +1,174 @@
+//! The one HTTPS connector every SDK client of a process shares, and the optional
+//! opening of its connections during init.
+//!
+//! The SDK's default client is rustls with aws-lc-rs; ring does the same TLS 1.2/1.3
+//! with the same cipher suites in ~1.4 MB less code, which keeps each Lambda zip under
+//! 3 MB (bench/RESULTS.md, "Levers"). The `tls-aws-lc` feature of this crate switches
+//! back (e.g. to compare, or for a FIPS build to start from).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::Connector;
+use aws_smithy_runtime_api::client::http::{
+    http_client_fn, HttpConnector, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+
+#[cfg(feature = "tls-aws-lc")]
+const CRYPTO: CryptoMode = CryptoMode::AwsLc;
+#[cfg(not(feature = "tls-aws-lc"))]
+const CRYPTO: CryptoMode = CryptoMode::Ring;
+
+/// The SDK's own default connect timeout (aws-config, every behaviour version since
+/// 2023-11-09): the connector is built here, so it has to be set here.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
+/// How long init may spend opening connections before it gives up on them: a
+/// connection that is not open by then is opened by the first call, as without
+/// warm-up.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One HTTPS connector (one connection pool) for every client built from the same SDK
+/// configuration.
+#[derive(Clone, Debug)]
+pub struct Https {
+    connector: SharedHttpConnector,
+}
+
+impl Https {
+    /// Builds the connector: rustls with the crate's crypto provider, the platform's
+    /// trusted roots (SSL_CERT_FILE / SSL_CERT_DIR are honoured), the SDK's connect
+    /// timeout.
+    pub fn new() -> Self {
+        let settings = HttpConnectorSettings::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build();
+        let mut builder = Connector::builder().connector_settings(settings);
+        if let Some(sleep) = default_async_sleep() {
+            builder = builder.sleep_impl(sleep);
+        }
+        let connector = builder.tls_provider(tls::Provider::Rustls(CRYPTO)).build();
+        Self {
+            connector: SharedHttpConnector::new(connector),
+        }
+    }
+
+    /// The client to hand to the SDK configuration. Every client it serves uses this
+    /// one connector, whatever timeouts it asks for: Rebound sets none but the SDK's
+    /// defaults, which the connector already has.
+    pub fn client(&self) -> SharedHttpClient {
+        let connector = self.connector.clone();
+        http_client_fn(move |_settings, _components| connector.clone())
+    }
+
+    /// Opens a connection to each endpoint (TCP, TLS handshake) with an unsigned
+    /// `GET /` and leaves it in the pool for the first real call, all endpoints at
+    /// once. No AWS API is called: the request carries no credentials and no action.
+    /// Failures only mean the first call connects as it would have anyway; they are
+    /// logged, never returned. Returns how many endpoints answered.
+    pub async fn open(&self, endpoints: &BTreeSet<String>) -> usize {
+        let opened = futures::future::join_all(endpoints.iter().map(|endpoint| async move {
+            match tokio::time::timeout(OPEN_TIMEOUT, self.touch(endpoint)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(reason)) => {
+                    tracing::debug!(endpoint, %reason, "could not open a connection during init");
+                    false
+                }
+                Err(_) => {
+                    tracing::debug!(endpoint, "opening a connection during init timed out");
+                    false
+                }
+            }
+        }))
+        .await;
+        opened.into_iter().filter(|&ok| ok).count()
+    }
+
+    async fn touch(&self, endpoint: &str) -> Result<(), String> {
+        let mut request = HttpRequest::new(SdkBody::empty());
+        request.set_uri(endpoint).map_err(|e| e.to_string())?;
+        let response = self
+            .connector
+            .call(request)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        // Read the answer to its end, so hyper returns the connection to the pool.
+        ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Default for Https {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A keep-alive HTTP/1.1 server that answers every request `200 ok` and counts the
+    /// connections it accepted.
+    async fn server() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(read) = socket.read(&mut buffer).await {
+                        if read == 0 {
+                            break;
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if socket.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_connection_opened_during_init_is_the_one_the_first_call_uses() {
+        let (url, accepted) = server().await;
+        let https = Https::new();
+        let endpoints = BTreeSet::from([url.clone()]);
+
+        assert_eq!(https.open(&endpoints).await, 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        // The next request through the same connector (what the first SDK call does)
+        // finds the connection in the pool instead of opening another.
+        https.touch(&url).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_cannot_be_reached_is_left_to_the_first_call() {
+        let unreachable = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let https = Https::new();
+        assert_eq!(https.open(&BTreeSet::from([unreachable])).await, 0);
+    }
+}
