@@ -117,7 +117,9 @@ def top_frames(stacks: Counter[tuple[str, ...]], n: int, exclude: list[str]) -> 
             continue
         self_counts[stack[-1]] += count
         for frame in set(stack):
-            inclusive[frame] += count
+            # Where unwinding stopped (no symbol, no object): on every stack, says nothing.
+            if frame != "[unknown] ([unknown])":
+                inclusive[frame] += count
 
     def rows(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"frame": f, "samples": c, "share": round(c / total, 4) if total else 0.0}

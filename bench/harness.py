@@ -971,7 +971,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--perf-record", metavar="FILE",
                         help="perf record the warm process during its work invocations into FILE (see Profiler)")
     parser.add_argument("--perf-freq", type=int, default=2999, help="perf record sampling frequency (Hz)")
-    parser.add_argument("--perf-call-graph", default="dwarf,32768", help="perf record --call-graph (dwarf[,size] or fp)")
+    parser.add_argument("--perf-call-graph", default="dwarf,65528", help="perf record --call-graph (dwarf[,size] or fp)")
     parser.add_argument("--log", help="function log (stdout+stderr), appended; default: --out with .log")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 2 if any invocation erred/failed/was unverified")
     parser.add_argument("--out", required=True, help="result JSON file")
