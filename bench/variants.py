@@ -15,8 +15,9 @@ $CARGO_TARGET_DIR/bench-variants (one target dir shared by the variants, apart f
 main release artifacts: cargo keeps the artifacts of different settings side by side, so a
 variant built before is not rebuilt). The binary (stripped: the release profile strips
 symbols) is copied to OUT/bin/ID and zipped as `bootstrap` into OUT/bin/ID.zip (deflate,
-zlib level 6, the method and level of cargo-lambda's zip; scripts/bench compares the two on
-the main build). `cargo tree` tells which TLS crypto crates (aws-lc-rs, ring) the build
+zlib level 6). scripts/bench zips the main release build the same way and records it next to
+cargo-lambda's zip (sizes.json: zip_bytes_deflate6), so the two can be compared; the variants
+compare with each other exactly. `cargo tree` tells which TLS crypto crates (aws-lc-rs, ring) the build
 links. A variant that does not build (e.g. a feature the workspace does not have yet) is
 reported with cargo's error, never skipped silently. Writes OUT/ID.build.json each.
 
@@ -72,7 +73,8 @@ def crypto_crates(variant: dict[str, Any]) -> dict[str, bool] | str:
     return linked
 
 
-def zip_bootstrap(binary: Path, out: Path) -> int:
+def zip_bootstrap(binary: str | Path, out: str | Path) -> int:
+    out = Path(out)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
