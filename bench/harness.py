@@ -6,6 +6,7 @@
         [--prepare target-health-break --stack STACK.json [--target-group-arn ARN]] \\
         [--work-event FILE | --work-event-cmd "CMD ARGS"] --work-invocations 200 \\
         [--runtime rust|python] [--cwd DIR] [--handler NAME] [--log FILE] \\
+        [--set KEY=VALUE ...] [--first-call-starts N] [--perf-record FILE] \\
         --out results/target-health.json
 
 The function process talks to a Lambda Runtime API served by this process
@@ -69,6 +70,19 @@ Work events (one is needed when --work-invocations > 0), checked in this order:
   TransactWriteItems, so with the stream the emulator's time per call and its memory grow
   with every incident written (measured: 6 GB after ~180 incidents, 1 s per invocation).
 
+--set KEY=VALUE (repeatable): a variable of the function process only, over --env-file;
+  the hooks keep --env-file's (scripts/bench points the function, and only it, at the TLS
+  front with AWS_ENDPOINT_URL and SSL_CERT_FILE).
+
+--first-call-starts N: after the cold starts, N more starts each followed at once by one
+  work invocation (prepared, verified and settled by the hook, like the warm ones): the
+  first invocation of a new execution environment (first_call_ms, with own_ms) and the
+  init time of those starts (first_call_init_ms).
+
+--perf-record FILE: `perf record -e cpu-clock:u --call-graph dwarf` (--perf-freq,
+  --perf-call-graph) attached to the warm process for its work invocations only, stopped
+  with SIGINT after them (result: "profile").
+
 Emulator accounting (when REBOUND_EMULATOR_URL is known; off with
 --no-emulator-accounting): around each timed invocation, untimed, the emulator's request
 log is cleared and read back, giving the AWS calls the invocation made
@@ -99,6 +113,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -592,6 +607,43 @@ class Emulator:
         return self._request("GET")
 
 
+class Profiler:
+    """`perf record` attached to the warm process for its work invocations only (after
+    its init and no-op invocations): user-space samples of this user's own process, which
+    perf_event_paranoid=2 allows. Stopped with SIGINT, so perf writes a complete file."""
+
+    def __init__(self, profile: dict[str, Any], pid: int) -> None:
+        self.path = profile["out"]
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        argv = [profile.get("perf", "perf"), "record", "-q", "-e", "cpu-clock:u", "-F", str(profile["freq"]),
+                "--call-graph", profile["call_graph"], "-p", str(pid), "-o", self.path]
+        self.log_path = self.path + ".log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        self.argv = argv
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        # perf needs a moment to open its events on every thread of the process.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if Path(self.path).exists() and Path(self.path).stat().st_size > 0:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        if self.process.poll() is not None:
+            raise SystemExit(f"perf record exited with {self.process.returncode}: {Path(self.log_path).read_text()[-1000:]}")
+        log(f"profiling pid {pid}: {shlex.join(argv)}")
+
+    def stop(self) -> dict[str, Any]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return {"perf_data": self.path, "command": shlex.join(self.argv), "exit_status": self.process.returncode}
+
+
 def response_failure(invocation: Invocation) -> str | None:
     """A response that reports failure in its body (partial batch failures)."""
     body = invocation.response_json()
@@ -648,6 +700,81 @@ def cold_starts(fn: Function, api: RuntimeApi, count: int, warmup: int, timeout:
     }
 
 
+def first_calls(
+    fn: Function,
+    api: RuntimeApi,
+    hook: Hook,
+    count: int,
+    init_timeout: float,
+    invoke_timeout: float,
+    emulator: Emulator | None,
+) -> dict[str, Any]:
+    """count cold starts, each followed at once by one work invocation (prepared and
+    settled by the hook like the warm ones, untimed): the latency of a new execution
+    environment's first real invocation, which pays for what init left lazy (the HTTP
+    clients' first connections and TLS handshakes, first-use allocations). Also the init
+    time of those starts (first_call_init_ms)."""
+    inits: list[float] = []
+    latencies: list[float] = []
+    own: list[float] = []
+    errors: dict[str, int] = {}
+    problems: list[str] = []
+    unverified = 0
+    for index in range(count):
+        label = f"first-call start {index + 1}/{count}"
+        fn.mark(label)
+        event = hook.prepare()
+        generation = api.new_generation()
+        t0 = time.perf_counter_ns()
+        process = fn.popen()
+        alive: Callable[[], bool] = lambda: process.poll() is None  # noqa: E731
+        try:
+            t1 = api.wait_first_poll(generation, init_timeout, alive=alive)
+            if t1 is None:
+                errors["init"] = errors.get("init", 0) + 1
+                problems.append(f"{label}: no first poll\n{fn.log_tail(5)}")
+                continue
+            inits.append((t1 - t0) / 1e6)
+            if emulator is not None:
+                emulator.clear()
+            invocation = api.invoke(event, invoke_timeout, alive=alive)
+            served = emulator.since_clear() if emulator is not None else None
+            if invocation.outcome != "response":
+                kind = invocation.error_type or invocation.outcome or "unknown"
+                errors[kind] = errors.get(kind, 0) + 1
+                problems.append(f"{label}: {kind}: {invocation.response_body[:300].decode(errors='replace')}")
+                continue
+            latency = invocation.latency_ns / 1e6  # type: ignore[operator]
+            latencies.append(latency)
+            if served is not None:
+                own.append(latency - sum(r.get("duration_s", 0.0) for r in served) * 1000)
+            problem = response_failure(invocation) or hook.verify(invocation)
+            if problem:
+                unverified += 1
+                problems.append(f"{label}: {problem}")
+            problem = hook.settle(lambda body: api.invoke(body, invoke_timeout, alive=alive))
+            if problem:
+                unverified += 1
+                problems.append(f"{label} settle: {problem}")
+        finally:
+            stop(process)
+    stats = summary(latencies)
+    stats.update({"errors": sum(errors.values()), "error_kinds": errors, "failed": 0, "unverified": unverified,
+                  "attempted": count})
+    if emulator is not None:
+        stats["own_ms"] = summary(own)
+    if problems:
+        log(f"first calls: {len(problems)} problem(s); first: {problems[:2]}")
+    init = summary(inits)
+    del init["mean"]
+    return {
+        "first_call_ms": stats,
+        "first_call_init_ms": init,
+        "raw": {"first_call_ms": [round(v, 3) for v in latencies], "first_call_init_ms": [round(v, 3) for v in inits],
+                "first_call_problems": problems[:20]},
+    }
+
+
 def warm_phase(
     fn: Function,
     api: RuntimeApi,
@@ -658,6 +785,7 @@ def warm_phase(
     init_timeout: float,
     invoke_timeout: float,
     emulator: Emulator | None,
+    profile: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     fn.mark("warm process")
     generation = api.new_generation()
@@ -776,7 +904,12 @@ def warm_phase(
         if work_count:
             assert hook is not None
             fn.mark(f"{work_count} work invocations ({hook.description})")
-            run("work", work_count, hook.prepare, hook)
+            profiler = Profiler(profile, process.pid) if profile else None
+            try:
+                run("work", work_count, hook.prepare, hook)
+            finally:
+                if profiler is not None:
+                    out["profile"] = profiler.stop()
         if alive():
             out["peak_rss_mib"] = mib(proc_status_kib(process.pid, "VmHWM"))
         else:
@@ -829,6 +962,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not read the emulator's request log around each invocation (done when REBOUND_EMULATOR_URL is set)",
     )
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a variable of the function process only (not of the prepare hooks), over --env-file; "
+                        "repeatable. E.g. AWS_ENDPOINT_URL=https://... for the TLS front, whose certificate the hooks' "
+                        "boto3 would not trust")
+    parser.add_argument("--first-call-starts", type=int, default=0,
+                        help="cold starts each followed by one timed work invocation (first_call_ms; see first_calls)")
+    parser.add_argument("--perf-record", metavar="FILE",
+                        help="perf record the warm process during its work invocations into FILE (see Profiler)")
+    parser.add_argument("--perf-freq", type=int, default=2999, help="perf record sampling frequency (Hz)")
+    parser.add_argument("--perf-call-graph", default="dwarf,65528", help="perf record --call-graph (dwarf[,size] or fp)")
     parser.add_argument("--log", help="function log (stdout+stderr), appended; default: --out with .log")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 2 if any invocation erred/failed/was unverified")
     parser.add_argument("--out", required=True, help="result JSON file")
@@ -840,7 +983,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.handler = parts[-1] if "awslambdaric" in parts and parts[-1] != "awslambdaric" else "bootstrap"
     if args.log is None:
         args.log = str(Path(args.out).with_suffix(".log"))
-    for name in ("cold_starts", "warmup_starts", "noop_invocations", "work_invocations"):
+    for item in args.set:
+        if "=" not in item or not item.split("=", 1)[0]:
+            parser.error(f"--set: expected KEY=VALUE, got {item!r}")
+    for name in ("cold_starts", "warmup_starts", "noop_invocations", "work_invocations", "first_call_starts"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     return args
@@ -853,13 +999,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.streamless_table or (args.prepare is not None and not args.keep_stream):
         file_env["INCIDENTS_TABLE"] = hook_env["INCIDENTS_TABLE"] = streamless_copy(hook_env)
         log(f"INCIDENTS_TABLE={file_env['INCIDENTS_TABLE']} (a copy without a stream)")
+    function_env = {**file_env, **dict(item.split("=", 1) for item in args.set)}
     noop_event = Path(args.noop_event).read_bytes() if args.noop_event else None
     work_event = Path(args.work_event).read_bytes() if args.work_event else None
     for label, body in (("--noop-event", noop_event), ("--work-event", work_event)):
         if body is not None:
             json.loads(body)
     hook: Hook | None = None
-    if args.work_invocations:
+    if args.work_invocations or args.first_call_starts:
         if args.prepare == "target-health-break":
             hook = TargetHealthBreak(args.stack, args.target_group_arn, args.work_event, hook_env)
         elif args.prepare == "rds-failover":
@@ -869,27 +1016,34 @@ def main(argv: list[str] | None = None) -> int:
         elif work_event is not None:
             hook = Hook(work_event, f"fixed event {args.work_event}")
         else:
-            raise SystemExit("--work-invocations > 0 needs --work-event, --work-event-cmd or --prepare")
+            raise SystemExit("--work-invocations or --first-call-starts > 0 needs --work-event, --work-event-cmd or --prepare")
 
     emulator_url = hook_env.get("REBOUND_EMULATOR_URL")
     emulator = Emulator(emulator_url) if emulator_url and not args.no_emulator_accounting else None
     api = RuntimeApi(args.name, timeout_ms=30_000).start()
-    fn = Function(args, api, file_env)
+    fn = Function(args, api, function_env)
     started = dt.datetime.now(dt.timezone.utc)
     log(f"{args.name} ({args.runtime}): {shlex.join(fn.argv)} in {fn.cwd}; runtime API {api.address}; log {fn.log_path}")
     try:
         cold = cold_starts(fn, api, args.cold_starts, args.warmup_starts, args.init_timeout)
         log(f"init: {cold['init_ms']}")
+        first = None
+        if args.first_call_starts:
+            assert hook is not None
+            first = first_calls(fn, api, hook, args.first_call_starts, args.init_timeout, args.invoke_timeout, emulator)
+            log(f"first calls: {first['first_call_ms']}")
         warm = warm_phase(
             fn, api, noop_event, args.noop_invocations, hook, args.work_invocations, args.init_timeout,
             args.invoke_timeout, emulator,
+            {"out": args.perf_record, "freq": args.perf_freq, "call_graph": args.perf_call_graph}
+            if args.perf_record else None,
         )
     finally:
         unknown = api.unknown_posts()
         api.stop()
         fn.close()
 
-    raw = {**cold["raw"], **warm.pop("raw", {})}
+    raw = {**cold["raw"], **warm.pop("raw", {}), **(first.pop("raw") if first else {})}
     result: dict[str, Any] = {
         "name": args.name,
         "runtime": args.runtime,
@@ -918,16 +1072,20 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "warm_error" in warm:
         result["warm_error"] = warm["warm_error"]
+    if first is not None:
+        result.update(first)
+    if "profile" in warm:
+        result["profile"] = warm["profile"]
     if unknown:
         result["unknown_runtime_api_posts"] = unknown[:20]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
     bad = 0
-    for key in ("warm_noop_ms", "warm_work_ms"):
-        stats = result[key]
+    for key in ("warm_noop_ms", "warm_work_ms", "first_call_ms"):
+        stats = result.get(key)
         if stats:
-            bad += stats["errors"] + stats["failed"] + stats.get("unverified", 0)
+            bad += stats["errors"] + stats.get("failed", 0) + stats.get("unverified", 0)
     brief = {k: result[k] for k in ("init_ms", "rss_after_init_mib", "peak_rss_mib")}
     brief["warm_noop_median_ms"] = (result["warm_noop_ms"] or {}).get("median")
     brief["warm_work_median_ms"] = (result["warm_work_ms"] or {}).get("median")
