@@ -30,7 +30,8 @@ emulator_start() {
     if [[ -n "$_REBOUND_EMULATOR_PID" ]] && kill -0 "$_REBOUND_EMULATOR_PID" 2>/dev/null; then
         return 0
     fi
-    venv_ensure || return 1
+    # A venv already made (by venv_ensure, or the part of it scripts/demo needs) serves.
+    [[ -n "${REBOUND_PYTHON:-}" ]] || venv_ensure || return 1
 
     _REBOUND_EMULATOR_DIR="$(mktemp -d "${TMPDIR:-/tmp}/rebound-emulator.XXXXXX")" || return 1
     local out="$_REBOUND_EMULATOR_DIR/stdout" err="$_REBOUND_EMULATOR_DIR/stderr"
