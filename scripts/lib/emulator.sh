@@ -3,7 +3,8 @@
 # layer) from bash scripts. Sourced; defines:
 #
 #   venv_ensure     (from venv.sh) create/update the project virtualenv
-#   emulator_start  start the emulator on a free 127.0.0.1 port, wait (30 s max) until it
+#   emulator_start  start the emulator on a free 127.0.0.1 port (with the venv's Python:
+#                   REBOUND_PYTHON if set, else venv_ensure), wait (30 s max) until it
 #                   serves, and export REBOUND_EMULATOR_URL, AWS_ENDPOINT_URL, AWS_REGION,
 #                   AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID=testing,
 #                   AWS_SECRET_ACCESS_KEY=testing, REBOUND_EMULATOR_PID and
