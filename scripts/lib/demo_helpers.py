@@ -17,6 +17,10 @@ library and the project virtualenv (no curl, no jq).
     demo_helpers.py advance URL                  move every replacement one phase on
     demo_helpers.py check URL FILE               invoke, and print one line per check:
                                                  verdict, summary, what it waits for
+
+An invocation fails at once, naming the function, its exit status and the end of its log,
+if a process started by scripts/lib/functions.sh exits while it waits
+(scripts/lib/function_watch.py). Any failure is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -25,17 +29,40 @@ import json
 import socket
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import function_watch  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class HelperError(Exception):
+    """A request that failed, said in one line."""
 
 
 def _request(url: str, body: object | None = None, method: str = "POST") -> object:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.loads(resp.read() or b"null")
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            text = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise HelperError(f"{method} {url}: HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')[:2000]}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise HelperError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from None
+    try:
+        return json.loads(text or b"null")
+    except json.JSONDecodeError as exc:
+        raise HelperError(f"{method} {url}: the answer is not JSON ({exc}): {text[:500]!r}") from None
+
+
+def _invoke(url: str, event: object) -> object:
+    """A Lambda invocation: fails at once if a function process exits meanwhile."""
+    return function_watch.call(_request, url, event)
 
 
 def get(path: str, key: str) -> None:
@@ -68,7 +95,7 @@ def heal(url: str) -> None:
 
 
 def invoke(url: str, path: str) -> None:
-    print(json.dumps(_request(url, json.loads(Path(path).read_text())), indent=2))
+    print(json.dumps(_invoke(url, json.loads(Path(path).read_text())), indent=2))
 
 
 def phased(url: str) -> None:
@@ -81,7 +108,7 @@ def advance(url: str) -> None:
 
 
 def check(url: str, path: str) -> None:
-    report = _request(url, json.loads(Path(path).read_text()))
+    report = _invoke(url, json.loads(Path(path).read_text()))
     for c in report.get("checks", []):  # type: ignore[union-attr]
         waiting = f" | waiting for: {c['waiting_for']}" if c.get("waiting_for") else ""
         print(f"verdict: {c['verdict']} | {c['summary']} | actions this time: {len(c['actions'])}{waiting}")
@@ -95,12 +122,13 @@ def calls(url: str, operation: str) -> None:
 def wait_port(port: str) -> None:
     deadline = time.time() + 60
     while time.time() < deadline:
+        function_watch.check(context=f" before it listened on 127.0.0.1:{port}")
         try:
             socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
             return
         except OSError:
             time.sleep(0.1)
-    sys.exit(f"nothing listens on 127.0.0.1:{port} after 60 s")
+    raise HelperError(f"nothing listens on 127.0.0.1:{port} after 60 s")
 
 
 def notifications(queue_url: str) -> None:
@@ -128,7 +156,26 @@ COMMANDS = {
     "phased": phased, "advance": advance, "check": check,
 }
 
+
+def run(commands: dict[str, object], usage: str | None) -> int:
+    """Runs the command named by argv[1]: a failure is one line (or the function's report)."""
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(usage, file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    try:
+        commands[name](*sys.argv[2:])  # type: ignore[operator]
+    except function_watch.Stopped as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    except HelperError as exc:
+        print(f"{Path(sys.argv[0]).name} {name}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a helper of a demo: one line, no traceback
+        print(f"{Path(sys.argv[0]).name} {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(__doc__)
-    COMMANDS[sys.argv[1]](*sys.argv[2:])
+    sys.exit(run(COMMANDS, __doc__))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo_helpers import ROOT, _request  # noqa: E402
+from demo_helpers import ROOT, _request, run  # noqa: E402
 
 
 def rds_alarm_event(stack_path: str, out: str) -> None:
@@ -78,7 +78,11 @@ def zones(db_id: str) -> None:
 
 
 def verdict() -> None:
-    answer = json.load(sys.stdin)
+    text = sys.stdin.read()
+    if not text.strip():
+        # The invocation failed and said why on stderr.
+        raise ValueError("no answer on stdin")
+    answer = json.loads(text)
     if answer.get("status") == "ignored":
         print(f"ignored: {answer.get('reason')}")
         return
@@ -98,6 +102,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(__doc__)
-    COMMANDS[sys.argv[1]](*sys.argv[2:])
+    sys.exit(run(COMMANDS, __doc__))

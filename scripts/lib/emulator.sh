@@ -3,7 +3,8 @@
 # layer) from bash scripts. Sourced; defines:
 #
 #   venv_ensure     (from venv.sh) create/update the project virtualenv
-#   emulator_start  start the emulator on a free 127.0.0.1 port, wait (30 s max) until it
+#   emulator_start  start the emulator on a free 127.0.0.1 port (with the venv's Python:
+#                   REBOUND_PYTHON if set, else venv_ensure), wait (30 s max) until it
 #                   serves, and export REBOUND_EMULATOR_URL, AWS_ENDPOINT_URL, AWS_REGION,
 #                   AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID=testing,
 #                   AWS_SECRET_ACCESS_KEY=testing, REBOUND_EMULATOR_PID and
@@ -30,7 +31,8 @@ emulator_start() {
     if [[ -n "$_REBOUND_EMULATOR_PID" ]] && kill -0 "$_REBOUND_EMULATOR_PID" 2>/dev/null; then
         return 0
     fi
-    venv_ensure || return 1
+    # A venv already made (by venv_ensure, or the part of it scripts/demo needs) serves.
+    [[ -n "${REBOUND_PYTHON:-}" ]] || venv_ensure || return 1
 
     _REBOUND_EMULATOR_DIR="$(mktemp -d "${TMPDIR:-/tmp}/rebound-emulator.XXXXXX")" || return 1
     local out="$_REBOUND_EMULATOR_DIR/stdout" err="$_REBOUND_EMULATOR_DIR/stderr"

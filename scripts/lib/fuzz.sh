@@ -24,10 +24,13 @@ ROOT="$PWD"
 source scripts/lib/venv.sh
 # shellcheck source=scripts/lib/cargo_tools.sh
 source scripts/lib/cargo_tools.sh
+# shellcheck source=scripts/lib/target_dir.sh
+source scripts/lib/target_dir.sh
 
 RUNS="${REBOUND_FUZZ_RUNS:-1000000}"
-# The nightly fuzz build apart from the stable one: <target dir>/fuzz.
-FUZZ_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz"
+# The nightly fuzz build apart from the stable one: <target dir>/fuzz (cargo's target
+# directory: CARGO_TARGET_DIR, .cargo/config.toml or ./target).
+FUZZ_TARGET_DIR="$(cargo_target_dir)/fuzz"
 CASES="${REBOUND_FUZZ_PROPTEST_CASES:-10000}"
 OUT="$ROOT/target/bench/fuzz"
 step() { printf '\n==> %s\n' "$*"; }

@@ -1,6 +1,9 @@
-//! The functions run as Lambda runs them: release binaries polling a Lambda Runtime API,
+//! The functions run as Lambda runs them: their binaries polling a Lambda Runtime API,
 //! here the one `cargo lambda watch --only-lambda-apis` serves (cargo-lambda from PyPI).
-//! Invocations go through its Invoke API, as `aws lambda invoke` would.
+//! Invocations go through its Invoke API, as `aws lambda invoke` would. The binaries are
+//! those of the running test's own cargo profile and target directory
+//! ([`function_binary`]): `cargo build --workspace --all-targets` builds them with the
+//! tests, in one go and with the same features (scripts/test).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -19,18 +22,40 @@ pub struct LocalLambda {
     log_dir: PathBuf,
 }
 
-/// Where `cargo build --release` put the function binaries.
-pub fn release_binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let binary = target.join("release").join(name);
-    assert!(
-        binary.exists(),
-        "{} is missing: build the release binaries first (scripts/test does: cargo build --release -p target-health -p rds-health -p incident-notifier)",
-        binary.display()
-    );
-    binary
+/// The binary `name` built in the same profile and target directory as the running
+/// program: a test runs from `<target dir>/<profile dir>/deps/`, a binary from
+/// `<target dir>/<profile dir>/`, and cargo puts every binary of that profile in
+/// `<target dir>/<profile dir>/`. So CARGO_TARGET_DIR, .cargo/config.toml and any profile
+/// are honoured. An error says which command builds a missing binary.
+pub fn function_binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find {name}: the running program's path is unknown: {e}"))?;
+    let mut dir = exe
+        .parent()
+        .ok_or_else(|| format!("cannot find {name}: {} has no directory", exe.display()))?;
+    if dir.file_name().is_some_and(|d| d == "deps") {
+        dir = dir.parent().unwrap_or(dir);
+    }
+    let binary = dir.join(name);
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    let profile_dir = dir
+        .file_name()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let profile_flag = match profile_dir.as_str() {
+        "debug" => String::new(),
+        "release" => " --release".to_owned(),
+        other => format!(" --profile {other}"),
+    };
+    Err(format!(
+        "{} is missing: the end-to-end tests run the function binaries of their own build \
+         ({}). Build them with the tests, then run the tests: \
+         `cargo build --workspace --all-targets --locked{profile_flag}` (scripts/test does)",
+        binary.display(),
+        dir.display(),
+    ))
 }
 
 fn free_port() -> u16 {
@@ -90,7 +115,8 @@ impl LocalLambda {
     pub fn start_function(&mut self, name: &str, env: &[(String, String)]) {
         let log =
             std::fs::File::create(self.log_dir.join(format!("{name}.log"))).expect("log file");
-        let child = Command::new(release_binary(name))
+        let binary = function_binary(name).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(binary)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(

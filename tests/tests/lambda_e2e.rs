@@ -1,5 +1,6 @@
-//! End-to-end tier: the release binaries, started as Lambda starts them, fed events
-//! through the Lambda Invoke API, acting on the HA stack in the emulator.
+//! End-to-end tier: the function binaries (built with the tests, in their profile),
+//! started as Lambda starts them, fed events through the Lambda Invoke API, acting on
+//! the HA stack in the emulator.
 
 use rebound_tests::stack::Managed;
 use rebound_tests::{sample_event, Emulator, LocalLambda, Stack};
