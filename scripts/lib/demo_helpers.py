@@ -13,6 +13,7 @@ library and the project virtualenv (no curl, no jq).
     demo_helpers.py wait-port PORT               wait (60 s max) until 127.0.0.1:PORT listens
     demo_helpers.py notifications QUEUE_URL      print the SNS messages the queue received
     demo_helpers.py phased URL                   replacements take their real phases
+    demo_helpers.py instant URL                  replacements finish within the call again
                                                  (Terminating/draining, Pending, initial)
     demo_helpers.py advance URL                  move every replacement one phase on
     demo_helpers.py check URL FILE               invoke, and print one line per check:
@@ -102,6 +103,10 @@ def phased(url: str) -> None:
     _request(f"{url}/_rebound/replacement-mode", {"mode": "phased"})
 
 
+def instant(url: str) -> None:
+    _request(f"{url}/_rebound/replacement-mode", {"mode": "instant"})
+
+
 def advance(url: str) -> None:
     for r in _request(f"{url}/_rebound/advance")["replacements"]:  # type: ignore[index]
         print(f"group {r['auto_scaling_group']}: {r['old_instance_id']} -> {r['new_instance_id']}: now {r['phase']}")
@@ -153,7 +158,7 @@ def notifications(queue_url: str) -> None:
 COMMANDS = {
     "get": get, "alarm-event": alarm_event, "break": break_instance, "heal": heal, "invoke": invoke,
     "calls": calls, "wait-port": wait_port, "notifications": notifications,
-    "phased": phased, "advance": advance, "check": check,
+    "phased": phased, "instant": instant, "advance": advance, "check": check,
 }
 
 
