@@ -19,7 +19,7 @@ pub const SAMPLE_TARGET_GROUP: &str =
 thread_local! {
     static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
         .build()
-        .expect("a current-thread runtime builds");
+        .expect("a current-thread runtime builds"); // allow: fuzz harness setup; a runtime that cannot build is no input to report
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -32,8 +32,8 @@ pub type Handler = TargetHealthHandler<FakeFleet, FakeFleet, FakeFleet, MemorySt
 pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
     let fleet = FakeFleet::default();
     let store = MemoryStore::default();
-    let tg = TargetGroupArn::parse(SAMPLE_TARGET_GROUP).expect("a valid ARN");
-    let id = |n: u32| InstanceId::parse(format!("i-{n:04x}")).expect("a valid id");
+    let tg = TargetGroupArn::parse(SAMPLE_TARGET_GROUP).expect("a valid ARN"); // allow: a constant sample ARN
+    let id = |n: u32| InstanceId::parse(format!("i-{n:04x}")).expect("a valid id"); // allow: ids built from a format that is always valid
     fleet.set_targets(
         &tg,
         (0..4)
@@ -51,7 +51,7 @@ pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
             .collect(),
     );
     fleet.add_group(ScalingGroup {
-        name: AutoScalingGroupName::parse("rebound-demo-web-asg").expect("a valid name"),
+        name: AutoScalingGroupName::parse("rebound-demo-web-asg").expect("a valid name"), // allow: a constant group name
         tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
         suspended_processes: vec![],
         instances: (0..4)
@@ -213,7 +213,7 @@ fn node_mut<'v>(
         let index = usize::from(choices.byte()) % children;
         value = match value {
             Value::Array(items) => &mut items[index],
-            Value::Object(map) => map.values_mut().nth(index).expect("index below len"),
+            Value::Object(map) => map.values_mut().nth(index).expect("index below len"), // allow: index is taken modulo the map's length above
             _ => unreachable!("only arrays and objects have children"),
         };
     }
@@ -225,7 +225,7 @@ fn node_mut<'v>(
 pub fn mutated_sample(samples: &[&str], choices: &mut Choices<'_>) -> serde_json::Value {
     use serde_json::Value;
     let mut document: Value = serde_json::from_str(samples[choices.below(samples.len())])
-        .expect("a sample event is JSON");
+        .expect("a sample event is JSON"); // allow: the samples are the repo's own events/ files, checked JSON
     for _ in 0..choices.below(6) {
         if choices.is_empty() {
             break;
@@ -241,7 +241,7 @@ pub fn mutated_sample(samples: &[&str], choices: &mut Choices<'_>) -> serde_json
                             .keys()
                             .nth(choices.below(n))
                             .cloned()
-                            .expect("index below len");
+                            .expect("index below len"); // allow: index is taken modulo the length above
                         map.remove(&key);
                     }
                     Value::Array(items) if !items.is_empty() => {
