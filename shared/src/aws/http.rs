@@ -26,7 +26,7 @@ const CRYPTO: CryptoMode = CryptoMode::Ring;
 
 /// The SDK's own default connect timeout (aws-config, every behaviour version since
 /// 2023-11-09): the connector is built here, so it has to be set here.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
 
 /// How long init may spend opening connections before it gives up on them: a
 /// connection that is not open by then is opened by the first call, as without

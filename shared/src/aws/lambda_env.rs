@@ -13,8 +13,6 @@
 //! ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
 //! `AWS_USE_DUALSTACK_ENDPOINT`.
 
-use std::time::Duration;
-
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_async::rt::sleep::default_async_sleep;
@@ -22,10 +20,8 @@ use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
+use super::http::CONNECT_TIMEOUT;
 use super::{retry_config, Https};
-
-/// The SDK's default connect timeout for every behaviour version since 2023-11-09.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
 
 /// Builds the configuration from `lookup` (the process environment in a function).
 pub fn lambda_sdk_config(https: &Https, lookup: impl Fn(&str) -> Option<String>) -> SdkConfig {
