@@ -1,6 +1,7 @@
 //! `incident-notifier` Lambda function: the incidents table's stream in, SNS out, with
 //! partial batch failure reporting. Messages SNS refuses for good go to the SQS queue
-//! named by `FAILED_NOTIFICATIONS_QUEUE_URL` (both clients are built here, once).
+//! named by `FAILED_NOTIFICATIONS_QUEUE_URL` (both clients are set up here, once per cold
+//! start, and built by their first call).
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use rebound::aws::Service;

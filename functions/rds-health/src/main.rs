@@ -1,6 +1,6 @@
-//! `rds-health` Lambda function: configuration and SDK clients are built once per cold
-//! start; each event (RDS DB instance event, `AWS/RDS` alarm, schedule) goes to the
-//! shared handler.
+//! `rds-health` Lambda function: configuration is read and SDK clients set up once per
+//! cold start (each client is built by its first call); each event (RDS DB instance
+//! event, `AWS/RDS` alarm, schedule) goes to the shared handler.
 
 // The release build computes the layout of the runtime's nested service futures (SDK
 // retries, tower layers, the handler) past the default query depth of 128.

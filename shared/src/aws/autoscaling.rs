@@ -6,6 +6,7 @@ use aws_sdk_autoscaling::Client;
 use tracing::warn;
 
 use super::classify;
+use super::LazyClient;
 use crate::domain::{ActionKind, GroupInstance, ScalingGroup};
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
@@ -16,12 +17,14 @@ const MAX_INSTANCE_IDS_PER_CALL: usize = 50;
 
 #[derive(Clone)]
 pub struct AutoScaling {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl AutoScaling {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 
     async fn refresh_in_progress(&self, group: &str) -> Result<bool, Error> {

@@ -26,6 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
+use super::LazyClient;
 use crate::domain::{
     DependencyState, DrillMark, Incident, IncidentState, Ledger, ResourceRef, TimelineEntry,
 };
@@ -47,7 +48,7 @@ type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
     retention: Duration,
 }
@@ -104,9 +105,13 @@ where
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>, retention_days: u32) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<Client>>,
+        table: impl Into<String>,
+        retention_days: u32,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             table: table.into(),
             retention: Duration::days(retention_days.into()),
         }

@@ -2,6 +2,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use tracing::debug;
 
 use super::classify;
+use super::LazyClient;
 use crate::domain::{TargetHealth, TargetState};
 use crate::error::Error;
 use crate::ids::{InstanceId, TargetGroupArn};
@@ -9,12 +10,14 @@ use crate::ports::TargetHealthSource;
 
 #[derive(Clone)]
 pub struct LoadBalancing {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl LoadBalancing {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 

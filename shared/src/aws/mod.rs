@@ -7,6 +7,7 @@ mod elbv2;
 mod endpoints;
 mod http;
 mod lambda_env;
+mod lazy_client;
 mod rds;
 mod sns;
 mod sqs;
@@ -17,6 +18,7 @@ pub use elbv2::LoadBalancing;
 pub use endpoints::{endpoints, Service};
 pub use http::Https;
 pub use lambda_env::lambda_sdk_config;
+pub use lazy_client::LazyClient;
 pub use rds::Rds;
 pub use sns::{message_by_protocol, SnsNotifier};
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
@@ -116,7 +118,7 @@ pub type AwsNotifierHandler =
 
 pub fn incident_store(config: &crate::config::Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
     DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
+        LazyClient::from_sdk(sdk, aws_sdk_dynamodb::Client::new),
         config.incidents_table.clone(),
         config.incident_retention_days,
     )
@@ -126,9 +128,12 @@ pub fn target_health_handler(
     config: &crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> AwsTargetHealthHandler {
-    let autoscaling = AutoScaling::new(aws_sdk_autoscaling::Client::new(sdk));
+    let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
     crate::handlers::target_health::TargetHealthHandler::new(
-        LoadBalancing::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
+        LoadBalancing::new(LazyClient::from_sdk(
+            sdk,
+            aws_sdk_elasticloadbalancingv2::Client::new,
+        )),
         autoscaling.clone(),
         autoscaling,
         incident_store(config, sdk),
@@ -140,7 +145,7 @@ pub fn rds_health_handler(
     config: &crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> AwsRdsHealthHandler {
-    let rds = Rds::new(aws_sdk_rds::Client::new(sdk));
+    let rds = Rds::new(LazyClient::from_sdk(sdk, aws_sdk_rds::Client::new));
     crate::handlers::rds_health::RdsHealthHandler::new(
         rds.clone(),
         rds,
@@ -157,8 +162,13 @@ pub fn notifier_handler(
     let failure_destination = config
         .failed_notifications_queue_url
         .as_deref()
-        .map(|queue_url| SqsFailedNotifications::new(aws_sdk_sqs::Client::new(sdk), queue_url));
-    let sns = aws_sdk_sns::Client::new(sdk);
+        .map(|queue_url| {
+            SqsFailedNotifications::new(
+                LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new),
+                queue_url,
+            )
+        });
+    let sns = LazyClient::from_sdk(sdk, aws_sdk_sns::Client::new);
     let handler = crate::handlers::notifier::NotifierHandler::new(
         SnsNotifier::new(sns.clone(), topic),
         failure_destination,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 use super::classify;
+use super::LazyClient;
 use crate::domain::{ClusterMember, DbCluster, DbInstance, RdsEvent};
 use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId};
@@ -20,12 +21,14 @@ const MAX_EVENTS: i32 = 100;
 
 #[derive(Clone)]
 pub struct Rds {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl Rds {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 

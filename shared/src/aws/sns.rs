@@ -3,22 +3,23 @@ use aws_sdk_sns::Client;
 use serde_json::{json, Value};
 
 use super::classify;
+use super::LazyClient;
 use crate::error::Error;
 use crate::ports::{Channel, Notification, Notifier};
 
 /// Publishes to one topic, in the form of its channel.
 #[derive(Clone)]
 pub struct SnsNotifier {
-    client: Client,
+    client: LazyClient<Client>,
     topic_arn: String,
     channel: Channel,
 }
 
 impl SnsNotifier {
     /// The notifications topic: one message per protocol (`MessageStructure=json`).
-    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             topic_arn: topic_arn.into(),
             channel: Channel::Topic,
         }
@@ -26,9 +27,9 @@ impl SnsNotifier {
 
     /// The chat topic AWS Chatbot subscribes to. Chatbot renders a message only when the
     /// whole of it is a custom notification, so it gets that and nothing else.
-    pub fn chatbot(client: Client, topic_arn: impl Into<String>) -> Self {
+    pub fn chatbot(client: impl Into<LazyClient<Client>>, topic_arn: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             topic_arn: topic_arn.into(),
             channel: Channel::Chatbot,
         }

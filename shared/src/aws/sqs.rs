@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::classify;
 use super::sns::messages_by_protocol;
+use super::LazyClient;
 use crate::domain::IncidentState;
 use crate::error::Error;
 use crate::ports::{Channel, FailedNotification, FailedNotifications};
@@ -15,14 +16,14 @@ pub const FAILED_NOTIFICATION_SCHEMA: &str = "rebound.failed-notification/1";
 
 #[derive(Clone)]
 pub struct SqsFailedNotifications {
-    client: Client,
+    client: LazyClient<Client>,
     queue_url: String,
 }
 
 impl SqsFailedNotifications {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             queue_url: queue_url.into(),
         }
     }
