@@ -18,6 +18,7 @@ one `Pending` (not registered) until /_rebound/advance moves them on; see
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from typing import Any
@@ -1206,6 +1207,115 @@ def _patch_rds() -> None:
 
     RDSResponse.reboot_db_instance = response_reboot  # type: ignore[method-assign]
 
+    def response_describe_events(self: RDSResponse) -> ActionResult:
+        params = self.params
+        events = self.backend.describe_events(
+            source_identifier=params.get("SourceIdentifier"), source_type=params.get("SourceType")
+        )
+        page, marker = describe_events_page(
+            events,
+            start=params.get("StartTime"),
+            end=params.get("EndTime"),
+            duration=params.get("Duration"),
+            categories=params.get("EventCategories"),
+            max_records=params.get("MaxRecords"),
+            marker=params.get("Marker"),
+            now=utcnow(),
+        )
+        result: dict[str, Any] = {"Events": page}
+        if marker is not None:
+            result["Marker"] = marker
+        return ActionResult(result)
+
+    RDSResponse.describe_events = response_describe_events  # type: ignore[method-assign]
+
+
+# DescribeEvents, as RDS answers it (moto 5.2.5 ignores all of this and returns every
+# event it ever recorded): the window is StartTime..EndTime, or the last Duration
+# minutes (default 60) up to EndTime or now; only the asked EventCategories; oldest
+# first, MaxRecords (20-100, default 100) per page, a Marker to the next page.
+_DESCRIBE_EVENTS_DEFAULT_MINUTES = 60
+_MAX_RECORDS_RANGE = (20, 100)
+
+
+def _naive_utc(value: Any) -> dt.datetime:
+    """A request's timestamp (already parsed, or ISO 8601 text) or an event's date, as the
+    naive UTC datetime moto keeps."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            from moto.rds.exceptions import InvalidParameterValue
+
+            raise InvalidParameterValue(f"Invalid timestamp: {value}")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def describe_events_page(
+    events: list[Any],
+    *,
+    start: Any = None,
+    end: Any = None,
+    duration: Any = None,
+    categories: Any = None,
+    max_records: Any = None,
+    marker: Any = None,
+    now: dt.datetime,
+) -> tuple[list[Any], str | None]:
+    from moto.rds.exceptions import InvalidParameterValue
+
+    def whole(name: str, value: Any) -> int | None:
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidParameterValue(f"Invalid value for {name}: {value}")
+
+    until = _naive_utc(end) if end else _naive_utc(now)
+    if start:
+        since = _naive_utc(start)
+    else:
+        minutes = whole("Duration", duration)
+        since = until - dt.timedelta(minutes=_DESCRIBE_EVENTS_DEFAULT_MINUTES if minutes is None else minutes)
+    wanted = {c.lower() for c in categories} if categories else None
+    selected = sorted(
+        (
+            e
+            for e in events
+            if since <= _naive_utc(e.date) <= until
+            and (wanted is None or any(c.lower() in wanted for c in e.event_categories))
+        ),
+        key=lambda e: _naive_utc(e.date),
+    )
+    limit = whole("MaxRecords", max_records)
+    low, high = _MAX_RECORDS_RANGE
+    if limit is None:
+        limit = high
+    elif not low <= limit <= high:
+        raise InvalidParameterValue(f"Invalid value for MaxRecords: {limit}, valid values are {low} to {high}")
+    offset = 0
+    if marker:
+        try:
+            offset = int(str(marker).removeprefix("events-"))
+        except ValueError:
+            raise InvalidParameterValue(f"Invalid Marker: {marker}")
+    page = selected[offset : offset + limit]
+    following = offset + limit
+    return page, (f"events-{following}" if following < len(selected) else None)
+
+
+def clear_rds_events() -> int:
+    """Forgets every RDS event recorded so far (the layer's list and moto's): the
+    benchmark's way to make each timed failover its database's first in the window."""
+    forgotten = len(RDS_EVENTS)
+    RDS_EVENTS.clear()
+    for backend in _rds_backends():
+        backend.events.clear()
+    return forgotten
+
 
 # --------------------------------------------------------------------------------------
 # Resilience drills (`rebound drill`): what stopping a group's instance and blocking an
@@ -1302,4 +1412,6 @@ __all__ = [
     "rds_advance",
     "set_db_status",
     "list_rds_events",
+    "clear_rds_events",
+    "describe_events_page",
 ]

@@ -12,6 +12,7 @@ If the template is missing, uses a built-in copy of the incidents table definiti
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -937,6 +938,47 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("RebootDBInstance(ForceFailover) on Multi-AZ: rebooting, zones swapped, 0013 then 0049 (both modes)",
               forced_failover_swaps)
 
+    def multi_az_db(name: str) -> None:
+        rds.create_db_instance(DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MultiAZ=True, MasterUsername="rebound",
+                               MasterUserPassword="selfcheck-password")
+
+    def describe_events_as_rds() -> None:
+        name = "selfcheck-events"
+        multi_az_db(name)
+        try:
+            for _ in range(11):
+                rds.reboot_db_instance(DBInstanceIdentifier=name, ForceFailover=True)
+            mine = dict(SourceIdentifier=name, SourceType="db-instance")
+            everything = rds.describe_events(**mine)
+            expect("Marker" not in everything and len(everything["Events"]) > 22,
+                   f"default: the last hour, every category, one page: {len(everything['Events'])}")
+            failovers = rds.describe_events(EventCategories=["failover"], MaxRecords=20, **mine)
+            expect(len(failovers["Events"]) == 20 and failovers.get("Marker"), f"{len(failovers['Events'])} {failovers.get('Marker')}")
+            rest = rds.describe_events(EventCategories=["failover"], MaxRecords=20, Marker=failovers["Marker"], **mine)
+            expect(len(rest["Events"]) == 2 and "Marker" not in rest, f"{len(rest['Events'])} {rest.get('Marker')}")
+            dates = [e["Date"] for e in failovers["Events"] + rest["Events"]]
+            expect(dates == sorted(dates), "not oldest first")
+            created = rds.describe_events(EventCategories=["creation"], **mine)["Events"]
+            expect(created and all(e["EventCategories"] == ["creation"] for e in created), f"{created}")
+            now = dt.datetime.now(dt.timezone.utc)
+            later = rds.describe_events(StartTime=now + dt.timedelta(minutes=1), **mine)["Events"]
+            earlier = rds.describe_events(EndTime=now - dt.timedelta(minutes=5), Duration=60, **mine)["Events"]
+            expect(later == [] and earlier == [], f"outside the window: {later} {earlier}")
+            expect(len(rds.describe_events(Duration=1, EventCategories=["failover"], **mine)["Events"]) == 22,
+                   "the last minute")
+            for bad in (dict(MaxRecords=10), dict(MaxRecords=101)):
+                try:
+                    rds.describe_events(**bad, **mine)
+                    raise AssertionError(f"{bad} accepted")
+                except ClientError as exc:
+                    expect(exc.response["Error"]["Code"] == "InvalidParameterValue", f"{exc.response['Error']}")
+        finally:
+            rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+
+    check.run("DescribeEvents: the window (Duration, StartTime, EndTime), categories, oldest first, MaxRecords pages",
+              describe_events_as_rds)
+
     def failover_refusals() -> None:
         rds.create_db_instance(DBInstanceIdentifier="selfcheck-single", DBInstanceClass="db.t3.micro", Engine="postgres",
                                MasterUsername="u", MasterUserPassword="password-1", AllocatedStorage=20)
@@ -1047,6 +1089,21 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
               blocked_zone_fails_health_checks)
 
     # ---- reset --------------------------------------------------------------------------
+
+    def forget_rds_events() -> None:
+        name = "selfcheck-forget"
+        multi_az_db(name)
+        try:
+            rds.reboot_db_instance(DBInstanceIdentifier=name, ForceFailover=True)
+            expect(len(rds_events(name)) == 2, f"{rds_events(name)}")
+            status, answer = control(url, "DELETE", "/_rebound/rds-events")
+            expect(status == 200 and answer["forgotten"] >= 2, f"{status} {answer}")
+            expect(rds_events(name) == [], f"{rds_events(name)}")
+            expect(control(url, "GET", "/_rebound/rds-events")[1]["events"] == [], "the layer's list kept")
+        finally:
+            rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+
+    check.run("DELETE /_rebound/rds-events forgets the recorded RDS events (the benchmark's)", forget_rds_events)
 
     def reset() -> None:
         control(url, "POST", "/_rebound/faults", {"operation": "PutItem", "error_code": "Throttling"})

@@ -394,6 +394,7 @@ class ReboundApp:
             "/_rebound/db-instance-status": {"POST": self.post_db_status},
             "/_rebound/rds-events": {
                 "GET": lambda _b: (200, {"events": self._locked(fidelity.list_rds_events)}),
+                "DELETE": lambda _b: (200, {"forgotten": self._locked(fidelity.clear_rds_events)}),
             },
         }
 

@@ -15,9 +15,14 @@ use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId};
 use crate::ports::{DatabaseFailover, Databases, FailedOver};
 
-/// DescribeEvents returns at most this many events per call: far more than a cooldown
-/// window of one instance holds.
+/// DescribeEvents returns at most this many events per page (its maximum).
 const MAX_EVENTS: i32 = 100;
+
+/// Pages of DescribeEvents read at most: RDS lists oldest first, so the newest events
+/// of a busy window are on its last page. 50 pages is 5,000 events of one instance, far
+/// past what its window (at most 14 days) holds; a marker past that is left unread, and
+/// logged.
+const MAX_EVENT_PAGES: usize = 50;
 
 #[derive(Clone)]
 pub struct Rds {
@@ -141,20 +146,28 @@ impl Databases for Rds {
     ) -> Result<Vec<RdsEvent>, Error> {
         // DescribeEvents counts in whole minutes, at most 14 days.
         let minutes = (window.as_secs().div_ceil(60)).clamp(1, 20_160) as i32;
-        let output = self
-            .client
-            .describe_events()
-            .source_identifier(id.as_str())
-            .source_type(SourceType::DbInstance)
-            .duration(minutes)
-            .max_records(MAX_EVENTS)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeEvents", e))?;
-        let mut events: Vec<RdsEvent> = output
-            .events()
-            .iter()
-            .filter_map(|e| {
+        // Only the categories of the events Rebound knows (backups, configuration changes
+        // and notifications are not worth reading).
+        let categories: Vec<String> = crate::policy::rds::event_categories()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut events = Vec::new();
+        let mut marker = None;
+        for _ in 0..MAX_EVENT_PAGES {
+            let output = self
+                .client
+                .describe_events()
+                .source_identifier(id.as_str())
+                .source_type(SourceType::DbInstance)
+                .duration(minutes)
+                .set_event_categories(Some(categories.clone()))
+                .max_records(MAX_EVENTS)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("DescribeEvents", e))?;
+            events.extend(output.events().iter().filter_map(|e| {
                 Some(RdsEvent {
                     // The API returns no event id: only categories and the message.
                     id: None,
@@ -162,8 +175,19 @@ impl Databases for Rds {
                     message: e.message().unwrap_or_default().to_owned(),
                     at: timestamp(e.date()?)?,
                 })
-            })
-            .collect();
+            }));
+            marker = output.marker().filter(|m| !m.is_empty()).map(str::to_owned);
+            if marker.is_none() {
+                break;
+            }
+        }
+        if marker.is_some() {
+            warn!(
+                db = id.as_str(),
+                pages = MAX_EVENT_PAGES,
+                "DescribeEvents: pages past the limit left unread"
+            );
+        }
         events.sort_by_key(|e| e.at);
         Ok(events)
     }
@@ -351,6 +375,8 @@ mod tests {
                 req.source_identifier() == Some("rebound-demo-db")
                     && req.source_type() == Some(&SourceType::DbInstance)
                     && req.duration() == Some(30)
+                    && req.event_categories().contains(&"failover".to_owned())
+                    && req.marker().is_none()
             })
             .then_output(|| {
                 DescribeEventsOutput::builder()
@@ -372,5 +398,40 @@ mod tests {
         assert!(events[0].has_category("failover"));
         assert_eq!(events[0].id, None);
         assert_eq!(events[0].at.timestamp(), 1_795_000_000);
+    }
+
+    #[tokio::test]
+    async fn every_page_is_read_so_the_newest_events_are_not_missed() {
+        let event = |secs: i64| {
+            Event::builder()
+                .event_categories("failover")
+                .message("Multi-AZ instance failover completed.")
+                .date(aws_smithy_types::DateTime::from_secs(secs))
+                .build()
+        };
+        let first = mock!(Client::describe_events)
+            .match_requests(|req| req.marker().is_none())
+            .then_output(move || {
+                DescribeEventsOutput::builder()
+                    .events(event(1_795_000_000))
+                    .marker("page-2")
+                    .build()
+            });
+        let second = mock!(Client::describe_events)
+            .match_requests(|req| req.marker() == Some("page-2"))
+            .then_output(move || {
+                DescribeEventsOutput::builder()
+                    .events(event(1_795_000_060))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&first, &second]);
+        let events = Rds::new(client)
+            .recent_events(&db(), std::time::Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert_eq!(first.num_calls(), 1);
+        assert_eq!(second.num_calls(), 1);
+        let times: Vec<i64> = events.iter().map(|e| e.at.timestamp()).collect();
+        assert_eq!(times, [1_795_000_000, 1_795_000_060]);
     }
 }

@@ -159,6 +159,15 @@ pub const EVENT_TABLE: [EventRule; 13] = [
     ),
 ];
 
+/// The categories of the events in the table, each once: what Rebound asks
+/// DescribeEvents for.
+pub fn event_categories() -> Vec<&'static str> {
+    let mut categories: Vec<&'static str> = EVENT_TABLE.iter().map(|r| r.category).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    categories
+}
+
 /// The table's row for this event id in one of these categories.
 pub fn event_rule(id: &RdsEventId, categories: &[String]) -> Option<&'static EventRule> {
     EVENT_TABLE.iter().find(|rule| {
