@@ -284,6 +284,9 @@ KEEP_ALIVE = "rebound.keep_alive"
 # request starts there, so the HTTP parsing before the application runs counts as the
 # emulator's, not as the client's (the benchmark subtracts it from a function's latency).
 RECEIVED_AT = "rebound.received_at"
+# The request log's record of this request, for the server to add the time it took to
+# write the answer once it has.
+LOG_RECORD = "rebound.log_record"
 # Per handler thread: whether the request being answered keeps its connection open.
 _connection_kept = threading.local()
 
@@ -336,6 +339,17 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         # Headers and body leave in separate writes; with Nagle's algorithm the body
         # would wait for the client's delayed ACK (40 ms) on a kept-alive connection.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_one_request(self) -> None:
+        self._received_at: float | None = None
+        super().handle_one_request()
+        # The answer has been written: its writing is the emulator's time too.
+        environ = getattr(self, "_environ", None)
+        received_at = self._received_at
+        if environ is not None and received_at is not None and environ.get(RECEIVED_AT) == received_at:
+            record = environ.get(LOG_RECORD)
+            if record is not None:
+                record["duration_s"] = time.perf_counter() - received_at
 
     def parse_request(self) -> bool:
         self._received_at = time.perf_counter()
@@ -465,22 +479,23 @@ class ReboundApp:
             capturing_start_response(_status_line(status), headers)
             return [payload]
         finally:
+            record = {
+                "service": service,
+                "operation": operation,
+                "at": started,
+                # None when the connection was dropped (no HTTP answer at all).
+                "status": captured.get("status", 500),
+                # Wall time from the request line read (HTTP parsing included) to the
+                # answer written (KeepAliveRequestHandler updates it once the answer has
+                # left), and the part spent serving inside moto's lock: the benchmark
+                # sums busy_s to tell the emulator's own share.
+                "duration_s": time.perf_counter() - started_perf,
+                "busy_s": timing.get("busy_s", 0.0),
+                **entry,
+            }
+            environ[LOG_RECORD] = record
             with self.state.lock:
-                self.state.requests.append(
-                    {
-                        "service": service,
-                        "operation": operation,
-                        "at": started,
-                        # None when the connection was dropped (no HTTP answer at all).
-                        "status": captured.get("status", 500),
-                        # Wall time from the request line read (HTTP parsing included) to
-                        # the answer, and the part spent serving inside moto's lock: the
-                        # benchmark sums busy_s to tell the emulator's own share.
-                        "duration_s": time.perf_counter() - started_perf,
-                        "busy_s": timing.get("busy_s", 0.0),
-                        **entry,
-                    }
-                )
+                self.state.requests.append(record)
 
     def dispatch_to_moto(
         self,
