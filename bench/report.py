@@ -145,11 +145,19 @@ def machine() -> dict[str, Any]:
 
 def git_state(outputs: list[Path]) -> dict[str, Any]:
     commit = run("git", "rev-parse", "HEAD")
-    status = run("git", "status", "--porcelain", "--untracked-files=no")
+    # Read as is: run() strips, and " M path" would lose its leading space (and its
+    # path a letter).
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=30)
+        status = done.stdout if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        status = None
     ignored = {str(p.resolve().relative_to(ROOT)) for p in outputs if p.resolve().is_relative_to(ROOT)}
     dirty = None
     if status is not None:
-        changed = [line[3:] for line in status.splitlines() if line[3:] not in ignored]
+        # -z: "XY path" entries separated by NUL, paths unquoted.
+        changed = [entry[3:] for entry in status.split("\0") if entry and entry[3:] not in ignored]
         dirty = bool(changed)
     return {"commit": commit, "dirty": dirty}
 
@@ -909,7 +917,10 @@ def build(directory: Path, markdown: Path, json_out: Path, before_spec: str | No
     build_info = load_json(directory / "build.json")
     now = dt.datetime.now(dt.timezone.utc)
     host = machine()
-    git = git_state([markdown, json_out])
+    # What this run writes itself (the flame graphs are drawn before the report, the
+    # README after) does not make the measured tree dirty.
+    git = git_state([markdown, json_out, *sorted((markdown.parent / "flamegraphs").glob("*.svg")),
+                     *([readme] if readme is not None else [])])
 
     lines = [
         f"<!-- {GENERATED}. Source: bench/report.py on {directory}. -->",
