@@ -49,9 +49,9 @@ pub struct Https {
 /// Building it reads and parses the platform's trust store (about 140 roots): 2.3 of the
 /// 4.1 ms a function's init took (target-health's init with the system's roots against
 /// SSL_CERT_FILE holding one, bench/harness.py), spent before an event that may need no
-/// connection at all. Built on first use instead, on the function's one
-/// thread: that call is about to make a TLS handshake that needs the roots anyway, and
-/// nothing else runs on the thread meanwhile, so blocking it once costs what init did.
+/// connection at all. Built on first use instead, on the function's one thread: that
+/// call is about to make a TLS handshake that needs the roots anyway, and nothing else
+/// runs on the thread meanwhile, so blocking it once costs what init did.
 #[derive(Clone, Debug, Default)]
 struct LazyConnector {
     built: Arc<OnceLock<SharedHttpConnector>>,
