@@ -17,6 +17,7 @@ static ITEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
     STREAM_SAMPLES
         .iter()
         .flat_map(|sample| {
+            // allow: the samples are the repo's own event files compiled in, not fuzzer input
             let event: serde_json::Value = serde_json::from_str(sample).expect("a sample is JSON");
             event["Records"]
                 .as_array()
@@ -44,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(incident) = serde_dynamo::from_item::<_, Incident>(item) {
         TALLY.hit(2);
         let again: serde_dynamo::Item =
+            // allow: an invariant under test: a panic is the crash libFuzzer reports
             serde_dynamo::to_item(&incident).expect("an incident encodes");
+        // allow: an invariant under test: a panic is the crash libFuzzer reports
         let back: Incident = serde_dynamo::from_item(again).expect("its own item decodes");
         assert_eq!(back, incident);
     }

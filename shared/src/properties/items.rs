@@ -24,6 +24,7 @@ type Item = HashMap<String, AttributeValue>;
 
 fn time() -> impl Strategy<Value = DateTime<Utc>> {
     // 1970 to 2200, to the second.
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     (0i64..7_258_118_400).prop_map(|s| Utc.timestamp_opt(s, 0).single().expect("in range"))
 }
 
@@ -54,6 +55,7 @@ fn target() -> impl Strategy<Value = TargetHealth> {
         prop::option::of(interesting_string()),
     )
         .prop_map(|(hex, port, state, reason, description)| TargetHealth {
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             instance_id: InstanceId::parse(format!("i-{hex}")).expect("a valid instance id"),
             port,
             state,
@@ -158,6 +160,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     drill,
                 ),
             )| Incident {
+                // allow: property test (the module is cfg(test)): a panic is how a case fails
                 id: IncidentId::parse(format!("inc-{suffix}")).expect("a valid incident id"),
                 resource,
                 state,
@@ -225,6 +228,7 @@ fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
         2 => (incident(), prop::collection::vec((field(), attribute_value()), 0..4)).prop_map(
             |(incident, changes)| {
+                // allow: property test (the module is cfg(test)): a panic is how a case fails
                 let mut item: Item = to_item(&incident).expect("an incident encodes");
                 for (name, value) in changes {
                     item.insert(name, value);
@@ -241,11 +245,14 @@ fn every_incident_round_trips_through_its_item() {
     let mut runner = TestRunner::new(config());
     runner
         .run(&incident(), |incident| {
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             let item: Item = to_item(&incident).expect("an incident encodes");
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             let back: Incident = from_item(item).expect("its own item decodes");
             prop_assert_eq!(back, incident);
             Ok(())
         })
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
 }
 
@@ -259,5 +266,6 @@ fn any_item_decodes_to_an_incident_or_ledger_or_an_error() {
             let _ = from_item::<Ledger>(item);
             Ok(())
         })
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
 }

@@ -102,6 +102,7 @@ fn node_mut<'a>(mut value: &'a mut Value, path: &[usize]) -> &'a mut Value {
         if !has_child {
             break;
         }
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         value = child_mut(value, step).expect("checked above: the node has children");
     }
     value
@@ -146,6 +147,7 @@ pub fn samples(function: &str) -> Vec<Value> {
         .join(function);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .map(|entry| entry.expect("a readable directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();

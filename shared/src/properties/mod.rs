@@ -41,6 +41,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .expect("a current-thread runtime builds")
         .block_on(future)
 }

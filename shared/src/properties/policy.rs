@@ -103,6 +103,7 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         // 1. Opt-in: the group carries the managed tag with value "true".
         let group = owner(world, &action.target.id);
         prop_assert!(group.is_some(), "{} has no group", action.target.id);
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         let group = group.expect("checked");
         prop_assert_eq!(&action.scope, &ResourceRef::auto_scaling_group(&group.name));
         prop_assert_eq!(
@@ -120,7 +121,9 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         );
         prop_assert!(!group.instance_refresh_in_progress);
         let member = group
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             .instance(&InstanceId::parse(action.target.id.as_str()).expect("checked"))
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             .expect("the owner holds the instance");
         prop_assert_eq!(member.lifecycle_state.as_str(), "InService");
         prop_assert!(!member.marked_unhealthy(), "already marked unhealthy");
@@ -162,6 +165,7 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
             .groups
             .iter()
             .find(|g| ResourceRef::auto_scaling_group(&g.name) == *scope)
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             .expect("every scope is an observed group");
         prop_assert!(
             planned + group.leaving_count() <= config.max_in_flight_per_group,
@@ -195,6 +199,7 @@ fn check_resolution(world: &World, decision: &Decision) -> Result<(), TestCaseEr
     }
     let incident = world.incident.as_ref();
     prop_assert!(incident.is_some(), "resolved without an incident");
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     let incident = incident.expect("checked");
     prop_assert!(!world.targets.is_empty(), "resolved an empty target group");
     prop_assert!(world
@@ -240,12 +245,14 @@ fn the_policy_never_picks_an_action_that_breaks_an_invariant() {
             }
             refusals
                 .lock()
+                // allow: property test (the module is cfg(test)): a panic is how a case fails
                 .expect("not poisoned")
                 .extend(decision.refusals.iter().map(|r| r.guard()));
             check_actions(&world, &decision)?;
             check_resolution(&world, &decision)?;
             Ok(())
         })
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
     if check_coverage {
         // Not vacuous: the generators reach the action path and most guards.
@@ -253,6 +260,7 @@ fn the_policy_never_picks_an_action_that_breaks_an_invariant() {
             remediations.load(Ordering::Relaxed) > 0,
             "no case remediated"
         );
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         let seen = refusals.into_inner().expect("not poisoned");
         for guard in [
             "all-targets-unhealthy",
@@ -280,5 +288,6 @@ fn the_policy_decides_the_same_way_twice() {
             prop_assert_eq!(decide(&world), decide(&world));
             Ok(())
         })
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
 }

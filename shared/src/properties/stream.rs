@@ -21,6 +21,7 @@ fn deliver(event: StreamEvent) -> Result<(usize, Vec<crate::ports::Notification>
     let records = event.records.len();
     let response = block_on(handler.handle(event));
     prop_assert!(response.is_ok(), "the handler failed: {:?}", response.err());
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     let failures = response.expect("checked").batch_item_failures.len();
     prop_assert!(failures <= 1, "stops at the first failure");
     prop_assert!(failures <= records);
@@ -56,12 +57,15 @@ fn any_stream_batch_is_answered_within_sns_limits() {
             }
             Ok(())
         })
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
 }
 
 /// An INSERT record of this incident, as the stream delivers it.
 fn record(incident: &Incident, sequence: usize) -> Value {
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     let item: serde_dynamo::Item = serde_dynamo::to_item(incident).expect("an incident encodes");
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     let mut image = serde_json::to_value(item).expect("an item is JSON");
     image["kind"] = json!({"S": "incident"});
     json!({
@@ -100,5 +104,6 @@ fn every_new_incident_is_announced_once_within_sns_limits() {
                 Ok(())
             },
         )
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .unwrap();
 }

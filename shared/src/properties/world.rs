@@ -24,18 +24,22 @@ pub const TARGET_GROUP: &str =
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
         .single()
+        // allow: property test (the module is cfg(test)): a panic is how a case fails
         .expect("a valid date")
 }
 
 pub fn instance(n: usize) -> InstanceId {
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     InstanceId::parse(format!("i-{n:04x}")).expect("a valid instance id")
 }
 
 pub fn group_name(n: usize) -> AutoScalingGroupName {
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     AutoScalingGroupName::parse(format!("asg-{n}")).expect("a valid group name")
 }
 
 pub fn target_group() -> TargetGroupArn {
+    // allow: property test (the module is cfg(test)): a panic is how a case fails
     TargetGroupArn::parse(TARGET_GROUP).expect("a valid target group ARN")
 }
 
@@ -175,6 +179,7 @@ fn ledger_entries(instances: usize) -> impl Strategy<Value = Vec<LedgerEntry>> {
         .prop_map(|(at, n, launch_template)| LedgerEntry {
             at,
             target: instance(n).to_string(),
+            // allow: property test (the module is cfg(test)): a panic is how a case fails
             incident: IncidentId::parse("inc-earlier").expect("a valid incident id"),
             launch_template,
         });
