@@ -49,12 +49,9 @@ impl<C> LazyClient<C> {
 /// A client already built (tests' mocks, the CLI): nothing left to defer.
 impl<C: Clone + Send + Sync + 'static> From<C> for LazyClient<C> {
     fn from(client: C) -> Self {
-        let built = OnceLock::new();
-        let _ = built.set(client.clone());
-        Self(Arc::new(Inner {
-            built,
-            build: Box::new(move || client.clone()),
-        }))
+        let built = Self::new(move || client.clone());
+        let _ = &*built; // built now: nothing left to defer
+        built
     }
 }
 

@@ -30,18 +30,14 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::error::{is_retryable_code, Error};
 
 /// Loads the shared SDK configuration once (region, credentials, and
-/// `AWS_ENDPOINT_URL` when pointed at an emulator), with its own HTTPS connector.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    load_sdk_config_with(&Https::new()).await
-}
-
-/// Loads the shared SDK configuration with the given connector: every client built
-/// from it shares that connector's connection pool. Retries are adaptive: under a storm
-/// the clients slow down on throttling instead of spending the account's ELB and Auto
+/// `AWS_ENDPOINT_URL` when pointed at an emulator) through aws-config's full chain (the
+/// CLI, run by people with profiles), on one HTTPS connector: every client built from it
+/// shares that connector's connection pool. Retries are adaptive: under a storm the
+/// clients slow down on throttling instead of spending the account's ELB and Auto
 /// Scaling API rate that other tools share.
-pub async fn load_sdk_config_with(https: &Https) -> aws_config::SdkConfig {
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https.client())
+        .http_client(Https::new().client())
         .retry_config(retry_config())
         .load()
         .await
