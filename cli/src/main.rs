@@ -6,6 +6,9 @@ mod render;
 mod report;
 mod select;
 
+#[cfg(test)]
+mod golden;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
