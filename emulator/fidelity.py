@@ -419,6 +419,30 @@ def _register_instance(backend: AutoScalingBackend, group: FakeAutoScalingGroup,
 # Patches
 # --------------------------------------------------------------------------------------
 
+# Zonal shift (zonal_shift.py installs these): "avoided_zones"(group) -> zone names the
+# group must not launch into (the zone of a shift in effect on the group), and
+# "hold_replacement"(group, state) -> whether an Unhealthy instance stays unreplaced
+# (ImpairedZoneHealthCheckBehavior IgnoreUnhealthy, instance in the shifted zone).
+ZONAL_HOOKS: dict[str, Any] = {}
+
+
+def _subnet_zone(ec2_backend: Any, subnet_id: str) -> str | None:
+    try:
+        return ec2_backend.get_subnet(subnet_id).availability_zone  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def _avoided_zones(group: FakeAutoScalingGroup) -> set[str]:
+    hook = ZONAL_HOOKS.get("avoided_zones")
+    return set(hook(group)) if hook else set()
+
+
+def _held_by_zonal_shift(group: FakeAutoScalingGroup, state: InstanceState) -> bool:
+    hook = ZONAL_HOOKS.get("hold_replacement")
+    return bool(hook(group, state)) if hook else False
+
+
 _INSTALLED = False
 
 
@@ -592,6 +616,8 @@ def _patch_autoscaling() -> None:
         suspended = {p["ProcessName"] for p in group.suspended_processes}
         if suspended & _REPLACE_BLOCKERS:
             return  # stays InService + Unhealthy, exactly what Rebound's guard must see
+        if _held_by_zonal_shift(group, state):
+            return  # IgnoreUnhealthy in the zone the group is shifted away from
         if _MODE["mode"] == "phased":
             start_replacement(self, group, state)
         else:
@@ -733,9 +759,16 @@ def _patch_autoscaling() -> None:
     def _balanced_launch(self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]) -> None:
         """moto launches every instance into the first subnet of VPCZoneIdentifier.
         A real group balances across its Availability Zones: put each new instance
-        in the subnet with the fewest InService (or Pending) instances."""
+        in the subnet with the fewest InService (or Pending) instances. A group with
+        zonal shift enabled that is shifted away from a zone launches only into its
+        other zones (all of them, if the shift would leave none)."""
         subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
-        if len(subnets) <= 1:
+        avoided = _avoided_zones(self) if len(subnets) > 1 else set()
+        if avoided:
+            ec2 = self.autoscaling_backend.ec2_backend
+            allowed = [s for s in subnets if _subnet_zone(ec2, s) not in avoided]
+            subnets = allowed or subnets
+        if len(subnets) <= 1 and not avoided:
             orig_launch(self, count_needed, propagated_tags)
             return
         current = Counter(st.instance.subnet_id for st in self.active_instances())
@@ -1374,6 +1407,8 @@ def _ec2_health_check(account_id: str, region: str, instance_ids: list[str]) -> 
             if suspended & _EC2_HEALTH_CHECK_BLOCKERS:
                 continue  # AWS does not even mark it while HealthCheck is suspended
             state.health_status = "Unhealthy"
+            if _held_by_zonal_shift(group, state):
+                continue  # IgnoreUnhealthy in the zone the group is shifted away from
             if _MODE["mode"] == "phased":
                 start_replacement(backend, group, state)
             else:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import cbor2
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
@@ -132,6 +133,115 @@ def control(url: str, method: str, path: str, body: Any = None) -> tuple[int, An
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def sigv4(service: str) -> str:
+    """An Authorization header with the credential scope moto routes on (moto does not
+    check signatures)."""
+    return (f"AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=0")
+
+
+class Ts(float):
+    """A timestamp (epoch seconds) for sdk_cbor: CBOR tag 1 around a double."""
+
+
+def sdk_cbor(value: Any) -> bytes:
+    """CBOR exactly as aws-smithy-cbor (the Rust SDK) writes a request: structures as
+    indefinite-length maps (begin_map ... end), lists as definite arrays, definite
+    strings, integers in their shortest form, doubles as 64-bit floats, timestamps as
+    tag 1 around a double."""
+    import struct
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes([major << 5 | n])
+        for extra, size, fmt in ((24, 0xFF, ">B"), (25, 0xFFFF, ">H"), (26, 0xFFFFFFFF, ">I")):
+            if n <= size:
+                return bytes([major << 5 | extra]) + struct.pack(fmt, n)
+        return bytes([major << 5 | 27]) + struct.pack(">Q", n)
+
+    if isinstance(value, Ts):
+        return b"\xc1\xfb" + struct.pack(">d", float(value))
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, float):
+        return b"\xfb" + struct.pack(">d", value)
+    if isinstance(value, str):
+        data = value.encode()
+        return head(3, len(data)) + data
+    if isinstance(value, (list, tuple)):
+        return head(4, len(value)) + b"".join(sdk_cbor(v) for v in value)
+    if isinstance(value, dict):
+        return b"\xbf" + b"".join(sdk_cbor(k) + sdk_cbor(v) for k, v in value.items()) + b"\xff"
+    raise TypeError(f"cannot encode {value!r}")
+
+
+def cbor_call(
+    url: str, operation: str, payload: Any, headers: dict[str, str | None] | None = None, raw: bool = False,
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """A CloudWatch call as aws-sdk-cloudwatch 1.140 sends it (Smithy RPC v2 CBOR): POST
+    /service/GraniteServiceVersion20100801/operation/<Operation> with its headers. Answers
+    (status, headers, decoded CBOR body or None when empty; the raw bytes with raw=True)."""
+    data = body if body is not None else (sdk_cbor(payload) if payload is not None else b"")
+    sent = {
+        "smithy-protocol": "rpc-v2-cbor",
+        "Accept": "application/cbor",
+        "x-amzn-query-mode": "true",
+        "Authorization": sigv4("monitoring"),
+        "X-Amz-Date": "20260101T000000Z",
+        "amz-sdk-invocation-id": "00000000-0000-4000-8000-000000000000",
+        "amz-sdk-request": "attempt=1; max=3",
+        "User-Agent": "aws-sdk-rust/1.3 os/linux lang/rust",
+    }
+    if data:
+        sent["Content-Type"] = "application/cbor"
+    for key, value in (headers or {}).items():
+        if value is None:
+            sent.pop(key, None)
+        else:
+            sent[key] = value
+    request = urllib.request.Request(
+        f"{url}/service/GraniteServiceVersion20100801/operation/{operation}", data=data, method="POST", headers=sent)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, got, raw_body = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        status, got, raw_body = exc.code, dict(exc.headers), exc.read()
+    if raw:
+        return status, got, raw_body
+    return status, got, (cbor2.loads(raw_body) if raw_body else None)
+
+
+def query_call(url: str, service: str, params: dict[str, str]) -> int:
+    """A query-protocol (form-encoded) request; answers the HTTP status."""
+    from urllib.parse import urlencode
+
+    request = urllib.request.Request(url + "/", data=urlencode(params).encode(), method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", "Authorization": sigv4(service)})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def rest_call(url: str, method: str, path: str, body: Any = None) -> tuple[int, tuple[str | None, Any]]:
+    """A raw ARC zonal shift (REST-JSON) request: (status, (x-amzn-ErrorType, JSON body))."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": sigv4("arc-zonal-shift")}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, (None, json.loads(response.read() or b"null"))
+    except urllib.error.HTTPError as exc:
+        return exc.code, (exc.headers.get("x-amzn-ErrorType"), json.loads(exc.read() or b"null"))
 
 
 def main() -> int:
@@ -1088,6 +1198,677 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("a subnet behind a network ACL with no inbound allow: its targets unhealthy/Target.Timeout until restored",
               blocked_zone_fails_health_checks)
 
+    # ---- CloudWatch over Smithy RPC v2 CBOR (what the Rust SDK speaks) --------------------
+
+    cw = boto3.client("cloudwatch", **kw)  # boto3 1.43 speaks awsJson1_0 to CloudWatch
+
+    def cw_describe_alarm_state(name: str) -> str:
+        status, _headers, answer = cbor_call(url, "DescribeAlarms", {"AlarmNames": [name]})
+        expect(status == 200 and len(answer["MetricAlarms"]) == 1, f"{status} {answer}")
+        return str(answer["MetricAlarms"][0]["StateValue"])
+
+    def cloudwatch_cbor_alarms() -> None:
+        alarm = {
+            "AlarmName": "selfcheck-cbor-unhealthy", "AlarmDescription": "from the CBOR client",
+            "ActionsEnabled": True, "AlarmActions": [p["topic_arn"]],
+            "MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB", "Statistic": "Maximum",
+            "Dimensions": [{"Name": "TargetGroup", "Value": p["stacks"][0]["target_group_full_name"]},
+                           {"Name": "LoadBalancer", "Value": p["load_balancer_full_name"]}],
+            "Period": 60, "EvaluationPeriods": 2, "DatapointsToAlarm": 1, "Threshold": 0.0,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+        }
+        status, headers, answer = cbor_call(url, "PutMetricAlarm", alarm)
+        # A Unit output: 200, the protocol header, no body and no Content-Type.
+        expect((status, answer) == (200, None) and headers.get("smithy-protocol") == "rpc-v2-cbor"
+               and "Content-Type" not in headers, f"PutMetricAlarm {status} {headers} {answer}")
+        status, headers, raw = cbor_call(url, "DescribeAlarms", {"AlarmNames": ["selfcheck-cbor-unhealthy"]}, raw=True)
+        expect(status == 200 and headers.get("Content-Type") == "application/cbor"
+               and headers.get("smithy-protocol") == "rpc-v2-cbor", f"{status} {headers}")
+        answer = cbor2.loads(raw)
+        expect(set(answer) >= {"MetricAlarms", "CompositeAlarms"} and answer["CompositeAlarms"] == [], f"{answer}")
+        got = answer["MetricAlarms"][0]
+        for key in ("AlarmName", "AlarmDescription", "MetricName", "Namespace", "Statistic", "Dimensions", "Period",
+                    "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+                    "AlarmActions"):
+            expect(got[key] == alarm[key], f"{key}: {got.get(key)!r} != {alarm[key]!r}")
+        expect(got["AlarmArn"] == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:selfcheck-cbor-unhealthy", got["AlarmArn"])
+        expect((got["StateValue"], got["StateReason"]) == ("OK", "Unchecked: Initial alarm creation"), f"{got}")
+        # Types as the Rust SDK decodes them: Threshold a CBOR double (major type 7), timestamps tag 1.
+        expect(isinstance(got["Threshold"], float) and isinstance(got["Period"], int), f"{got}")
+        expect(b"\xc1\xfb" in raw, "no tag-1 (epoch) double timestamp in the answer")
+        expect(isinstance(got["StateUpdatedTimestamp"], dt.datetime)
+               and abs(got["StateUpdatedTimestamp"].timestamp() - time.time()) < 60, f"{got['StateUpdatedTimestamp']}")
+        status, headers, answer = cbor_call(url, "SetAlarmState", {
+            "AlarmName": "selfcheck-cbor-unhealthy", "StateValue": "ALARM", "StateReason": "set through CBOR"})
+        expect((status, answer) == (200, None), f"SetAlarmState {status} {answer}")
+        expect(cw.describe_alarms(AlarmNames=["selfcheck-cbor-unhealthy"])["MetricAlarms"][0]["StateValue"] == "ALARM",
+               "boto3 does not see the CBOR SetAlarmState")
+        status, headers, answer = cbor_call(url, "SetAlarmState", {
+            "AlarmName": "selfcheck-no-such-alarm", "StateValue": "ALARM", "StateReason": "x"})
+        expect(status == 404 and answer["__type"] == "com.amazonaws.cloudwatch#ResourceNotFound"
+               and headers.get("x-amzn-query-error") == "ResourceNotFound;Sender"
+               and headers.get("smithy-protocol") == "rpc-v2-cbor", f"{status} {headers} {answer}")
+        status, _headers, answer = cbor_call(url, "DeleteAlarms", {"AlarmNames": ["selfcheck-cbor-unhealthy"]})
+        expect((status, answer) == (200, None), f"DeleteAlarms {status} {answer}")
+        status, _headers, answer = cbor_call(url, "DescribeAlarms", {"AlarmNames": ["selfcheck-cbor-unhealthy"]})
+        expect(answer["MetricAlarms"] == [], f"{answer}")
+
+    check.run("CloudWatch RPC v2 CBOR (Rust SDK wire format): PutMetricAlarm, DescribeAlarms, SetAlarmState, "
+              "DeleteAlarms; Unit outputs bodiless; errors with __type + x-amzn-query-error", cloudwatch_cbor_alarms)
+
+    def cloudwatch_shared_with_boto3() -> None:
+        for name in ("selfcheck-shared-json", "selfcheck-shared-query"):
+            cw.put_metric_alarm(AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="UnHealthyHostCount",
+                                Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0,
+                                ComparisonOperator="GreaterThanThreshold")
+            expect(cw_describe_alarm_state(name) == "OK", f"{name} not OK at first")
+        cw.set_alarm_state(AlarmName="selfcheck-shared-json", StateValue="ALARM", StateReason="boto3 (awsJson1_0)")
+        # The query protocol, as older SDKs (and boto3 before CloudWatch went JSON) send it.
+        status = query_call(url, "monitoring", {
+            "Action": "SetAlarmState", "Version": "2010-08-01", "AlarmName": "selfcheck-shared-query",
+            "StateValue": "ALARM", "StateReason": "query protocol"})
+        expect(status == 200, f"query SetAlarmState {status}")
+        for name in ("selfcheck-shared-json", "selfcheck-shared-query"):
+            expect(cw_describe_alarm_state(name) == "ALARM", f"{name}: CBOR DescribeAlarms does not see ALARM")
+        # boto3's DescribeAlarms is answered by the same code (StateValue with a prefix, both filters).
+        firing = cw.describe_alarms(AlarmNamePrefix="selfcheck-shared", StateValue="ALARM")["MetricAlarms"]
+        expect(sorted(a["AlarmName"] for a in firing) == ["selfcheck-shared-json", "selfcheck-shared-query"],
+               f"{[a['AlarmName'] for a in firing]}")
+        cw.delete_alarms(AlarmNames=["selfcheck-shared-json", "selfcheck-shared-query"])
+
+    check.run("an alarm set to ALARM through boto3 (awsJson1_0) and the query protocol is ALARM through CBOR",
+              cloudwatch_shared_with_boto3)
+
+    def describe_alarms_filters() -> None:
+        for n in range(5):
+            cbor_call(url, "PutMetricAlarm", {
+                "AlarmName": f"selfcheck-page-{n}", "Namespace": "Rebound/Selfcheck", "MetricName": "M",
+                "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.5,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:pager"] if n % 2 else []})
+        cbor_call(url, "PutMetricAlarm", {"AlarmName": "other-selfcheck", "Namespace": "Rebound/Selfcheck",
+                                          "MetricName": "M", "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
+                                          "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"})
+        cbor_call(url, "SetAlarmState", {"AlarmName": "selfcheck-page-3", "StateValue": "ALARM", "StateReason": "x"})
+
+        def names(body: dict[str, Any]) -> tuple[list[str], str | None]:
+            status, _h, answer = cbor_call(url, "DescribeAlarms", body)
+            expect(status == 200, f"{body}: {status} {answer}")
+            return [a["AlarmName"] for a in answer["MetricAlarms"]], answer.get("NextToken")
+
+        got, _ = names({"AlarmNamePrefix": "selfcheck-page-"})
+        expect(got == [f"selfcheck-page-{n}" for n in range(5)], f"prefix: {got}")
+        expect(names({"AlarmNamePrefix": "selfcheck-page-", "StateValue": "ALARM"})[0] == ["selfcheck-page-3"],
+               "prefix + StateValue")
+        expect(names({"AlarmNames": ["selfcheck-page-1", "other-selfcheck", "nope"]})[0]
+               == ["other-selfcheck", "selfcheck-page-1"], "AlarmNames")
+        expect(names({"AlarmNamePrefix": "selfcheck-page-", "ActionPrefix": "arn:aws:sns:us-east-1:123456789012:pag"})[0]
+               == ["selfcheck-page-1", "selfcheck-page-3"], "ActionPrefix")
+        expect(names({"AlarmNamePrefix": "selfcheck-page-", "AlarmTypes": ["CompositeAlarm"]})[0] == [], "AlarmTypes")
+        first, token = names({"AlarmNamePrefix": "selfcheck-page-", "MaxRecords": 2})
+        second, token2 = names({"AlarmNamePrefix": "selfcheck-page-", "MaxRecords": 2, "NextToken": token})
+        third, token3 = names({"AlarmNamePrefix": "selfcheck-page-", "MaxRecords": 2, "NextToken": token2})
+        expect((first, second, third, token3) == (["selfcheck-page-0", "selfcheck-page-1"],
+                                                  ["selfcheck-page-2", "selfcheck-page-3"], ["selfcheck-page-4"], None),
+               f"pages {first} {second} {third} {token3}")
+        for body, code, status in (
+            ({"NextToken": "garbage"}, "InvalidNextToken", 400),
+            ({"MaxRecords": 0}, "ValidationError", 400),
+            ({"MaxRecords": 101}, "ValidationError", 400),
+            ({"AlarmNames": ["a"], "AlarmNamePrefix": "a"}, "InvalidParameterCombination", 400),
+            ({"StateValue": "RED"}, "ValidationError", 400),
+        ):
+            got_status, headers, answer = cbor_call(url, "DescribeAlarms", body)
+            expect(got_status == status and headers.get("x-amzn-query-error", "").startswith(code + ";")
+                   and answer["__type"].startswith("com.amazonaws.cloudwatch#"), f"{body}: {got_status} {headers} {answer}")
+        # boto3 paginates the same way.
+        pages = cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix="selfcheck-page-",
+                                                              PaginationConfig={"PageSize": 2})
+        expect(sum(len(pg["MetricAlarms"]) for pg in pages) == 5, "boto3 pagination")
+        cw.delete_alarms(AlarmNames=[f"selfcheck-page-{n}" for n in range(5)] + ["other-selfcheck"])
+
+    check.run("DescribeAlarms (CBOR): AlarmNamePrefix, AlarmNames, StateValue, ActionPrefix, AlarmTypes, "
+              "MaxRecords/NextToken; errors", describe_alarms_filters)
+
+    def cbor_protocol_errors() -> None:
+        status, headers, answer = cbor_call(url, "NoSuchOperation", {})
+        expect(status == 400 and answer == {"__type": "com.amazon.coral.service#UnknownOperationException",
+                                            "message": "Unknown operation NoSuchOperation"}
+               and headers.get("smithy-protocol") == "rpc-v2-cbor" and headers.get("Content-Type") == "application/cbor",
+               f"{status} {headers} {answer}")
+        status, _h, answer = cbor_call(url, "DescribeAlarms", {}, headers={"smithy-protocol": None})
+        expect(status == 400 and answer["__type"].endswith("#SerializationException"), f"no smithy-protocol: {answer}")
+        status, _h, answer = cbor_call(url, "DescribeAlarms", {}, headers={"X-Amz-Target": "x.DescribeAlarms"})
+        expect(status == 400 and answer["__type"].endswith("#SerializationException"), f"X-Amz-Target: {answer}")
+        status, _h, answer = cbor_call(url, "DescribeAlarms", None, body=b"\xff\x00")
+        expect(status == 400 and answer["__type"].endswith("#SerializationException"), f"bad CBOR: {answer}")
+        # Faults: the CBOR error shape, retried by nobody here; the request log names the operation.
+        control(url, "DELETE", "/_rebound/requests")
+        control(url, "POST", "/_rebound/faults", {"operation": "DescribeAlarms", "service": "monitoring",
+                                                  "error_code": "Throttling", "message": "Rate exceeded"})
+        status, headers, answer = cbor_call(url, "DescribeAlarms", {})
+        expect(status == 400 and answer == {"__type": "com.amazonaws.cloudwatch#Throttling", "message": "Rate exceeded"}
+               and headers.get("x-amzn-query-error") == "Throttling;Sender", f"{status} {headers} {answer}")
+        control(url, "POST", "/_rebound/faults", {"operation": "GetMetricData", "status": 503})
+        status, headers, answer = cbor_call(url, "GetMetricData", {})
+        expect(status == 503 and headers.get("x-amzn-query-error") == "ServiceUnavailable;Receiver", f"{status} {answer}")
+        entries = [(e["service"], e["operation"], e["status"], e["fault"]) for e in control(url, "GET", "/_rebound/requests")[1]]
+        expect(entries == [("monitoring", "DescribeAlarms", 400, "injected"), ("monitoring", "GetMetricData", 503, "injected")],
+               f"{entries}")
+
+    check.run("CBOR: unknown operation, missing smithy-protocol, X-Amz-Target, bad body: CBOR errors; "
+              "faults in CBOR shape; request log", cbor_protocol_errors)
+
+    def get_metric_data_alb() -> None:
+        # The drill stack (the first one went with the reset above).
+        stack = ctx["drill"]["stacks"][0]
+        tg = stack["target_group_arn"]
+        tg_dim, lb_dim = stack["target_group_full_name"], ctx["drill"]["load_balancer_full_name"]
+        instances = {i["InstanceId"]: i["AvailabilityZone"] for i in drill_group()["Instances"]}
+        in_a = sorted(i for i, z in instances.items() if z == "us-east-1a")
+        in_b = sorted(i for i, z in instances.items() if z == "us-east-1b")
+        expect(len(in_a) + len(in_b) == 4 and in_a and in_b, f"drill stack zones {instances}")
+
+        def query(qid: str, metric: str, zone: str | None = None, stat: str = "Maximum", **extra: Any) -> dict[str, Any]:
+            dims = [{"Name": "TargetGroup", "Value": extra.pop("tg", tg_dim)}, {"Name": "LoadBalancer", "Value": lb_dim}]
+            if zone:
+                dims.append({"Name": "AvailabilityZone", "Value": zone})
+            return {"Id": qid, "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric,
+                                                         "Dimensions": dims}, "Period": 60, "Stat": stat}, **extra}
+
+        def fetch(queries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+            now = time.time()
+            status, _h, answer = cbor_call(url, "GetMetricData", {
+                "MetricDataQueries": queries, "StartTime": Ts(now - 600), "EndTime": Ts(now), "ScanBy": "TimestampDescending"})
+            expect(status == 200, f"GetMetricData {status} {answer}")
+            return {r["Id"]: r for r in answer["MetricDataResults"]}
+
+        queries = [query("unhealthy", "UnHealthyHostCount"), query("healthy", "HealthyHostCount"),
+                   query("unhealthy_b", "UnHealthyHostCount", "us-east-1b"),
+                   query("healthy_a", "HealthyHostCount", "us-east-1a", Label="healthy in a"),
+                   query("missing", "HealthyHostCount", tg="targetgroup/nope/0123456789abcdef"),
+                   query("hidden", "HealthyHostCount", ReturnData=False)]
+        before = fetch(queries)
+        expect([before[k]["Values"] for k in ("unhealthy", "healthy", "unhealthy_b", "healthy_a")]
+               == [[0.0], [4.0], [0.0], [float(len(in_a))]], f"before: {before}")
+        got = before["healthy_a"]
+        expect(got["StatusCode"] == "Complete" and got["Label"] == "healthy in a" and before["healthy"]["Label"] == "healthy",
+               f"{got}")
+        stamp = got["Timestamps"][0]
+        expect(isinstance(stamp, dt.datetime) and stamp.timestamp() % 60 == 0 and time.time() - stamp.timestamp() <= 120,
+               f"timestamp {stamp}")
+        expect(before["missing"]["Values"] == [] and before["missing"]["Timestamps"] == [] and "hidden" not in before,
+               f"{before}")
+        control(url, "POST", "/_rebound/target-health", [
+            {"target_group_arn": tg, "instance_id": iid, "state": "unhealthy"} for iid in in_b])
+        after = fetch(queries[:4])
+        expect([after[k]["Values"] for k in ("unhealthy", "healthy", "unhealthy_b", "healthy_a")]
+               == [[float(len(in_b))], [float(len(in_a))], [float(len(in_b))], [float(len(in_a))]],
+               f"after overrides: {after}")
+        control(url, "DELETE", "/_rebound/target-health", {"target_group_arn": tg})
+        expect(fetch(queries[:1])["unhealthy"]["Values"] == [0.0], "overrides cleared")
+        # 500 queries are accepted, 501 refused.
+        many = [query(f"q{n}", "HealthyHostCount") for n in range(500)]
+        expect(len(fetch(many)) == 500, "500 queries")
+        now = time.time()
+        status, headers, answer = cbor_call(url, "GetMetricData", {
+            "MetricDataQueries": many + [query("q500", "HealthyHostCount")], "StartTime": Ts(now - 600), "EndTime": Ts(now)})
+        expect(status == 400 and headers.get("x-amzn-query-error") == "ValidationError;Sender", f"501: {status} {answer}")
+        # boto3 (awsJson1_0) gets the same numbers.
+        got = cw.get_metric_data(MetricDataQueries=[query("healthy", "HealthyHostCount")],
+                                 StartTime=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10),
+                                 EndTime=dt.datetime.now(dt.timezone.utc))["MetricDataResults"]
+        expect(got[0]["Values"] == [4.0], f"boto3 {got}")
+
+    check.run("GetMetricData (CBOR): ALB Healthy/UnHealthyHostCount follow /_rebound/target-health, per zone; "
+              "missing target group: no datapoints; 500 queries max", get_metric_data_alb)
+
+    # ---- ARC zonal shift, the load balancer attribute, the group's impairment policy ------
+
+    arc = boto3.client("arc-zonal-shift", **kw)
+
+    def shift_stack() -> None:
+        out = subprocess.run(
+            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "shift", "--database", "none",
+             "--template", str(template)],
+            capture_output=True, text=True, timeout=120,
+        )
+        expect(out.returncode == 0, f"provision.py failed: {out.stderr[-2000:]}")
+        ctx["shift"] = json.loads(out.stdout)
+        zones = {z["ZoneName"]: z["ZoneId"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+        expect((zones["us-east-1a"], zones["us-east-1b"], zones["us-east-1c"]) == ("use1-az6", "use1-az1", "use1-az2"),
+               f"moto's zone ids changed: {zones}")
+
+    check.run("a third stack for the zonal shift checks; AZ IDs as DescribeAvailabilityZones reports them", shift_stack)
+    # Without the stack the checks below fail (they do not skip the ones after them).
+    shift_stack_ids = ctx.get("shift") or {"load_balancer_arn": "missing", "subnet_ids": ["missing"], "stacks": [
+        {"auto_scaling_group": "missing", "target_group_arn": "missing"}]}
+    shift_lb = shift_stack_ids["load_balancer_arn"]
+    shift_group_name = shift_stack_ids["stacks"][0]["auto_scaling_group"]
+    shift_tg = shift_stack_ids["stacks"][0]["target_group_arn"]
+
+    def arc_error(fn: Callable[..., Any], **kwargs: Any) -> tuple[str, str | None, int]:
+        try:
+            fn(**kwargs)
+        except ClientError as exc:
+            return (exc.response["Error"]["Code"], exc.response.get("reason"),
+                    exc.response["ResponseMetadata"]["HTTPStatusCode"])
+        raise AssertionError(f"{fn.__name__}({kwargs}) succeeded")
+
+    def lb_attributes() -> dict[str, str]:
+        return {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=shift_lb)["Attributes"]}
+
+    def set_zonal_shift_attribute(value: str) -> None:
+        elb.modify_load_balancer_attributes(LoadBalancerArn=shift_lb,
+                                            Attributes=[{"Key": "zonal_shift.config.enabled", "Value": value}])
+
+    def lb_zonal_shift_attribute() -> None:
+        expect(lb_attributes()["zonal_shift.config.enabled"] == "false", f"default {lb_attributes()}")
+        expect(arc_error(arc.get_managed_resource, resourceIdentifier=shift_lb)[0] == "ResourceNotFoundException",
+               "a load balancer without zonal shift is a managed resource")
+        expect(all(r["arn"] != shift_lb for r in arc.list_managed_resources()["items"]), "listed while disabled")
+        try:
+            set_zonal_shift_attribute("maybe")
+            raise AssertionError("zonal_shift.config.enabled=maybe accepted")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "InvalidConfigurationRequest", f"{exc.response['Error']}")
+        set_zonal_shift_attribute("true")
+        expect(lb_attributes()["zonal_shift.config.enabled"] == "true", f"{lb_attributes()}")
+        resource = arc.get_managed_resource(resourceIdentifier=shift_lb)
+        expect((resource["arn"], resource["name"], resource["appliedWeights"], resource["zonalShifts"],
+                resource["autoshifts"], resource["zonalAutoshiftStatus"])
+               == (shift_lb, "shift-alb", {"use1-az6": 1.0, "use1-az1": 1.0}, [], [], "DISABLED"), f"{resource}")
+        listed = [r for r in arc.list_managed_resources()["items"] if r["arn"] == shift_lb]
+        expect(len(listed) == 1 and sorted(listed[0]["availabilityZones"]) == ["use1-az1", "use1-az6"]
+               and listed[0]["practiceRunStatus"] == "DISABLED", f"{listed}")
+
+    check.run("zonal_shift.config.enabled: default false, true/false only; the ALB is a managed resource once enabled",
+              lb_zonal_shift_attribute)
+
+    def start_zonal_shift_and_errors() -> None:
+        shift = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="30m",
+                                      comment="selfcheck: us-east-1b impaired")
+        expect(shift["ResponseMetadata"]["HTTPStatusCode"] == 201, "StartZonalShift answers 201")
+        expect((shift["resourceIdentifier"], shift["awayFrom"], shift["status"], shift["comment"])
+               == (shift_lb, "use1-az1", "ACTIVE", "selfcheck: us-east-1b impaired"), f"{shift}")
+        expect(abs((shift["expiryTime"] - shift["startTime"]).total_seconds() - 1800) < 1, "expiry")
+        ctx["lb_shift"] = shift["zonalShiftId"]
+        resource = arc.get_managed_resource(resourceIdentifier=shift_lb)
+        expect(resource["appliedWeights"] == {"use1-az6": 1.0, "use1-az1": 0.0}, f"{resource['appliedWeights']}")
+        expect([(z["zonalShiftId"], z["appliedStatus"], z["shiftType"]) for z in resource["zonalShifts"]]
+               == [(shift["zonalShiftId"], "APPLIED", "ZONAL_SHIFT")], f"{resource['zonalShifts']}")
+        # Health checks go on: target health is what it was.
+        states = {d["TargetHealth"]["State"] for d in
+                  elb.describe_target_health(TargetGroupArn=shift_tg)["TargetHealthDescriptions"]}
+        expect(states == {"healthy"}, f"target health changed by the shift: {states}")
+        group_arn = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[shift_group_name])["AutoScalingGroups"][0]["AutoScalingGroupARN"]
+        cases = [
+            (dict(awayFrom="use1-az1", expiresIn="1h", comment="again"), ("ConflictException", "ZonalShiftAlreadyExists", 409)),
+            (dict(awayFrom="use1-az6", expiresIn="1h", comment="other"), ("ConflictException", "SimultaneousZonalShiftsConflict", 409)),
+            (dict(awayFrom="use1-az2", expiresIn="1h", comment="x"), ("ValidationException", "UnsupportedAz", 400)),
+            (dict(awayFrom="us-east-1b", expiresIn="1h", comment="x"), ("ValidationException", "InvalidAz", 400)),
+            (dict(awayFrom="use1-az1", expiresIn="73h", comment="x"), ("ValidationException", "InvalidExpiresIn", 400)),
+            (dict(awayFrom="use1-az1", expiresIn="4321m", comment="x"), ("ValidationException", "InvalidExpiresIn", 400)),
+            (dict(awayFrom="use1-az1", expiresIn="30s", comment="x"), ("ValidationException", "InvalidExpiresIn", 400)),
+            (dict(awayFrom="use1-az1", expiresIn="0m", comment="x"), ("ValidationException", "InvalidExpiresIn", 400)),
+            (dict(awayFrom="use1-az1", expiresIn="1h", comment="c" * 129), ("ValidationException", None, 400)),
+        ]
+        for kwargs, want in cases:
+            got = arc_error(arc.start_zonal_shift, resourceIdentifier=shift_lb, **kwargs)
+            expect(got == want, f"{kwargs}: {got} != {want}")
+        for identifier, want in (
+            ("not-an-arn-at-all", ("ValidationException", "InvalidResourceIdentifier", 400)),
+            (shift_tg, ("ValidationException", "InvalidResourceIdentifier", 400)),
+            (shift_lb[:-4] + "0000", ("ResourceNotFoundException", None, 404)),
+            (group_arn, ("ResourceNotFoundException", None, 404)),  # zonal shift not enabled on the group
+        ):
+            got = arc_error(arc.start_zonal_shift, resourceIdentifier=identifier, awayFrom="use1-az1", expiresIn="1h",
+                            comment="x")
+            expect(got == want, f"{identifier}: {got} != {want}")
+        expect(arc_error(arc.get_managed_resource, resourceIdentifier=shift_lb[:-4] + "0000")[0]
+               == "ResourceNotFoundException", "GetManagedResource of an unknown ARN")
+        # The conflict names the shift in the way.
+        try:
+            arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="1h", comment="again")
+        except ClientError as exc:
+            body = json.loads(exc.response.get("Error", {}).get("Message", "{}")) if False else exc.response
+            expect(body.get("zonalShiftId") == shift["zonalShiftId"], f"{body}")
+
+    check.run("StartZonalShift: 201, appliedWeights 0.0 for the shifted AZ ID, target health unchanged; Conflict "
+              "(both reasons), InvalidAz, UnsupportedAz, InvalidExpiresIn, comment length, "
+              "InvalidResourceIdentifier, ResourceNotFound", start_zonal_shift_and_errors)
+
+    def update_cancel_list_shifts() -> None:
+        shift_id = ctx["lb_shift"]
+        updated = arc.update_zonal_shift(zonalShiftId=shift_id, comment="still impaired", expiresIn="2h")
+        expect(updated["comment"] == "still impaired"
+               and abs((updated["expiryTime"] - dt.datetime.now(dt.timezone.utc)).total_seconds() - 7200) < 60,
+               f"{updated}")
+        for kwargs, want in (
+            (dict(zonalShiftId=shift_id), ("ValidationException", "MissingValue", 400)),
+            (dict(zonalShiftId=shift_id, expiresIn="100h"), ("ValidationException", "InvalidExpiresIn", 400)),
+            (dict(zonalShiftId="00000000-0000-0000-0000-000000000000", comment="x"), ("ResourceNotFoundException", None, 404)),
+        ):
+            got = arc_error(arc.update_zonal_shift, **kwargs)
+            expect(got == want, f"update {kwargs}: {got} != {want}")
+        listed = arc.list_zonal_shifts(status="ACTIVE", resourceIdentifier=shift_lb)["items"]
+        expect([(s["zonalShiftId"], s["shiftType"], s["status"]) for s in listed] == [(shift_id, "ZONAL_SHIFT", "ACTIVE")],
+               f"{listed}")
+        canceled = arc.cancel_zonal_shift(zonalShiftId=shift_id)
+        expect(canceled["status"] == "CANCELED", f"{canceled}")
+        expect(arc_error(arc.cancel_zonal_shift, zonalShiftId=shift_id)
+               == ("ConflictException", "ZonalShiftStatusNotActive", 409), "cancel twice")
+        expect(arc_error(arc.update_zonal_shift, zonalShiftId=shift_id, comment="x")
+               == ("ConflictException", "ZonalShiftStatusNotActive", 409), "update a canceled shift")
+        expect(arc_error(arc.cancel_zonal_shift, zonalShiftId="00000000-0000-0000-0000-000000000000")[0]
+               == "ResourceNotFoundException", "cancel unknown")
+        expect(arc.get_managed_resource(resourceIdentifier=shift_lb)["appliedWeights"]
+               == {"use1-az6": 1.0, "use1-az1": 1.0}, "weights after cancel")
+        expect(arc.list_zonal_shifts(status="ACTIVE", resourceIdentifier=shift_lb)["items"] == [], "ACTIVE after cancel")
+        expect([s["status"] for s in arc.list_zonal_shifts(status="CANCELED", resourceIdentifier=shift_lb)["items"]]
+               == ["CANCELED"], "CANCELED filter")
+        # Pagination: three shifts, two a page, newest first.
+        ids = []
+        for _ in range(2):
+            started = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az6", expiresIn="5m", comment="p")
+            ids.append(started["zonalShiftId"])
+            arc.cancel_zonal_shift(zonalShiftId=started["zonalShiftId"])
+        page = arc.list_zonal_shifts(resourceIdentifier=shift_lb, maxResults=2)
+        rest = arc.list_zonal_shifts(resourceIdentifier=shift_lb, maxResults=2, nextToken=page["nextToken"])
+        expect([s["zonalShiftId"] for s in page["items"] + rest["items"]] == [ids[1], ids[0], shift_id]
+               and "nextToken" not in rest, f"pages {page} {rest}")
+        for kwargs, want in ((dict(status="DONE"), ("ValidationException", "InvalidStatus", 400)),
+                             (dict(nextToken="garbage"), ("ValidationException", "InvalidToken", 400)),
+                             (dict(maxResults=101), None)):
+            if want is None:  # botocore refuses maxResults > 100 itself; send it raw
+                status, answer = rest_call(url, "GET", "/zonalshifts?maxResults=101")
+                expect(status == 400 and answer[0] == "ValidationException", f"maxResults=101: {status} {answer}")
+                continue
+            expect(arc_error(arc.list_zonal_shifts, **kwargs) == want, f"list {kwargs}")
+
+    check.run("UpdateZonalShift, CancelZonalShift (only ACTIVE: ZonalShiftStatusNotActive), ListZonalShifts "
+              "(status, resourceIdentifier, maxResults/nextToken), errors", update_cancel_list_shifts)
+
+    def expiry_by_clock() -> None:
+        first = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="1h", comment="e")
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/clock", {"advance_seconds": 3601})
+        expect(status == 200 and answer["offset_seconds"] >= 3601, f"{status} {answer}")
+        listed = {s["zonalShiftId"]: s["status"] for s in arc.list_zonal_shifts(resourceIdentifier=shift_lb)["items"]}
+        expect(listed[first["zonalShiftId"]] == "EXPIRED", f"not EXPIRED after the clock moved: {listed}")
+        expect(arc.get_managed_resource(resourceIdentifier=shift_lb)["appliedWeights"]["use1-az1"] == 1.0, "expired weight")
+        expect(arc_error(arc.update_zonal_shift, zonalShiftId=first["zonalShiftId"], comment="x")
+               == ("ConflictException", "ZonalShiftStatusNotActive", 409), "update an expired shift")
+        second = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="72h", comment="e2")
+        expect(second["startTime"].timestamp() > time.time() + 3000, "startTime ignores the moved clock")
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/expiry",
+                                 {"zonal_shift_id": second["zonalShiftId"], "expires_in_seconds": 0})
+        expect(status == 200 and answer["zonal_shift"]["status"] == "EXPIRED", f"{status} {answer}")
+        expect(control(url, "GET", "/_rebound/zonal-shift/clock")[1]["offset_seconds"] >= 3601, "GET clock")
+        for path, body in (("/_rebound/zonal-shift/clock", {"advance_seconds": -1}),
+                           ("/_rebound/zonal-shift/expiry", {"zonal_shift_id": second["zonalShiftId"],
+                                                             "expires_in_seconds": 10}),
+                           ("/_rebound/zonal-shift/expiry", {"zonal_shift_id": "nope", "expires_in_seconds": 0})):
+            status, answer = control(url, "POST", path, body)
+            expect(status == 400 and "error" in answer, f"{path} {body}: {status} {answer}")
+
+    check.run("zonal shifts expire by wall-clock time: /_rebound/zonal-shift/clock and /expiry; EXPIRED can't be "
+              "updated", expiry_by_clock)
+
+    def practice_runs_and_autoshift() -> None:
+        alarm_arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:selfcheck-outcome"
+        blocker_arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:selfcheck-blocker"
+        for name in ("selfcheck-outcome", "selfcheck-blocker"):
+            cw.put_metric_alarm(AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_ELB_5XX_Count",
+                                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                                ComparisonOperator="GreaterThanThreshold")
+        expect(arc_error(arc.start_practice_run, resourceIdentifier=shift_lb, awayFrom="use1-az1", comment="p")
+               == ("ConflictException", "PracticeConfigurationDoesNotExist", 409), "practice run without configuration")
+        expect(arc_error(arc.update_zonal_autoshift_configuration, resourceIdentifier=shift_lb,
+                         zonalAutoshiftStatus="ENABLED")
+               == ("ConflictException", "PracticeConfigurationDoesNotExist", 409), "autoshift without configuration")
+        for kwargs, want in (
+            (dict(outcomeAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": "not-an-alarm-arn"}]),
+             ("ValidationException", "InvalidAlarmCondition", 400)),
+            (dict(outcomeAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": alarm_arn}], blockedDates=["2026/01/01"]),
+             ("ValidationException", "InvalidPracticeBlocker", 400)),
+            (dict(outcomeAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": alarm_arn}], blockedWindows=["Mon:10:00-Mon:11:00"],
+                  allowedWindows=["Tue:10:00-Tue:11:00"]), ("ValidationException", "InvalidPracticeWindows", 400)),
+        ):
+            expect(arc_error(arc.create_practice_run_configuration, resourceIdentifier=shift_lb, **kwargs) == want,
+                   f"{kwargs}")
+        status, answer = rest_call(url, "POST", "/configuration", {
+            "resourceIdentifier": shift_lb, "outcomeAlarms": [{"type": "SNS", "alarmIdentifier": alarm_arn}]})
+        expect(status == 400 and answer[1].get("reason") == "InvalidConditionType", f"{status} {answer}")
+        created = arc.create_practice_run_configuration(
+            resourceIdentifier=shift_lb, outcomeAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": alarm_arn}],
+            blockingAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": blocker_arn}])
+        expect(created["ResponseMetadata"]["HTTPStatusCode"] == 201 and created["zonalAutoshiftStatus"] == "DISABLED"
+               and created["practiceRunConfiguration"]["outcomeAlarms"][0]["alarmIdentifier"] == alarm_arn, f"{created}")
+        expect(arc_error(arc.create_practice_run_configuration, resourceIdentifier=shift_lb,
+                         outcomeAlarms=[{"type": "CLOUDWATCH", "alarmIdentifier": alarm_arn}])
+               == ("ConflictException", "PracticeConfigurationAlreadyExists", 409), "configuration twice")
+        updated = arc.update_practice_run_configuration(resourceIdentifier=shift_lb, blockedDates=["2001-01-01"])
+        expect(updated["practiceRunConfiguration"]["blockedDates"] == ["2001-01-01"], f"{updated}")
+        expect(arc.get_managed_resource(resourceIdentifier=shift_lb)["practiceRunConfiguration"]["blockedDates"]
+               == ["2001-01-01"], "GetManagedResource practiceRunConfiguration")
+        # Alarms in ALARM block a practice run.
+        cw.set_alarm_state(AlarmName="selfcheck-blocker", StateValue="ALARM", StateReason="x")
+        expect(arc_error(arc.start_practice_run, resourceIdentifier=shift_lb, awayFrom="use1-az1", comment="p")
+               == ("ConflictException", "PracticeBlockingAlarmsRed", 409), "blocking alarm red")
+        cw.set_alarm_state(AlarmName="selfcheck-blocker", StateValue="OK", StateReason="x")
+        cw.set_alarm_state(AlarmName="selfcheck-outcome", StateValue="ALARM", StateReason="x")
+        expect(arc_error(arc.start_practice_run, resourceIdentifier=shift_lb, awayFrom="use1-az1", comment="p")
+               == ("ConflictException", "PracticeOutcomeAlarmsRed", 409), "outcome alarm red")
+        cw.set_alarm_state(AlarmName="selfcheck-outcome", StateValue="OK", StateReason="x")
+        run = arc.start_practice_run(resourceIdentifier=shift_lb, awayFrom="use1-az1", comment="on demand")
+        expect(run["status"] == "ACTIVE" and abs((run["expiryTime"] - run["startTime"]).total_seconds() - 1800) < 1,
+               f"{run}")
+        summary = [s for s in arc.list_zonal_shifts(status="ACTIVE")["items"] if s["zonalShiftId"] == run["zonalShiftId"]]
+        expect([(s["shiftType"], s["practiceRunOutcome"]) for s in summary] == [("PRACTICE_RUN", "PENDING")], f"{summary}")
+        expect(arc_error(arc.start_practice_run, resourceIdentifier=shift_lb, awayFrom="use1-az6", comment="p")
+               == ("ConflictException", "SimultaneousZonalShiftsConflict", 409), "two practice runs")
+        # A customer shift takes precedence over the practice run.
+        customer = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az6", expiresIn="10m", comment="c")
+        resource = arc.get_managed_resource(resourceIdentifier=shift_lb)
+        expect(resource["appliedWeights"] == {"use1-az6": 0.0, "use1-az1": 1.0}, f"{resource['appliedWeights']}")
+        expect(sorted((z["shiftType"], z["appliedStatus"]) for z in resource["zonalShifts"])
+               == [("PRACTICE_RUN", "NOT_APPLIED"), ("ZONAL_SHIFT", "APPLIED")], f"{resource['zonalShifts']}")
+        arc.cancel_zonal_shift(zonalShiftId=customer["zonalShiftId"])
+        expect(arc_error(arc.cancel_practice_run, zonalShiftId=customer["zonalShiftId"])
+               == ("ValidationException", "UnsupportedPracticeCancelShiftType", 400), "CancelPracticeRun on a zonal shift")
+        canceled = arc.cancel_practice_run(zonalShiftId=run["zonalShiftId"])
+        expect(canceled["status"] == "CANCELED", f"{canceled}")
+        outcome = [s["practiceRunOutcome"] for s in arc.list_zonal_shifts(status="CANCELED")["items"]
+                   if s["zonalShiftId"] == run["zonalShiftId"]]
+        expect(outcome == ["INTERRUPTED"], f"{outcome}")
+        expect(arc_error(arc.cancel_practice_run, zonalShiftId=run["zonalShiftId"])
+               == ("ConflictException", "ZonalShiftStatusNotActive", 409), "cancel a canceled practice run")
+        # AWS's own (weekly) practice run, ended with an outcome through the control API.
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/practice-run",
+                                 {"resource_identifier": shift_lb, "away_from": "use1-az6"})
+        expect(status == 200 and answer["zonal_shift"]["shiftType"] == "PRACTICE_RUN", f"{status} {answer}")
+        weekly = answer["zonal_shift"]["zonalShiftId"]
+        expect(arc.get_managed_resource(resourceIdentifier=shift_lb)["appliedWeights"]["use1-az6"] == 0.0, "practice weight")
+        status, answer = control(url, "DELETE", "/_rebound/zonal-shift/practice-run",
+                                 {"zonal_shift_id": weekly, "outcome": "FAILED"})
+        expect(status == 200 and (answer["zonal_shift"]["status"], answer["zonal_shift"]["practiceRunOutcome"])
+               == ("CANCELED", "FAILED"), f"{answer}")
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/practice-run",
+                                 {"resource_identifier": shift_lb, "away_from": "use1-az6"})
+        weekly = answer["zonal_shift"]["zonalShiftId"]
+        control(url, "POST", "/_rebound/zonal-shift/clock", {"advance_seconds": 1801})
+        done = [(s["status"], s["practiceRunOutcome"]) for s in arc.list_zonal_shifts()["items"] if s["zonalShiftId"] == weekly]
+        expect(done == [("EXPIRED", "SUCCEEDED")], f"practice run after 30 minutes: {done}")
+        # Autoshift: only for a resource with zonal autoshift ENABLED.
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/autoshift",
+                                 {"away_from": "use1-az1", "resource_identifier": shift_lb})
+        expect(status == 400, f"autoshift on a resource with autoshift DISABLED: {status} {answer}")
+        enabled = arc.update_zonal_autoshift_configuration(resourceIdentifier=shift_lb, zonalAutoshiftStatus="ENABLED")
+        expect(enabled["zonalAutoshiftStatus"] == "ENABLED", f"{enabled}")
+        expect(arc_error(arc.delete_practice_run_configuration, resourceIdentifier=shift_lb)
+               == ("ConflictException", "AutoShiftEnabled", 409), "delete configuration while autoshift enabled")
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/autoshift", {"away_from": "use1-az1"})
+        expect(status == 200 and answer["autoshift"]["resources"] == [shift_lb], f"{status} {answer}")
+        resource = arc.get_managed_resource(resourceIdentifier=shift_lb)
+        expect((resource["zonalAutoshiftStatus"], resource["appliedWeights"],
+                [(a["awayFrom"], a["appliedStatus"]) for a in resource["autoshifts"]])
+               == ("ENABLED", {"use1-az6": 1.0, "use1-az1": 0.0}, [("use1-az1", "APPLIED")]), f"{resource}")
+        active = arc.list_autoshifts()["items"]
+        expect([(a["awayFrom"], a["status"]) for a in active] == [("use1-az1", "ACTIVE")], f"{active}")
+        expect(arc_error(arc.start_practice_run, resourceIdentifier=shift_lb, awayFrom="use1-az6", comment="p")
+               == ("ConflictException", "ZonalAutoshiftActive", 409), "practice run during an autoshift")
+        # A customer shift outranks the autoshift.
+        customer = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az6", expiresIn="10m", comment="c")
+        resource = arc.get_managed_resource(resourceIdentifier=shift_lb)
+        expect(resource["appliedWeights"] == {"use1-az6": 0.0, "use1-az1": 1.0}
+               and resource["autoshifts"][0]["appliedStatus"] == "NOT_APPLIED", f"{resource}")
+        arc.cancel_zonal_shift(zonalShiftId=customer["zonalShiftId"])
+        status, answer = control(url, "DELETE", "/_rebound/zonal-shift/autoshift", {"away_from": "use1-az1"})
+        expect(status == 200 and answer["autoshift"]["status"] == "COMPLETED", f"{answer}")
+        expect(arc.list_autoshifts()["items"] == [], "ACTIVE autoshifts after the end")
+        completed = arc.list_autoshifts(status="COMPLETED")["items"]
+        expect([a["awayFrom"] for a in completed] == ["use1-az1"] and "endTime" in completed[0], f"{completed}")
+        expect(arc.get_managed_resource(resourceIdentifier=shift_lb)["autoshifts"] == [], "autoshift still in effect")
+        # An FIS experiment's shift: listed with its type, can't be updated.
+        status, answer = control(url, "POST", "/_rebound/zonal-shift/fis-experiment",
+                                 {"resource_identifier": shift_lb, "away_from": "use1-az1", "expires_in": "15m"})
+        expect(status == 200 and answer["zonal_shift"]["shiftType"] == "FIS_EXPERIMENT", f"{answer}")
+        fis = answer["zonal_shift"]["zonalShiftId"]
+        expect(arc_error(arc.update_zonal_shift, zonalShiftId=fis, comment="x")
+               == ("ValidationException", "FISExperimentUpdateNotAllowed", 400), "update an FIS shift")
+        arc.cancel_zonal_shift(zonalShiftId=fis)
+        # Settings back, in the order AWS requires.
+        arc.update_zonal_autoshift_configuration(resourceIdentifier=shift_lb, zonalAutoshiftStatus="DISABLED")
+        deleted = arc.delete_practice_run_configuration(resourceIdentifier=shift_lb)
+        expect(deleted["zonalAutoshiftStatus"] == "DISABLED", f"{deleted}")
+        expect(arc_error(arc.delete_practice_run_configuration, resourceIdentifier=shift_lb)
+               == ("ConflictException", "PracticeConfigurationDoesNotExist", 409), "delete twice")
+        expect(arc.get_autoshift_observer_notification_status()["status"] == "DISABLED", "observer default")
+        expect(arc.update_autoshift_observer_notification_status(status="ENABLED")["status"] == "ENABLED", "observer")
+        cw.delete_alarms(AlarmNames=["selfcheck-outcome", "selfcheck-blocker"])
+
+    check.run("practice runs (configuration, StartPracticeRun conflicts and alarms, CancelPracticeRun, AWS's own run "
+              "and its outcome), autoshifts (ENABLED only, precedence, ListAutoshifts), FIS experiment shifts",
+              practice_runs_and_autoshift)
+
+    def shift_group() -> dict[str, Any]:
+        return asg.describe_auto_scaling_groups(AutoScalingGroupNames=[shift_group_name])["AutoScalingGroups"][0]
+
+    def zones_of_group() -> dict[str, str]:
+        return {i["InstanceId"]: i["AvailabilityZone"] for i in shift_group()["Instances"]}
+
+    def impairment_policy_and_shifted_group() -> None:
+        expect("AvailabilityZoneImpairmentPolicy" not in shift_group(), "a policy by default")
+        try:
+            asg.update_auto_scaling_group(AutoScalingGroupName=shift_group_name, AvailabilityZoneImpairmentPolicy={
+                "ZonalShiftEnabled": True, "ImpairedZoneHealthCheckBehavior": "ReplaceSome"})
+            raise AssertionError("ImpairedZoneHealthCheckBehavior=ReplaceSome accepted")
+        except ClientError as exc:
+            expect(exc.response["Error"]["Code"] == "ValidationError", f"{exc.response['Error']}")
+        asg.update_auto_scaling_group(AutoScalingGroupName=shift_group_name, AvailabilityZoneImpairmentPolicy={
+            "ZonalShiftEnabled": True, "ImpairedZoneHealthCheckBehavior": "ReplaceUnhealthy"})
+        g = shift_group()
+        expect(g["AvailabilityZoneImpairmentPolicy"] == {"ZonalShiftEnabled": True,
+                                                          "ImpairedZoneHealthCheckBehavior": "ReplaceUnhealthy"}, f"{g}")
+        group_arn = g["AutoScalingGroupARN"]
+        resource = arc.get_managed_resource(resourceIdentifier=group_arn)
+        expect(resource["name"] == shift_group_name and resource["appliedWeights"] == {"use1-az6": 1.0, "use1-az1": 1.0},
+               f"{resource}")
+        # A shift on the load balancer does not move the group's launches.
+        lb_shift = arc.start_zonal_shift(resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="1h", comment="lb")
+        asg.set_desired_capacity(AutoScalingGroupName=shift_group_name, DesiredCapacity=6)
+        expect(sorted(zones_of_group().values()) == ["us-east-1a"] * 3 + ["us-east-1b"] * 3,
+               f"a load balancer shift moved the group: {zones_of_group()}")
+        arc.cancel_zonal_shift(zonalShiftId=lb_shift["zonalShiftId"])
+        # The group's own shift away from us-east-1b (use1-az1): launches only into us-east-1a.
+        group_shift = arc.start_zonal_shift(resourceIdentifier=group_arn, awayFrom="use1-az1", expiresIn="1h",
+                                            comment="group")
+        expect(arc.get_managed_resource(resourceIdentifier=group_arn)["appliedWeights"]
+               == {"use1-az6": 1.0, "use1-az1": 0.0}, "group weights")
+        # ReplaceUnhealthy: an instance in the shifted zone is replaced, into the other zone.
+        victim = sorted(i for i, z in zones_of_group().items() if z == "us-east-1b")[0]
+        before = zones_of_group()
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        after = zones_of_group()
+        new = [i for i in after if i not in before]
+        expect(victim not in after and len(new) == 1 and after[new[0]] == "us-east-1a", f"replacement: {before} -> {after}")
+        # Phased replacements launch there too.
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "phased"})
+        victim = sorted(i for i, z in zones_of_group().items() if z == "us-east-1b")[0]
+        asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+        pending = control(url, "GET", "/_rebound/replacements")[1]["replacements"]
+        expect(len(pending) == 1 and zones_of_group()[pending[0]["new_instance_id"]] == "us-east-1a", f"{pending}")
+        control(url, "POST", "/_rebound/advance", {"auto_scaling_group": shift_group_name})
+        control(url, "POST", "/_rebound/advance", {"auto_scaling_group": shift_group_name})
+        control(url, "POST", "/_rebound/replacement-mode", {"mode": "instant"})
+        # A scale-out too.
+        before = zones_of_group()
+        asg.set_desired_capacity(AutoScalingGroupName=shift_group_name, DesiredCapacity=8)
+        added = {i: z for i, z in zones_of_group().items() if i not in before}
+        expect(sorted(added.values()) == ["us-east-1a", "us-east-1a"], f"scale-out during the shift: {added}")
+        # IgnoreUnhealthy: an unhealthy instance in the shifted zone stays (SetInstanceHealth and a stopped instance).
+        asg.update_auto_scaling_group(AutoScalingGroupName=shift_group_name, AvailabilityZoneImpairmentPolicy={
+            "ZonalShiftEnabled": True, "ImpairedZoneHealthCheckBehavior": "IgnoreUnhealthy"})
+        in_b = sorted(i for i, z in zones_of_group().items() if z == "us-east-1b")
+        expect(len(in_b) == 1, f"{zones_of_group()}")
+        asg.set_instance_health(InstanceId=in_b[0], HealthStatus="Unhealthy")
+        state = asg.describe_auto_scaling_instances(InstanceIds=[in_b[0]])["AutoScalingInstances"][0]
+        expect((state["LifecycleState"], state["HealthStatus"]) == ("InService", "UNHEALTHY"), f"IgnoreUnhealthy: {state}")
+        ec2.stop_instances(InstanceIds=[in_b[0]])
+        expect(in_b[0] in zones_of_group(), "a stopped instance in the shifted zone was replaced (IgnoreUnhealthy)")
+        ec2.start_instances(InstanceIds=[in_b[0]])
+        # ... but one in the other zone is replaced as usual.
+        in_a = sorted(i for i, z in zones_of_group().items() if z == "us-east-1a")[0]
+        asg.set_instance_health(InstanceId=in_a, HealthStatus="Unhealthy")
+        expect(in_a not in zones_of_group() and len(zones_of_group()) == 8, "IgnoreUnhealthy held the other zone too")
+        # The shift over, the held instance is replaced, into the zone with fewer instances again.
+        arc.cancel_zonal_shift(zonalShiftId=group_shift["zonalShiftId"])
+        before = zones_of_group()
+        asg.set_instance_health(InstanceId=in_b[0], HealthStatus="Unhealthy")
+        after = zones_of_group()
+        new = [i for i in after if i not in before]
+        expect(in_b[0] not in after and len(new) == 1 and after[new[0]] == "us-east-1b", f"after the shift: {after}")
+        asg.set_desired_capacity(AutoScalingGroupName=shift_group_name, DesiredCapacity=4)
+        # CreateAutoScalingGroup takes the policy too.
+        subnet = shift_stack_ids["subnet_ids"][0]
+        lt = shift_group()["LaunchTemplate"]
+        asg.create_auto_scaling_group(AutoScalingGroupName="shift-created", MinSize=0, MaxSize=1,
+                                      VPCZoneIdentifier=subnet, LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"]},
+                                      AvailabilityZoneImpairmentPolicy={"ZonalShiftEnabled": False})
+        created = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["shift-created"])["AutoScalingGroups"][0]
+        expect(created["AvailabilityZoneImpairmentPolicy"] == {"ZonalShiftEnabled": False}, f"{created}")
+        expect(arc_error(arc.get_managed_resource, resourceIdentifier=created["AutoScalingGroupARN"])[0]
+               == "ResourceNotFoundException", "a group without zonal shift is managed")
+        asg.delete_auto_scaling_group(AutoScalingGroupName="shift-created", ForceDelete=True)
+
+    check.run("AvailabilityZoneImpairmentPolicy: Create/Update/Describe; a group shifted itself launches only into its "
+              "other zones (scale-out, replacements, phased), IgnoreUnhealthy holds the shifted zone; an LB shift "
+              "does not move the group", impairment_policy_and_shifted_group)
+
+    def zonal_shift_faults_and_log() -> None:
+        control(url, "DELETE", "/_rebound/requests")
+        control(url, "POST", "/_rebound/faults", {"operation": "StartZonalShift", "error_code": "ThrottlingException",
+                                                  "status": 429, "message": "Rate exceeded"})
+        got = arc_error(arc.start_zonal_shift, resourceIdentifier=shift_lb, awayFrom="use1-az1", expiresIn="1h",
+                        comment="x")
+        expect(got == ("ThrottlingException", None, 429), f"{got}")
+        arc.list_managed_resources()
+        status, answer = rest_call(url, "GET", "/nowhere")
+        expect(status == 404, f"unknown route {status} {answer}")
+        entries = [(e["service"], e["operation"], e["status"], e["fault"]) for e in control(url, "GET", "/_rebound/requests")[1]]
+        expect(entries == [("arc-zonal-shift", "StartZonalShift", 429, "injected"),
+                           ("arc-zonal-shift", "ListManagedResources", 200, None),
+                           ("arc-zonal-shift", "unknown", 404, None)], f"{entries}")
+        for path, body in (("/_rebound/zonal-shift/autoshift", {"away_from": "use1-az9"}),
+                           ("/_rebound/zonal-shift/autoshift", {"away_from": "use1-az1", "extra": 1}),
+                           ("/_rebound/zonal-shift/fis-experiment", {"resource_identifier": shift_lb}),
+                           ("/_rebound/zonal-shift/practice-run", {"resource_identifier": shift_lb, "away_from": "use1-az1"})):
+            status, answer = control(url, "POST", path, body)
+            expect(status == 400 and "error" in answer, f"{path} {body}: {status} {answer}")
+
+    check.run("ARC zonal shift: faults in the REST-JSON error shape, request log operations; control input errors",
+              zonal_shift_faults_and_log)
+
     # ---- reset --------------------------------------------------------------------------
 
     def forget_rds_events() -> None:
@@ -1111,8 +1892,11 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(control(url, "GET", "/_rebound/faults")[1]["faults"] == [], "faults survived reset")
         expect(control(url, "GET", "/_rebound/requests")[1] == [], "request log survived reset")
         expect(asg.describe_auto_scaling_groups()["AutoScalingGroups"] == [], "groups survived reset")
+        expect(arc.list_zonal_shifts()["items"] == [] and arc.list_autoshifts(status="COMPLETED")["items"] == [],
+               "zonal shifts survived reset")
+        expect(control(url, "GET", "/_rebound/zonal-shift/clock")[1]["offset_seconds"] == 0, "clock offset survived reset")
 
-    check.run("POST /_rebound/reset clears moto and the layer", reset)
+    check.run("POST /_rebound/reset clears moto and the layer (zonal shifts and their clock included)", reset)
 
 
 if __name__ == "__main__":

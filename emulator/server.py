@@ -14,6 +14,10 @@ On top of moto (see emulator/README.md for the why of each):
   * fidelity.py patches moto's backends (target health overrides, ASG replacement
     instant or phased, target-group membership, standby, traffic sources, instance
     refreshes);
+  * cloudwatch_cbor.py answers CloudWatch over Smithy RPC v2 CBOR (what the Rust SDK
+    speaks) from moto's CloudWatch backend;
+  * zonal_shift.py implements ARC zonal shift (REST-JSON), which moto lacks, with the
+    load balancer attribute and the Auto Scaling group's impairment policy;
   * this file adds fault injection (before moto, after moto with the answer lost, or
     a dropped connection), a request log, and the /_rebound control API;
   * a global lock serialises AWS requests, because moto's backends are not
@@ -45,7 +49,9 @@ from xml.sax.saxutils import escape
 # work when loaded some other way too (e.g. runpy from the self-check).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cloudwatch_cbor  # noqa: E402
 import fidelity  # noqa: E402
+import zonal_shift  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -63,7 +69,12 @@ StartResponse = Callable[..., Any]
 JSON_ERROR_NAMESPACE = {
     "dynamodb": "com.amazonaws.dynamodb.v20120810",
     "sqs": "com.amazonaws.sqs",
+    "monitoring": "com.amazonaws.cloudwatch",
 }
+
+# JSON services that are @awsQueryCompatible: their errors also carry the legacy query
+# error code in `x-amzn-query-error`, which the SDKs prefer.
+QUERY_COMPATIBLE = ("sqs", "monitoring")
 
 FAULT_DEFAULT_CODE = {500: "InternalFailure", 503: "ServiceUnavailable"}
 
@@ -105,6 +116,7 @@ class LayerState:
             self.requests.clear()
         with self.moto_lock:
             fidelity.reset_state()
+            zonal_shift.reset_state()
 
     def take_fault(self, service: str, operation: str) -> dict[str, Any] | None:
         """Consume one use of the first armed fault matching this call."""
@@ -159,9 +171,48 @@ def service_of(environ: dict[str, Any]) -> str:
     return "unknown"
 
 
-def operation_of(environ: dict[str, Any], body: bytes) -> str:
+def access_key_of(environ: dict[str, Any]) -> str | None:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker in auth:
+        return auth.split(marker, 1)[1].split("/", 1)[0].strip() or None
+    return None
+
+
+def region_of(environ: dict[str, Any]) -> str:
+    """The region of the SigV4 credential scope (us-east-1 without one)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker in auth:
+        scope = auth.split(marker, 1)[1].split(",", 1)[0].strip().split("/")
+        if len(scope) == 5 and scope[2]:
+            return scope[2]
+    return "us-east-1"
+
+
+def account_of(environ: dict[str, Any]) -> str:
+    """The account moto would use for this request: MOTO_ACCOUNT_ID, the
+    x-moto-account-id header, else the one the access key maps to (the default
+    123456789012 for any key moto does not know)."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
+    from moto.iam.models import get_account_id_from
+
+    return str(get_account_id_from(access_key_of(environ) or "testing"))
+
+
+def operation_of(environ: dict[str, Any], body: bytes, service: str = "unknown") -> str:
     """`X-Amz-Target: DynamoDB_20120810.PutItem` -> PutItem for JSON protocols,
-    the `Action` parameter (query string or form body) for query protocols."""
+    the `Action` parameter (query string or form body) for query protocols, the path's
+    last segment for RPC v2 CBOR (`/service/<service>/operation/<Operation>`), the
+    route for ARC zonal shift's REST-JSON."""
+    cbor_operation = cloudwatch_cbor.operation_of(environ)
+    if cbor_operation is not None:
+        return cbor_operation
+    if service == zonal_shift.SERVICE:
+        return zonal_shift.operation_of(environ) or "unknown"
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1]
@@ -185,6 +236,12 @@ def aws_error(
     extra: dict[str, Any] | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """`extra` adds members to a JSON-protocol error body (CancellationReasons)."""
+    if cloudwatch_cbor.is_cbor_request(environ, service):
+        # Smithy RPC v2 CBOR (CloudWatch through the Rust SDK).
+        return cloudwatch_cbor.cbor_error(code, message, status)
+    if service == zonal_shift.SERVICE:
+        # REST-JSON (ARC zonal shift).
+        return zonal_shift.error_answer(code, message, status)
     request_id = str(uuid.uuid4())
     if environ.get("HTTP_X_AMZ_TARGET"):
         # awsJson1_0 / awsJson1_1 (DynamoDB, DynamoDB Streams, SQS in current SDKs).
@@ -196,8 +253,8 @@ def aws_error(
             ("x-amzn-RequestId", request_id),
             ("x-amzn-ErrorType", code),
         ]
-        if service == "sqs":
-            # SQS's JSON protocol carries the legacy query error code here too.
+        if service in QUERY_COMPATIBLE:
+            # SQS's and CloudWatch's JSON protocol carry the legacy query error code here too.
             fault_type = "Sender" if status < 500 else "Receiver"
             headers.append(("x-amzn-query-error", f"{code};{fault_type}"))
         return status, headers, body
@@ -415,6 +472,28 @@ class ReboundApp:
             },
             "/_rebound/rds-advance": {"POST": self.post_rds_advance},
             "/_rebound/db-instance-status": {"POST": self.post_db_status},
+            "/_rebound/zonal-shift/autoshift": {
+                "POST": self._zonal_control(zonal_shift.control_start_autoshift, {"away_from"},
+                                            {"resource_identifier", "region", "account"}),
+                "DELETE": self._zonal_control(zonal_shift.control_end_autoshift, {"away_from"}, {"region", "account"}),
+            },
+            "/_rebound/zonal-shift/practice-run": {
+                "POST": self._zonal_control(lambda b: zonal_shift.control_start_shift(b, "PRACTICE_RUN"),
+                                            {"resource_identifier", "away_from"}, {"comment"}),
+                "DELETE": self._zonal_control(zonal_shift.control_end_practice_run, {"zonal_shift_id"}, {"outcome"}),
+            },
+            "/_rebound/zonal-shift/fis-experiment": {
+                "POST": self._zonal_control(lambda b: zonal_shift.control_start_shift(b, "FIS_EXPERIMENT"),
+                                            {"resource_identifier", "away_from"}, {"expires_in", "comment"}),
+            },
+            "/_rebound/zonal-shift/clock": {
+                "GET": lambda _b: (200, self._locked(zonal_shift.clock)),
+                "POST": self._zonal_control(zonal_shift.control_advance_clock, {"advance_seconds"}, set()),
+            },
+            "/_rebound/zonal-shift/expiry": {
+                "POST": self._zonal_control(zonal_shift.control_set_expiry, {"zonal_shift_id", "expires_in_seconds"},
+                                            set()),
+            },
             "/_rebound/rds-events": {
                 "GET": lambda _b: (200, {"events": self._locked(fidelity.list_rds_events)}),
                 "DELETE": lambda _b: (200, {"forgotten": self._locked(fidelity.clear_rds_events)}),
@@ -445,7 +524,7 @@ class ReboundApp:
         # The whole request has been read: the connection may carry the next one.
         environ[KEEP_ALIVE] = True
         service = service_of(environ)
-        operation = operation_of(environ, body)
+        operation = operation_of(environ, body, service)
         captured: dict[str, int | None] = {}
         entry: dict[str, Any] = {"fault": None}
 
@@ -461,10 +540,10 @@ class ReboundApp:
         fault = self.state.take_fault(service, operation)
         try:
             if fault is None:
-                return self.dispatch_to_moto(environ, capturing_start_response, service=service, timing=timing)
+                return self.dispatch(environ, capturing_start_response, service=service, timing=timing)
             if fault["drop_connection"] or fault["after_commit"]:
                 # The call takes effect; only its answer is lost.
-                self.dispatch_to_moto(environ, committed_start_response, service=service, timing=timing)
+                self.dispatch(environ, committed_start_response, service=service, timing=timing)
                 if fault["drop_connection"]:
                     log.info("dropping the connection of %s.%s after commit", service, operation)
                     entry["fault"] = "dropped"
@@ -496,6 +575,81 @@ class ReboundApp:
             environ[LOG_RECORD] = record
             with self.state.lock:
                 self.state.requests.append(record)
+
+    def dispatch(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        service: str = "unknown",
+        timing: dict[str, float] | None = None,
+    ) -> Iterable[bytes]:
+        """An AWS request: answered by the layer's own protocol handlers (CloudWatch RPC
+        v2 CBOR, ARC zonal shift) or by moto, under the global lock either way."""
+        handler = self.layer_handler(environ, service)
+        if handler is None:
+            return self.dispatch_to_moto(environ, start_response, service=service, timing=timing)
+        body = buffer_body(environ)
+        with self.state.moto_lock:
+            entered = time.perf_counter()
+            try:
+                status, headers, payload = handler(environ, body)
+            except Exception as exc:  # a bug in the layer must still answer in the protocol
+                log.error("layer failed on %s: %s\n%s", environ.get("PATH_INFO"), exc, traceback.format_exc())
+                status, headers, payload = aws_error(
+                    environ, service, "InternalFailure", f"emulator error: {type(exc).__name__}: {exc}", 500
+                )
+            finally:
+                if timing is not None:
+                    timing["busy_s"] = time.perf_counter() - entered
+        start_response(_status_line(status), list(headers) + [("Content-Length", str(len(payload)))])
+        return [payload]
+
+    def layer_handler(
+        self, environ: dict[str, Any], service: str
+    ) -> Callable[[dict[str, Any], bytes], tuple[int, list[tuple[str, str]], bytes]] | None:
+        if cloudwatch_cbor.is_cbor_request(environ, service):
+            return lambda env, body: cloudwatch_cbor.handle_cbor(env, body, self._cloudwatch_context(env))
+        if cloudwatch_cbor.is_own_json_request(environ, service):
+            return lambda env, body: cloudwatch_cbor.handle_json(env, body, self._cloudwatch_context(env))
+        if service == zonal_shift.SERVICE:
+            return lambda env, body: zonal_shift.handle(env, body, account_of(env), region_of(env))
+        return None
+
+    def _cloudwatch_context(self, environ: dict[str, Any]) -> cloudwatch_cbor.Context:
+        def call_moto_json(operation: str, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+            """moto's awsJson1_0 CloudWatch, called with the lock already held."""
+            data = json.dumps(params).encode()
+            env = dict(environ)
+            for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_CONTENT_TYPE", "HTTP_ACCEPT"):
+                env.pop(key, None)
+            env.update({
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/",
+                "RAW_URI": "/",
+                "REQUEST_URI": "/",
+                "QUERY_STRING": "",
+                "CONTENT_TYPE": "application/x-amz-json-1.0",
+                "CONTENT_LENGTH": str(len(data)),
+                "wsgi.input": io.BytesIO(data),
+                "HTTP_X_AMZ_TARGET": f"{cloudwatch_cbor.TARGET_PREFIX}.{operation}",
+            })
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured["status"] = int(status.split(" ", 1)[0])
+                captured["headers"] = dict(headers)
+                return lambda _data: None
+
+            app_iter = self.moto_app(env, capture)
+            try:
+                payload = b"".join(app_iter)
+            finally:
+                close = getattr(app_iter, "close", None)
+                if close:
+                    close()
+            return captured.get("status", 500), captured.get("headers", {}), payload
+
+        return cloudwatch_cbor.Context(account_of(environ), region_of(environ), call_moto_json)
 
     def dispatch_to_moto(
         self,
@@ -780,6 +934,30 @@ class ReboundApp:
                 raise BadRequest(str(exc)) from None
         return 200, {"status": "ok", "db_instance": result}
 
+    # ARC zonal shift: what AWS does on its own
+
+    def _zonal_control(
+        self, fn: Callable[[dict[str, Any]], dict[str, Any]], required: set[str], optional: set[str]
+    ) -> Callable[[Any], tuple[int, Any]]:
+        def call(body: Any) -> tuple[int, Any]:
+            body = body if body is not None else {}
+            if not isinstance(body, dict):
+                raise BadRequest(f"expected a JSON object with {', '.join(sorted(required))}")
+            missing = required - set(body)
+            unknown = set(body) - required - optional
+            if missing:
+                raise BadRequest(f"missing field(s): {', '.join(sorted(missing))}")
+            if unknown:
+                raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+            with self.state.moto_lock:
+                try:
+                    result = fn(body)
+                except ValueError as exc:
+                    raise BadRequest(str(exc)) from None
+            return 200, {"status": "ok", **result}
+
+        return call
+
     # request log
 
     def request_log(self) -> list[dict[str, Any]]:
@@ -819,6 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
     fidelity.install()
+    zonal_shift.install()
     state = LayerState()
     app = ReboundApp(DomainDispatcherApplication(create_backend_app), state)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)
