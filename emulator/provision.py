@@ -40,6 +40,7 @@ AZS = ("us-east-1a", "us-east-1b")
 IMAGE_ID = "ami-04681a1dbd79675a5"
 MANAGED_TAG_KEY = "rebound:managed"
 DEPENDS_ON_TAG_KEY = "rebound:depends-on"
+FAILOVER_ALARMS_TAG_KEY = "rebound:failover-alarms"
 TABLE_LOGICAL_ID = "IncidentsTable"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # AWS quotas the stack stays within, so that what runs here could run in an account.
@@ -65,6 +66,7 @@ OUTPUT_KEYS = (
     "stacks",
     "db_instance_id",
     "db_instance_arn",
+    "db_failover_alarm",
 )
 
 
@@ -172,6 +174,7 @@ class Provisioner:
         self.sns = client("sns")
         self.sqs = client("sqs")
         self.rds = client("rds")
+        self.cloudwatch = client("cloudwatch")
 
     # network + load balancer --------------------------------------------------------
 
@@ -237,7 +240,11 @@ class Provisioner:
         return lt_id
 
     def database(self, db_id: str, multi_az: bool, managed: str) -> str:
-        tags = [{"Key": "Name", "Value": db_id}]
+        """The DB instance, tagged with the one alarm that may fail it over (its read
+        latency, `<db_id>-read-latency`, created here in OK): the sample alarm events name
+        it, and any other alarm on the database is evidence only."""
+        alarm = f"{db_id}-read-latency"
+        tags = [{"Key": "Name", "Value": db_id}, {"Key": FAILOVER_ALARMS_TAG_KEY, "Value": alarm}]
         if managed != "none":
             tags.append({"Key": MANAGED_TAG_KEY, "Value": managed})
         db = self.rds.create_db_instance(
@@ -251,7 +258,21 @@ class Provisioner:
             AvailabilityZone=AZS[0],
             Tags=tags,
         )["DBInstance"]
-        log(f"database {db_id} ({'Multi-AZ' if multi_az else 'single-AZ'}, primary in {db['AvailabilityZone']})")
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            AlarmDescription=f"ReadLatency of {db_id}: designated for a failover ({FAILOVER_ALARMS_TAG_KEY})",
+            Namespace="AWS/RDS",
+            MetricName="ReadLatency",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": db_id}],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0.05,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="notBreaching",
+        )
+        self.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="provisioned")
+        log(f"database {db_id} ({'Multi-AZ' if multi_az else 'single-AZ'}, primary in {db['AvailabilityZone']}), failover alarm {alarm}")
         return db["DBInstanceArn"]
 
     def auto_scaling_group(
@@ -478,6 +499,8 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
         # The database every group depends on (null with --database none).
         "db_instance_id": db_id,
         "db_instance_arn": db_arn,
+        # The alarm the database designates for a failover (null with --database none).
+        "db_failover_alarm": f"{db_id}-read-latency" if db_id else None,
     }
 
 

@@ -305,7 +305,7 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         ctx["p"] = p = json.loads(lines[0])
         keys = ["region", "account", "vpc_id", "subnet_ids", "load_balancer_arn", "load_balancer_full_name",
                 "listener_arn", "incidents_table", "incidents_stream_arn", "topic_arn", "queue_url", "stacks",
-                "db_instance_id", "db_instance_arn"]
+                "db_instance_id", "db_instance_arn", "db_failover_alarm"]
         expect(list(p) == keys, f"output keys {list(p)}")
         expect(p["load_balancer_full_name"].startswith("app/selfcheck-alb/"), p["load_balancer_full_name"])
         stack = p["stacks"][0]

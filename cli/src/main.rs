@@ -14,10 +14,11 @@ use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use rebound::config::Config;
+use rebound::config::{from_env, Store};
 use rebound::domain::Incident;
-use rebound::handlers::notifier::StreamEvent;
+use rebound::functions::{NotifierFunctionConfig, RdsHealthConfig, TargetHealthConfig};
 use rebound::ids::IncidentId;
+use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
 
 use select::Selection;
@@ -161,8 +162,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let config = Config::from_env()?;
     let sdk = rebound::aws::load_sdk_config().await;
+    let store = || -> Result<_, CliError> {
+        Ok(rebound::aws::incident_store(&from_env(Store::read)?, &sdk))
+    };
     match cli.command {
         Command::Incidents {
             show: None,
@@ -177,8 +180,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 opened_since: since.map(|d| Utc::now() - d),
                 resource,
             };
-            let store = rebound::aws::incident_store(&config, &sdk);
-            let incidents = select_incidents(&store, &selection, limit).await?;
+            let incidents = select_incidents(&store()?, &selection, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&incidents)?);
             } else {
@@ -190,7 +192,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ..
         } => {
             let id = IncidentId::parse(id)?;
-            let incident = rebound::aws::incident_store(&config, &sdk)
+            let incident = store()?
                 .load(&id)
                 .await?
                 .ok_or_else(|| CliError::NotFound(id.to_string()))?;
@@ -203,8 +205,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Report { since, out, json } => {
             let to = Utc::now();
             let from = to - since;
-            let store = rebound::aws::incident_store(&config, &sdk);
-            let incidents = read_newest(&store, MAX_READ, Some(from)).await?;
+            let incidents = read_newest(&store()?, MAX_READ, Some(from)).await?;
             let report = report::build(&incidents, from, to);
             if let Some(path) = &out {
                 std::fs::write(path, report::html(&report)).map_err(|source| CliError::Write {
@@ -233,7 +234,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             path: event.clone(),
                             source,
                         })?;
-                    let report = rebound::aws::target_health_handler(&config, &sdk)
+                    let config = TargetHealthConfig::from_env()?;
+                    let report = rebound::aws::target_health(&config, &sdk)
                         .handle(payload)
                         .await?;
                     serde_json::to_value(report)?
@@ -244,7 +246,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             path: event.clone(),
                             source,
                         })?;
-                    let report = rebound::aws::rds_health_handler(&config, &sdk)
+                    let config = RdsHealthConfig::from_env()?;
+                    let report = rebound::aws::rds_health(&config, &sdk)
                         .handle(payload)
                         .await?;
                     serde_json::to_value(report)?
@@ -255,7 +258,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             path: event.clone(),
                             source,
                         })?;
-                    let response = rebound::aws::notifier_handler(&config, &sdk)?
+                    let config = NotifierFunctionConfig::from_env()?;
+                    let response = rebound::aws::notifier_handler(&config.notifier, &sdk)
                         .handle(payload)
                         .await?;
                     serde_json::to_value(response)?

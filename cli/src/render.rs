@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use rebound::domain::Incident;
+use rebound::kinds;
 use rebound::readable::{human_duration, short_name};
 
 pub fn incident_table(incidents: &[Incident]) -> String {
@@ -63,24 +64,12 @@ pub fn incident_detail(incident: &Incident) -> String {
             }
         }
     }
-    if !incident.evidence.targets.is_empty() {
-        let _ = writeln!(out, "\nEvidence (targets when last observed)");
-        for target in &incident.evidence.targets {
-            let _ = writeln!(
-                out,
-                "  {:<22} {:<10} {}{}",
-                target.instance_id.as_str(),
-                serde_json::to_value(&target.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                target.reason.as_deref().unwrap_or(""),
-                target
-                    .description
-                    .as_deref()
-                    .map(|d| format!(" — {d}"))
-                    .unwrap_or_default(),
-            );
+    // What the evidence says is the incident's kind's to tell.
+    let digest = kinds::view_of(incident.resource.kind.as_str()).digest(&incident.evidence);
+    if let Some(section) = &digest.show {
+        let _ = writeln!(out, "\n{}", section.heading);
+        for line in &section.lines {
+            let _ = writeln!(out, "  {line}");
         }
     }
     if !incident.actions.is_empty() {

@@ -65,7 +65,7 @@ pub fn is_resource(incident: &Incident, wanted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use rebound::domain::{Evidence, IncidentState, ResourceKind, ResourceRef};
+    use rebound::domain::{Evidence, IncidentState, Opening, ResourceRef, ResourceType};
 
     use super::*;
 
@@ -93,18 +93,18 @@ mod tests {
     }
 
     fn incident(id: &str, opened: DateTime<Utc>, state: IncidentState) -> Incident {
-        let mut incident = Incident::open(
-            ResourceRef {
-                kind: ResourceKind::TargetGroup,
-                id: id.into(),
+        Incident::open(
+            Opening {
+                resource: ResourceRef::new(ResourceType::named("target-group"), id),
+                trigger: "alarm:x".into(),
+                evidence: Evidence::default(),
+                summary: "opened".into(),
+                rto_s: None,
+                drill: None,
             },
-            "alarm:x",
-            Evidence::default(),
-            "opened",
             opened,
-        );
-        incident.state = state;
-        incident
+        )
+        .stored_with(|record| record.state = state)
     }
 
     const WEB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/73e2d6bc24d8a067";

@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, Utc};
-use rebound::config::Mode;
-use rebound::domain::{Evidence, Incident, IncidentState, ResourceKind, ResourceRef};
+use rebound::domain::{
+    Change, Decision, Effect, Evidence, Incident, IncidentState, Opening, Refusal, ResourceRef,
+    ResourceType, Verdict,
+};
 use rebound::ports::{Commit, Committed, IncidentStore};
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
@@ -147,37 +149,63 @@ async fn record(
     then: &[(IncidentState, i64)],
 ) -> Incident {
     let mut incident = Incident::open(
-        ResourceRef {
-            kind: ResourceKind::TargetGroup,
-            id: resource.into(),
+        Opening {
+            resource: ResourceRef::new(ResourceType::named("target-group"), resource),
+            trigger: "alarm:cli-test".into(),
+            evidence: Evidence::default(),
+            summary: "1 of 4 targets unhealthy".into(),
+            rto_s: None,
+            drill: None,
         },
-        "alarm:cli-test",
-        Evidence::default(),
-        "1 of 4 targets unhealthy",
         opened,
     );
-    let mut is_new = true;
+    let mut stored_state = None;
     let mut steps = vec![None];
     steps.extend(then.iter().map(Some));
     for step in steps {
         if let Some((state, after_s)) = step {
+            let decision = decision_for(*state);
             incident
-                .transition(opened + Duration::seconds(*after_s), *state, "cli test")
+                .apply(
+                    opened + Duration::seconds(*after_s),
+                    Change::Decided {
+                        decision: &decision,
+                        intent: "",
+                        writer: "cli-test",
+                        dry_run: false,
+                    },
+                )
                 .unwrap();
         }
         let landed = store
             .commit(Commit {
                 incident: &mut incident,
-                is_new,
+                stored_state,
                 ledgers: vec![],
                 token: "cli-test",
             })
             .await
             .unwrap();
         assert_eq!(landed, Committed::Landed);
-        is_new = false;
+        stored_state = Some(incident.state);
     }
     incident
+}
+
+/// A decision that moves an incident to `state`, as a check would take it.
+fn decision_for(state: IncidentState) -> Decision {
+    let refusal = |effect| vec![Refusal::new("cli-test", effect, "cli test")];
+    match state {
+        IncidentState::Resolved => Decision::plain(Verdict::Resolve, "cli test".into()),
+        IncidentState::Remediating => Decision::plain(Verdict::Underway, "cli test".into()),
+        IncidentState::Escalated => {
+            Decision::from_guards(vec![], refusal(Effect::Escalate), "cli test".into())
+        }
+        IncidentState::Suppressed => {
+            Decision::from_guards(vec![], refusal(Effect::Suppress), "cli test".into())
+        }
+        IncidentState::Open => Decision::plain(Verdict::Hold, "cli test".into()),
+    }
 }
 
 fn ids(output: &Output) -> Vec<String> {
@@ -205,7 +233,7 @@ fn incidents_are_filtered_by_state_age_and_resource_and_reported_over_a_window()
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (old_web, open_web, recent_api, ancient_api) = runtime.block_on(async {
         let sdk = emulator.sdk_config().await;
-        let store = rebound::aws::incident_store(&stack.config(Mode::Enforce), &sdk);
+        let store = rebound::aws::incident_store(&stack.store_config(), &sdk);
         let days = |d: i64| now - Duration::days(d);
         let old_web = record(&store, &web, days(10), &[(IncidentState::Resolved, 300)]).await;
         let open_web = record(

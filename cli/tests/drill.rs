@@ -7,9 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
-use rebound::config::Mode;
 use rebound::domain::IncidentState;
-use rebound::handlers::notifier::StreamEvent;
+use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
@@ -224,7 +223,7 @@ async fn a_database_drill_ends_with_a_verified_recovery_and_its_messages_say_dri
     assert_eq!(incidents.len(), 1, "{result:#}");
 
     // The incident is the drill's, resolved, with the result on its timeline.
-    let store = rebound::aws::incident_store(&stack.config(Mode::Enforce), &sdk);
+    let store = rebound::aws::incident_store(&stack.store_config(), &sdk);
     let all = store.list(10).await.unwrap();
     let incident = all
         .iter()
@@ -246,7 +245,7 @@ async fn a_database_drill_ends_with_a_verified_recovery_and_its_messages_say_dri
     let stream: StreamEvent =
         serde_json::from_value(stack.pending_stream_event(&emulator, &state_file)).unwrap();
     std::fs::remove_file(&state_file).ok();
-    let notifier = rebound::aws::notifier_handler(&stack.config(Mode::Enforce), &sdk).unwrap();
+    let notifier = rebound::aws::notifier_handler(&stack.notifier_config(), &sdk);
     assert!(notifier
         .handle(stream)
         .await

@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use rebound::handlers::notifier::StreamEvent;
+use rebound::notifier::StreamEvent;
 use rebound_fuzz::{
     assert_within_sns_limits, block_on, json_input, notifier, Tally, STREAM_SAMPLES,
 };

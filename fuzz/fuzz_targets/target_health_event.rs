@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use rebound::config::Mode;
-use rebound::handlers::target_health::ReportStatus;
-use rebound::trigger::{parse_target_health_event, Parsed};
+use rebound::kinds::target_group::trigger::parse as parse_target_health_event;
+use rebound::shell::{Parsed, ReportStatus};
 use rebound::Error;
 use rebound_fuzz::{block_on, json_input, sample_account, Tally, TARGET_HEALTH_SAMPLES};
 

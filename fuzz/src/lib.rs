@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use rebound::config::{Mode, PolicyConfig};
-use rebound::domain::{GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use rebound::config::{Mode, Settings};
 use rebound::fakes::{FakeFleet, MemoryStore, ParkedNotifications, RecordingNotifier};
-use rebound::handlers::notifier::{NotifierHandler, MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
-use rebound::handlers::target_health::TargetHealthHandler;
 use rebound::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+use rebound::kinds::target_group::observation::{
+    GroupInstance, ScalingGroup, TargetHealth, TargetState,
+};
+use rebound::kinds::target_group::Policy;
+use rebound::notifier::{NotifierHandler, MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
 use rebound::ports::Notification;
 
 /// The target group the sample events in `events/target-health/` name.
@@ -26,7 +28,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     RUNTIME.with(|rt| rt.block_on(future))
 }
 
-pub type Handler = TargetHealthHandler<FakeFleet, FakeFleet, FakeFleet, MemoryStore>;
+pub type Handler = rebound::fakes::TargetHealthFunction;
 
 /// The sample target group: four instances of a managed group, the first failing.
 pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
@@ -67,17 +69,14 @@ pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
         health_check_grace_period_s: 0,
         launch_template: None,
     });
-    let policy = PolicyConfig {
-        mode,
-        ..PolicyConfig::default()
+    let policy = Policy {
+        settings: Settings {
+            mode,
+            ..Settings::default()
+        },
+        ..Policy::default()
     };
-    let handler = TargetHealthHandler::new(
-        fleet.clone(),
-        fleet.clone(),
-        fleet.clone(),
-        store.clone(),
-        policy,
-    );
+    let handler = rebound::fakes::target_health(&fleet, &store, policy);
     (fleet, store, handler)
 }
 
@@ -102,7 +101,7 @@ pub fn assert_within_sns_limits(message: &Notification) {
         !message.subject.chars().any(char::is_control),
         "subject not one line"
     );
-    let size = rebound::aws::message_by_protocol(message).len();
+    let size = message.message_by_protocol().len();
     assert!(size <= MAX_MESSAGE_BYTES, "message of {size} bytes");
 }
 

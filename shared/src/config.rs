@@ -1,107 +1,139 @@
-//! Typed configuration, read once from the environment at cold start. Names are part
-//! of the contract (DESIGN.md); every policy knob has a safe default.
+//! Typed configuration, read once from the environment at cold start.
+//!
+//! Every variable a function reads is declared in a table ([`Variable`]: its name, its
+//! default, its range, what it does) next to the code that reads it, and read only
+//! through that declaration ([`Env`]), so what a function reads, what its template
+//! passes it and what the documentation lists are one list: a test holds template.yaml
+//! against every function's tables, and another the configuration chapter. Names are
+//! part of the contract (DESIGN.md); every knob has a safe default.
+//!
+//! This module holds what every function shares ([`Common`]) and what every watching
+//! function shares ([`Settings`]); each kind declares its own knobs beside it.
 
 use std::time::Duration;
 
-use crate::domain::{ActionKind, ResourceKind};
-
+/// What kind of value a variable holds, its default and its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Act: make the mutating calls.
-    Enforce,
-    /// Record what would be done; make no mutating call at all.
-    DryRun,
+pub enum Shape {
+    /// A whole number in `min..=max`, in `unit` (`seconds`, `percent`, …, or "").
+    Number {
+        default: u64,
+        min: u64,
+        max: u64,
+        unit: &'static str,
+    },
+    /// Free text; `None` as default means required, `Some("")` optional.
+    Text { default: Option<&'static str> },
+    /// One of the listed words.
+    Choice {
+        default: &'static str,
+        options: &'static [&'static str],
+    },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyConfig {
-    pub mode: Mode,
-    pub managed_tag_key: String,
-    pub replacement: ActionKind,
-    /// Above this share of unhealthy targets the failure is systemic: escalate.
-    pub max_unhealthy_percent: u32,
-    pub max_in_flight_per_group: usize,
-    pub cooldown: Duration,
-    pub action_budget_per_hour: u32,
-    /// A write-ahead action still pending after this long is settled by the sweep; an
-    /// accepted action whose instance is still in service and failing after this long
-    /// (or the group's grace period, if longer) did not work.
-    pub pending_action_timeout: Duration,
-    /// An incident not verified recovered this long after detection or its last
-    /// action escalates (a replacement that never becomes healthy, an empty target
-    /// group).
-    pub recovery_timeout: Duration,
-    /// Replacements in one group within this window, on the same launch template,
-    /// that reach `replacement_loop_limit` mean replacing is not fixing it: escalate.
-    pub replacement_loop_window: Duration,
-    pub replacement_loop_limit: u32,
-    /// Target groups (or DB instances) the sweep checks at once.
-    pub sweep_concurrency: usize,
-    /// The recovery-time objective of a target group's incident, from detection, unless
-    /// its Auto Scaling group's `rebound:rto-seconds` tag says otherwise.
-    pub target_group_rto: Duration,
-    /// The same for a database's incident (the DB instance's or cluster's tag).
-    pub database_rto: Duration,
-    /// Between two failovers of one DB instance (or cluster), and how far back RDS's own
-    /// failover events count against a new one.
-    pub rds_cooldown: Duration,
-    /// How long after a database's incident resolves (its failover completed) the
-    /// groups that depend on it stay held: connections move to the new primary.
-    pub dependency_settle: Duration,
+/// One environment variable a function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    pub shape: Shape,
+    /// What it does, for the configuration chapter.
+    pub about: &'static str,
 }
 
-impl PolicyConfig {
-    /// The cooldown of one scope: a DB instance or cluster has its own, longer one
-    /// (a failover is disruptive), everything else `cooldown`.
-    pub fn cooldown_for(&self, scope: ResourceKind) -> Duration {
-        match scope {
-            ResourceKind::DbInstance | ResourceKind::DbCluster => self.rds_cooldown,
-            _ => self.cooldown,
-        }
+impl Variable {
+    pub const fn seconds(
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+        about: &'static str,
+    ) -> Self {
+        Self::number(name, default, min, max, "seconds", about)
     }
-}
 
-impl Default for PolicyConfig {
-    fn default() -> Self {
+    pub const fn number(
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+        unit: &'static str,
+        about: &'static str,
+    ) -> Self {
         Self {
-            mode: Mode::DryRun,
-            managed_tag_key: DEFAULT_MANAGED_TAG_KEY.into(),
-            replacement: ActionKind::SetInstanceHealth,
-            max_unhealthy_percent: 50,
-            max_in_flight_per_group: 1,
-            cooldown: Duration::from_secs(600),
-            action_budget_per_hour: 10,
-            pending_action_timeout: Duration::from_secs(300),
-            recovery_timeout: Duration::from_secs(900),
-            replacement_loop_window: Duration::from_secs(3600),
-            replacement_loop_limit: 3,
-            sweep_concurrency: 8,
-            target_group_rto: Duration::from_secs(900),
-            database_rto: Duration::from_secs(900),
-            rds_cooldown: Duration::from_secs(1800),
-            dependency_settle: Duration::from_secs(300),
+            name,
+            shape: Shape::Number {
+                default,
+                min,
+                max,
+                unit,
+            },
+            about,
         }
     }
-}
 
-pub const DEFAULT_MANAGED_TAG_KEY: &str = "rebound:managed";
+    pub const fn required(name: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            shape: Shape::Text { default: None },
+            about,
+        }
+    }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub incidents_table: String,
-    pub notify_topic_arn: Option<String>,
-    /// Where the notifier parks notifications SNS refuses for good; without it they are
-    /// retried until the event source mapping gives up on them.
-    pub failed_notifications_queue_url: Option<String>,
-    /// The topic AWS Chatbot subscribes to: when set, the notifier also publishes each
-    /// change there as a Chatbot custom notification (opt-in).
-    pub chatbot_topic_arn: Option<String>,
-    pub incident_retention_days: u32,
-    /// Open the AWS connections (TCP and TLS) during init instead of on the first
-    /// calls (`PREWARM_CONNECTIONS`): the handshakes overlap each other and leave the
-    /// first invocation's path.
-    pub prewarm_connections: bool,
-    pub policy: PolicyConfig,
+    pub const fn optional(name: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            shape: Shape::Text { default: Some("") },
+            about,
+        }
+    }
+
+    pub const fn text(name: &'static str, default: &'static str, about: &'static str) -> Self {
+        Self {
+            name,
+            shape: Shape::Text {
+                default: Some(default),
+            },
+            about,
+        }
+    }
+
+    pub const fn choice(
+        name: &'static str,
+        default: &'static str,
+        options: &'static [&'static str],
+        about: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            shape: Shape::Choice { default, options },
+            about,
+        }
+    }
+
+    /// The range as the documentation states it: `0–86400 seconds`, `enforce | dry-run`.
+    pub fn range(&self) -> String {
+        match self.shape {
+            Shape::Number {
+                min, max, unit: "", ..
+            } => format!("{min}–{max}"),
+            Shape::Number { min, max, unit, .. } => format!("{min}–{max} {unit}"),
+            Shape::Text { default: None } => "required".to_owned(),
+            Shape::Text { .. } => "text".to_owned(),
+            Shape::Choice { options, .. } => options.join(" | "),
+        }
+    }
+
+    /// The default as the documentation states it.
+    pub fn default_text(&self) -> String {
+        match self.shape {
+            Shape::Number { default, .. } => default.to_string(),
+            Shape::Text { default: None } => "—".to_owned(),
+            Shape::Text {
+                default: Some(default),
+            } => default.to_owned(),
+            Shape::Choice { default, .. } => default.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,163 +144,278 @@ pub enum ConfigError {
     Invalid {
         name: &'static str,
         value: String,
-        expected: &'static str,
+        expected: String,
     },
 }
 
-/// Whether init opens the AWS connections when `PREWARM_CONNECTIONS` is not set: the
-/// choice bench/RESULTS.md ("First invocation over TLS") measured as faster.
-pub const DEFAULT_PREWARM_CONNECTIONS: bool = false;
+/// Reads declared variables through a lookup (the process environment, or a test's
+/// map). A blank value is unset.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+impl<'a> Env<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { lookup }
     }
 
-    /// Reads the configuration through `lookup`, so tests need not touch the process
-    /// environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let defaults = PolicyConfig::default();
-        let mode = match get("MODE").as_deref() {
-            None => defaults.mode,
-            Some("enforce") => Mode::Enforce,
-            Some("dry-run") => Mode::DryRun,
-            Some(other) => return Err(invalid("MODE", other, "enforce or dry-run")),
+    fn raw(&self, variable: &Variable) -> Option<String> {
+        (self.lookup)(variable.name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn invalid(variable: &Variable, value: &str) -> ConfigError {
+        ConfigError::Invalid {
+            name: variable.name,
+            value: value.to_owned(),
+            expected: match variable.shape {
+                Shape::Number { .. } => format!("a whole number, {}", variable.range()),
+                _ => variable.range(),
+            },
+        }
+    }
+
+    /// A number variable, within its declared range.
+    pub fn number(&self, variable: &Variable) -> Result<u64, ConfigError> {
+        let Shape::Number {
+            default, min, max, ..
+        } = variable.shape
+        else {
+            return Err(Self::invalid(variable, "(not a number variable)"));
         };
-        let replacement = match get("REPLACEMENT_METHOD").as_deref() {
-            None => defaults.replacement,
-            Some("set-instance-health") => ActionKind::SetInstanceHealth,
-            Some("terminate") => ActionKind::TerminateInstance,
-            Some(other) => {
-                return Err(invalid(
-                    "REPLACEMENT_METHOD",
-                    other,
-                    "set-instance-health or terminate",
-                ))
-            }
-        };
-        let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
+        match self.raw(variable) {
             None => Ok(default),
             Some(text) => match text.trim().parse::<u64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(invalid(name, &text, "a whole number in range")),
+                _ => Err(Self::invalid(variable, &text)),
             },
-        };
-        let policy = PolicyConfig {
-            mode,
-            managed_tag_key: get("MANAGED_TAG_KEY").unwrap_or(defaults.managed_tag_key),
-            replacement,
-            max_unhealthy_percent: number(
-                "MAX_UNHEALTHY_PERCENT",
-                defaults.max_unhealthy_percent.into(),
-                1,
-                100,
-            )? as u32,
-            max_in_flight_per_group: number(
-                "MAX_IN_FLIGHT_PER_GROUP",
-                defaults.max_in_flight_per_group as u64,
-                1,
-                100,
-            )? as usize,
-            cooldown: Duration::from_secs(number(
-                "COOLDOWN_SECONDS",
-                defaults.cooldown.as_secs(),
-                0,
-                86_400,
-            )?),
-            action_budget_per_hour: number(
-                "ACTION_BUDGET_PER_HOUR",
-                defaults.action_budget_per_hour.into(),
-                0,
-                10_000,
-            )? as u32,
-            pending_action_timeout: Duration::from_secs(number(
-                "PENDING_ACTION_TIMEOUT_SECONDS",
-                defaults.pending_action_timeout.as_secs(),
-                1,
-                86_400,
-            )?),
-            recovery_timeout: Duration::from_secs(number(
-                "RECOVERY_TIMEOUT_SECONDS",
-                defaults.recovery_timeout.as_secs(),
-                60,
-                86_400,
-            )?),
-            replacement_loop_window: Duration::from_secs(number(
-                "REPLACEMENT_LOOP_WINDOW_SECONDS",
-                defaults.replacement_loop_window.as_secs(),
-                60,
-                86_400,
-            )?),
-            replacement_loop_limit: number(
-                "REPLACEMENT_LOOP_LIMIT",
-                defaults.replacement_loop_limit.into(),
-                1,
-                100,
-            )? as u32,
-            sweep_concurrency: number(
-                "SWEEP_CONCURRENCY",
-                defaults.sweep_concurrency as u64,
-                1,
-                64,
-            )? as usize,
-            target_group_rto: Duration::from_secs(number(
-                "TARGET_GROUP_RTO_SECONDS",
-                defaults.target_group_rto.as_secs(),
-                60,
-                86_400,
-            )?),
-            database_rto: Duration::from_secs(number(
-                "DATABASE_RTO_SECONDS",
-                defaults.database_rto.as_secs(),
-                60,
-                86_400,
-            )?),
-            rds_cooldown: Duration::from_secs(number(
-                "RDS_COOLDOWN_SECONDS",
-                defaults.rds_cooldown.as_secs(),
-                0,
-                86_400,
-            )?),
-            dependency_settle: Duration::from_secs(number(
-                "DEPENDENCY_SETTLE_SECONDS",
-                defaults.dependency_settle.as_secs(),
-                0,
-                86_400,
-            )?),
-        };
-        Ok(Self {
-            incidents_table: get("INCIDENTS_TABLE")
-                .ok_or(ConfigError::Missing("INCIDENTS_TABLE"))?,
-            notify_topic_arn: get("NOTIFY_TOPIC_ARN"),
-            failed_notifications_queue_url: get("FAILED_NOTIFICATIONS_QUEUE_URL"),
-            chatbot_topic_arn: get("CHATBOT_TOPIC_ARN"),
-            incident_retention_days: number("INCIDENT_RETENTION_DAYS", 90, 1, 3650)? as u32,
-            prewarm_connections: match get("PREWARM_CONNECTIONS").as_deref().map(str::trim) {
-                None => DEFAULT_PREWARM_CONNECTIONS,
-                Some("true") => true,
-                Some("false") => false,
-                Some(other) => return Err(invalid("PREWARM_CONNECTIONS", other, "true or false")),
-            },
-            policy,
-        })
+        }
     }
 
-    /// The topic is required by the notifier only.
-    pub fn require_topic(&self) -> Result<&str, ConfigError> {
-        self.notify_topic_arn
-            .as_deref()
-            .ok_or(ConfigError::Missing("NOTIFY_TOPIC_ARN"))
+    /// A seconds variable as a duration.
+    pub fn duration(&self, variable: &Variable) -> Result<Duration, ConfigError> {
+        self.number(variable).map(Duration::from_secs)
+    }
+
+    /// A number that fits in `T` (the declared range makes it fit).
+    pub fn count<T: TryFrom<u64>>(&self, variable: &Variable) -> Result<T, ConfigError> {
+        let n = self.number(variable)?;
+        T::try_from(n).map_err(|_| Self::invalid(variable, &n.to_string()))
+    }
+
+    /// A text variable: `None` when optional and unset; an error when required and unset.
+    pub fn text(&self, variable: &Variable) -> Result<Option<String>, ConfigError> {
+        match (self.raw(variable), variable.shape) {
+            (Some(text), _) => Ok(Some(text)),
+            (None, Shape::Text { default: None }) => Err(ConfigError::Missing(variable.name)),
+            (None, Shape::Text { default: Some("") }) => Ok(None),
+            (
+                None,
+                Shape::Text {
+                    default: Some(default),
+                },
+            ) => Ok(Some(default.to_owned())),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// A required text variable.
+    pub fn required(&self, variable: &Variable) -> Result<String, ConfigError> {
+        self.text(variable)?
+            .ok_or(ConfigError::Missing(variable.name))
+    }
+
+    /// A choice variable: the declared option it names.
+    pub fn choice(&self, variable: &Variable) -> Result<&'static str, ConfigError> {
+        let Shape::Choice { default, options } = variable.shape else {
+            return Err(Self::invalid(variable, "(not a choice variable)"));
+        };
+        match self.raw(variable) {
+            None => Ok(default),
+            Some(text) => options
+                .iter()
+                .copied()
+                .find(|option| *option == text.trim())
+                .ok_or_else(|| Self::invalid(variable, &text)),
+        }
     }
 }
 
-fn invalid(name: &'static str, value: &str, expected: &'static str) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        value: value.to_owned(),
-        expected,
+// ------------------------------------------------------------------ every function
+
+pub const INCIDENTS_TABLE: Variable =
+    Variable::required("INCIDENTS_TABLE", "The incidents table's name.");
+pub const INCIDENT_RETENTION_DAYS: Variable = Variable::number(
+    "INCIDENT_RETENTION_DAYS",
+    90,
+    1,
+    3650,
+    "days",
+    "How long a resolved incident is kept (DynamoDB TTL).",
+);
+pub const PREWARM_CONNECTIONS: Variable = Variable::choice(
+    "PREWARM_CONNECTIONS",
+    "false",
+    &["true", "false"],
+    "Open the AWS connections during init instead of on the first calls.",
+);
+
+/// What every function reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Common {
+    /// Open the AWS connections (TCP and TLS) during init instead of on the first
+    /// calls: the handshakes overlap each other and leave the first invocation's path.
+    pub prewarm_connections: bool,
+}
+
+impl Common {
+    pub const VARIABLES: &'static [Variable] = &[PREWARM_CONNECTIONS];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            prewarm_connections: env.choice(&PREWARM_CONNECTIONS)? == "true",
+        })
     }
+}
+
+/// Where the incidents are kept: every function that reads or writes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Store {
+    pub incidents_table: String,
+    pub incident_retention_days: u32,
+}
+
+impl Store {
+    pub const VARIABLES: &'static [Variable] = &[INCIDENTS_TABLE, INCIDENT_RETENTION_DAYS];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            incidents_table: env.required(&INCIDENTS_TABLE)?,
+            incident_retention_days: env.count(&INCIDENT_RETENTION_DAYS)?,
+        })
+    }
+}
+
+// ---------------------------------------------------------- every watching function
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Act: make the mutating calls.
+    Enforce,
+    /// Record what would be done; make no mutating call at all.
+    DryRun,
+}
+
+pub const DEFAULT_MANAGED_TAG_KEY: &str = "rebound:managed";
+
+pub const MODE: Variable = Variable::choice(
+    "MODE",
+    "dry-run",
+    &["enforce", "dry-run"],
+    "enforce makes the mutating calls; dry-run records what would be done and calls nothing.",
+);
+pub const MANAGED_TAG_KEY: Variable = Variable::text(
+    "MANAGED_TAG_KEY",
+    DEFAULT_MANAGED_TAG_KEY,
+    "The opt-in tag: a resource is acted on only when this tag's value is true.",
+);
+pub const ACTION_BUDGET_PER_HOUR: Variable = Variable::number(
+    "ACTION_BUDGET_PER_HOUR",
+    10,
+    0,
+    1_000,
+    "actions",
+    "Mutating calls per rolling hour, account-wide, whatever their kind; past it, escalate.",
+);
+pub const PENDING_ACTION_TIMEOUT_SECONDS: Variable = Variable::seconds(
+    "PENDING_ACTION_TIMEOUT_SECONDS",
+    300,
+    1,
+    86_400,
+    "A write-ahead action still pending after this long is settled from observed state.",
+);
+pub const RECOVERY_TIMEOUT_SECONDS: Variable = Variable::seconds(
+    "RECOVERY_TIMEOUT_SECONDS",
+    900,
+    60,
+    86_400,
+    "An incident not verified recovered this long after detection or its last action escalates.",
+);
+pub const SWEEP_CONCURRENCY: Variable = Variable::number(
+    "SWEEP_CONCURRENCY",
+    8,
+    1,
+    64,
+    "checks",
+    "Resources the sweep checks at once.",
+);
+
+/// What every function that watches a kind of resource shares: the workflow's and the
+/// shell's knobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub mode: Mode,
+    pub managed_tag_key: String,
+    pub action_budget_per_hour: u32,
+    /// A write-ahead action still pending after this long is settled by the sweep; an
+    /// accepted action that had no effect after this long did not work.
+    pub pending_action_timeout: Duration,
+    /// An incident not verified recovered this long after detection or its last
+    /// action escalates.
+    pub recovery_timeout: Duration,
+    /// Resources the sweep checks at once.
+    pub sweep_concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::DryRun,
+            managed_tag_key: DEFAULT_MANAGED_TAG_KEY.into(),
+            action_budget_per_hour: 10,
+            pending_action_timeout: Duration::from_secs(300),
+            recovery_timeout: Duration::from_secs(900),
+            sweep_concurrency: 8,
+        }
+    }
+}
+
+impl Settings {
+    pub const VARIABLES: &'static [Variable] = &[
+        MODE,
+        MANAGED_TAG_KEY,
+        ACTION_BUDGET_PER_HOUR,
+        PENDING_ACTION_TIMEOUT_SECONDS,
+        RECOVERY_TIMEOUT_SECONDS,
+        SWEEP_CONCURRENCY,
+    ];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            mode: match env.choice(&MODE)? {
+                "enforce" => Mode::Enforce,
+                _ => Mode::DryRun,
+            },
+            managed_tag_key: env.required(&MANAGED_TAG_KEY)?,
+            action_budget_per_hour: env.count(&ACTION_BUDGET_PER_HOUR)?,
+            pending_action_timeout: env.duration(&PENDING_ACTION_TIMEOUT_SECONDS)?,
+            recovery_timeout: env.duration(&RECOVERY_TIMEOUT_SECONDS)?,
+            sweep_concurrency: env.count(&SWEEP_CONCURRENCY)?,
+        })
+    }
+
+    /// The tag's value is `true`.
+    pub fn is_managed(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        tags.get(&self.managed_tag_key)
+            .is_some_and(|value| value == "true")
+    }
+}
+
+/// Reads a configuration section from the process environment.
+pub fn from_env<T>(
+    read: impl FnOnce(&Env<'_>) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    read(&Env::new(&lookup))
 }
 
 #[cfg(test)]
@@ -277,91 +424,66 @@ mod tests {
 
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
+    fn env_of(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
+            .collect()
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars = env_of(vars);
+        let lookup = |name: &str| vars.get(name).cloned();
+        Settings::read(&Env::new(&lookup))
     }
 
     #[test]
-    fn only_the_table_is_required_and_the_defaults_are_safe() {
-        let cfg = config(&[("INCIDENTS_TABLE", "incidents")]).unwrap();
-        assert_eq!(cfg.policy.mode, Mode::DryRun);
-        assert_eq!(cfg.policy.managed_tag_key, "rebound:managed");
-        assert_eq!(cfg.policy.replacement, ActionKind::SetInstanceHealth);
-        assert_eq!(cfg.failed_notifications_queue_url, None);
-        assert_eq!(cfg.chatbot_topic_arn, None, "chat cards are opt-in");
-        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(1800));
-        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(300));
+    fn the_defaults_are_safe_and_match_their_declarations() {
+        let read = settings(&[]).unwrap();
+        assert_eq!(read, Settings::default());
+        assert_eq!(read.mode, Mode::DryRun);
+        assert_eq!(read.managed_tag_key, "rebound:managed");
+    }
+
+    #[test]
+    fn knobs_are_read_and_bad_values_named_with_their_range() {
+        let read = settings(&[("MODE", "enforce"), ("SWEEP_CONCURRENCY", "2")]).unwrap();
+        assert_eq!(read.mode, Mode::Enforce);
+        assert_eq!(read.sweep_concurrency, 2);
+        let err = settings(&[("MODE", "yolo")]).unwrap_err();
+        assert!(err.to_string().contains("MODE=\"yolo\""), "{err}");
+        assert!(err.to_string().contains("enforce | dry-run"), "{err}");
+        let err = settings(&[("RECOVERY_TIMEOUT_SECONDS", "59")]).unwrap_err();
+        assert!(err.to_string().contains("60–86400 seconds"), "{err}");
+        let err = settings(&[("ACTION_BUDGET_PER_HOUR", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("ACTION_BUDGET_PER_HOUR"), "{err}");
+    }
+
+    #[test]
+    fn a_required_variable_is_named_when_missing_and_a_blank_one_is_unset() {
+        let vars = env_of(&[("INCIDENTS_TABLE", " ")]);
+        let lookup = |name: &str| vars.get(name).cloned();
         assert_eq!(
-            config(&[]).unwrap_err(),
+            Store::read(&Env::new(&lookup)).unwrap_err(),
             ConfigError::Missing("INCIDENTS_TABLE")
         );
     }
 
     #[test]
-    fn the_failed_notifications_queue_is_read_and_a_blank_one_is_unset() {
-        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/rebound-failed-notifications";
-        let cfg = config(&[
-            ("INCIDENTS_TABLE", "t"),
-            ("FAILED_NOTIFICATIONS_QUEUE_URL", url),
-        ])
-        .unwrap();
-        assert_eq!(cfg.failed_notifications_queue_url.as_deref(), Some(url));
-        let cfg = config(&[
-            ("INCIDENTS_TABLE", "t"),
-            ("FAILED_NOTIFICATIONS_QUEUE_URL", " "),
-        ])
-        .unwrap();
-        assert_eq!(cfg.failed_notifications_queue_url, None);
-    }
-
-    #[test]
-    fn a_chatbot_topic_turns_chat_cards_on() {
-        let arn = "arn:aws:sns:us-east-1:123456789012:rebound-chat";
-        let cfg = config(&[("INCIDENTS_TABLE", "t"), ("CHATBOT_TOPIC_ARN", arn)]).unwrap();
-        assert_eq!(cfg.chatbot_topic_arn.as_deref(), Some(arn));
-    }
-
-    #[test]
-    fn knobs_are_read_and_bad_values_named() {
-        let cfg = config(&[
-            ("INCIDENTS_TABLE", "t"),
-            ("MODE", "enforce"),
-            ("REPLACEMENT_METHOD", "terminate"),
-            ("MAX_IN_FLIGHT_PER_GROUP", "2"),
-            ("COOLDOWN_SECONDS", "0"),
-        ])
-        .unwrap();
-        assert_eq!(cfg.policy.mode, Mode::Enforce);
-        assert_eq!(cfg.policy.replacement, ActionKind::TerminateInstance);
-        assert_eq!(cfg.policy.max_in_flight_per_group, 2);
-        assert_eq!(cfg.policy.cooldown, Duration::ZERO);
-
-        let cfg = config(&[
-            ("INCIDENTS_TABLE", "t"),
-            ("RDS_COOLDOWN_SECONDS", "900"),
-            ("DEPENDENCY_SETTLE_SECONDS", "60"),
-        ])
-        .unwrap();
-        assert_eq!(cfg.policy.rds_cooldown, Duration::from_secs(900));
-        assert_eq!(cfg.policy.dependency_settle, Duration::from_secs(60));
-        assert_eq!(
-            cfg.policy.cooldown_for(ResourceKind::DbInstance),
-            Duration::from_secs(900)
-        );
-        assert_eq!(
-            cfg.policy.cooldown_for(ResourceKind::AutoScalingGroup),
-            Duration::from_secs(600)
-        );
-
-        let err = config(&[("INCIDENTS_TABLE", "t"), ("MODE", "yolo")]).unwrap_err();
-        assert!(err.to_string().contains("MODE=\"yolo\""), "{err}");
-        let err = config(&[("INCIDENTS_TABLE", "t"), ("RDS_COOLDOWN_SECONDS", "-1")]).unwrap_err();
-        assert!(err.to_string().contains("RDS_COOLDOWN_SECONDS"), "{err}");
-        let err = config(&[("INCIDENTS_TABLE", "t"), ("MAX_UNHEALTHY_PERCENT", "0")]).unwrap_err();
-        assert!(err.to_string().contains("MAX_UNHEALTHY_PERCENT"), "{err}");
+    fn every_declared_default_is_within_its_range() {
+        for variable in Common::VARIABLES
+            .iter()
+            .chain(Store::VARIABLES)
+            .chain(Settings::VARIABLES)
+        {
+            match variable.shape {
+                Shape::Number {
+                    default, min, max, ..
+                } => assert!((min..=max).contains(&default), "{}", variable.name),
+                Shape::Choice { default, options } => {
+                    assert!(options.contains(&default), "{}", variable.name)
+                }
+                Shape::Text { .. } => {}
+            }
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! In-memory implementations of the ports, for handler tests in every crate
 //! (feature `test-util`). They behave like the real services where Rebound relies on
-//! it: conditional writes conflict, the budget runs out, replacements are recorded.
+//! it: conditional writes lose on the same conditions DynamoDB applies
+//! ([`crate::ports::Conditions`]), the budget runs out, replacements are recorded. Every
+//! call yields to the runtime first, as a network call would, so deliveries run
+//! concurrently in a test really interleave.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,22 +11,83 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ActionKind, DbCluster, DbInstance, DependencyState, DrillMark, Incident, Ledger, RdsEvent,
-    ResourceRef, ScalingGroup, TargetHealth,
+    ActionKind, Change, Decision, DrillMark, Incident, Ledger, ResourceRef, Verdict,
 };
 use crate::error::Error;
 use crate::ids::{
     AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
 };
-use crate::ports::{
-    Commit, Committed, DatabaseFailover, Databases, Dependencies, FailedNotification,
-    FailedNotifications, FailedOver, IncidentStore, InstanceReplacer, Notification, Notifier,
-    Replaced, ScalingGroups, TargetHealthSource,
+use crate::kinds::database::observation::{
+    AlarmPattern, AlarmState, DbCluster, DbInstance, RdsEvent,
 };
+use crate::kinds::database::ports::{AlarmStates, DatabaseFailover, Databases, FailedOver};
+use crate::kinds::database::{FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
+use crate::kinds::target_group::observation::{ScalingGroup, TargetHealth};
+use crate::kinds::target_group::ports::{
+    InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
+};
+use crate::kinds::{database, target_group};
+use crate::ports::{
+    Claim, Commit, Committed, Dependencies, DependencyState, Expected, FailedNotification,
+    FailedNotifications, IncidentStore, Notification, Notifier,
+};
+use crate::shell::Function;
+
+/// target-health over the fakes.
+pub type TargetHealthFunction =
+    Function<target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore>, MemoryStore>;
+
+/// rds-health over the fakes.
+pub type RdsHealthFunction =
+    Function<database::DbInstances<FakeDatabases, FakeDatabases, FakeDatabases>, MemoryStore>;
+
+/// target-health wired to a fake fleet and store, as the binary wires the real ones.
+pub fn target_health(
+    fleet: &FakeFleet,
+    store: &MemoryStore,
+    policy: target_group::Policy,
+) -> TargetHealthFunction {
+    Function::new(
+        target_group::FUNCTION,
+        target_group::TargetGroups {
+            targets: fleet.clone(),
+            groups: fleet.clone(),
+            replacer: fleet.clone(),
+            dependencies: store.clone(),
+            policy,
+        },
+        target_group::trigger::parse,
+        store.clone(),
+    )
+}
+
+/// rds-health wired to fake databases (and their alarms) and a store.
+pub fn rds_health(
+    rds: &FakeDatabases,
+    store: &MemoryStore,
+    policy: database::Policy,
+) -> RdsHealthFunction {
+    Function::new(
+        database::FUNCTION,
+        database::DbInstances {
+            databases: rds.clone(),
+            failover: rds.clone(),
+            alarms: rds.clone(),
+            policy,
+        },
+        database::trigger::parse,
+        store.clone(),
+    )
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A test that panicked while holding the lock already failed; keep the data.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a network call does to the caller: another task may run meanwhile.
+async fn round_trip() {
+    tokio::task::yield_now().await;
 }
 
 /// The load balancer and Auto Scaling side of an account.
@@ -110,6 +174,7 @@ impl TargetHealthSource for FakeFleet {
         &self,
         target_group: &TargetGroupArn,
     ) -> Result<Option<Vec<TargetHealth>>, Error> {
+        round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         if let Some(err) = state.failing_target_groups.remove(target_group) {
@@ -139,6 +204,7 @@ impl ScalingGroups for FakeFleet {
         instances: &[InstanceId],
         _refresh_if_managed_by: Option<&str>,
     ) -> Result<Vec<ScalingGroup>, Error> {
+        round_trip().await;
         Ok(self.describe_groups(|g| instances.iter().any(|i| g.instance(i).is_some())))
     }
 
@@ -147,10 +213,12 @@ impl ScalingGroups for FakeFleet {
         names: &[String],
         _refresh_if_managed_by: Option<&str>,
     ) -> Result<Vec<ScalingGroup>, Error> {
+        round_trip().await;
         Ok(self.describe_groups(|g| names.iter().any(|n| n == g.name.as_str())))
     }
 
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {
+        round_trip().await;
         Ok(self.describe_groups(|g| g.is_managed(tag_key)))
     }
 }
@@ -158,10 +226,11 @@ impl ScalingGroups for FakeFleet {
 impl InstanceReplacer for FakeFleet {
     async fn replace(
         &self,
-        kind: ActionKind,
+        kind: &ActionKind,
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> Result<Replaced, Error> {
+        round_trip().await;
         let (hang, hook) = {
             let mut state = lock(&self.inner);
             if let Some(err) = state.fail_next_replace.take() {
@@ -182,7 +251,9 @@ impl InstanceReplacer for FakeFleet {
         if std::mem::take(&mut state.gone_next_replace) {
             return Ok(Replaced::AlreadyGone);
         }
-        state.replaced.push((kind, group.clone(), instance.clone()));
+        state
+            .replaced
+            .push((kind.clone(), group.clone(), instance.clone()));
         Ok(Replaced::Requested)
     }
 }
@@ -244,15 +315,41 @@ impl MemoryStore {
         state.ledgers.insert(scope.clone(), ledger);
     }
 
-    /// Stores an incident as another writer would (bumping its version).
-    pub fn overwrite(&self, incident: &Incident) {
+    /// Stores an incident as another writer would: `change` applied to what is stored,
+    /// its version moved on (a resolved incident releases its resource).
+    pub fn overwrite(&self, id: &IncidentId, change: impl FnOnce(&mut Incident)) {
         let mut state = lock(&self.inner);
-        let mut stored = incident.clone();
-        stored.version = state.incidents.get(&incident.id).map_or(0, |i| i.version) + 1;
+        let Some(mut stored) = state.incidents.get(id).cloned() else {
+            return;
+        };
+        change(&mut stored);
+        let _ = stored.apply(
+            Utc::now(),
+            Change::Written {
+                token: "another-writer",
+            },
+        );
         if stored.state.is_closed() {
             state.open.remove(&stored.resource.key());
         }
         state.incidents.insert(stored.id.clone(), stored);
+    }
+
+    /// Another writer resolves the incident (a sweep elsewhere verified it), moving its
+    /// version on and releasing its resource.
+    pub fn resolve_elsewhere(&self, id: &IncidentId) {
+        self.overwrite(id, |incident| {
+            let decision = Decision::plain(Verdict::Resolve, "resolved elsewhere".into());
+            let _ = incident.apply(
+                Utc::now(),
+                Change::Decided {
+                    decision: &decision,
+                    intent: "",
+                    writer: "another-writer",
+                    dry_run: false,
+                },
+            );
+        });
     }
 
     pub fn commits(&self) -> usize {
@@ -262,6 +359,7 @@ impl MemoryStore {
 
 impl IncidentStore for MemoryStore {
     async fn open_incident(&self, resource: &ResourceRef) -> Result<Option<Incident>, Error> {
+        round_trip().await;
         let state = lock(&self.inner);
         Ok(state
             .open
@@ -279,6 +377,7 @@ impl IncidentStore for MemoryStore {
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
+        round_trip().await;
         Ok(lock(&self.inner).incidents.get(id).cloned())
     }
 
@@ -286,6 +385,7 @@ impl IncidentStore for MemoryStore {
         &self,
         scopes: &[ResourceRef],
     ) -> Result<BTreeMap<ResourceRef, Ledger>, Error> {
+        round_trip().await;
         let state = lock(&self.inner);
         Ok(scopes
             .iter()
@@ -298,12 +398,16 @@ impl IncidentStore for MemoryStore {
             .collect())
     }
 
+    /// Lands only when every condition of [`Commit::conditions`] holds, as DynamoDB's
+    /// transaction does.
     async fn commit(&self, commit: Commit<'_>) -> Result<Committed, Error> {
+        round_trip().await;
+        let conditions = commit.conditions();
         let Commit {
             incident,
-            is_new,
             ledgers,
             token,
+            ..
         } = commit;
         let mut state = lock(&self.inner);
         state.commits += 1;
@@ -312,27 +416,36 @@ impl IncidentStore for MemoryStore {
             return Ok(Committed::LostRace);
         }
         let key = incident.resource.key();
-        let incident_holds = if is_new {
-            !state.open.contains_key(&key) && !state.incidents.contains_key(&incident.id)
-        } else {
-            state.incidents.get(&incident.id).map(|i| i.version) == Some(incident.version)
+        let incident_holds = match conditions.incident {
+            Expected::New => !state.incidents.contains_key(&incident.id),
+            Expected::Version(version) => {
+                state.incidents.get(&incident.id).map(|i| i.version) == Some(version)
+            }
         };
-        let ledgers_hold = ledgers.iter().all(|(scope, ledger)| {
-            state.ledgers.get(scope).map_or(0, |l| l.version) == ledger.version
-        });
-        if !incident_holds || !ledgers_hold {
+        let resource_holds = match &conditions.resource {
+            None => true,
+            Some(Claim::Open) => !state.open.contains_key(&key),
+            Some(Claim::Release { .. }) => state.open.get(&key) == Some(&incident.id),
+        };
+        let ledgers_hold = conditions
+            .ledgers
+            .iter()
+            .all(|(scope, version)| state.ledgers.get(scope).map_or(0, |l| l.version) == *version);
+        if !incident_holds || !resource_holds || !ledgers_hold {
             return Ok(Committed::LostRace);
         }
-        incident.version = if is_new { 1 } else { incident.version + 1 };
-        incident.written_by = Some(token.to_owned());
-        if is_new {
-            state.open.insert(key, incident.id.clone());
-        } else if incident.state.is_closed() && state.open.get(&key) == Some(&incident.id) {
-            state.open.remove(&key);
-            let recovered = incident.time_to_recover_s.and(incident.resolved_at);
-            state
-                .last_resolved
-                .insert(key, (incident.id.clone(), recovered));
+        let _ = incident.apply(Utc::now(), Change::Written { token });
+        match &conditions.resource {
+            Some(Claim::Open) => {
+                state.open.insert(key, incident.id.clone());
+            }
+            Some(Claim::Release { recovered_at }) => {
+                state.open.remove(&key);
+                state
+                    .last_resolved
+                    .insert(key, (incident.id.clone(), *recovered_at));
+            }
+            None => {}
         }
         state
             .incidents
@@ -354,6 +467,7 @@ impl IncidentStore for MemoryStore {
     }
 
     async fn list(&self, limit: usize) -> Result<Vec<Incident>, Error> {
+        round_trip().await;
         let mut all = self.incidents();
         all.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
         all.truncate(limit);
@@ -361,6 +475,7 @@ impl IncidentStore for MemoryStore {
     }
 
     async fn open_incidents(&self) -> Result<Vec<Incident>, Error> {
+        round_trip().await;
         Ok(self
             .incidents()
             .into_iter()
@@ -371,6 +486,7 @@ impl IncidentStore for MemoryStore {
 
 impl Dependencies for MemoryStore {
     async fn dependency(&self, resource: &ResourceRef) -> Result<DependencyState, Error> {
+        round_trip().await;
         let state = lock(&self.inner);
         let key = resource.key();
         let (last_incident, last_recovered_at) = state
@@ -399,6 +515,7 @@ struct DatabasesState {
     instances: BTreeMap<DbInstanceId, DbInstance>,
     clusters: BTreeMap<DbClusterId, DbCluster>,
     events: Vec<RdsEvent>,
+    alarms: BTreeMap<String, AlarmState>,
     failovers: Vec<(ActionKind, String)>,
     describe_calls: usize,
     fail_next_failover: Option<Error>,
@@ -440,6 +557,18 @@ impl FakeDatabases {
             .push(RdsEvent { id: None, ..event });
     }
 
+    /// Sets an alarm's state, as CloudWatch would report it.
+    pub fn set_alarm(&self, name: &str, state: &str, since: DateTime<Utc>) {
+        lock(&self.inner).alarms.insert(
+            name.to_owned(),
+            AlarmState {
+                name: name.to_owned(),
+                state: state.to_owned(),
+                since: Some(since),
+            },
+        );
+    }
+
     /// Every failover requested, in order: the kind and the database or cluster.
     pub fn failovers(&self) -> Vec<(ActionKind, String)> {
         lock(&self.inner).failovers.clone()
@@ -469,6 +598,7 @@ impl FakeDatabases {
     }
 
     async fn failover(&self, kind: ActionKind, id: &str) -> Result<FailedOver, Error> {
+        round_trip().await;
         let hang = {
             let mut state = lock(&self.inner);
             if let Some(err) = state.fail_next_failover.take() {
@@ -483,26 +613,21 @@ impl FakeDatabases {
         if std::mem::take(&mut state.underway_next_failover) {
             return Ok(FailedOver::AlreadyUnderway);
         }
-        state.failovers.push((kind, id.to_owned()));
+        state.failovers.push((kind.clone(), id.to_owned()));
         if state.failover_does_nothing {
             return Ok(FailedOver::Requested);
         }
-        match kind {
-            ActionKind::FailoverDbCluster => {
-                if let Some(cluster) = state.clusters.values_mut().find(|c| c.id.as_str() == id) {
-                    let writer = cluster.members.iter().position(|m| m.writer);
-                    let reader = cluster.members.iter().position(|m| !m.writer);
-                    if let (Some(w), Some(r)) = (writer, reader) {
-                        cluster.members[w].writer = false;
-                        cluster.members[r].writer = true;
-                    }
+        if kind == FAILOVER_DB_CLUSTER {
+            if let Some(cluster) = state.clusters.values_mut().find(|c| c.id.as_str() == id) {
+                let writer = cluster.members.iter().position(|m| m.writer);
+                let reader = cluster.members.iter().position(|m| !m.writer);
+                if let (Some(w), Some(r)) = (writer, reader) {
+                    cluster.members[w].writer = false;
+                    cluster.members[r].writer = true;
                 }
             }
-            _ => {
-                if let Some(db) = state.instances.values_mut().find(|i| i.id.as_str() == id) {
-                    std::mem::swap(&mut db.primary_az, &mut db.standby_az);
-                }
-            }
+        } else if let Some(db) = state.instances.values_mut().find(|i| i.id.as_str() == id) {
+            std::mem::swap(&mut db.primary_az, &mut db.standby_az);
         }
         Ok(FailedOver::Requested)
     }
@@ -510,12 +635,14 @@ impl FakeDatabases {
 
 impl Databases for FakeDatabases {
     async fn db_instance(&self, id: &DbInstanceId) -> Result<Option<DbInstance>, Error> {
+        round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         Ok(state.instances.get(id).cloned())
     }
 
     async fn db_cluster(&self, id: &DbClusterId) -> Result<Option<DbCluster>, Error> {
+        round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         Ok(state.clusters.get(id).cloned())
@@ -526,12 +653,14 @@ impl Databases for FakeDatabases {
         _id: &DbInstanceId,
         _window: std::time::Duration,
     ) -> Result<Vec<RdsEvent>, Error> {
+        round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         Ok(state.events.clone())
     }
 
     async fn managed_instances(&self, tag_key: &str) -> Result<Vec<DbInstance>, Error> {
+        round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
         Ok(state
@@ -545,13 +674,25 @@ impl Databases for FakeDatabases {
 
 impl DatabaseFailover for FakeDatabases {
     async fn reboot_with_failover(&self, id: &DbInstanceId) -> Result<FailedOver, Error> {
-        self.failover(ActionKind::RebootWithFailover, id.as_str())
-            .await
+        self.failover(REBOOT_WITH_FAILOVER, id.as_str()).await
     }
 
     async fn failover_cluster(&self, id: &DbClusterId) -> Result<FailedOver, Error> {
-        self.failover(ActionKind::FailoverDbCluster, id.as_str())
-            .await
+        self.failover(FAILOVER_DB_CLUSTER, id.as_str()).await
+    }
+}
+
+impl AlarmStates for FakeDatabases {
+    async fn alarm_states(&self, patterns: &[AlarmPattern]) -> Result<Vec<AlarmState>, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state
+            .alarms
+            .values()
+            .filter(|a| patterns.iter().any(|p| p.matches(&a.name)))
+            .cloned()
+            .collect())
     }
 }
 
@@ -599,6 +740,7 @@ impl RecordingNotifier {
 
 impl Notifier for RecordingNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), Error> {
+        round_trip().await;
         let failure = {
             let mut failures = lock(&self.failures_to_inject);
             (!failures.is_empty()).then(|| failures.remove(0))
@@ -644,6 +786,7 @@ impl ParkedNotifications {
 
 impl FailedNotifications for ParkedNotifications {
     async fn park(&self, failed: &FailedNotification) -> Result<(), Error> {
+        round_trip().await;
         {
             let mut failures = lock(&self.failures_to_inject);
             if *failures > 0 {

@@ -1,17 +1,25 @@
 //! Rebound's library: everything the functions and the CLI share.
 //!
 //! - [`ids`]: validated identifiers (parse, don't validate).
-//! - [`domain`]: observed state and the incident record; no SDK types.
-//! - [`trigger`]: raw Lambda events → what to do, or why to ignore them.
-//! - [`policy`]: the pure decision and every safety guard.
-//! - [`workflow`]: the one incident workflow every resource kind goes through: read,
-//!   observe, decide, write ahead, act, record.
-//! - [`ports`]: capability traits shaped like the domain.
-//! - [`aws`]: adapters implementing the ports with the AWS SDK.
-//! - [`handlers`]: the functions' logic, generic over the ports.
-//! - [`config`], [`error`], [`telemetry`]: typed environment, classified errors, logs
-//!   and metrics.
-//! - [`readable`]: what people read — short names, console links, durations.
+//! - [`domain`]: resources, the incident record and its one transition function, the
+//!   decision a check takes, the action ledgers; no SDK type and no kind of resource.
+//! - [`config`]: typed environment, every variable declared once with its range;
+//!   [`functions`]: the deployed functions and what each reads.
+//! - [`policy`]: what every kind's decision shares (ledger guards, recovery objectives).
+//! - [`kind`]: what a kind of resource supplies to the shell and the workflow.
+//! - [`workflow`]: the one incident workflow: read, observe, decide, write ahead, act,
+//!   record.
+//! - [`shell`]: the one function shell: route a delivery to checks, the sweep, the
+//!   deadline, the report, the metrics, the retry verdict.
+//! - [`trigger`]: raw Lambda events → the schedule, an alarm, or another event.
+//! - [`kinds`]: each kind of resource (target groups, DB instances), and the registry of
+//!   how their incidents read.
+//! - [`view`]: what a kind supplies for people (its evidence digest, next steps, names
+//!   and console pages).
+//! - [`notifier`]: the incidents stream in, one message per state change out.
+//! - [`ports`]: capability traits shaped like the domain; [`aws`]: their adapters.
+//! - [`error`], [`telemetry`], [`readable`]: classified errors, logs and metrics,
+//!   durations and names as people read them.
 //! - `fakes` (feature `test-util`): in-memory ports for tests.
 //! - `properties` (tests only): property-based tests of every parser and the policy.
 
@@ -19,13 +27,18 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod handlers;
+pub mod functions;
 pub mod ids;
+pub mod kind;
+pub mod kinds;
+pub mod notifier;
 pub mod policy;
 pub mod ports;
 pub mod readable;
+pub mod shell;
 pub mod telemetry;
 pub mod trigger;
+pub mod view;
 pub mod workflow;
 
 #[cfg(any(test, feature = "test-util"))]

@@ -1,126 +1,27 @@
-//! Capability traits the handlers are generic over. Shaped like the domain, never like
-//! the SDK: adapters in [`crate::aws`] implement them for real, [`crate::fakes`] in memory.
-
-use std::future::Future;
+//! Capability traits every kind and the notifier share, shaped like the domain, never
+//! like the SDK: the incident store, what Rebound's records say of a resource others
+//! depend on, and where notifications go. Adapters in [`crate::aws`] implement them for
+//! real, [`crate::fakes`] in memory; what a kind needs of AWS is in its own `ports`.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
-use crate::domain::{
-    ActionKind, DbCluster, DbInstance, DependencyState, DrillMark, Incident, IncidentState, Ledger,
-    RdsEvent, ResourceRef, ScalingGroup, TargetHealth,
-};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::domain::{DrillMark, Incident, IncidentState, Ledger, ResourceRef};
 use crate::error::Error;
-use crate::ids::{
-    AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
-};
+use crate::ids::IncidentId;
 
-pub trait TargetHealthSource: Send + Sync {
-    /// The instance targets of a target group and their health; `None` when the target
-    /// group no longer exists.
-    fn target_health(
-        &self,
-        target_group: &TargetGroupArn,
-    ) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, Error>> + Send;
-}
-
-pub trait ScalingGroups: Send + Sync {
-    /// The groups that own these instances, each with all its members, tags, capacity
-    /// and suspended processes. `refresh_if_managed_by`: for groups tagged `<key>=true`
-    /// (the only ones ever acted on) also whether an instance refresh is running — a
-    /// call per group, asked only when an action is possible.
-    fn groups_owning(
-        &self,
-        instances: &[InstanceId],
-        refresh_if_managed_by: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
-
-    /// These groups by name (those an incident acted through), described as
-    /// `groups_owning` does; unknown names are left out.
-    fn groups_named(
-        &self,
-        names: &[String],
-        refresh_if_managed_by: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
-
-    /// Groups tagged `tag_key=true`, for the sweep.
-    fn managed_groups(
-        &self,
-        tag_key: &str,
-    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
-}
-
-/// What became of a replacement request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replaced {
-    /// The group accepted the request.
-    Requested,
-    /// Auto Scaling no longer knows the instance, observed in service moments ago: it
-    /// has already left its group, typically because an earlier attempt of this same
-    /// call took effect before its answer was lost and the SDK retried.
-    AlreadyGone,
-}
-
-pub trait InstanceReplacer: Send + Sync {
-    /// Asks the group to replace the instance, keeping its desired capacity.
-    fn replace(
-        &self,
-        kind: ActionKind,
-        group: &AutoScalingGroupName,
-        instance: &InstanceId,
-    ) -> impl Future<Output = Result<Replaced, Error>> + Send;
-}
-
-pub trait Databases: Send + Sync {
-    /// One DB instance with its tags; `None` when it no longer exists.
-    fn db_instance(
-        &self,
-        id: &DbInstanceId,
-    ) -> impl Future<Output = Result<Option<DbInstance>, Error>> + Send;
-
-    /// One DB cluster with its members and tags; `None` when it no longer exists.
-    fn db_cluster(
-        &self,
-        id: &DbClusterId,
-    ) -> impl Future<Output = Result<Option<DbCluster>, Error>> + Send;
-
-    /// The instance's RDS events of the last `window`, oldest first. DescribeEvents
-    /// returns no event ids: these carry categories and messages only.
-    fn recent_events(
-        &self,
-        id: &DbInstanceId,
-        window: std::time::Duration,
-    ) -> impl Future<Output = Result<Vec<RdsEvent>, Error>> + Send;
-
-    /// DB instances tagged `tag_key=true`, for the sweep.
-    fn managed_instances(
-        &self,
-        tag_key: &str,
-    ) -> impl Future<Output = Result<Vec<DbInstance>, Error>> + Send;
-}
-
-/// What became of a failover request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailedOver {
-    /// RDS accepted the request.
-    Requested,
-    /// RDS refused it because the database is already rebooting or failing over,
-    /// moments after it was seen available: typically an earlier attempt of this same
-    /// call took effect before its answer was lost and the SDK retried.
-    AlreadyUnderway,
-}
-
-pub trait DatabaseFailover: Send + Sync {
-    /// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
-    fn reboot_with_failover(
-        &self,
-        id: &DbInstanceId,
-    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
-
-    /// `FailoverDBCluster`: RDS promotes a reader of the cluster to writer.
-    fn failover_cluster(
-        &self,
-        id: &DbClusterId,
-    ) -> impl Future<Output = Result<FailedOver, Error>> + Send;
+/// What Rebound's own records say about a resource that others depend on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyState {
+    /// Its incident, while one is open.
+    pub open_incident: Option<IncidentId>,
+    /// Its last incident that resolved, and when it verifiably recovered.
+    pub last_incident: Option<IncidentId>,
+    pub last_recovered_at: Option<DateTime<Utc>>,
 }
 
 /// What Rebound's records say about resources others depend on (the incident store
@@ -146,14 +47,78 @@ pub enum Committed {
 #[derive(Debug)]
 pub struct Commit<'a> {
     pub incident: &'a mut Incident,
-    /// A new incident also claims its resource (one open incident per resource); a
-    /// stored one is written only on the version it was read at.
-    pub is_new: bool,
+    /// The incident's state as it was read; `None` for a new incident.
+    pub stored_state: Option<IncidentState>,
     /// Each ledger is written only on the version it was read at.
     pub ledgers: Vec<(ResourceRef, Ledger)>,
     /// Identifies this write (stored as `incident.written_by`, and used as the
     /// transaction's idempotency token) so the writer recognises it after a lost answer.
     pub token: &'a str,
+}
+
+/// What must hold for a commit to land: the one description every store enforces, so
+/// the in-memory store of the tests loses exactly the races DynamoDB makes a writer lose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conditions {
+    pub incident: Expected,
+    /// The per-resource record that guards "one open incident per resource".
+    pub resource: Option<Claim>,
+    /// Each ledger at the version it was read at (0: never written).
+    pub ledgers: Vec<(ResourceRef, u64)>,
+}
+
+/// The incident as the writer expects to find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Not stored yet (its id unused).
+    New,
+    /// Stored at this version.
+    Version(u64),
+}
+
+/// What the write does to its resource's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// A new incident claims the resource: it must have no open incident.
+    Open,
+    /// The write that resolves the incident releases the resource, which must still be
+    /// held by this incident; it remembers the incident and when the resource
+    /// verifiably recovered (`None`: resolved without a recovery).
+    Release { recovered_at: Option<DateTime<Utc>> },
+}
+
+impl Commit<'_> {
+    pub fn is_new(&self) -> bool {
+        self.stored_state.is_none()
+    }
+
+    pub fn conditions(&self) -> Conditions {
+        let resolving =
+            self.incident.state.is_closed() && self.stored_state.is_some_and(|s| !s.is_closed());
+        Conditions {
+            incident: match self.stored_state {
+                None => Expected::New,
+                Some(_) => Expected::Version(self.incident.version),
+            },
+            resource: if self.is_new() {
+                Some(Claim::Open)
+            } else if resolving {
+                Some(Claim::Release {
+                    recovered_at: self
+                        .incident
+                        .time_to_recover_s
+                        .and(self.incident.resolved_at),
+                })
+            } else {
+                None
+            },
+            ledgers: self
+                .ledgers
+                .iter()
+                .map(|(scope, ledger)| (scope.clone(), ledger.version))
+                .collect(),
+        }
+    }
 }
 
 pub trait IncidentStore: Send + Sync {
@@ -216,6 +181,24 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// The per-protocol message (`MessageStructure=json`): e-mail gets the readable text,
+    /// SMS the subject, and every other protocol (SQS, Lambda, HTTP/S, email-json,
+    /// Firehose) the JSON document through `default`, which SNS sends to any protocol
+    /// without a key of its own. Repeating the document under each protocol's key would
+    /// only multiply the message: SNS counts every copy against its 256 KB.
+    pub fn by_protocol(&self) -> Value {
+        json!({
+            "default": self.json,
+            "email": self.text,
+            "sms": self.subject,
+        })
+    }
+
+    /// [`Notification::by_protocol`] as the text SNS is sent.
+    pub fn message_by_protocol(&self) -> String {
+        self.by_protocol().to_string()
+    }
+
     /// The message attributes subscription filter policies match on, by name. `drill`
     /// is sent only on a drill's messages (`"true"`), so existing filter policies keep
     /// matching real incidents as before.

@@ -1,87 +1,95 @@
-//! What invoked a function, parsed from the raw event. Every trigger shape has a sample
-//! in `events/`; anything else is answered with a clear "ignored", never an action.
+//! What invoked a function, read from the raw event into one of three shapes whatever
+//! the path it came by: the schedule, a CloudWatch alarm that changed state (an
+//! EventBridge state change, the alarm invoking the function as its action, or an SNS
+//! notification), or another EventBridge event. Each kind's trigger parser
+//! (`kinds::*::trigger`) turns these into the checks it asks for; every trigger shape has
+//! a sample in `events/`, and anything else is answered with a clear "ignored", never an
+//! action.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::RdsEvent;
 use crate::error::Error;
-use crate::ids::{DbInstanceId, RdsEventId, TargetGroupArn};
+pub use crate::shell::Parsed;
 
 mod sns;
 
-const ALB_NAMESPACE: &str = "AWS/ApplicationELB";
-const UNHEALTHY_HOST_COUNT: &str = "UnHealthyHostCount";
-const RDS_NAMESPACE: &str = "AWS/RDS";
-const DB_INSTANCE_DIMENSION: &str = "DBInstanceIdentifier";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetHealthTrigger {
-    /// An `UnHealthyHostCount` alarm changed state, delivered by EventBridge or by the
-    /// alarm invoking the function as its action. Any state is a reason to look: ALARM
-    /// to act, OK to verify recovery.
-    Alarm {
-        target_group: TargetGroupArn,
-        alarm_name: String,
-        state: String,
-    },
-    /// The schedule: look at every managed target group and every open incident.
-    Sweep,
+/// What a raw event is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// The schedule (`aws.events` "Scheduled Event").
+    Schedule,
+    /// A CloudWatch alarm changed state.
+    Alarm(Alarm),
+    /// Any other EventBridge event.
+    Event(Event),
 }
 
-impl TargetHealthTrigger {
-    /// How the incident records what started it.
+/// A CloudWatch alarm's state change, as every delivery path carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    pub name: String,
+    /// `ALARM`, `OK` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    /// When the alarm entered that state (duplicate deliveries of one state change
+    /// carry the same).
+    pub since: Option<DateTime<Utc>>,
+    /// The metrics the alarm watches (one, or those of a metric-math expression).
+    pub metrics: Vec<AlarmMetric>,
+    /// Where the alarm lives: from the envelope, else from the alarm's ARN.
+    pub partition: String,
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmMetric {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl Alarm {
+    /// The metrics in `namespace` (named `name`, when given).
+    pub fn metrics_in<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a AlarmMetric> + 'a {
+        self.metrics
+            .iter()
+            .filter(move |m| m.namespace == namespace && name.is_none_or(|n| m.name == n))
+    }
+
+    /// How an incident records an alarm that started it.
     pub fn label(&self) -> String {
-        match self {
-            Self::Alarm { alarm_name, .. } => format!("alarm:{alarm_name}"),
-            Self::Sweep => "sweep".into(),
-        }
+        format!("alarm:{}", self.name)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RdsTrigger {
-    /// An alarm on an `AWS/RDS` metric of one DB instance changed state (EventBridge or
-    /// the alarm's own action). ALARM means "this primary is sick"; any state is a reason
-    /// to look.
-    Alarm {
-        instance: DbInstanceId,
-        alarm_name: String,
-        state: String,
-        /// When the alarm entered that state (`state.timestamp`): duplicate deliveries
-        /// of one state change carry the same.
-        since: Option<DateTime<Utc>>,
-    },
-    /// An "RDS DB Instance Event": which instance, and the event (with its id) as
-    /// evidence.
-    Event {
-        instance: DbInstanceId,
-        event: RdsEvent,
-    },
-    /// The schedule: every managed DB instance and every open database incident.
-    Sweep,
+/// An EventBridge event that is neither the schedule nor an alarm state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub source: String,
+    pub detail_type: String,
+    pub time: Option<DateTime<Utc>>,
+    pub region: String,
+    pub account: String,
+    pub resources: Vec<String>,
+    pub detail: Value,
 }
 
-impl RdsTrigger {
-    /// How the incident records what started it.
-    pub fn label(&self) -> String {
-        match self {
-            Self::Alarm { alarm_name, .. } => format!("alarm:{alarm_name}"),
-            Self::Event { event, .. } => match &event.id {
-                Some(id) => format!("rds-event:{id}"),
-                None => "rds-event".into(),
-            },
-            Self::Sweep => "sweep".into(),
-        }
+impl Event {
+    /// "is not a <function> trigger", for a kind's parser to say so.
+    pub fn not_for(&self, function: &str) -> String {
+        format!(
+            "EventBridge event {:?} from {:?} is not a {function} trigger",
+            self.detail_type, self.source
+        )
     }
-}
-
-/// A parsed event: something to do, or a reason it is none of this function's business.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed<T> {
-    Trigger(T),
-    Ignored(String),
 }
 
 #[derive(Deserialize)]
@@ -94,6 +102,8 @@ struct EventBridgeEnvelope {
     region: String,
     #[serde(default)]
     account: String,
+    #[serde(default)]
+    time: Option<Value>,
     #[serde(default)]
     resources: Vec<String>,
     #[serde(default)]
@@ -142,12 +152,12 @@ impl AlarmStateValue {
 #[derive(Deserialize, Default)]
 struct AlarmConfiguration {
     #[serde(default)]
-    metrics: Vec<AlarmMetric>,
+    metrics: Vec<AlarmConfigurationMetric>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AlarmMetric {
+struct AlarmConfigurationMetric {
     #[serde(default)]
     metric_stat: Option<MetricStat>,
 }
@@ -164,249 +174,115 @@ struct Metric {
     #[serde(default)]
     name: String,
     #[serde(default)]
-    dimensions: std::collections::BTreeMap<String, String>,
+    dimensions: BTreeMap<String, String>,
 }
 
-/// Where the alarm lives, to turn its `TargetGroup` dimension into an ARN.
-struct AlarmOrigin<'a> {
-    alarm_arn: &'a str,
-    region: &'a str,
-    account: &'a str,
+impl AlarmDetail {
+    /// The alarm, located by the envelope's region and account, falling back to the
+    /// alarm's ARN (which also carries the partition: aws, aws-cn, aws-us-gov).
+    fn into_alarm(self, alarm_arn: &str, region: &str, account: &str) -> Alarm {
+        let arn: Vec<&str> = alarm_arn.split(':').collect();
+        let part = |i: usize| arn.get(i).copied().filter(|p| !p.is_empty());
+        let non_empty = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+        Alarm {
+            since: self.state.since(),
+            name: self.alarm_name,
+            state: self.state.value,
+            metrics: self
+                .configuration
+                .metrics
+                .into_iter()
+                .filter_map(|m| m.metric_stat)
+                .map(|s| AlarmMetric {
+                    namespace: s.metric.namespace,
+                    name: s.metric.name,
+                    dimensions: s.metric.dimensions,
+                })
+                .collect(),
+            partition: part(1).unwrap_or("aws").to_owned(),
+            region: non_empty(region).or_else(|| part(3).map(str::to_owned)),
+            account: non_empty(account).or_else(|| part(4).map(str::to_owned)),
+        }
+    }
 }
 
-pub fn parse_target_health_event(event: &Value) -> Result<Parsed<TargetHealthTrigger>, Error> {
+/// Reads a raw event. An event of no known shape is ignored with the reason; a known
+/// shape with a broken body is an invalid event (retrying cannot help).
+pub fn read(event: &Value) -> Result<Parsed<Incoming>, Error> {
     match sns::unwrap(event)? {
         sns::SnsMessage::NotSns => {}
         sns::SnsMessage::NotAnAlarm(reason) => return Ok(Parsed::Ignored(reason)),
+        // The notification's `Region` is a display name ("US East (N. Virginia)"): the
+        // region comes from the alarm's ARN.
         sns::SnsMessage::Alarm(alarm) => {
-            // The region comes from the alarm's ARN: the notification's `Region` is a
-            // display name ("US East (N. Virginia)").
-            let origin = AlarmOrigin {
-                alarm_arn: &alarm.alarm_arn,
-                region: "",
-                account: &alarm.account,
-            };
-            return alarm_trigger(alarm.detail, &origin);
+            let alarm = *alarm;
+            return Ok(Parsed::Trigger(Incoming::Alarm(alarm.detail.into_alarm(
+                &alarm.alarm_arn,
+                "",
+                &alarm.account,
+            ))));
         }
     }
     if event.get("detail-type").is_some() {
         let envelope: EventBridgeEnvelope = decode(event, "EventBridge event")?;
-        return match (envelope.source.as_str(), envelope.detail_type.as_str()) {
-            ("aws.events", "Scheduled Event") => Ok(Parsed::Trigger(TargetHealthTrigger::Sweep)),
-            ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
-                let detail: AlarmDetail = decode(&envelope.detail, "alarm state change detail")?;
-                let origin = AlarmOrigin {
-                    alarm_arn: envelope.resources.first().map(String::as_str).unwrap_or(""),
-                    region: &envelope.region,
-                    account: &envelope.account,
-                };
-                alarm_trigger(detail, &origin)
-            }
-            (source, detail_type) => Ok(Parsed::Ignored(format!(
-                "EventBridge event {detail_type:?} from {source:?} is not a target-health trigger"
-            ))),
-        };
+        return Ok(Parsed::Trigger(
+            match (envelope.source.as_str(), envelope.detail_type.as_str()) {
+                ("aws.events", "Scheduled Event") => Incoming::Schedule,
+                ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
+                    let detail: AlarmDetail =
+                        decode(&envelope.detail, "alarm state change detail")?;
+                    let arn = envelope.resources.first().map(String::as_str).unwrap_or("");
+                    Incoming::Alarm(detail.into_alarm(arn, &envelope.region, &envelope.account))
+                }
+                _ => Incoming::Event(Event {
+                    time: envelope
+                        .time
+                        .and_then(|t| serde_json::from_value::<DateTime<Utc>>(t).ok()),
+                    source: envelope.source,
+                    detail_type: envelope.detail_type,
+                    region: envelope.region,
+                    account: envelope.account,
+                    resources: envelope.resources,
+                    detail: envelope.detail,
+                }),
+            },
+        ));
     }
     if event.get("alarmData").is_some() {
         let envelope: AlarmActionEnvelope = decode(event, "CloudWatch alarm action payload")?;
-        let origin = AlarmOrigin {
-            alarm_arn: &envelope.alarm_arn,
-            region: &envelope.region,
-            account: &envelope.account_id,
-        };
-        return alarm_trigger(envelope.alarm_data, &origin);
+        return Ok(Parsed::Trigger(Incoming::Alarm(
+            envelope.alarm_data.into_alarm(
+                &envelope.alarm_arn,
+                &envelope.region,
+                &envelope.account_id,
+            ),
+        )));
     }
     Ok(Parsed::Ignored(
-        "unrecognised event shape: expected an alarm state change, an alarm action or a schedule"
+        "unrecognised event shape: expected an EventBridge event (an alarm state change, a service event or the schedule), an alarm action or an SNS alarm notification"
             .into(),
     ))
 }
 
-fn alarm_trigger(
-    detail: AlarmDetail,
-    origin: &AlarmOrigin<'_>,
-) -> Result<Parsed<TargetHealthTrigger>, Error> {
-    let metric = detail
-        .configuration
-        .metrics
-        .iter()
-        .filter_map(|m| m.metric_stat.as_ref().map(|s| &s.metric))
-        .find(|m| m.namespace == ALB_NAMESPACE && m.name == UNHEALTHY_HOST_COUNT);
-    let Some(metric) = metric else {
-        return Ok(Parsed::Ignored(format!(
-            "alarm {:?} is not on {ALB_NAMESPACE} {UNHEALTHY_HOST_COUNT}",
-            detail.alarm_name
-        )));
-    };
-    let full_name = metric.dimensions.get("TargetGroup").ok_or_else(|| {
-        Error::InvalidEvent(format!(
-            "alarm {:?} has no TargetGroup dimension",
-            detail.alarm_name
-        ))
-    })?;
-    // The alarm ARN carries the partition (aws, aws-cn, aws-us-gov); region and account
-    // come from the envelope, falling back to the ARN.
-    let arn_parts: Vec<&str> = origin.alarm_arn.split(':').collect();
-    let partition = arn_parts
-        .get(1)
-        .copied()
-        .filter(|p| !p.is_empty())
-        .unwrap_or("aws");
-    let region = non_empty(origin.region).or(arn_parts.get(3).copied());
-    let account = non_empty(origin.account).or(arn_parts.get(4).copied());
-    let (Some(region), Some(account)) = (region.and_then(non_empty), account.and_then(non_empty))
-    else {
-        return Err(Error::InvalidEvent(format!(
-            "alarm {:?}: no region or account to build the target group ARN",
-            detail.alarm_name
-        )));
-    };
-    let target_group = TargetGroupArn::from_dimension(full_name, region, account, partition)
-        .map_err(|e| Error::InvalidEvent(e.to_string()))?;
-    Ok(Parsed::Trigger(TargetHealthTrigger::Alarm {
-        target_group,
-        alarm_name: detail.alarm_name,
-        state: detail.state.value,
-    }))
+/// For tests: an EventBridge "CloudWatch Alarm State Change" of the alarm `name` to ALARM,
+/// on `metric` (`{"namespace", "name", "dimensions"}`).
+#[cfg(test)]
+pub(crate) fn alarm_state_change(name: &str, metric: Value) -> Value {
+    serde_json::json!({
+        "version": "0", "id": "1", "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": "123456789012", "region": "us-east-1",
+        "time": "2026-11-26T10:15:00Z",
+        "resources": [format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}")],
+        "detail": {
+            "alarmName": name,
+            "state": {"value": "ALARM", "timestamp": "2026-11-26T10:14:58.412+0000"},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": metric, "period": 60, "stat": "Maximum"}, "returnData": true}]}
+        }
+    })
 }
 
-/// The detail of an "RDS DB Instance Event" as EventBridge delivers it.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RdsEventDetail {
-    #[serde(default)]
-    event_categories: Vec<String>,
-    #[serde(default)]
-    source_type: String,
-    #[serde(default)]
-    source_arn: String,
-    #[serde(default)]
-    source_identifier: String,
-    #[serde(default)]
-    date: Option<DateTime<Utc>>,
-    #[serde(default)]
-    message: String,
-    #[serde(rename = "EventID", default)]
-    event_id: String,
-}
-
-pub fn parse_rds_event(event: &Value) -> Result<Parsed<RdsTrigger>, Error> {
-    match sns::unwrap(event)? {
-        sns::SnsMessage::NotSns => {}
-        sns::SnsMessage::NotAnAlarm(reason) => return Ok(Parsed::Ignored(reason)),
-        sns::SnsMessage::Alarm(alarm) => return rds_alarm_trigger(alarm.detail),
-    }
-    if event.get("detail-type").is_some() {
-        let envelope: EventBridgeEnvelope = decode(event, "EventBridge event")?;
-        return match (envelope.source.as_str(), envelope.detail_type.as_str()) {
-            ("aws.events", "Scheduled Event") => Ok(Parsed::Trigger(RdsTrigger::Sweep)),
-            ("aws.rds", "RDS DB Instance Event") => {
-                let detail: RdsEventDetail = decode(&envelope.detail, "RDS event detail")?;
-                let time = event
-                    .get("time")
-                    .and_then(|t| serde_json::from_value::<DateTime<Utc>>(t.clone()).ok());
-                rds_event_trigger(detail, time)
-            }
-            ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
-                let detail: AlarmDetail = decode(&envelope.detail, "alarm state change detail")?;
-                rds_alarm_trigger(detail)
-            }
-            (source, detail_type) => Ok(Parsed::Ignored(format!(
-                "EventBridge event {detail_type:?} from {source:?} is not an rds-health trigger"
-            ))),
-        };
-    }
-    if event.get("alarmData").is_some() {
-        let envelope: AlarmActionEnvelope = decode(event, "CloudWatch alarm action payload")?;
-        return rds_alarm_trigger(envelope.alarm_data);
-    }
-    Ok(Parsed::Ignored(
-        "unrecognised event shape: expected an RDS DB instance event, an alarm state change, an alarm action or a schedule"
-            .into(),
-    ))
-}
-
-fn rds_event_trigger(
-    detail: RdsEventDetail,
-    time: Option<DateTime<Utc>>,
-) -> Result<Parsed<RdsTrigger>, Error> {
-    if !detail.source_type.is_empty() && detail.source_type != "DB_INSTANCE" {
-        return Ok(Parsed::Ignored(format!(
-            "RDS event about a {} is not an rds-health trigger",
-            detail.source_type
-        )));
-    }
-    // The ARN names the instance exactly; SourceIdentifier is the fallback (older
-    // events prefix it with `rds:`).
-    let from_arn = detail
-        .source_arn
-        .split(':')
-        .collect::<Vec<_>>()
-        .get(5..7)
-        .filter(|parts| parts[0] == "db")
-        .map(|parts| parts[1].to_owned());
-    let name = from_arn.unwrap_or_else(|| {
-        detail
-            .source_identifier
-            .trim_start_matches("rds:")
-            .to_owned()
-    });
-    let instance = DbInstanceId::parse(name).map_err(|e| Error::InvalidEvent(e.to_string()))?;
-    let at = detail.date.or(time).ok_or_else(|| {
-        Error::InvalidEvent(format!(
-            "RDS event about {instance} has no Date and no time"
-        ))
-    })?;
-    Ok(Parsed::Trigger(RdsTrigger::Event {
-        instance,
-        event: RdsEvent {
-            // An event without a well-formed id is still recorded; it is never acted on.
-            id: RdsEventId::parse(detail.event_id).ok(),
-            categories: detail.event_categories,
-            message: detail.message,
-            at,
-        },
-    }))
-}
-
-fn rds_alarm_trigger(detail: AlarmDetail) -> Result<Parsed<RdsTrigger>, Error> {
-    let metrics: Vec<&Metric> = detail
-        .configuration
-        .metrics
-        .iter()
-        .filter_map(|m| m.metric_stat.as_ref().map(|s| &s.metric))
-        .filter(|m| m.namespace == RDS_NAMESPACE)
-        .collect();
-    if metrics.is_empty() {
-        return Ok(Parsed::Ignored(format!(
-            "alarm {:?} is not on an {RDS_NAMESPACE} metric",
-            detail.alarm_name
-        )));
-    }
-    let Some(name) = metrics
-        .iter()
-        .find_map(|m| m.dimensions.get(DB_INSTANCE_DIMENSION))
-    else {
-        return Ok(Parsed::Ignored(format!(
-            "alarm {:?} has no {DB_INSTANCE_DIMENSION} dimension: not about one DB instance",
-            detail.alarm_name
-        )));
-    };
-    let instance =
-        DbInstanceId::parse(name.as_str()).map_err(|e| Error::InvalidEvent(e.to_string()))?;
-    Ok(Parsed::Trigger(RdsTrigger::Alarm {
-        instance,
-        since: detail.state.since(),
-        alarm_name: detail.alarm_name,
-        state: detail.state.value,
-    }))
-}
-
-fn non_empty(s: &str) -> Option<&str> {
-    Some(s).filter(|s| !s.is_empty())
-}
-
-fn decode<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, Error> {
+/// Decodes part of an event, naming what was malformed.
+pub fn decode<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, Error> {
     T::deserialize(value).map_err(|e| Error::InvalidEvent(format!("malformed {what}: {e}")))
 }
 
@@ -417,77 +293,53 @@ mod tests {
     use super::*;
 
     fn alarm_change(metric: Value) -> Value {
-        json!({
-            "version": "0", "id": "1", "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch", "account": "123456789012", "region": "us-east-1",
-            "time": "2026-11-26T10:15:00Z",
-            "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-unhealthy"],
-            "detail": {
-                "alarmName": "web-unhealthy",
-                "state": {"value": "ALARM"},
-                "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": metric, "period": 60, "stat": "Maximum"}, "returnData": true}]}
-            }
-        })
+        alarm_state_change("web-unhealthy", metric)
+    }
+
+    fn alarm(event: &Value) -> Alarm {
+        match read(event).unwrap() {
+            Parsed::Trigger(Incoming::Alarm(alarm)) => alarm,
+            other => panic!("expected an alarm: {other:?}"),
+        }
     }
 
     #[test]
-    fn an_unhealthy_host_alarm_names_its_target_group() {
-        let event = alarm_change(json!({
+    fn an_alarm_state_change_reads_as_its_name_state_time_metrics_and_place() {
+        let alarm = alarm(&alarm_change(json!({
             "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount",
             "dimensions": {"TargetGroup": "targetgroup/web/73e2d6bc24d8a067", "LoadBalancer": "app/alb/1"}
-        }));
-        let Parsed::Trigger(TargetHealthTrigger::Alarm {
-            target_group,
-            state,
-            ..
-        }) = parse_target_health_event(&event).unwrap()
-        else {
-            panic!("expected an alarm trigger");
-        };
+        })));
+        assert_eq!(alarm.name, "web-unhealthy");
+        assert_eq!(alarm.state, "ALARM");
         assert_eq!(
-            target_group.as_str(),
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067"
+            alarm.since.unwrap().to_rfc3339(),
+            "2026-11-26T10:14:58.412+00:00"
         );
-        assert_eq!(state, "ALARM");
+        assert_eq!(alarm.region.as_deref(), Some("us-east-1"));
+        assert_eq!(alarm.account.as_deref(), Some("123456789012"));
+        assert_eq!(alarm.partition, "aws");
+        let metric = alarm
+            .metrics_in("AWS/ApplicationELB", Some("UnHealthyHostCount"))
+            .next()
+            .unwrap();
+        assert_eq!(metric.dimensions["LoadBalancer"], "app/alb/1");
     }
 
     #[test]
-    fn an_alarm_on_another_metric_is_ignored() {
-        let event = alarm_change(
-            json!({"namespace": "AWS/EC2", "name": "CPUUtilization", "dimensions": {"InstanceId": "i-1"}}),
-        );
-        assert!(matches!(
-            parse_target_health_event(&event).unwrap(),
-            Parsed::Ignored(_)
-        ));
-    }
-
-    #[test]
-    fn an_unhealthy_host_alarm_without_target_group_is_an_invalid_event() {
-        let event = alarm_change(
-            json!({"namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount", "dimensions": {"LoadBalancer": "app/alb/1"}}),
-        );
-        let err = parse_target_health_event(&event).unwrap_err();
-        assert!(matches!(err, Error::InvalidEvent(_)), "{err}");
-    }
-
-    #[test]
-    fn a_malformed_target_group_dimension_is_an_invalid_event() {
-        let event = alarm_change(
-            json!({"namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount", "dimensions": {"TargetGroup": "nonsense"}}),
-        );
-        assert!(matches!(
-            parse_target_health_event(&event),
-            Err(Error::InvalidEvent(_))
-        ));
-    }
-
-    #[test]
-    fn a_schedule_is_a_sweep_and_unknown_shapes_are_ignored() {
+    fn a_schedule_is_a_schedule_other_events_are_events_and_unknown_shapes_are_ignored() {
         let schedule = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1", "region": "us-east-1", "resources": [], "detail": {}});
         assert_eq!(
-            parse_target_health_event(&schedule).unwrap(),
-            Parsed::Trigger(TargetHealthTrigger::Sweep)
+            read(&schedule).unwrap(),
+            Parsed::Trigger(Incoming::Schedule)
+        );
+        let rds = json!({"detail-type": "RDS DB Instance Event", "source": "aws.rds", "time": "2026-11-26T10:15:02Z", "detail": {"EventID": "RDS-EVENT-0049"}});
+        let Parsed::Trigger(Incoming::Event(event)) = read(&rds).unwrap() else {
+            panic!("expected an event");
+        };
+        assert_eq!(event.source, "aws.rds");
+        assert_eq!(
+            event.time.unwrap().to_rfc3339(),
+            "2026-11-26T10:15:02+00:00"
         );
         for other in [
             json!({}),
@@ -495,102 +347,17 @@ mod tests {
             json!("text"),
             json!({"Records": []}),
         ] {
-            assert!(matches!(
-                parse_target_health_event(&other).unwrap(),
-                Parsed::Ignored(_)
-            ));
+            assert!(
+                matches!(read(&other).unwrap(), Parsed::Ignored(_)),
+                "{other}"
+            );
         }
-    }
-
-    fn rds_event(id: &str, category: &str) -> Value {
-        json!({
-            "version": "0", "id": "1", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
-            "account": "123456789012", "region": "us-east-1", "time": "2026-11-26T10:15:02Z",
-            "resources": ["arn:aws:rds:us-east-1:123456789012:db:rebound-demo-db"],
-            "detail": {
-                "EventCategories": [category], "SourceType": "DB_INSTANCE",
-                "SourceArn": "arn:aws:rds:us-east-1:123456789012:db:rebound-demo-db",
-                "Date": "2026-11-26T10:15:01.123Z", "Message": "A Multi-AZ failover has completed.",
-                "SourceIdentifier": "rebound-demo-db", "EventID": id
-            }
-        })
-    }
-
-    #[test]
-    fn an_rds_instance_event_names_its_instance_and_keeps_id_category_and_date() {
-        let Parsed::Trigger(RdsTrigger::Event { instance, event }) =
-            parse_rds_event(&rds_event("RDS-EVENT-0049", "failover")).unwrap()
-        else {
-            panic!("expected an RDS event trigger");
-        };
-        assert_eq!(instance.as_str(), "rebound-demo-db");
-        assert_eq!(event.id.unwrap().as_str(), "RDS-EVENT-0049");
-        assert_eq!(event.categories, ["failover"]);
-        assert_eq!(event.at.to_rfc3339(), "2026-11-26T10:15:01.123+00:00");
-    }
-
-    #[test]
-    fn an_rds_event_without_a_usable_id_is_still_an_event_to_record() {
-        let Parsed::Trigger(RdsTrigger::Event { event, .. }) =
-            parse_rds_event(&rds_event("not-an-id", "notification")).unwrap()
-        else {
-            panic!("expected an RDS event trigger");
-        };
-        assert_eq!(event.id, None);
-    }
-
-    #[test]
-    fn an_rds_event_naming_a_malformed_instance_is_an_invalid_event() {
-        let mut event = rds_event("RDS-EVENT-0049", "failover");
-        event["detail"]["SourceArn"] = json!("arn:aws:rds:us-east-1:1:db:bad--name");
-        assert!(matches!(
-            parse_rds_event(&event),
-            Err(Error::InvalidEvent(_))
-        ));
-    }
-
-    #[test]
-    fn an_rds_alarm_names_its_db_instance_and_other_alarms_are_ignored() {
-        let rds = alarm_change(json!({
-            "namespace": "AWS/RDS", "name": "ReadLatency",
-            "dimensions": {"DBInstanceIdentifier": "rebound-demo-db"}
-        }));
-        let mut rds = rds;
-        rds["detail"]["state"]["timestamp"] = json!("2026-11-26T10:14:58.412+0000");
-        let Parsed::Trigger(RdsTrigger::Alarm {
-            instance,
-            state,
-            since,
-            ..
-        }) = parse_rds_event(&rds).unwrap()
-        else {
-            panic!("expected an alarm trigger");
-        };
-        assert_eq!(instance.as_str(), "rebound-demo-db");
-        assert_eq!(state, "ALARM");
-        assert_eq!(since.unwrap().to_rfc3339(), "2026-11-26T10:14:58.412+00:00");
-        let cluster_level = alarm_change(json!({
-            "namespace": "AWS/RDS", "name": "VolumeBytesUsed",
-            "dimensions": {"DBClusterIdentifier": "c1"}
-        }));
-        assert!(matches!(
-            parse_rds_event(&cluster_level).unwrap(),
-            Parsed::Ignored(_)
-        ));
-        let alb = alarm_change(json!({
-            "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount",
-            "dimensions": {"TargetGroup": "targetgroup/web/1"}
-        }));
-        assert!(matches!(parse_rds_event(&alb).unwrap(), Parsed::Ignored(_)));
     }
 
     #[test]
     fn a_state_change_with_a_broken_detail_is_an_invalid_event() {
         let event = json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {"alarmName": 5}});
-        assert!(matches!(
-            parse_target_health_event(&event),
-            Err(Error::InvalidEvent(_))
-        ));
+        assert!(matches!(read(&event), Err(Error::InvalidEvent(_))));
     }
 
     fn via_sns(message: Value) -> Value {
@@ -602,22 +369,22 @@ mod tests {
     }
 
     #[test]
-    fn an_alarm_delivered_through_sns_names_its_target_group_like_the_eventbridge_shape() {
+    fn an_alarm_delivered_through_sns_reads_like_the_eventbridge_shape() {
         let message = json!({
             "AlarmName": "web-unhealthy", "AWSAccountId": "123456789012",
             "NewStateValue": "ALARM", "Region": "US East (N. Virginia)",
+            "StateChangeTime": "2026-11-26T10:14:58.412+0000",
             "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-unhealthy",
             "Trigger": {"MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB",
                         "Dimensions": [{"name": "TargetGroup", "value": "targetgroup/web/73e2d6bc24d8a067"},
                                        {"name": "LoadBalancer", "value": "app/alb/1"}]}
         });
-        let parsed = parse_target_health_event(&via_sns(message)).unwrap();
-        let eventbridge = parse_target_health_event(&alarm_change(json!({
+        let sns = alarm(&via_sns(message));
+        let eventbridge = alarm(&alarm_change(json!({
             "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount",
             "dimensions": {"TargetGroup": "targetgroup/web/73e2d6bc24d8a067", "LoadBalancer": "app/alb/1"}
-        })))
-        .unwrap();
-        assert_eq!(parsed, eventbridge);
+        })));
+        assert_eq!(sns, eventbridge);
     }
 
     #[test]
@@ -629,30 +396,23 @@ mod tests {
                 "Namespace": "AWS/ApplicationELB", "MetricName": "UnHealthyHostCount",
                 "Dimensions": [{"name": "TargetGroup", "value": "targetgroup/web/73e2d6bc24d8a067"}]}}}]}
         });
-        match parse_target_health_event(&via_sns(message)).unwrap() {
-            Parsed::Trigger(TargetHealthTrigger::Alarm { state, .. }) => assert_eq!(state, "OK"),
-            other => panic!("{other:?}"),
-        }
+        let alarm = alarm(&via_sns(message));
+        assert_eq!(alarm.state, "OK");
+        assert_eq!(alarm.metrics.len(), 1);
     }
 
     #[test]
     fn an_sns_message_that_is_not_an_alarm_is_ignored_and_a_broken_record_is_invalid() {
         assert!(matches!(
-            parse_target_health_event(&via_sns(json!({"hello": "world"}))).unwrap(),
+            read(&via_sns(json!({"hello": "world"}))).unwrap(),
             Parsed::Ignored(_)
         ));
         let broken = json!({"Records": [{"EventSource": "aws:sns", "Sns": {}}]});
-        assert!(matches!(
-            parse_target_health_event(&broken),
-            Err(Error::InvalidEvent(_))
-        ));
+        assert!(matches!(read(&broken), Err(Error::InvalidEvent(_))));
         let two = json!({"Records": [
             {"EventSource": "aws:sns", "Sns": {"Message": "{}"}},
             {"EventSource": "aws:sns", "Sns": {"Message": "{}"}}
         ]});
-        assert!(matches!(
-            parse_target_health_event(&two),
-            Err(Error::InvalidEvent(_))
-        ));
+        assert!(matches!(read(&two), Err(Error::InvalidEvent(_))));
     }
 }

@@ -1,17 +1,17 @@
 //! The incident workflow every resource kind shares, level-triggered like a
-//! controller's reconcile: an event only says which resource to look at; the workflow
-//! reads the stored incident, observes the resource's real state, decides (every guard,
-//! the budget included), writes the decision and any intended action ahead in one
-//! conditional transaction, makes the call, and records the outcome.
+//! controller's reconcile: a delivery only says which resource to look at (and what it
+//! said of it, the cue); the workflow reads the stored incident, observes the resource's
+//! real state, decides (every guard, the budget included), writes the decision and any
+//! intended action ahead in one conditional transaction, makes the call, and records the
+//! outcome.
 //!
-//! A resource kind ([`WatchedKind`]) supplies only what differs: how to observe, which
-//! ledgers its actions count against, the pure decision, and how to act. Lost races and
-//! lost answers are settled by reading state again (invariant 10): a write that lost
-//! its condition is followed by a fresh read and decision; a write whose answer was lost
-//! is recognised by its token.
+//! What differs per kind comes from its [`Kind`]; what happens to the incident is the
+//! incident's own transition function ([`Incident::apply`]). Lost races and lost answers
+//! are settled by reading state again (invariant 10): a write that lost its condition is
+//! followed by a fresh read, a fresh observation and a fresh decision; a write whose
+//! answer was lost is recognised by its token.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -20,81 +20,20 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::config::{Mode, PolicyConfig};
+use crate::config::Mode;
 use crate::domain::{
-    account_scope, Action, ActionOutcome, DrillMark, Evidence, Incident, IncidentState, Ledger,
-    LedgerEntry, ResourceRef,
+    account_scope, ActionOutcome, Change, Decision, DrillMark, Evidence, Incident, IncidentState,
+    Ledger, LedgerEntry, Opening, ResourceRef, Verdict,
 };
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::policy::{Decision, History, PlannedAction, Refusal, Verdict};
+use crate::kind::Kind;
+use crate::policy::History;
 use crate::ports::{Commit, Committed, IncidentStore};
 
 /// How many times a check re-reads and re-decides after losing a conditional write.
 /// Each loss means another delivery made progress, so a few are plenty.
 pub const MAX_WRITE_ATTEMPTS: u32 = 5;
-
-/// What differs between the kinds of resource Rebound heals.
-pub trait WatchedKind: Send + Sync {
-    /// Everything the decision needs to know about one resource.
-    type Observed: Send + Sync;
-
-    /// Reads the resource's real state; `None` when it no longer exists. The open
-    /// incident, if any, says what else to look at (e.g. the groups it acted through).
-    fn observe(
-        &self,
-        resource: &ResourceRef,
-        incident: Option<&Incident>,
-    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
-
-    /// The scopes whose ledgers a decision to act needs; empty when no action is
-    /// possible, which saves reading them.
-    fn scopes(&self, observed: &Self::Observed) -> Vec<ResourceRef>;
-
-    /// The pure decision: every guard, the budget included.
-    fn decide(
-        &self,
-        observed: &Self::Observed,
-        history: History<'_>,
-        now: DateTime<Utc>,
-    ) -> Decision;
-
-    fn evidence(&self, observed: &Self::Observed) -> Evidence;
-
-    /// How to settle a write-ahead action whose outcome was never recorded, once it is
-    /// overdue (`None` before).
-    fn settle(
-        &self,
-        action: &Action,
-        observed: &Self::Observed,
-        now: DateTime<Utc>,
-    ) -> Option<(ActionOutcome, String)>;
-
-    /// Makes the call. `Ok(Some(detail))` when it turned out to be done already.
-    fn act(&self, action: &Action) -> impl Future<Output = Result<Option<String>, Error>> + Send;
-
-    /// One line for the timeline: "replace i-0abc in web".
-    fn describe(&self, action: &PlannedAction) -> String;
-
-    /// Brings the stored incident's evidence up to date with what this check observed
-    /// and decided; true when it changed. By default the evidence is what was observed
-    /// when the incident opened.
-    fn revise_evidence(
-        &self,
-        _evidence: &mut Evidence,
-        _observed: &Self::Observed,
-        _decision: &Decision,
-        _now: DateTime<Utc>,
-    ) -> bool {
-        false
-    }
-
-    /// The recovery-time objective, in seconds, a new incident on this resource is held
-    /// to: the resource's `rebound:rto-seconds` tag, or the default for its kind.
-    fn recovery_objective(&self, _observed: &Self::Observed) -> Option<u64> {
-        None
-    }
-}
 
 /// What one check did, returned to the caller (and printed by `rebound invoke`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -109,23 +48,8 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_state: Option<IncidentState>,
     /// Actions this check took (or simulated).
-    pub actions: Vec<Action>,
-    pub refusals: Vec<RefusalReport>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RefusalReport {
-    pub guard: &'static str,
-    pub detail: String,
-}
-
-impl From<&Refusal> for RefusalReport {
-    fn from(refusal: &Refusal) -> Self {
-        Self {
-            guard: refusal.guard(),
-            detail: refusal.to_string(),
-        }
-    }
+    pub actions: Vec<crate::domain::Action>,
+    pub refusals: Vec<crate::domain::Refusal>,
 }
 
 /// Counters for one invocation's metric line; checks may run concurrently.
@@ -182,17 +106,7 @@ impl Tally {
 pub struct Workflow<'a, K, S> {
     pub kind: &'a K,
     pub store: &'a S,
-    pub policy: &'a PolicyConfig,
     pub clock: fn() -> DateTime<Utc>,
-}
-
-/// What a decision changes, ready to be written.
-struct Plan {
-    incident: Incident,
-    is_new: bool,
-    ledgers: Vec<(ResourceRef, Ledger)>,
-    /// Actions written ahead by this plan, to be called once the write lands.
-    to_call: Vec<usize>,
 }
 
 /// A fresh token per write attempt: 32 hex digits (DynamoDB's ClientRequestToken
@@ -201,15 +115,24 @@ fn new_token() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
-impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
+/// What a decision changes, ready to be written.
+struct Plan {
+    incident: Incident,
+    is_new: bool,
+    ledgers: Vec<(ResourceRef, Ledger)>,
+}
+
+impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
+    /// Checks one resource, reading its open incident first.
     pub async fn reconcile(
         &self,
         resource: &ResourceRef,
+        cue: &K::Cue,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
         let (current, drill) = self.store.open_incident_and_drill(resource).await?;
-        self.reconcile_known(resource, current, Some(drill), trigger, tally)
+        self.reconcile_known(resource, cue, current, Some(drill), trigger, tally)
             .await
     }
 
@@ -220,11 +143,12 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     pub async fn reconcile_from(
         &self,
         resource: &ResourceRef,
+        cue: &K::Cue,
         current: Option<Incident>,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        self.reconcile_known(resource, current, None, trigger, tally)
+        self.reconcile_known(resource, cue, current, None, trigger, tally)
             .await
     }
 
@@ -233,27 +157,30 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     async fn reconcile_known(
         &self,
         resource: &ResourceRef,
+        cue: &K::Cue,
         mut current: Option<Incident>,
-        drill: Option<Option<DrillMark>>,
+        mut drill: Option<Option<DrillMark>>,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let Some(observed) = self.kind.observe(resource, current.as_ref()).await? else {
-            return self.close_gone(resource, current).await;
-        };
-        let mut scopes = self.kind.scopes(&observed);
-        if !scopes.is_empty() {
-            scopes.push(account_scope());
-        }
-
         for _attempt in 0..MAX_WRITE_ATTEMPTS {
-            let now = (self.clock)();
-            let token = new_token();
+            // Observed afresh on every attempt: a lost race means another writer acted,
+            // and what it did (a replacement under way, a ledger moved) is part of the
+            // state this decision must see.
+            let Some(observed) = self.kind.observe(resource, cue, current.as_ref()).await? else {
+                return self.close_gone(resource, current).await;
+            };
+            let mut scopes = self.kind.scopes(&observed);
+            if !scopes.is_empty() {
+                scopes.push(account_scope());
+            }
             let ledgers = if scopes.is_empty() {
                 BTreeMap::new()
             } else {
                 self.store.ledgers(&scopes).await?
             };
+            let now = (self.clock)();
+            let token = new_token();
             let mut incident = current.clone();
             let before = incident.as_ref().map(|i| i.state);
             let settled = incident
@@ -261,6 +188,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 .is_some_and(|i| self.settle_overdue(i, &observed, now));
             let decision = self.kind.decide(
                 &observed,
+                cue,
                 History {
                     incident: incident.as_ref(),
                     ledgers: &ledgers,
@@ -275,10 +203,26 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 incident_id: incident.as_ref().map(|i| i.id.clone()),
                 incident_state: incident.as_ref().map(|i| i.state),
                 actions: vec![],
-                refusals: decision.refusals.iter().map(RefusalReport::from).collect(),
+                refusals: decision.refusals.clone(),
             };
+            if incident.is_none() && opens_nothing(decision.verdict) {
+                return Ok(report);
+            }
+            if incident.is_none() && drill.is_none() {
+                drill = Some(self.store.open_incident_and_drill(resource).await?.1);
+            }
             let plan = match self.plan(
-                incident, resource, trigger, &decision, &observed, settled, &ledgers, &token, now,
+                incident,
+                resource,
+                trigger,
+                cue,
+                &observed,
+                &decision,
+                settled,
+                drill.as_ref().and_then(Option::as_ref),
+                &ledgers,
+                &token,
+                now,
             ) {
                 Ok(Some(plan)) => plan,
                 Ok(None) => return Ok(report),
@@ -294,21 +238,9 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 mut incident,
                 is_new,
                 ledgers: ledger_writes,
-                to_call,
             } = plan;
-            if is_new {
-                // Opened while a drill disturbs this resource: the drill's incident.
-                let drill = match &drill {
-                    Some(known) => known.clone(),
-                    None => self.store.open_incident_and_drill(resource).await?.1,
-                };
-                incident.drill = drill
-                    .as_ref()
-                    .filter(|mark| mark.active(now))
-                    .map(|mark| mark.id.clone());
-            }
             let landed = self
-                .commit(&mut incident, is_new, ledger_writes, &token)
+                .commit(&mut incident, before, ledger_writes, &token)
                 .await?;
             if !landed {
                 current = self.store.open_incident(resource).await?;
@@ -322,21 +254,16 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 info!(incident_id = %incident.id, resource = %resource.id, state = incident.state.as_str(), "incident opened");
             }
             for refusal in &decision.refusals {
-                info!(incident_id = %incident.id, guard = refusal.guard(), detail = %refusal, "action refused");
+                info!(incident_id = %incident.id, guard = refusal.guard, detail = %refusal, "action refused");
             }
             report.incident_id = Some(incident.id.clone());
-            report.actions = to_call
-                .iter()
-                .map(|&i| incident.actions[i].clone())
-                .collect();
-            if self.policy.mode == Mode::Enforce && !to_call.is_empty() {
-                let failure = self.act(&mut incident, &to_call, &token, tally).await;
-                report.actions = incident
-                    .actions
-                    .iter()
-                    .filter(|a| a.writer.as_deref() == Some(token.as_str()))
-                    .cloned()
-                    .collect();
+            report.actions = ours(&incident, &token);
+            let to_call = decision.verdict == Verdict::Remediate
+                && self.kind.settings().mode == Mode::Enforce
+                && !report.actions.is_empty();
+            if to_call {
+                let failure = self.act(&mut incident, &token, tally).await;
+                report.actions = ours(&incident, &token);
                 report.incident_state = Some(incident.state);
                 if let Some(err) = failure {
                     return Err(err);
@@ -359,212 +286,84 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         incident: Option<Incident>,
         resource: &ResourceRef,
         trigger: &str,
-        decision: &Decision,
+        cue: &K::Cue,
         observed: &K::Observed,
+        decision: &Decision,
         settled: bool,
-        ledgers: &BTreeMap<ResourceRef, Ledger>,
+        drill: Option<&DrillMark>,
+        ledgers: &BTreeMap<ResourceRef, crate::domain::Ledger>,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Plan>, crate::domain::IllegalTransition> {
         let is_new = incident.is_none();
-        let mut incident = match (incident, decision.verdict) {
-            (Some(incident), _) => incident,
-            (None, Verdict::Healthy | Verdict::Recovering | Verdict::Resolve) => return Ok(None),
-            // A new incident is written once, already in the state the decision puts it
-            // in: one write and one notification instead of "opened" then "escalated".
-            (None, _) => {
-                let mut incident = Incident::open(
-                    resource.clone(),
-                    trigger,
-                    self.kind.evidence(observed),
-                    &decision.summary,
-                    now,
-                );
-                incident.rto_s = self.kind.recovery_objective(observed);
+        let kept = incident.as_ref().and_then(|i| match i.evidence.read::<K::Evidence>() {
+            Ok(evidence) => Some(evidence),
+            Err(err) => {
+                warn!(incident_id = %i.id, error = %err, "stored evidence unreadable; observed afresh");
+                None
+            }
+        });
+        let evidence = self.kind.evidence(observed, cue, decision, kept, now);
+        let mut changed = settled;
+        let mut incident = match incident {
+            Some(mut incident) => {
+                let mut revised = incident.evidence.clone();
+                if revised.revise(&evidence) {
+                    changed |= incident.apply(now, Change::Evidence(&revised))?;
+                }
                 incident
             }
+            // A new incident is written once, already in the state the decision puts it
+            // in: one write and one notification instead of "opened" then "escalated".
+            None => Incident::open(
+                Opening {
+                    resource: resource.clone(),
+                    trigger: trigger.to_owned(),
+                    evidence: Evidence::of(&evidence),
+                    summary: decision.summary.clone(),
+                    rto_s: self.kind.recovery_objective(observed),
+                    // Opened while a drill disturbs this resource: the drill's incident.
+                    drill: drill
+                        .filter(|mark| mark.active(now))
+                        .map(|mark| mark.id.clone()),
+                },
+                now,
+            ),
         };
-        let mut changed = settled;
-        changed |= self
-            .kind
-            .revise_evidence(&mut incident.evidence, observed, decision, now);
-        // A suppressed incident whose hold has lifted, and that this decision does not
-        // move anywhere else, goes back to where it stood: remediating if an action was
-        // taken, else open.
-        if incident.state == IncidentState::Suppressed
-            && matches!(decision.verdict, Verdict::Hold | Verdict::Recovering)
-        {
-            let back = if incident.actions.iter().any(|a| a.outcome.was_requested()) {
-                IncidentState::Remediating
-            } else {
-                IncidentState::Open
-            };
-            // What still holds it, if anything, follows as its own timeline entry.
-            let why = format!("hold lifted: {}", decision.summary);
-            changed |= incident.transition(now, back, why)?;
-        }
-        let mut ledger_writes = Vec::new();
-        let mut to_call = Vec::new();
-        match decision.verdict {
-            Verdict::Healthy | Verdict::Gone => {}
-            Verdict::Recovering => {
-                if let Some(why) = &decision.waiting_for {
-                    changed |= incident.note_once(now, "recovering", why);
-                }
-            }
-            Verdict::Resolve => {
-                changed |= incident.transition(
-                    now,
-                    IncidentState::Resolved,
-                    format!("verified: {}", decision.summary),
-                )?;
-            }
-            Verdict::Escalate => {
-                let text = refusal_text(decision.refusals.iter());
-                changed |= if incident.state == IncidentState::Escalated {
-                    incident.note_once(now, "held", &text)
-                } else {
-                    incident.transition(now, IncidentState::Escalated, text)?
-                };
-            }
-            Verdict::Hold => {
-                let news: Vec<&Refusal> =
-                    decision.refusals.iter().filter(|r| !r.is_echo()).collect();
-                if !news.is_empty() {
-                    changed |= incident.note_once(now, "held", &refusal_text(news.into_iter()));
-                }
-            }
-            Verdict::Suppress => {
-                let text = refusal_text(decision.refusals.iter().filter(|r| r.suppresses()));
-                changed |= if incident.state == IncidentState::Suppressed {
-                    incident.note_once(now, "held", &text)
-                } else {
-                    incident.transition(now, IncidentState::Suppressed, text)?
-                };
-            }
-            Verdict::Underway => {
-                changed |= if incident.state == IncidentState::Remediating {
-                    incident.note_once(now, "remediating", &decision.summary)
-                } else {
-                    incident.transition(now, IncidentState::Remediating, &decision.summary)?
-                };
-            }
-            Verdict::Remediate => {
-                self.write_ahead(
-                    &mut incident,
-                    decision,
-                    ledgers,
-                    token,
-                    now,
-                    &mut ledger_writes,
-                    &mut to_call,
-                )?;
-                changed = true;
-            }
-        }
-        Ok((is_new || changed).then_some(Plan {
-            incident,
-            is_new,
-            ledgers: ledger_writes,
-            to_call,
-        }))
-    }
-
-    /// Records the intended actions (winning the conditional write is what makes this
-    /// delivery the one that acts) and moves the ledgers they count against.
-    #[allow(clippy::too_many_arguments)]
-    fn write_ahead(
-        &self,
-        incident: &mut Incident,
-        decision: &Decision,
-        ledgers: &BTreeMap<ResourceRef, Ledger>,
-        token: &str,
-        now: DateTime<Utc>,
-        ledger_writes: &mut Vec<(ResourceRef, Ledger)>,
-        to_call: &mut Vec<usize>,
-    ) -> Result<(), crate::domain::IllegalTransition> {
-        let dry_run = self.policy.mode == Mode::DryRun;
+        let dry_run = self.kind.settings().mode == Mode::DryRun;
         let intent = decision
             .actions
             .iter()
             .map(|a| self.kind.describe(a))
             .collect::<Vec<_>>()
             .join(", ");
-        let was_simulated = decision.actions.iter().any(|planned| {
-            incident
-                .actions_on(&planned.target.id)
-                .any(|a| a.outcome == ActionOutcome::Simulated)
-        });
-        let mut touched: BTreeMap<ResourceRef, Ledger> = BTreeMap::new();
-        for planned in &decision.actions {
-            to_call.push(incident.actions.len());
-            incident.actions.push(Action {
-                kind: planned.kind,
-                target: planned.target.clone(),
-                scope: planned.scope.clone(),
-                requested_at: now,
-                outcome: if dry_run {
-                    ActionOutcome::Simulated
-                } else {
-                    ActionOutcome::Pending
-                },
+        changed |= incident.apply(
+            now,
+            Change::Decided {
+                decision,
+                intent: &intent,
+                writer: token,
                 dry_run,
-                detail: dry_run.then(|| "dry-run: no call made".to_owned()),
-                completed_at: None,
-                writer: Some(token.to_owned()),
-                launch_template: planned.launch_template.clone(),
-            });
-            if dry_run {
-                continue;
-            }
-            let entry = LedgerEntry {
-                at: now,
-                target: planned.target.id.clone(),
-                incident: incident.id.clone(),
-                launch_template: planned.launch_template.clone(),
-            };
-            for scope in [planned.scope.clone(), account_scope()] {
-                touched
-                    .entry(scope.clone())
-                    .or_insert_with(|| ledgers.get(&scope).cloned().unwrap_or_default())
-                    .record(entry.clone());
-            }
-        }
-        ledger_writes.extend(touched);
-        if dry_run {
-            incident.note(
-                now,
-                "dry-run",
-                format!("would {intent} ({})", decision.summary),
-            );
-            return Ok(());
-        }
-        if was_simulated {
-            incident.note(
-                now,
-                "enforce",
-                "MODE is now enforce: the action dry-run only simulated is taken for real",
-            );
-        }
-        let text = format!("{}: {intent}", decision.summary);
-        if !incident.transition(now, IncidentState::Remediating, text.clone())? {
-            incident.note(now, "remediating", text);
-        }
-        Ok(())
+            },
+        )?;
+        let ledger_writes = if decision.verdict == Verdict::Remediate && !dry_run {
+            ledger_moves(&incident, decision, ledgers, now)
+        } else {
+            Vec::new()
+        };
+        Ok((is_new || changed).then_some(Plan {
+            incident,
+            is_new,
+            ledgers: ledger_writes,
+        }))
     }
 
-    /// Makes the calls written ahead, then records their outcomes. Returns the first
-    /// call error, after recording it.
-    async fn act(
-        &self,
-        incident: &mut Incident,
-        to_call: &[usize],
-        token: &str,
-        tally: &Tally,
-    ) -> Option<Error> {
+    /// Makes the calls this writer wrote ahead, then records their outcomes. Returns the
+    /// first call error, after recording it.
+    async fn act(&self, incident: &mut Incident, token: &str, tally: &Tally) -> Option<Error> {
+        let stored = incident.state;
         let mut failure = None;
-        for &index in to_call {
-            let action = incident.actions[index].clone();
+        for action in ours(incident, token) {
             let (outcome, detail) = match self.kind.act(&action).await {
                 Ok(detail) => {
                     Tally::add(&tally.actions_taken, 1);
@@ -578,21 +377,27 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                     (ActionOutcome::Failed, Some(detail))
                 }
             };
-            let stored = &mut incident.actions[index];
-            stored.outcome = outcome;
-            stored.detail = detail;
-            stored.completed_at = Some((self.clock)());
-        }
-        if let Some(err) = &failure {
-            // A remediation whose call failed needs a person now, not at the recovery
-            // deadline. (A resolved incident stays resolved.)
-            let _ = incident.transition(
+            let _ = incident.apply(
                 (self.clock)(),
-                IncidentState::Escalated,
-                format!("the remediation call failed: {err}"),
+                Change::Outcome {
+                    writer: token,
+                    target: &action.target,
+                    outcome,
+                    detail: detail.as_deref(),
+                },
             );
         }
-        if let Err(err) = self.record_outcomes(incident, token).await {
+        let escalation = failure
+            .as_ref()
+            .map(|err| ((self.clock)(), err.to_string()));
+        if let Some((at, error)) = &escalation {
+            // A resolved incident stays resolved.
+            let _ = incident.apply(*at, Change::CallFailed { error });
+        }
+        if let Err(err) = self
+            .record_outcomes(incident, stored, token, escalation.as_ref())
+            .await
+        {
             warn!(incident_id = %incident.id, error = %DisplayErrorContext(&err), "outcomes not recorded; the sweep settles them");
             failure.get_or_insert(err);
         }
@@ -603,19 +408,18 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     /// touched the incident meanwhile (even resolved it), so on a lost race the outcomes
     /// are laid onto a fresh copy; if writers keep winning, the actions stay pending and
     /// the sweep settles them from what it observes.
-    async fn record_outcomes(&self, incident: &mut Incident, token: &str) -> Result<(), Error> {
-        let ours: Vec<Action> = incident
-            .actions
-            .iter()
-            .filter(|a| a.writer.as_deref() == Some(token))
-            .cloned()
-            .collect();
-        // A failed call escalated the incident: that move is laid onto a fresh copy too.
-        let escalation = (incident.state == IncidentState::Escalated)
-            .then(|| incident.timeline.last().cloned())
-            .flatten();
+    async fn record_outcomes(
+        &self,
+        incident: &mut Incident,
+        mut stored: IncidentState,
+        token: &str,
+        escalation: Option<&(DateTime<Utc>, String)>,
+    ) -> Result<(), Error> {
+        let results = ours(incident, token);
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let landed = self.commit(incident, false, vec![], &new_token()).await?;
+            let landed = self
+                .commit(incident, Some(stored), vec![], &new_token())
+                .await?;
             if landed {
                 return Ok(());
             }
@@ -623,17 +427,22 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 warn!(incident_id = %incident.id, "incident vanished while recording outcomes");
                 return Ok(());
             };
-            for result in &ours {
-                if let Some(stored) = fresh
-                    .actions
-                    .iter_mut()
-                    .find(|a| a.writer == result.writer && a.target == result.target)
-                {
-                    *stored = result.clone();
+            stored = fresh.state;
+            for result in &results {
+                if let Some(completed_at) = result.completed_at {
+                    let _ = fresh.apply(
+                        completed_at,
+                        Change::Outcome {
+                            writer: token,
+                            target: &result.target,
+                            outcome: result.outcome,
+                            detail: result.detail.as_deref(),
+                        },
+                    );
                 }
             }
-            if let Some(entry) = &escalation {
-                let _ = fresh.transition(entry.at, IncidentState::Escalated, entry.detail.clone());
+            if let Some((at, error)) = escalation {
+                let _ = fresh.apply(*at, Change::CallFailed { error });
             }
             *incident = fresh;
         }
@@ -647,7 +456,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     async fn commit(
         &self,
         incident: &mut Incident,
-        is_new: bool,
+        stored_state: Option<IncidentState>,
         ledgers: Vec<(ResourceRef, Ledger)>,
         token: &str,
     ) -> Result<bool, Error> {
@@ -655,7 +464,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
             .store
             .commit(Commit {
                 incident,
-                is_new,
+                stored_state,
                 ledgers,
                 token,
             })
@@ -694,26 +503,29 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         observed: &K::Observed,
         now: DateTime<Utc>,
     ) -> bool {
-        let mut notes = Vec::new();
-        for action in incident
+        let settlements: Vec<(usize, ActionOutcome, String)> = incident
             .actions
-            .iter_mut()
-            .filter(|a| a.outcome == ActionOutcome::Pending)
-        {
-            if let Some((outcome, detail)) = self.kind.settle(action, observed, now) {
-                notes.push(format!(
-                    "{} on {}: {detail}",
-                    outcome.as_str(),
-                    action.target.id
-                ));
-                action.outcome = outcome;
-                action.detail = Some(detail);
-                action.completed_at = Some(now);
-            }
-        }
-        let changed = !notes.is_empty();
-        for note in notes {
-            incident.note(now, "settled", note);
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.outcome == ActionOutcome::Pending)
+            .filter_map(|(index, action)| {
+                self.kind
+                    .settle(action, observed, now)
+                    .map(|(outcome, detail)| (index, outcome, detail))
+            })
+            .collect();
+        let mut changed = false;
+        for (index, outcome, detail) in &settlements {
+            changed |= incident
+                .apply(
+                    now,
+                    Change::Settled {
+                        index: *index,
+                        outcome: *outcome,
+                        detail,
+                    },
+                )
+                .unwrap_or(false);
         }
         changed
     }
@@ -724,11 +536,7 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
         resource: &ResourceRef,
         mut current: Option<Incident>,
     ) -> Result<CheckReport, Error> {
-        let summary = format!(
-            "{} {} no longer exists",
-            resource.kind.as_str(),
-            resource.id
-        );
+        let summary = format!("{} {} no longer exists", resource.kind, resource.id);
         let mut report = CheckReport {
             resource: resource.clone(),
             verdict: Verdict::Gone,
@@ -744,15 +552,16 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
                 return Ok(report);
             };
             report.incident_id = Some(incident.id.clone());
+            let stored = incident.state;
             if incident
-                .close_gone((self.clock)(), summary.clone())
+                .apply((self.clock)(), Change::Gone { why: &summary })
                 .is_err()
             {
                 report.incident_state = Some(incident.state);
                 return Ok(report);
             }
             let landed = self
-                .commit(&mut incident, false, vec![], &new_token())
+                .commit(&mut incident, Some(stored), vec![], &new_token())
                 .await?;
             if landed {
                 info!(incident_id = %incident.id, resource = %resource.id, "resource gone; incident closed");
@@ -768,9 +577,46 @@ impl<K: WatchedKind, S: IncidentStore> Workflow<'_, K, S> {
     }
 }
 
-fn refusal_text<'a>(refusals: impl Iterator<Item = &'a Refusal>) -> String {
-    refusals
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Verdicts that leave a resource without an incident as it was.
+fn opens_nothing(verdict: Verdict) -> bool {
+    matches!(
+        verdict,
+        Verdict::Healthy | Verdict::Recovering | Verdict::Resolve | Verdict::Gone
+    )
+}
+
+/// The actions this writer recorded.
+fn ours(incident: &Incident, token: &str) -> Vec<crate::domain::Action> {
+    incident
+        .actions
+        .iter()
+        .filter(|a| a.writer.as_deref() == Some(token))
+        .cloned()
+        .collect()
+}
+
+/// The ledgers the decision's actions count against, each moved on by them: the scope's
+/// and the account's.
+fn ledger_moves(
+    incident: &Incident,
+    decision: &Decision,
+    ledgers: &BTreeMap<ResourceRef, Ledger>,
+    now: DateTime<Utc>,
+) -> Vec<(ResourceRef, Ledger)> {
+    let mut touched: BTreeMap<ResourceRef, Ledger> = BTreeMap::new();
+    for planned in &decision.actions {
+        let entry = LedgerEntry {
+            at: now,
+            target: planned.target.id.clone(),
+            incident: incident.id.clone(),
+            configuration: planned.configuration.clone(),
+        };
+        for scope in [planned.scope.clone(), account_scope()] {
+            touched
+                .entry(scope.clone())
+                .or_insert_with(|| ledgers.get(&scope).cloned().unwrap_or_default())
+                .record(entry.clone());
+        }
+    }
+    touched.into_iter().collect()
 }

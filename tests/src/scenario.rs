@@ -3,8 +3,9 @@
 
 use aws_sdk_autoscaling::Client as AutoScalingClient;
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
-use rebound::config::{Config, Mode};
-use rebound::handlers::notifier::StreamEvent;
+use rebound::config::Mode;
+use rebound::functions::TargetHealthConfig;
+use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
 use serde_json::Value;
 
@@ -50,8 +51,8 @@ impl Scenario {
         instance
     }
 
-    pub fn target_health(&self, mode: Mode) -> rebound::aws::AwsTargetHealthHandler {
-        rebound::aws::target_health_handler(&self.stack.config(mode), &self.sdk)
+    pub fn target_health(&self, mode: Mode) -> rebound::aws::TargetHealthFunction {
+        rebound::aws::target_health(&self.stack.target_health_config(mode), &self.sdk)
     }
 
     pub async fn group_instances(&self) -> Vec<String> {
@@ -94,7 +95,7 @@ impl Scenario {
     }
 
     pub async fn incidents(&self) -> Vec<rebound::domain::Incident> {
-        rebound::aws::incident_store(&self.stack.config(Mode::Enforce), &self.sdk)
+        rebound::aws::incident_store(&self.stack.store_config(), &self.sdk)
             .list(100)
             .await
             .unwrap()
@@ -119,8 +120,8 @@ impl Scenario {
     }
 
     /// The handler wired as the deployed function would be, with `config`.
-    pub fn handler_with(&self, config: &Config) -> rebound::aws::AwsTargetHealthHandler {
-        rebound::aws::target_health_handler(config, &self.sdk)
+    pub fn handler_with(&self, config: &TargetHealthConfig) -> rebound::aws::TargetHealthFunction {
+        rebound::aws::target_health(config, &self.sdk)
     }
 
     /// The incident of the first (or only) target group, read back from the table.
@@ -143,8 +144,7 @@ impl Scenario {
             serde_json::from_value(self.stack.pending_stream_event(&self.emulator, &state_file))
                 .expect("stream event");
         std::fs::remove_file(&state_file).ok();
-        let notifier = rebound::aws::notifier_handler(&self.stack.config(Mode::Enforce), &self.sdk)
-            .expect("notifier");
+        let notifier = rebound::aws::notifier_handler(&self.stack.notifier_config(), &self.sdk);
         let response = notifier
             .handle(stream)
             .await

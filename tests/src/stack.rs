@@ -5,7 +5,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use rebound::config::{Config, Mode, PolicyConfig};
+use rebound::config::{Common, Mode, Settings, Store};
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
+use rebound::kinds::{database, target_group};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -50,6 +52,8 @@ pub struct Stack {
     /// without one.
     pub db_instance_id: Option<String>,
     pub db_instance_arn: Option<String>,
+    /// The alarm the database designates for a failover (`rebound:failover-alarms`).
+    pub db_failover_alarm: Option<String>,
 }
 
 /// `--database` of provision.py.
@@ -169,20 +173,56 @@ impl Stack {
     }
 
     /// Configuration as the deployed function would read it from its environment.
-    pub fn config(&self, mode: Mode) -> Config {
-        Config {
+    /// Where this stack's incidents are kept.
+    pub fn store_config(&self) -> Store {
+        Store {
             incidents_table: self.incidents_table.clone(),
-            notify_topic_arn: Some(self.topic_arn.clone()),
-            // provision.py makes no queue for parked notifications; a test that needs
-            // one creates it.
+            incident_retention_days: 90,
+        }
+    }
+
+    fn settings(mode: Mode) -> Settings {
+        Settings {
+            mode,
+            ..Settings::default()
+        }
+    }
+
+    /// target-health's configuration for this stack, as the template passes it.
+    pub fn target_health_config(&self, mode: Mode) -> TargetHealthConfig {
+        TargetHealthConfig {
+            common: Common {
+                prewarm_connections: false,
+            },
+            store: self.store_config(),
+            policy: target_group::Policy {
+                settings: Self::settings(mode),
+                ..target_group::Policy::default()
+            },
+        }
+    }
+
+    /// rds-health's configuration for this stack.
+    pub fn rds_health_config(&self, mode: Mode) -> RdsHealthConfig {
+        RdsHealthConfig {
+            common: Common {
+                prewarm_connections: false,
+            },
+            store: self.store_config(),
+            policy: database::Policy {
+                settings: Self::settings(mode),
+                ..database::Policy::default()
+            },
+        }
+    }
+
+    /// incident-notifier's: this stack's topic; provision.py makes no queue for parked
+    /// notifications (a test that needs one creates it).
+    pub fn notifier_config(&self) -> rebound::notifier::Config {
+        rebound::notifier::Config {
+            topic_arn: self.topic_arn.clone(),
             failed_notifications_queue_url: None,
             chatbot_topic_arn: None,
-            incident_retention_days: 90,
-            prewarm_connections: false,
-            policy: PolicyConfig {
-                mode,
-                ..PolicyConfig::default()
-            },
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rebound::config::Mode;
 use rebound::domain::{ActionOutcome, IncidentState};
-use rebound::handlers::notifier::StreamEvent;
+use rebound::notifier::StreamEvent;
 use rebound_tests::scenario::scenario;
 use rebound_tests::stack::Managed;
 use serde_json::{json, Value};
@@ -56,7 +56,7 @@ async fn one_unhealthy_instance_is_replaced_verified_and_announced() {
     let state_file = tempfile_path("stream-state");
     let stream: StreamEvent =
         serde_json::from_value(s.stack.pending_stream_event(&s.emulator, &state_file)).unwrap();
-    let notifier = rebound::aws::notifier_handler(&s.stack.config(Mode::Enforce), &s.sdk).unwrap();
+    let notifier = rebound::aws::notifier_handler(&s.stack.notifier_config(), &s.sdk);
     let response = notifier.handle(stream).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     let messages = s.stack.notifications(&s.sdk).await;
@@ -262,9 +262,9 @@ async fn malformed_events_are_answered_with_an_error_and_no_call_at_all() {
 async fn a_failed_replacement_is_recorded_briefly_and_the_incident_stays_readable() {
     let s = scenario(Managed::Yes).await;
     s.break_instance(0);
-    let mut config = s.stack.config(Mode::Enforce);
+    let mut config = s.stack.target_health_config(Mode::Enforce);
     config.policy.cooldown = std::time::Duration::ZERO;
-    let handler = rebound::aws::target_health_handler(&config, &s.sdk);
+    let handler = rebound::aws::target_health(&config, &s.sdk);
     for _ in 0..2 {
         // A client error: not retried by the SDK, reported by the handler.
         s.emulator

@@ -7,9 +7,10 @@ use aws_sdk_autoscaling::types::TrafficSourceIdentifier;
 use aws_sdk_autoscaling::Client as AutoScalingClient;
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use chrono::{DateTime, Duration, Utc};
-use rebound::config::{Config, Mode};
+use rebound::config::Mode;
+use rebound::domain::Verdict;
 use rebound::domain::{account_scope, ActionOutcome, IncidentState};
-use rebound::policy::Verdict;
+use rebound::functions::TargetHealthConfig;
 use rebound::ports::IncidentStore;
 use rebound_tests::scenario::{scenario, scenario_with, Scenario};
 use rebound_tests::stack::Managed;
@@ -20,8 +21,12 @@ fn sweep() -> Value {
     sample_event("target-health/scheduled-sweep.json")
 }
 
-fn config(s: &Scenario, mode: Mode, tweak: impl FnOnce(&mut Config)) -> Config {
-    let mut config = s.stack.config(mode);
+fn config(
+    s: &Scenario,
+    mode: Mode,
+    tweak: impl FnOnce(&mut TargetHealthConfig),
+) -> TargetHealthConfig {
+    let mut config = s.stack.target_health_config(mode);
     tweak(&mut config);
     config
 }
@@ -210,7 +215,7 @@ async fn a_group_behind_two_target_groups_whose_alarms_fire_together_is_replaced
     first.unwrap();
     second.unwrap();
     assert_eq!(s.emulator.calls_of("SetInstanceHealth"), 1);
-    let store = rebound::aws::incident_store(&s.stack.config(Mode::Enforce), &s.sdk);
+    let store = rebound::aws::incident_store(&s.stack.store_config(), &s.sdk);
     let budget = store.ledgers(&[account_scope()]).await.unwrap();
     assert_eq!(budget[&account_scope()].entries.len(), 1, "one budget unit");
 }
@@ -379,7 +384,7 @@ async fn an_action_past_the_budget_is_refused_before_the_write_ahead_and_announc
     let s = scenario(Managed::Yes).await;
     s.break_instance(0);
     s.handler_with(&config(&s, Mode::Enforce, |c| {
-        c.policy.action_budget_per_hour = 0
+        c.policy.settings.action_budget_per_hour = 0
     }))
     .handle(s.stack.alarm_event(0))
     .await
@@ -480,7 +485,7 @@ async fn one_throttled_target_group_does_not_fail_the_sweep_of_the_others() {
         .inject_fault("DescribeTargetHealth", "Throttling", 400, 3);
     let report = s
         .handler_with(&config(&s, Mode::Enforce, |c| {
-            c.policy.sweep_concurrency = 1
+            c.policy.settings.sweep_concurrency = 1
         }))
         .handle(sweep())
         .await

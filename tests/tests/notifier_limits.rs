@@ -2,10 +2,10 @@
 //! in an SQS queue and the stream moves on, with real SDK clients against the emulator.
 
 use chrono::Utc;
-use rebound::config::Mode;
-use rebound::domain::{Evidence, Incident, IncidentState, ResourceRef};
-use rebound::handlers::notifier::StreamEvent;
+use rebound::domain::{Change, Decision, Evidence, Incident, IncidentState, Opening, Verdict};
 use rebound::ids::TargetGroupArn;
+use rebound::kinds::target_group;
+use rebound::notifier::StreamEvent;
 use rebound::ports::{Commit, Committed, IncidentStore};
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
@@ -58,40 +58,53 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
         .queue_url()
         .expect("queue URL")
         .to_owned();
-    let mut config = stack.config(Mode::Enforce);
+    let mut config = stack.notifier_config();
     config.failed_notifications_queue_url = Some(parking.clone());
 
     // Two state changes of one incident on the stream: opened, then remediating.
-    let store = rebound::aws::incident_store(&config, &sdk);
+    let store = rebound::aws::incident_store(&stack.store_config(), &sdk);
     let arn = TargetGroupArn::parse(stack.web().target_group_arn.as_str()).unwrap();
     let mut incident = Incident::open(
-        ResourceRef::target_group(&arn),
-        "alarm:rebound-test-unhealthy-hosts",
-        Evidence::default(),
-        "1 of 4 targets unhealthy",
+        Opening {
+            resource: target_group::target_group(&arn),
+            trigger: "alarm:rebound-test-unhealthy-hosts".into(),
+            evidence: Evidence::default(),
+            summary: "1 of 4 targets unhealthy".into(),
+            rto_s: None,
+            drill: None,
+        },
         Utc::now(),
     );
-    fn commit(incident: &mut Incident, is_new: bool) -> Commit<'_> {
+    fn commit(incident: &mut Incident, stored_state: Option<IncidentState>) -> Commit<'_> {
         Commit {
             incident,
-            is_new,
+            stored_state,
             ledgers: vec![],
             token: "test-writer",
         }
     }
     assert_eq!(
-        store.commit(commit(&mut incident, true)).await.unwrap(),
+        store.commit(commit(&mut incident, None)).await.unwrap(),
         Committed::Landed
     );
+    // A person-readable move to remediating, as the lifecycle makes it (no action).
+    let underway = Decision::plain(Verdict::Underway, "replacing i-0a1b2c3d".into());
     incident
-        .transition(
+        .apply(
             Utc::now(),
-            IncidentState::Remediating,
-            "replacing i-0a1b2c3d",
+            Change::Decided {
+                decision: &underway,
+                intent: "",
+                writer: "test-writer",
+                dry_run: false,
+            },
         )
         .unwrap();
     assert_eq!(
-        store.commit(commit(&mut incident, false)).await.unwrap(),
+        store
+            .commit(commit(&mut incident, Some(IncidentState::Open)))
+            .await
+            .unwrap(),
         Committed::Landed
     );
     let state_file = std::env::temp_dir().join(format!(
@@ -108,7 +121,7 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
     // retry InvalidParameter, so a larger count would refuse the next message too.
     emulator.clear_requests();
     emulator.inject_fault("Publish", "InvalidParameter", 400, 1);
-    let notifier = rebound::aws::notifier_handler(&config, &sdk).unwrap();
+    let notifier = rebound::aws::notifier_handler(&config, &sdk);
     let response = notifier.handle(stream).await.unwrap();
 
     assert!(

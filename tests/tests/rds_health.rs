@@ -4,8 +4,8 @@
 
 use aws_sdk_rds::Client as RdsClient;
 use rebound::config::Mode;
-use rebound::domain::{ActionKind, ActionOutcome, Incident, IncidentState, ResourceKind};
-use rebound::policy::Verdict;
+use rebound::domain::{ActionOutcome, Incident, IncidentState, ResourceType, Verdict};
+use rebound::kinds::{database, target_group};
 use rebound::ports::IncidentStore;
 use rebound_tests::emulator::is_mutating_fleet_call;
 use rebound_tests::stack::{Database, Managed};
@@ -30,12 +30,12 @@ async fn scenario(database: Database) -> Scenario {
 }
 
 impl Scenario {
-    fn rds_health(&self, mode: Mode) -> rebound::aws::AwsRdsHealthHandler {
-        rebound::aws::rds_health_handler(&self.stack.config(mode), &self.sdk)
+    fn rds_health(&self, mode: Mode) -> rebound::aws::RdsHealthFunction {
+        rebound::aws::rds_health(&self.stack.rds_health_config(mode), &self.sdk)
     }
 
-    async fn incidents_of(&self, kind: ResourceKind) -> Vec<Incident> {
-        rebound::aws::incident_store(&self.stack.config(Mode::Enforce), &self.sdk)
+    async fn incidents_of(&self, kind: ResourceType) -> Vec<Incident> {
+        rebound::aws::incident_store(&self.stack.store_config(), &self.sdk)
             .list(100)
             .await
             .unwrap()
@@ -90,15 +90,15 @@ async fn an_alarm_on_a_managed_multi_az_database_fails_it_over_once_and_duplicat
         handler.handle(alarm.clone()).await.unwrap();
     }
     assert_eq!(s.emulator.calls_of("RebootDBInstance"), 1);
-    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    let incidents = s.incidents_of(database::DB_INSTANCE).await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     let incident = &incidents[0];
     assert_eq!(incident.state, IncidentState::Resolved);
     assert_eq!(incident.actions.len(), 1);
-    assert_eq!(incident.actions[0].kind, ActionKind::RebootWithFailover);
+    assert_eq!(incident.actions[0].kind, database::REBOOT_WITH_FAILOVER);
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
     assert!(incident.time_to_recover_s.is_some());
-    let database = incident.evidence.database.as_ref().unwrap();
+    let database = database_evidence(incident);
     let (before, after) = (
         database.before_failover.as_ref().unwrap(),
         database.after_failover.as_ref().unwrap(),
@@ -125,7 +125,7 @@ async fn a_single_az_database_is_escalated_and_never_rebooted() {
         .unwrap();
     assert_eq!(report.checks[0].refusals[0].guard, "not-multi-az");
     assert!(s.mutating_calls("rds").is_empty());
-    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    let incidents = s.incidents_of(database::DB_INSTANCE).await;
     assert_eq!(incidents[0].state, IncidentState::Escalated);
     assert!(incidents[0].actions.is_empty());
 }
@@ -141,7 +141,7 @@ async fn a_database_that_is_not_available_is_not_rebooted() {
         .unwrap();
     assert_eq!(report.checks[0].refusals[0].guard, "not-available");
     assert!(s.mutating_calls("rds").is_empty());
-    let incidents = s.incidents_of(ResourceKind::DbInstance).await;
+    let incidents = s.incidents_of(database::DB_INSTANCE).await;
     assert_eq!(incidents[0].state, IncidentState::Open);
     assert!(incidents[0]
         .timeline
@@ -172,7 +172,7 @@ async fn the_failover_completed_event_moves_the_incident_on_to_resolved() {
         Some(format!("{} is rebooting", s.stack.db()).as_str())
     );
     assert_eq!(
-        s.incidents_of(ResourceKind::DbInstance).await[0].state,
+        s.incidents_of(database::DB_INSTANCE).await[0].state,
         IncidentState::Remediating
     );
 
@@ -182,14 +182,10 @@ async fn the_failover_completed_event_moves_the_incident_on_to_resolved() {
     assert_eq!(completed["detail"]["EventID"], "RDS-EVENT-0049");
     let report = handler.handle(completed).await.unwrap();
     assert_eq!(report.checks[0].verdict, Verdict::Resolve, "{report:?}");
-    let incident = &s.incidents_of(ResourceKind::DbInstance).await[0];
+    let incident = &s.incidents_of(database::DB_INSTANCE).await[0];
     assert_eq!(incident.state, IncidentState::Resolved);
     assert_eq!(s.emulator.calls_of("RebootDBInstance"), 1);
-    let seen: Vec<String> = incident
-        .evidence
-        .database
-        .as_ref()
-        .unwrap()
+    let seen: Vec<String> = database_evidence(incident)
         .events
         .iter()
         .filter_map(|e| e.id.as_ref().map(ToString::to_string))
@@ -208,7 +204,7 @@ async fn dry_run_records_the_failover_and_makes_no_mutating_call() {
         .await
         .unwrap();
     assert!(s.mutating_calls("rds").is_empty());
-    let incident = &s.incidents_of(ResourceKind::DbInstance).await[0];
+    let incident = &s.incidents_of(database::DB_INSTANCE).await[0];
     assert_eq!(incident.actions.len(), 1);
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Simulated);
     assert_eq!(
@@ -223,7 +219,7 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
     s.emulator.set_rds_mode("phased");
     let database = s.rds_health(Mode::Enforce);
     database.handle(s.stack.rds_alarm_event()).await.unwrap();
-    let db_incident = s.incidents_of(ResourceKind::DbInstance).await.remove(0);
+    let db_incident = s.incidents_of(database::DB_INSTANCE).await.remove(0);
     assert_eq!(db_incident.state, IncidentState::Remediating);
 
     // The app tier fails its health checks while the database reboots.
@@ -235,11 +231,11 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
         "unhealthy",
         "Target.FailedHealthChecks",
     );
-    let app = rebound::aws::target_health_handler(&s.stack.config(Mode::Enforce), &s.sdk);
+    let app = rebound::aws::target_health(&s.stack.target_health_config(Mode::Enforce), &s.sdk);
     let report = app.handle(s.stack.alarm_event(0)).await.unwrap();
     assert_eq!(report.checks[0].verdict, Verdict::Suppress, "{report:?}");
     assert!(s.mutating_calls("autoscaling").is_empty());
-    let held = s.incidents_of(ResourceKind::TargetGroup).await.remove(0);
+    let held = s.incidents_of(target_group::TARGET_GROUP).await.remove(0);
     assert_eq!(held.state, IncidentState::Suppressed);
     let reason = &held.timeline.last().unwrap().detail;
     assert!(reason.contains(db_incident.id.as_str()), "{reason}");
@@ -253,25 +249,34 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
         .await
         .unwrap();
     assert_eq!(
-        s.incidents_of(ResourceKind::DbInstance).await[0].state,
+        s.incidents_of(database::DB_INSTANCE).await[0].state,
         IncidentState::Resolved
     );
     let sweep = sample_event("target-health/scheduled-sweep.json");
     app.handle(sweep.clone()).await.unwrap();
     assert!(s.mutating_calls("autoscaling").is_empty());
     assert_eq!(
-        s.incidents_of(ResourceKind::TargetGroup).await[0].state,
+        s.incidents_of(target_group::TARGET_GROUP).await[0].state,
         IncidentState::Suppressed
     );
 
     // Once the hold lifts (here: a settle time of zero), the sweep re-evaluates: the
     // instance is still failing, so it is replaced.
-    let mut config = s.stack.config(Mode::Enforce);
+    let mut config = s.stack.target_health_config(Mode::Enforce);
     config.policy.dependency_settle = std::time::Duration::ZERO;
-    let released = rebound::aws::target_health_handler(&config, &s.sdk);
+    let released = rebound::aws::target_health(&config, &s.sdk);
     released.handle(sweep).await.unwrap();
     assert_eq!(s.mutating_calls("autoscaling"), ["SetInstanceHealth"]);
-    let incident = &s.incidents_of(ResourceKind::TargetGroup).await[0];
+    let incident = &s.incidents_of(target_group::TARGET_GROUP).await[0];
     assert_eq!(incident.state, IncidentState::Remediating);
     assert_eq!(incident.actions[0].target.id, broken);
+}
+
+fn database_evidence(incident: &Incident) -> database::observation::DatabaseEvidence {
+    incident
+        .evidence
+        .read::<database::Evidence>()
+        .expect("a database's evidence")
+        .database
+        .expect("the database section")
 }

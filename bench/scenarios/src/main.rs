@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use rebound::config::Mode;
 use rebound::domain::ActionOutcome;
-use rebound::handlers::notifier::StreamEvent;
+use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
 use rebound_tests::stack::Managed;
 use rebound_tests::{sample_event, Emulator, Stack};
@@ -129,14 +129,14 @@ struct Fixture {
     emulator: Emulator,
     stack: Stack,
     sdk: aws_config::SdkConfig,
-    handler: rebound::aws::AwsTargetHealthHandler,
+    handler: rebound::aws::TargetHealthFunction,
 }
 
 async fn fixture(managed: Managed, broken: usize) -> Fixture {
     let emulator = Emulator::start();
     let stack = Stack::provision(&emulator, managed);
     let sdk = emulator.sdk_config().await;
-    let handler = rebound::aws::target_health_handler(&stack.config(Mode::Enforce), &sdk);
+    let handler = rebound::aws::target_health(&stack.target_health_config(Mode::Enforce), &sdk);
     let web = stack.web();
     for instance in web.instance_ids.iter().take(broken) {
         emulator.set_target_health(
@@ -218,8 +218,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
     let stream: StreamEvent =
         serde_json::from_value(stack.pending_stream_event(&emulator, &state_file))?;
     std::fs::remove_file(&state_file).ok();
-    let notifier = rebound::aws::notifier_handler(&stack.config(Mode::Enforce), &sdk)
-        .map_err(in_scenario("notifier"))?;
+    let notifier = rebound::aws::notifier_handler(&stack.notifier_config(), &sdk);
     emulator.clear_requests();
     notifier
         .handle(stream)
@@ -305,7 +304,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         handler: app,
     } = fixture(Managed::Yes, 0).await;
     emulator.set_rds_mode("phased");
-    let rds = rebound::aws::rds_health_handler(&stack.config(Mode::Enforce), &sdk);
+    let rds = rebound::aws::rds_health(&stack.rds_health_config(Mode::Enforce), &sdk);
 
     // An alarm on the sick primary. Minimum: read the instance; RDS's recent events (its
     // own failovers count against a new one); the resource record (one open incident);
@@ -402,7 +401,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         rebound_tests::stack::Database::SingleAz,
     );
     let sdk = emulator.sdk_config().await;
-    let rds = rebound::aws::rds_health_handler(&stack.config(Mode::Enforce), &sdk);
+    let rds = rebound::aws::rds_health(&stack.rds_health_config(Mode::Enforce), &sdk);
     emulator.clear_requests();
     rds.handle(stack.rds_alarm_event())
         .await
@@ -435,10 +434,10 @@ async fn storm(
         );
     }
     let sdk = emulator.sdk_config().await;
-    let mut config = stack.config(Mode::Enforce);
+    let mut config = stack.target_health_config(Mode::Enforce);
     // One action per target group is expected: the hourly budget must not be the limit.
-    config.policy.action_budget_per_hour = (target_groups * 2) as u32;
-    let handler = Arc::new(rebound::aws::target_health_handler(&config, &sdk));
+    config.policy.settings.action_budget_per_hour = (target_groups * 2) as u32;
+    let handler = Arc::new(rebound::aws::target_health(&config, &sdk));
     let alarm_events: Arc<Vec<Value>> =
         Arc::new((0..target_groups).map(|i| stack.alarm_event(i)).collect());
     emulator.clear_requests();
@@ -464,7 +463,7 @@ async fn storm(
             .entry(entry["operation"].as_str().unwrap_or_default().to_owned())
             .or_default() += 1;
     }
-    let incidents = rebound::aws::incident_store(&config, &sdk)
+    let incidents = rebound::aws::incident_store(&config.store, &sdk)
         .list(events)
         .await
         .map_err(in_scenario("storm: list incidents"))?;
@@ -529,7 +528,7 @@ const SWEEP_EVENT: &str = "target-health/scheduled-sweep.json";
 /// One sweep invocation, timed, with the AWS calls it made.
 async fn one_sweep(
     emulator: &Emulator,
-    handler: &rebound::aws::AwsTargetHealthHandler,
+    handler: &rebound::aws::TargetHealthFunction,
     target_groups: usize,
 ) -> Result<Value, BenchError> {
     let event = sample_event(SWEEP_EVENT);
@@ -620,7 +619,7 @@ async fn sweep_size(
         .map(|(_, tg)| tg.load_balancer_arn.as_str())
         .collect();
     let sdk = emulator.sdk_config().await;
-    let handler = rebound::aws::target_health_handler(&stack.config(Mode::DryRun), &sdk);
+    let handler = rebound::aws::target_health(&stack.target_health_config(Mode::DryRun), &sdk);
     let first = one_sweep(&emulator, &handler, total).await?;
     let again = one_sweep(&emulator, &handler, total).await?;
     Ok(json!({

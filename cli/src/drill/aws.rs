@@ -8,12 +8,14 @@ use std::time::Duration;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use rebound::aws::{AutoScaling, DynamoStore, LoadBalancing, Rds};
-use rebound::config::Config;
-use rebound::domain::{DrillMark, Incident, ResourceRef, TimelineEntry};
+use rebound::config::Store;
+use rebound::domain::{Change, DrillMark, Incident, ResourceRef};
 use rebound::ids::DbInstanceId;
-use rebound::ports::{
-    DatabaseFailover, Databases, IncidentStore, ScalingGroups, TargetHealthSource,
-};
+use rebound::kinds::database::{self, ports::DatabaseFailover, ports::Databases};
+use rebound::kinds::target_group::observation::ScalingGroup;
+use rebound::kinds::target_group::ports::{ScalingGroups, TargetHealthSource};
+use rebound::kinds::target_group::{self};
+use rebound::ports::{Commit, Committed, IncidentStore};
 
 use super::ports::{
     Deployment, GroupView, Injected, Injector, Observer, ReboundInfo, Records, Snapshot,
@@ -41,7 +43,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, store: &Store, managed_tag_key: &str) -> Self {
         let autoscaling = aws_sdk_autoscaling::Client::new(sdk);
         Self {
             groups: AutoScaling::new(autoscaling.clone()),
@@ -51,8 +53,8 @@ impl World {
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             targets: LoadBalancing::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
             rds: Rds::new(aws_sdk_rds::Client::new(sdk)),
-            store: rebound::aws::incident_store(config, sdk),
-            managed_tag_key: config.policy.managed_tag_key.clone(),
+            store: rebound::aws::incident_store(store, sdk),
+            managed_tag_key: managed_tag_key.to_owned(),
         }
     }
 
@@ -79,7 +81,7 @@ impl World {
                         group
                             .target_group_arns
                             .iter()
-                            .map(ResourceRef::target_group),
+                            .map(target_group::target_group),
                     );
                 }
             }
@@ -89,13 +91,13 @@ impl World {
                 if let Some(db) = self.rds.db_instance(&db_id).await? {
                     facts.rto = rto(&db.tags);
                 }
-                facts.resources.push(ResourceRef::db_instance(&db_id));
+                facts.resources.push(database::db_instance(&db_id));
                 for group in self.dependents(&db_id).await? {
                     facts.resources.extend(
                         group
                             .target_group_arns
                             .iter()
-                            .map(ResourceRef::target_group),
+                            .map(target_group::target_group),
                     );
                 }
             }
@@ -104,10 +106,7 @@ impl World {
     }
 
     /// Managed groups that declare they depend on this database.
-    async fn dependents(
-        &self,
-        db: &DbInstanceId,
-    ) -> Result<Vec<rebound::domain::ScalingGroup>, DrillError> {
+    async fn dependents(&self, db: &DbInstanceId) -> Result<Vec<ScalingGroup>, DrillError> {
         Ok(self
             .groups
             .managed_groups(&self.managed_tag_key)
@@ -261,7 +260,7 @@ impl Observer for AwsObserver<'_> {
                     let watched = group
                         .target_group_arns
                         .iter()
-                        .any(|arn| self.dependents.contains(&ResourceRef::target_group(arn)));
+                        .any(|arn| self.dependents.contains(&target_group::target_group(arn)));
                     if watched {
                         groups.extend(self.group_view(group.name.as_str()).await?);
                     }
@@ -327,12 +326,31 @@ impl Records for TableRecords<'_> {
         at: DateTime<Utc>,
         detail: &str,
     ) -> Result<(), DrillError> {
-        let entry = TimelineEntry {
-            at,
-            event: "drill".into(),
-            detail: detail.to_owned(),
-        };
-        Ok(self.store.append_to_timeline(&incident.id, &entry).await?)
+        // Through the incident's own transition function, on the version read: a writer
+        // that got there first makes this one read again.
+        for _ in 0..rebound::workflow::MAX_WRITE_ATTEMPTS {
+            let Some(mut stored) = self.store.load(&incident.id).await? else {
+                return Ok(());
+            };
+            let stored_state = Some(stored.state);
+            let _ = stored.apply(at, Change::DrillNote { detail });
+            let committed = self
+                .store
+                .commit(Commit {
+                    incident: &mut stored,
+                    stored_state,
+                    ledgers: vec![],
+                    token: &format!("drill-note-{}", at.timestamp_millis()),
+                })
+                .await?;
+            if committed == Committed::Landed {
+                return Ok(());
+            }
+        }
+        Err(DrillError::Invalid(format!(
+            "the drill's result could not be added to {}: other writers kept changing it",
+            incident.id
+        )))
     }
 }
 

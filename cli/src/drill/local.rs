@@ -11,16 +11,17 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rebound::config::{Config, Mode};
+use rebound::config::{Mode, Settings};
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
 use serde_json::{json, Value};
 
 use super::ports::{Deployment, ReboundInfo};
 use super::{DrillError, Target};
 
 pub struct LocalRebound {
-    target_health: rebound::aws::AwsTargetHealthHandler,
-    rds_health: rebound::aws::AwsRdsHealthHandler,
-    config: Config,
+    target_health: rebound::aws::TargetHealthFunction,
+    rds_health: rebound::aws::RdsHealthFunction,
+    settings: Settings,
     endpoint: Option<String>,
     /// RDS events already delivered.
     delivered: Mutex<usize>,
@@ -28,11 +29,16 @@ pub struct LocalRebound {
 }
 
 impl LocalRebound {
-    pub fn new(config: &Config, sdk: &aws_config::SdkConfig, target: &Target) -> Self {
+    pub fn new(
+        target_health: &TargetHealthConfig,
+        rds_health: &RdsHealthConfig,
+        sdk: &aws_config::SdkConfig,
+        target: &Target,
+    ) -> Self {
         Self {
-            target_health: rebound::aws::target_health_handler(config, sdk),
-            rds_health: rebound::aws::rds_health_handler(config, sdk),
-            config: config.clone(),
+            target_health: rebound::aws::target_health(target_health, sdk),
+            rds_health: rebound::aws::rds_health(rds_health, sdk),
+            settings: target_health.policy.settings.clone(),
             endpoint: std::env::var("AWS_ENDPOINT_URL").ok(),
             delivered: Mutex::new(0),
             watches_database: matches!(target, Target::Database { .. }),
@@ -82,14 +88,14 @@ fn eventbridge(event: &Value) -> Value {
 
 impl Deployment for LocalRebound {
     async fn rebound(&self) -> Result<ReboundInfo, DrillError> {
-        let mode = match self.config.policy.mode {
+        let mode = match self.settings.mode {
             Mode::Enforce => "enforce",
             Mode::DryRun => "dry-run",
         };
         Ok(ReboundInfo {
             source: format!("in-process against the local emulator (MODE={mode})"),
-            enforce: self.config.policy.mode == Mode::Enforce,
-            managed_tag_key: self.config.policy.managed_tag_key.clone(),
+            enforce: self.settings.mode == Mode::Enforce,
+            managed_tag_key: self.settings.managed_tag_key.clone(),
             deployed: true,
         })
     }

@@ -117,7 +117,7 @@ pub fn healthy_targets(snapshot: &Snapshot) -> Option<(usize, usize)> {
         healthy += view
             .targets
             .iter()
-            .filter(|t| t.state == rebound::domain::TargetState::Healthy)
+            .filter(|t| t.state == rebound::kinds::target_group::observation::TargetState::Healthy)
             .count();
         expected += (view.group.desired_capacity as usize * target_groups).max(view.targets.len());
     }
@@ -148,7 +148,7 @@ pub fn unrecovered(
         if let Some(t) = view
             .targets
             .iter()
-            .find(|t| t.state != rebound::domain::TargetState::Healthy)
+            .find(|t| t.state != rebound::kinds::target_group::observation::TargetState::Healthy)
         {
             let state = serde_json::to_value(&t.state)
                 .ok()

@@ -20,8 +20,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use rebound::config::Config;
 use rebound::domain::ResourceRef;
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
 
 use self::machine::{Drill, Limits};
 use self::ports::Console;
@@ -260,14 +260,22 @@ impl Console for Terminal {
 /// stack recovered within its RTO.
 pub async fn main(command: DrillCommand) -> Result<u8, DrillError> {
     let (target, terminate, options) = command.parts();
-    let config = Config::from_env().map_err(|e| DrillError::Invalid(e.to_string()))?;
+    // The drill runs with Rebound's own configuration (the incidents table, the managed
+    // tag, MODE), and in-process with both watchers' when it plays the deployed stack.
+    let invalid = |e: rebound::config::ConfigError| DrillError::Invalid(e.to_string());
+    let target_health = TargetHealthConfig::from_env().map_err(invalid)?;
+    let rds_health = RdsHealthConfig::from_env().map_err(invalid)?;
     let sdk = rebound::aws::load_sdk_config().await;
     let local = match options.rebound {
         ReboundRuns::Local => true,
         ReboundRuns::Deployed => false,
         ReboundRuns::Auto => std::env::var_os("AWS_ENDPOINT_URL").is_some(),
     };
-    let world = aws::World::new(&sdk, &config);
+    let world = aws::World::new(
+        &sdk,
+        &target_health.store,
+        &target_health.policy.settings.managed_tag_key,
+    );
     let id = new_drill_id(chrono::Utc::now());
 
     // What the drill disturbs, and the RTO from the target's tag.
@@ -326,7 +334,7 @@ pub async fn main(command: DrillCommand) -> Result<u8, DrillError> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let result = if local {
-        let deployment = local::LocalRebound::new(&config, &sdk, &target);
+        let deployment = local::LocalRebound::new(&target_health, &rds_health, &sdk, &target);
         machine::run(drill.with_deployment(&deployment), cancel).await?
     } else {
         let deployment = aws::DeployedRebound::new(&sdk, &options.rebound_stack, &target);

@@ -5,7 +5,9 @@
 #![allow(async_fn_in_trait)]
 
 use chrono::{DateTime, Utc};
-use rebound::domain::{DbInstance, DrillMark, Incident, ResourceRef, ScalingGroup, TargetHealth};
+use rebound::domain::{DrillMark, Incident, ResourceRef};
+use rebound::kinds::database::observation::DbInstance;
+use rebound::kinds::target_group::observation::{ScalingGroup, TargetHealth};
 
 use super::DrillError;
 

@@ -99,13 +99,15 @@ fn availability_is_one_minus_downtime_over_the_window_worst_first() {
 #[test]
 fn overlapping_incidents_count_their_downtime_once() {
     let mut incidents = incidents();
-    let mut copy = incidents
+    let copy = incidents
         .iter()
         .find(|i| i.time_to_recover_s == Some(184))
         .unwrap()
         .clone();
-    copy.resource.id = copy.resource.id.replace("/web/", "/web-https/");
-    copy.opened_at += Duration::seconds(84);
+    let copy = copy.stored_with(|record| {
+        record.resource.id = record.resource.id.replace("/web/", "/web-https/");
+        record.opened_at += Duration::seconds(84);
+    });
     incidents.push(copy);
     let report = build(&incidents, window_start(), now());
     assert_eq!(
@@ -248,8 +250,11 @@ fn the_page_shows_the_figures_of_each_resource_and_of_all() {
 #[test]
 fn names_from_the_table_cannot_inject_markup() {
     let mut incidents = incidents();
-    incidents[0].resource.id =
-        "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/<script>alert(1)</script>/x".into();
+    incidents[0] = incidents[0].clone().stored_with(|record| {
+        record.resource.id =
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/<script>alert(1)</script>/x"
+                .into()
+    });
     let page = html(&build(&incidents, window_start(), now()));
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;"));

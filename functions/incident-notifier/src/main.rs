@@ -5,15 +5,15 @@
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use rebound::aws::Service;
-use rebound::config::Config;
-use rebound::handlers::notifier::StreamEvent;
+use rebound::functions::NotifierFunctionConfig;
+use rebound::notifier::StreamEvent;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
-    let config = Config::from_env()?;
-    let sdk = rebound::aws::init_sdk(&config, &[Service::Sns]).await;
-    let handler = rebound::aws::notifier_handler(&config, &sdk)?;
+    let config = NotifierFunctionConfig::from_env()?;
+    let sdk = rebound::aws::init_sdk(&config.common, &[Service::Sns]).await;
+    let handler = rebound::aws::notifier_handler(&config.notifier, &sdk);
     let handler = &handler;
     run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move { handler.handle(event.payload).await },

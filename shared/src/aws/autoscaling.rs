@@ -7,10 +7,12 @@ use tracing::warn;
 
 use super::classify;
 use super::LazyClient;
-use crate::domain::{ActionKind, GroupInstance, ScalingGroup};
+use crate::domain::ActionKind;
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
-use crate::ports::{InstanceReplacer, Replaced, ScalingGroups};
+use crate::kinds::target_group::observation::{GroupInstance, ScalingGroup};
+use crate::kinds::target_group::ports::{InstanceReplacer, Replaced, ScalingGroups};
+use crate::kinds::target_group::{SET_INSTANCE_HEALTH, TERMINATE_INSTANCE};
 
 /// DescribeAutoScalingInstances takes at most this many ids per call.
 const MAX_INSTANCE_IDS_PER_CALL: usize = 50;
@@ -240,15 +242,14 @@ impl ScalingGroups for AutoScaling {
 impl InstanceReplacer for AutoScaling {
     async fn replace(
         &self,
-        kind: ActionKind,
+        kind: &ActionKind,
         _group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> Result<Replaced, Error> {
-        let result = match kind {
+        let result = if *kind == SET_INSTANCE_HEALTH {
             // The group notices the health change and replaces the instance itself,
             // honouring its lifecycle hooks; the grace period protects a new instance.
-            ActionKind::SetInstanceHealth => self
-                .client
+            self.client
                 .set_instance_health()
                 .instance_id(instance.as_str())
                 .health_status("Unhealthy")
@@ -256,10 +257,10 @@ impl InstanceReplacer for AutoScaling {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| (instance_not_found(&e), classify("SetInstanceHealth", e))),
+                .map_err(|e| (instance_not_found(&e), classify("SetInstanceHealth", e)))
+        } else if *kind == TERMINATE_INSTANCE {
             // Capacity is kept: the group launches a replacement.
-            ActionKind::TerminateInstance => self
-                .client
+            self.client
                 .terminate_instance_in_auto_scaling_group()
                 .instance_id(instance.as_str())
                 .should_decrement_desired_capacity(false)
@@ -271,13 +272,11 @@ impl InstanceReplacer for AutoScaling {
                         instance_not_found(&e),
                         classify("TerminateInstanceInAutoScalingGroup", e),
                     )
-                }),
-            ActionKind::RebootWithFailover | ActionKind::FailoverDbCluster => {
-                return Err(Error::InvalidEvent(format!(
-                    "{} is not a replacement of an instance",
-                    kind.as_str()
-                )))
-            }
+                })
+        } else {
+            return Err(Error::InvalidEvent(format!(
+                "{kind} is not a replacement of an instance"
+            )));
         };
         match result {
             Ok(()) => Ok(Replaced::Requested),

@@ -27,12 +27,12 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
 use super::LazyClient;
-use crate::domain::{
-    DependencyState, DrillMark, Incident, IncidentState, Ledger, ResourceRef, TimelineEntry,
-};
+use crate::domain::{Change, DrillMark, Incident, IncidentState, Ledger, ResourceRef};
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::ports::{Commit, Committed, Dependencies, IncidentStore};
+use crate::ports::{
+    Claim, Commit, Committed, Conditions, Dependencies, DependencyState, Expected, IncidentStore,
+};
 
 pub const INCIDENTS_BY_TIME_INDEX: &str = "incidents-by-time";
 pub const OPEN_INCIDENTS_INDEX: &str = "open-incidents";
@@ -205,51 +205,51 @@ impl DynamoStore {
         Ok(incidents)
     }
 
-    /// The incident's put, conditional on its version (or, new, on not existing yet).
-    fn incident_put(&self, incident: &Incident, expected: u64, is_new: bool) -> Result<Put, Error> {
+    /// The incident's put, on the condition the writer expects (new: its id unused; else
+    /// the version it was read at).
+    fn incident_put(&self, incident: &Incident, expected: Expected) -> Result<Put, Error> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.incident_item(incident)?));
-        let put = if is_new {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("version = :expected")
-                .expression_attribute_values(":expected", number(expected))
+        let put = match expected {
+            Expected::New => put.condition_expression("attribute_not_exists(pk)"),
+            Expected::Version(version) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", number(version)),
         };
         put.build().map_err(build_error)
     }
 
     /// Claims the resource for a new incident, or releases it when the incident
-    /// resolves; `None` when the resource record does not change.
-    fn resource_update(&self, incident: &Incident, is_new: bool) -> Result<Option<Update>, Error> {
+    /// resolves, on the conditions the claim states.
+    fn resource_update(&self, incident: &Incident, claim: &Claim) -> Result<Update, Error> {
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", text(resource_key(&incident.resource)))
             .expression_attribute_names("#kind", "kind")
             .expression_attribute_values(":resource", text("resource"))
             .expression_attribute_values(":id", text(incident.id.as_str()));
-        let update = if is_new {
-            update
+        let update = match claim {
+            Claim::Open => update
                 .update_expression("SET open_incident_id = :id, #kind = :resource")
-                .condition_expression("attribute_not_exists(open_incident_id)")
-        } else if incident.state.is_closed() {
+                .condition_expression("attribute_not_exists(open_incident_id)"),
             // The record remembers the last incident and when the resource verifiably
             // recovered: resources that depend on it stay held for a settle time.
-            let update = update.condition_expression("open_incident_id = :id");
-            match incident.time_to_recover_s.and(incident.resolved_at) {
-                Some(recovered) => update
-                    .update_expression(
-                        "SET #kind = :resource, last_incident_id = :id, last_recovered_at = :recovered REMOVE open_incident_id",
-                    )
-                    .expression_attribute_values(":recovered", text(recovered.to_rfc3339())),
-                None => update.update_expression(
-                    "SET #kind = :resource, last_incident_id = :id REMOVE open_incident_id, last_recovered_at",
-                ),
+            Claim::Release { recovered_at } => {
+                let update = update.condition_expression("open_incident_id = :id");
+                match recovered_at {
+                    Some(recovered) => update
+                        .update_expression(
+                            "SET #kind = :resource, last_incident_id = :id, last_recovered_at = :recovered REMOVE open_incident_id",
+                        )
+                        .expression_attribute_values(":recovered", text(recovered.to_rfc3339())),
+                    None => update.update_expression(
+                        "SET #kind = :resource, last_incident_id = :id REMOVE open_incident_id, last_recovered_at",
+                    ),
+                }
             }
-        } else {
-            return Ok(None);
         };
-        update.build().map(Some).map_err(build_error)
+        update.build().map_err(build_error)
     }
 
     fn ledger_put(&self, scope: &ResourceRef, ledger: &Ledger) -> Result<Put, Error> {
@@ -394,21 +394,20 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<Committed, Error> {
+        let conditions = commit.conditions();
         let Commit {
             incident,
-            is_new,
             ledgers,
             token,
+            ..
         } = commit;
-        let expected = incident.version;
-        let previous_writer = incident.written_by.replace(token.to_owned());
-        incident.version = if is_new { 1 } else { expected + 1 };
+        let mut written = incident.clone();
+        let _ = written.apply(Utc::now(), Change::Written { token });
         let result = self
-            .commit_items(incident, expected, is_new, &ledgers, token)
+            .commit_items(&written, &conditions, &ledgers, token)
             .await;
-        if !matches!(result, Ok(Committed::Landed)) {
-            incident.version = expected;
-            incident.written_by = previous_writer;
+        if matches!(result, Ok(Committed::Landed)) {
+            *incident = written;
         }
         result
     }
@@ -518,52 +517,22 @@ impl DynamoStore {
             Err(err) => Err(classify("UpdateItem", err)),
         }
     }
-
-    /// Appends an entry to an incident's timeline, whatever its state (a resolved one
-    /// included), moving its version on so a writer holding an older copy re-reads. The
-    /// state does not change, so the notifier announces nothing.
-    pub async fn append_to_timeline(
-        &self,
-        id: &IncidentId,
-        entry: &TimelineEntry,
-    ) -> Result<(), Error> {
-        let entry: Item = to_item(entry).map_err(|e| Error::CorruptRecord {
-            key: incident_key(id),
-            source: Box::new(e),
-        })?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", text(incident_key(id)))
-            .update_expression(
-                "SET timeline = list_append(if_not_exists(timeline, :empty), :entry), version = version + :one, updated_at = :at",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
-            .expression_attribute_values(":entry", AttributeValue::L(vec![AttributeValue::M(entry.clone())]))
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(
-                ":at",
-                entry.get("at").cloned().unwrap_or_else(|| text(Utc::now().to_rfc3339())),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e))?;
-        Ok(())
-    }
 }
 
 impl DynamoStore {
     async fn commit_items(
         &self,
         incident: &Incident,
-        expected: u64,
-        is_new: bool,
+        conditions: &Conditions,
         ledgers: &[(ResourceRef, Ledger)],
         token: &str,
     ) -> Result<Committed, Error> {
-        let put = self.incident_put(incident, expected, is_new)?;
-        let resource = self.resource_update(incident, is_new)?;
+        let put = self.incident_put(incident, conditions.incident)?;
+        let resource = conditions
+            .resource
+            .as_ref()
+            .map(|claim| self.resource_update(incident, claim))
+            .transpose()?;
         if resource.is_none() && ledgers.is_empty() {
             return self.write_one(put).await;
         }
@@ -593,26 +562,37 @@ mod tests {
     use aws_smithy_mocks::{mock, mock_client};
 
     use super::*;
-    use crate::domain::{Evidence, LedgerEntry, ResourceKind};
+    use crate::domain::{Evidence, LedgerEntry, Opening, ResourceType};
 
     fn incident() -> Incident {
         Incident::open(
-            ResourceRef {
-                kind: ResourceKind::TargetGroup,
-                id: "arn:tg".into(),
+            Opening {
+                resource: ResourceRef::new(ResourceType::named("target-group"), "arn:tg"),
+                trigger: "alarm:x".into(),
+                evidence: Evidence::default(),
+                summary: "1 of 4 targets unhealthy".into(),
+                rto_s: None,
+                drill: None,
             },
-            "alarm:x",
-            Evidence::default(),
-            "1 of 4 targets unhealthy",
             Utc::now(),
         )
     }
 
+    /// The incident as stored at `version`, in `state` (resolved now, recovered, when
+    /// resolved).
+    fn stored(version: u64, state: IncidentState) -> Incident {
+        incident().stored_with(|r| {
+            r.version = version;
+            r.state = state;
+            if state == IncidentState::Resolved {
+                r.resolved_at = Some(Utc::now());
+                r.time_to_recover_s = Some(60);
+            }
+        })
+    }
+
     fn web() -> ResourceRef {
-        ResourceRef {
-            kind: ResourceKind::AutoScalingGroup,
-            id: "web".into(),
-        }
+        ResourceRef::new(ResourceType::named("auto-scaling-group"), "web")
     }
 
     fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
@@ -653,12 +633,12 @@ mod tests {
             at: Utc::now(),
             target: "i-1".into(),
             incident: inc.id.clone(),
-            launch_template: None,
+            configuration: None,
         });
         let committed = DynamoStore::new(client, "t", 90)
             .commit(Commit {
                 incident: &mut inc,
-                is_new: true,
+                stored_state: None,
                 ledgers: vec![(web(), ledger)],
                 token: "token-1",
             })
@@ -685,7 +665,7 @@ mod tests {
             let committed = DynamoStore::new(client, "t", 90)
                 .commit(Commit {
                     incident: &mut inc,
-                    is_new: true,
+                    stored_state: None,
                     ledgers: vec![],
                     token: "t",
                 })
@@ -709,13 +689,12 @@ mod tests {
             })
             .then_output(|| PutItemOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, [&ok]);
-        let mut inc = incident();
-        inc.version = 3;
+        let mut inc = stored(3, IncidentState::Open);
         let store = DynamoStore::new(client, "t", 90);
         fn commit(incident: &mut Incident) -> Commit<'_> {
             Commit {
                 incident,
-                is_new: false,
+                stored_state: Some(IncidentState::Open),
                 ledgers: vec![],
                 token: "t",
             }
@@ -768,14 +747,11 @@ mod tests {
             })
             .then_output(|| TransactWriteItemsOutput::builder().build());
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
-        let mut inc = incident();
-        inc.version = 2;
-        inc.transition(Utc::now(), IncidentState::Resolved, "ok")
-            .unwrap();
+        let mut inc = stored(2, IncidentState::Resolved);
         let committed = DynamoStore::new(client, "t", 90)
             .commit(Commit {
                 incident: &mut inc,
-                is_new: false,
+                stored_state: Some(IncidentState::Remediating),
                 ledgers: vec![],
                 token: "t",
             })
@@ -783,6 +759,29 @@ mod tests {
             .unwrap();
         assert_eq!(committed, Committed::Landed);
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn writing_an_incident_resolved_earlier_again_does_not_release_its_resource_again() {
+        // An outcome recorded after another writer resolved the incident: its resource
+        // is already released (and may hold a newer incident), so only the incident is
+        // written, on its version.
+        let put = mock!(Client::put_item)
+            .match_requests(|req| req.condition_expression() == Some("version = :expected"))
+            .then_output(|| PutItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, [&put]);
+        let mut inc = stored(5, IncidentState::Resolved);
+        let committed = DynamoStore::new(client, "t", 90)
+            .commit(Commit {
+                incident: &mut inc,
+                stored_state: Some(IncidentState::Resolved),
+                ledgers: vec![],
+                token: "t",
+            })
+            .await
+            .unwrap();
+        assert_eq!(committed, Committed::Landed);
+        assert_eq!(put.num_calls(), 1);
     }
 
     #[tokio::test]
@@ -826,10 +825,7 @@ mod tests {
             });
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
         let state = DynamoStore::new(client, "t", 90)
-            .dependency(&ResourceRef {
-                kind: ResourceKind::DbInstance,
-                id: "db1".into(),
-            })
+            .dependency(&ResourceRef::new(ResourceType::named("db-instance"), "db1"))
             .await
             .unwrap();
         assert_eq!(state.open_incident, None);
@@ -853,8 +849,8 @@ mod tests {
         web_ledger.record(LedgerEntry {
             at: Utc::now(),
             target: "i-1".into(),
-            incident: incident().id,
-            launch_template: None,
+            incident: incident().id.clone(),
+            configuration: None,
         });
         web_ledger.version = 3;
         let item = store.ledger_item(&web(), &web_ledger).unwrap();
@@ -893,10 +889,10 @@ mod tests {
             });
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
         let (open, drill) = DynamoStore::new(client, "t", 90)
-            .open_incident_and_drill(&ResourceRef {
-                kind: ResourceKind::TargetGroup,
-                id: "arn:tg".into(),
-            })
+            .open_incident_and_drill(&ResourceRef::new(
+                ResourceType::named("target-group"),
+                "arn:tg",
+            ))
             .await
             .unwrap();
         assert_eq!(open, None);
@@ -931,9 +927,7 @@ mod tests {
     async fn an_incident_and_a_ledger_round_trip_through_their_items() {
         let client = mock_client!(aws_sdk_dynamodb, []);
         let store = DynamoStore::new(client, "t", 90);
-        let mut inc = incident();
-        inc.transition(Utc::now(), IncidentState::Resolved, "ok")
-            .unwrap();
+        let inc = stored(2, IncidentState::Resolved);
         let item = store.incident_item(&inc).unwrap();
         assert!(item.contains_key("expires_at"));
         let back: Incident = DynamoStore::decode("k".into(), item).unwrap();
@@ -944,7 +938,7 @@ mod tests {
             at: Utc::now(),
             target: "i-1".into(),
             incident: inc.id.clone(),
-            launch_template: Some("lt-1 version 2".into()),
+            configuration: Some("lt-1 version 2".into()),
         });
         let item = store.ledger_item(&web(), &ledger).unwrap();
         assert_eq!(item.get("kind"), Some(&text("ledger")));

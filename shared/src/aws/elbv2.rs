@@ -3,10 +3,10 @@ use tracing::debug;
 
 use super::classify;
 use super::LazyClient;
-use crate::domain::{TargetHealth, TargetState};
 use crate::error::Error;
 use crate::ids::{InstanceId, TargetGroupArn};
-use crate::ports::TargetHealthSource;
+use crate::kinds::target_group::observation::{TargetHealth, TargetState};
+use crate::kinds::target_group::ports::TargetHealthSource;
 
 #[derive(Clone)]
 pub struct LoadBalancing {

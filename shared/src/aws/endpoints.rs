@@ -16,6 +16,7 @@ pub enum Service {
     Rds,
     Sns,
     Sqs,
+    CloudWatch,
 }
 
 /// The endpoint each service's client will call, without duplicates (every service
@@ -81,6 +82,7 @@ async fn resolve(sdk: &SdkConfig, service: Service) -> Result<String, String> {
         Service::Rds => resolve_with!(aws_sdk_rds, "RDS", sdk),
         Service::Sns => resolve_with!(aws_sdk_sns, "SNS", sdk),
         Service::Sqs => resolve_with!(aws_sdk_sqs, "SQS", sdk),
+        Service::CloudWatch => resolve_with!(aws_sdk_cloudwatch, "CloudWatch", sdk),
     }
 }
 

@@ -2,6 +2,7 @@
 //! classified (retryable or not) where the error code is still known.
 
 mod autoscaling;
+mod cloudwatch;
 mod dynamodb;
 mod elbv2;
 mod endpoints;
@@ -13,6 +14,7 @@ mod sns;
 mod sqs;
 
 pub use autoscaling::AutoScaling;
+pub use cloudwatch::CloudWatch;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
 pub use endpoints::{endpoints, Service};
@@ -20,7 +22,7 @@ pub use http::Https;
 pub use lambda_env::lambda_sdk_config;
 pub use lazy_client::LazyClient;
 pub use rds::Rds;
-pub use sns::{message_by_protocol, SnsNotifier};
+pub use sns::SnsNotifier;
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -28,6 +30,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::error::{is_retryable_code, Error};
+use crate::functions::{RdsHealthConfig, TargetHealthConfig};
+use crate::kinds::database::{self, DbInstances};
+use crate::kinds::target_group::{self, TargetGroups};
+use crate::notifier::NotifierHandler;
+use crate::shell::Function;
 
 /// Loads the shared SDK configuration once (region, credentials, and
 /// `AWS_ENDPOINT_URL` when pointed at an emulator) through aws-config's full chain (the
@@ -47,7 +54,7 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 /// and, when the configuration asks for it, that connector's connections to the
 /// `services` the function calls opened before the first event.
 pub async fn init_sdk(
-    config: &crate::config::Config,
+    config: &crate::config::Common,
     services: &[Service],
 ) -> aws_config::SdkConfig {
     let https = Https::new();
@@ -96,65 +103,71 @@ where
     )
 }
 
-/// The target-health handler wired to real AWS clients.
-pub type AwsTargetHealthHandler = crate::handlers::target_health::TargetHealthHandler<
-    LoadBalancing,
-    AutoScaling,
-    AutoScaling,
-    DynamoStore,
->;
+/// target-health wired to real AWS clients.
+pub type TargetHealthFunction =
+    Function<TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore>, DynamoStore>;
 
-/// The rds-health handler wired to real AWS clients.
-pub type AwsRdsHealthHandler = crate::handlers::rds_health::RdsHealthHandler<Rds, Rds, DynamoStore>;
+/// rds-health wired to real AWS clients.
+pub type RdsHealthFunction = Function<DbInstances<Rds, Rds, CloudWatch>, DynamoStore>;
 
 /// The notifier wired to SNS (and the chat topic, if configured), parking what SNS
 /// refuses in SQS.
-pub type AwsNotifierHandler =
-    crate::handlers::notifier::NotifierHandler<SnsNotifier, SqsFailedNotifications>;
+pub type AwsNotifierHandler = NotifierHandler<SnsNotifier, SqsFailedNotifications>;
 
-pub fn incident_store(config: &crate::config::Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
+pub fn incident_store(store: &crate::config::Store, sdk: &aws_config::SdkConfig) -> DynamoStore {
     DynamoStore::new(
         LazyClient::from_sdk(sdk, aws_sdk_dynamodb::Client::new),
-        config.incidents_table.clone(),
-        config.incident_retention_days,
+        store.incidents_table.clone(),
+        store.incident_retention_days,
     )
 }
 
-pub fn target_health_handler(
-    config: &crate::config::Config,
+/// target-health: target groups, their trigger parser, and their AWS ports.
+pub fn target_health(
+    config: &TargetHealthConfig,
     sdk: &aws_config::SdkConfig,
-) -> AwsTargetHealthHandler {
+) -> TargetHealthFunction {
     let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
-    crate::handlers::target_health::TargetHealthHandler::new(
-        LoadBalancing::new(LazyClient::from_sdk(
+    let store = incident_store(&config.store, sdk);
+    let kind = TargetGroups {
+        targets: LoadBalancing::new(LazyClient::from_sdk(
             sdk,
             aws_sdk_elasticloadbalancingv2::Client::new,
         )),
-        autoscaling.clone(),
-        autoscaling,
-        incident_store(config, sdk),
-        config.policy.clone(),
+        groups: autoscaling.clone(),
+        replacer: autoscaling,
+        dependencies: store.clone(),
+        policy: config.policy.clone(),
+    };
+    Function::new(
+        target_group::FUNCTION,
+        kind,
+        target_group::trigger::parse,
+        store,
     )
 }
 
-pub fn rds_health_handler(
-    config: &crate::config::Config,
-    sdk: &aws_config::SdkConfig,
-) -> AwsRdsHealthHandler {
+/// rds-health: DB instances, their trigger parser, and their AWS ports.
+pub fn rds_health(config: &RdsHealthConfig, sdk: &aws_config::SdkConfig) -> RdsHealthFunction {
     let rds = Rds::new(LazyClient::from_sdk(sdk, aws_sdk_rds::Client::new));
-    crate::handlers::rds_health::RdsHealthHandler::new(
-        rds.clone(),
-        rds,
-        incident_store(config, sdk),
-        config.policy.clone(),
+    let kind = DbInstances {
+        databases: rds.clone(),
+        failover: rds,
+        alarms: CloudWatch::new(LazyClient::from_sdk(sdk, aws_sdk_cloudwatch::Client::new)),
+        policy: config.policy.clone(),
+    };
+    Function::new(
+        database::FUNCTION,
+        kind,
+        database::trigger::parse,
+        incident_store(&config.store, sdk),
     )
 }
 
 pub fn notifier_handler(
-    config: &crate::config::Config,
+    config: &crate::notifier::Config,
     sdk: &aws_config::SdkConfig,
-) -> Result<AwsNotifierHandler, Error> {
-    let topic = config.require_topic()?;
+) -> AwsNotifierHandler {
     let failure_destination = config
         .failed_notifications_queue_url
         .as_deref()
@@ -165,14 +178,14 @@ pub fn notifier_handler(
             )
         });
     let sns = LazyClient::from_sdk(sdk, aws_sdk_sns::Client::new);
-    let handler = crate::handlers::notifier::NotifierHandler::new(
-        SnsNotifier::new(sns.clone(), topic),
+    let handler = NotifierHandler::new(
+        SnsNotifier::new(sns.clone(), config.topic_arn.as_str()),
         failure_destination,
     );
-    Ok(match &config.chatbot_topic_arn {
+    match &config.chatbot_topic_arn {
         Some(chat) => handler.with_chat(SnsNotifier::chatbot(sns, chat)),
         None => handler,
-    })
+    }
 }
 
 #[cfg(test)]

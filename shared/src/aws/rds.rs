@@ -10,10 +10,10 @@ use tracing::warn;
 
 use super::classify;
 use super::LazyClient;
-use crate::domain::{ClusterMember, DbCluster, DbInstance, RdsEvent};
 use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId};
-use crate::ports::{DatabaseFailover, Databases, FailedOver};
+use crate::kinds::database::observation::{ClusterMember, DbCluster, DbInstance, RdsEvent};
+use crate::kinds::database::ports::{DatabaseFailover, Databases, FailedOver};
 
 /// DescribeEvents returns at most this many events per page (its maximum).
 const MAX_EVENTS: i32 = 100;
@@ -148,7 +148,7 @@ impl Databases for Rds {
         let minutes = (window.as_secs().div_ceil(60)).clamp(1, 20_160) as i32;
         // Only the categories of the events Rebound knows (backups, configuration changes
         // and notifications are not worth reading).
-        let categories: Vec<String> = crate::policy::rds::event_categories()
+        let categories: Vec<String> = crate::kinds::database::events::event_categories()
             .into_iter()
             .map(str::to_owned)
             .collect();

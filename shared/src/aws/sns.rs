@@ -1,6 +1,5 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
-use serde_json::{json, Value};
 
 use super::classify;
 use super::LazyClient;
@@ -36,24 +35,6 @@ impl SnsNotifier {
     }
 }
 
-/// The per-protocol message (`MessageStructure=json`): e-mail gets the readable text,
-/// SMS the subject, and every other protocol (SQS, Lambda, HTTP/S, email-json,
-/// Firehose) the JSON document through `default`, which SNS sends to any protocol
-/// without a key of its own. Repeating the document under each protocol's key would
-/// only multiply the message: SNS counts every copy against its 256 KB.
-pub fn message_by_protocol(notification: &Notification) -> String {
-    messages_by_protocol(notification).to_string()
-}
-
-/// [`message_by_protocol`] as a JSON object, for embedding it without escaping it twice.
-pub(crate) fn messages_by_protocol(notification: &Notification) -> Value {
-    json!({
-        "default": notification.json,
-        "email": notification.text,
-        "sms": notification.subject,
-    })
-}
-
 fn attribute(value: &str) -> Result<MessageAttributeValue, Error> {
     MessageAttributeValue::builder()
         .data_type("String")
@@ -72,7 +53,7 @@ impl Notifier for SnsNotifier {
         let mut request = match self.channel {
             Channel::Topic => request
                 .message_structure("json")
-                .message(message_by_protocol(notification)),
+                .message(notification.message_by_protocol()),
             Channel::Chatbot => request.message(&notification.chatbot),
         };
         for (name, value) in notification.attributes() {

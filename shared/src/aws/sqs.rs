@@ -5,7 +5,6 @@ use aws_sdk_sqs::Client;
 use serde_json::{json, Map, Value};
 
 use super::classify;
-use super::sns::messages_by_protocol;
 use super::LazyClient;
 use crate::domain::IncidentState;
 use crate::error::Error;
@@ -43,7 +42,7 @@ fn failed_notification_body(failed: &FailedNotification) -> String {
         .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
         .collect();
     let (structure, message) = match failed.channel {
-        Channel::Topic => (Some("json"), messages_by_protocol(notification)),
+        Channel::Topic => (Some("json"), notification.by_protocol()),
         Channel::Chatbot => (
             None,
             serde_json::from_str(&notification.chatbot)
@@ -153,7 +152,7 @@ mod tests {
         let body: Value = serde_json::from_str(&failed_notification_body(&failed)).unwrap();
         assert_eq!(
             body["message"].to_string(),
-            super::super::sns::message_by_protocol(&failed.notification)
+            failed.notification.message_by_protocol()
         );
     }
 

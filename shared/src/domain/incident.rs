@@ -1,90 +1,20 @@
 //! The incident record: one per failure of one resource, with its evidence, the
 //! actions taken and a timeline. This is the shape `rebound incidents --json` prints
 //! and the incidents table stores.
+//!
+//! Its fields are read through [`Incident`] (which dereferences to the
+//! [`IncidentRecord`]) and changed only by [`Incident::apply`], the one transition
+//! function in [`super::lifecycle`]: the lifecycle's rules and the timeline live there.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DatabaseEvidence, TargetHealth};
+use super::{Evidence, ResourceRef, ResourceType};
 use crate::ids::IncidentId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceKind {
-    TargetGroup,
-    AutoScalingGroup,
-    Instance,
-    /// An RDS DB instance: what rds-health watches, and the scope of a failover's
-    /// cooldown.
-    DbInstance,
-    /// An Aurora or Multi-AZ DB cluster: what FailoverDBCluster acts on.
-    DbCluster,
-    /// The whole account: the scope of the action budget.
-    Account,
-}
-
-impl ResourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TargetGroup => "target-group",
-            Self::AutoScalingGroup => "auto-scaling-group",
-            Self::Instance => "instance",
-            Self::DbInstance => "db-instance",
-            Self::DbCluster => "db-cluster",
-            Self::Account => "account",
-        }
-    }
-}
-
-/// What an incident is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ResourceRef {
-    #[serde(rename = "type")]
-    pub kind: ResourceKind,
-    pub id: String,
-}
-
-impl ResourceRef {
-    pub fn target_group(arn: &crate::ids::TargetGroupArn) -> Self {
-        Self {
-            kind: ResourceKind::TargetGroup,
-            id: arn.to_string(),
-        }
-    }
-
-    pub fn auto_scaling_group(name: &crate::ids::AutoScalingGroupName) -> Self {
-        Self {
-            kind: ResourceKind::AutoScalingGroup,
-            id: name.to_string(),
-        }
-    }
-
-    pub fn instance(id: &crate::ids::InstanceId) -> Self {
-        Self {
-            kind: ResourceKind::Instance,
-            id: id.to_string(),
-        }
-    }
-
-    pub fn db_instance(id: &crate::ids::DbInstanceId) -> Self {
-        Self {
-            kind: ResourceKind::DbInstance,
-            id: id.to_string(),
-        }
-    }
-
-    pub fn db_cluster(id: &crate::ids::DbClusterId) -> Self {
-        Self {
-            kind: ResourceKind::DbCluster,
-            id: id.to_string(),
-        }
-    }
-
-    /// The key of the per-resource record that guards "one open incident".
-    pub fn key(&self) -> String {
-        format!("{}#{}", self.kind.as_str(), self.id)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,30 +61,25 @@ pub struct IllegalTransition {
     pub to: IncidentState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ActionKind {
-    /// `SetInstanceHealth(Unhealthy)`: the group replaces the instance itself.
-    SetInstanceHealth,
-    /// `TerminateInstanceInAutoScalingGroup(ShouldDecrementDesiredCapacity=false)`.
-    TerminateInstance,
-    /// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
-    RebootWithFailover,
-    /// `FailoverDBCluster`: a reader of an Aurora or Multi-AZ DB cluster becomes the
-    /// writer.
-    FailoverDbCluster,
-}
+/// What an action does, as stored and printed (`set-instance-health`,
+/// `reboot-with-failover`, …). Each kind declares its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionKind(Cow<'static, str>);
 
 impl ActionKind {
-    /// As stored and printed: `set-instance-health`, `terminate-instance`,
-    /// `reboot-with-failover`, `failover-db-cluster`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SetInstanceHealth => "set-instance-health",
-            Self::TerminateInstance => "terminate-instance",
-            Self::RebootWithFailover => "reboot-with-failover",
-            Self::FailoverDbCluster => "failover-db-cluster",
-        }
+    pub const fn named(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -215,16 +140,20 @@ pub struct Action {
     pub writer: Option<String>,
     /// What new capacity launches from (e.g. `lt-0abc version 7`), so replacements
     /// that keep failing on the same configuration are recognised as a loop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launch_template: Option<String>,
+    #[serde(
+        rename = "launch_template",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configuration: Option<String>,
 }
 
 /// Actions as stored before they named their target and scope by type: a bare instance
-/// id and group name.
+/// id and group name (the only action 0.1 had: replacing an instance of a group).
 mod legacy {
     use serde::{Deserialize, Deserializer};
 
-    use super::{ResourceKind, ResourceRef};
+    use super::{ResourceRef, ResourceType};
 
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -235,34 +164,21 @@ mod legacy {
 
     fn read<'de, D: Deserializer<'de>>(
         deserializer: D,
-        kind: ResourceKind,
+        kind: &'static str,
     ) -> Result<ResourceRef, D::Error> {
         Ok(match RefOrId::deserialize(deserializer)? {
             RefOrId::Ref(reference) => reference,
-            RefOrId::Id(id) => ResourceRef { kind, id },
+            RefOrId::Id(id) => ResourceRef::new(ResourceType::named(kind), id),
         })
     }
 
     pub fn instance_or_ref<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceRef, D::Error> {
-        read(d, ResourceKind::Instance)
+        read(d, "instance")
     }
 
     pub fn group_or_ref<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceRef, D::Error> {
-        read(d, ResourceKind::AutoScalingGroup)
+        read(d, "auto-scaling-group")
     }
-}
-
-/// What was observed when the incident was opened and as it moved along.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    #[serde(default)]
-    pub targets: Vec<TargetHealth>,
-    #[serde(default)]
-    pub auto_scaling_groups: Vec<String>,
-    /// A database incident's: the instance as observed, where primary and standby were
-    /// before and after the failover, and the RDS events seen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub database: Option<DatabaseEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,8 +188,10 @@ pub struct TimelineEntry {
     pub detail: String,
 }
 
+/// The incident's fields, as stored. Read them through an [`Incident`]; only
+/// [`Incident::apply`] changes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Incident {
+pub struct IncidentRecord {
     pub id: IncidentId,
     pub resource: ResourceRef,
     pub state: IncidentState,
@@ -309,98 +227,7 @@ pub struct Incident {
     pub drill: Option<String>,
 }
 
-impl Incident {
-    pub fn open(
-        resource: ResourceRef,
-        trigger: impl Into<String>,
-        evidence: Evidence,
-        summary: impl Into<String>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id: IncidentId::generate(now),
-            resource,
-            state: IncidentState::Open,
-            opened_at: now,
-            updated_at: now,
-            trigger: trigger.into(),
-            evidence,
-            actions: Vec::new(),
-            timeline: vec![TimelineEntry {
-                at: now,
-                event: "opened".into(),
-                detail: summary.into(),
-            }],
-            resolved_at: None,
-            time_to_recover_s: None,
-            rto_s: None,
-            version: 0,
-            written_by: None,
-            drill: None,
-        }
-    }
-
-    pub fn note(&mut self, now: DateTime<Utc>, event: &str, detail: impl Into<String>) {
-        self.timeline.push(TimelineEntry {
-            at: now,
-            event: event.to_owned(),
-            detail: detail.into(),
-        });
-        self.updated_at = now;
-    }
-
-    /// Adds a timeline entry unless the last one already says the same, so a storm of
-    /// identical events does not grow the record.
-    pub fn note_once(&mut self, now: DateTime<Utc>, event: &str, detail: &str) -> bool {
-        let repeated = self
-            .timeline
-            .last()
-            .is_some_and(|last| last.event == event && last.detail == detail);
-        if !repeated {
-            self.note(now, event, detail);
-        }
-        !repeated
-    }
-
-    /// Moves the incident along its lifecycle and says why on the timeline. Staying in
-    /// the same state is no change (`Ok(false)`); a move the lifecycle forbids is refused
-    /// and changes nothing.
-    pub fn transition(
-        &mut self,
-        now: DateTime<Utc>,
-        to: IncidentState,
-        why: impl Into<String>,
-    ) -> Result<bool, IllegalTransition> {
-        if self.state == to {
-            return Ok(false);
-        }
-        if !self.state.can_move_to(to) {
-            return Err(IllegalTransition {
-                from: self.state,
-                to,
-            });
-        }
-        self.note(now, to.as_str(), why);
-        self.state = to;
-        if to == IncidentState::Resolved {
-            self.resolved_at = Some(now);
-            self.time_to_recover_s = Some((now - self.opened_at).num_seconds());
-        }
-        Ok(true)
-    }
-
-    /// Closes an incident whose resource no longer exists: resolved, but not recovered,
-    /// so it has no time to recover.
-    pub fn close_gone(
-        &mut self,
-        now: DateTime<Utc>,
-        why: impl Into<String>,
-    ) -> Result<bool, IllegalTransition> {
-        let moved = self.transition(now, IncidentState::Resolved, why)?;
-        self.time_to_recover_s = None;
-        Ok(moved)
-    }
-
+impl IncidentRecord {
     /// Actions on one target, oldest first.
     pub fn actions_on<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a Action> + 'a {
         self.actions.iter().filter(move |a| a.target.id == target)
@@ -416,47 +243,91 @@ impl Incident {
     }
 }
 
+/// One incident. Read it like its record (`incident.state`, `incident.actions`); change
+/// it only through [`Incident::apply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Incident {
+    record: IncidentRecord,
+}
+
+impl Deref for Incident {
+    type Target = IncidentRecord;
+
+    fn deref(&self) -> &IncidentRecord {
+        &self.record
+    }
+}
+
+/// What a new incident starts from.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub resource: ResourceRef,
+    /// What started it: `alarm:<name>`, `rds-event:<id>`, `sweep`.
+    pub trigger: String,
+    pub evidence: Evidence,
+    /// The first timeline entry: what was wrong.
+    pub summary: String,
+    /// The recovery-time objective, in seconds.
+    pub rto_s: Option<u64>,
+    /// The drill marked on the resource, if one is running.
+    pub drill: Option<String>,
+}
+
+impl Incident {
+    pub fn open(opening: Opening, now: DateTime<Utc>) -> Self {
+        Self {
+            record: IncidentRecord {
+                id: IncidentId::generate(now),
+                resource: opening.resource,
+                state: IncidentState::Open,
+                opened_at: now,
+                updated_at: now,
+                trigger: opening.trigger,
+                evidence: opening.evidence,
+                actions: Vec::new(),
+                timeline: vec![TimelineEntry {
+                    at: now,
+                    event: "opened".into(),
+                    detail: opening.summary,
+                }],
+                resolved_at: None,
+                time_to_recover_s: None,
+                rto_s: opening.rto_s,
+                version: 0,
+                written_by: None,
+                drill: opening.drill,
+            },
+        }
+    }
+
+    /// For tests: an incident as a stored record of this shape reads (what decoding
+    /// it does).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn from_record(record: IncidentRecord) -> Self {
+        Self { record }
+    }
+
+    /// For tests: this incident as it would be stored with `change` made to its record
+    /// by some earlier writer.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn stored_with(mut self, change: impl FnOnce(&mut IncidentRecord)) -> Self {
+        change(&mut self.record);
+        self
+    }
+
+    /// The record, for the lifecycle's transition function only.
+    pub(super) fn record_mut(&mut self) -> &mut IncidentRecord {
+        &mut self.record
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn incident(now: DateTime<Utc>) -> Incident {
-        Incident::open(
-            ResourceRef {
-                kind: ResourceKind::TargetGroup,
-                id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/b".into(),
-            },
-            "alarm:x",
-            Evidence::default(),
-            "1 of 4 targets unhealthy",
-            now,
-        )
-    }
-
     #[test]
-    fn resolving_records_when_and_how_long_recovery_took() {
-        let opened = Utc::now();
-        let mut inc = incident(opened);
-        inc.transition(
-            opened + chrono::Duration::seconds(184),
-            IncidentState::Resolved,
-            "all targets healthy",
-        )
-        .unwrap();
-        assert_eq!(inc.time_to_recover_s, Some(184));
-        assert_eq!(inc.timeline.last().unwrap().event, "resolved");
-    }
-
-    #[test]
-    fn action_names_match_their_stored_form() {
-        for kind in [
-            ActionKind::SetInstanceHealth,
-            ActionKind::TerminateInstance,
-            ActionKind::RebootWithFailover,
-            ActionKind::FailoverDbCluster,
-        ] {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-        }
+    fn action_outcomes_match_their_stored_form() {
         for outcome in [
             ActionOutcome::Pending,
             ActionOutcome::Succeeded,
@@ -466,16 +337,8 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
         }
-        for kind in [
-            ResourceKind::TargetGroup,
-            ResourceKind::AutoScalingGroup,
-            ResourceKind::Instance,
-            ResourceKind::DbInstance,
-            ResourceKind::DbCluster,
-            ResourceKind::Account,
-        ] {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-        }
+        let kind = ActionKind::named("set-instance-health");
+        assert_eq!(serde_json::to_value(&kind).unwrap(), "set-instance-health");
     }
 
     #[test]
@@ -510,53 +373,32 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_move_changes_nothing_and_a_repeated_one_is_no_change() {
-        let now = Utc::now();
-        let mut inc = incident(now);
-        assert_eq!(inc.transition(now, IncidentState::Open, "again"), Ok(false));
-        inc.transition(now, IncidentState::Resolved, "ok").unwrap();
-        let before = inc.clone();
-        let err = inc
-            .transition(now, IncidentState::Escalated, "late")
-            .unwrap_err();
-        assert_eq!(err.from, IncidentState::Resolved);
-        assert_eq!(inc, before);
-    }
-
-    #[test]
-    fn an_incident_closed_because_its_resource_is_gone_has_no_time_to_recover() {
-        let now = Utc::now();
-        let mut inc = incident(now);
-        inc.close_gone(now, "target group deleted").unwrap();
-        assert_eq!(inc.state, IncidentState::Resolved);
-        assert_eq!(inc.time_to_recover_s, None);
-    }
-
-    #[test]
     fn an_action_stored_before_targets_were_typed_still_reads() {
         let old = serde_json::json!({
             "kind": "set-instance-health", "target": "i-0abc", "group": "web",
             "requested_at": "2026-11-26T10:00:00Z", "outcome": "succeeded", "dry_run": false
         });
         let action: Action = serde_json::from_value(old).unwrap();
-        assert_eq!(action.target.kind, ResourceKind::Instance);
+        assert_eq!(action.target.kind.as_str(), "instance");
         assert_eq!(action.target.id, "i-0abc");
-        assert_eq!(action.scope.kind, ResourceKind::AutoScalingGroup);
+        assert_eq!(action.scope.kind.as_str(), "auto-scaling-group");
         assert_eq!(action.scope.id, "web");
     }
 
     #[test]
-    fn a_repeated_note_is_kept_once() {
-        let now = Utc::now();
-        let mut inc = incident(now);
-        assert!(inc.note_once(now, "held", "cooldown"));
-        assert!(!inc.note_once(now, "held", "cooldown"));
-        assert_eq!(inc.timeline.len(), 2);
-    }
-
-    #[test]
     fn the_incident_json_has_the_contract_field_names() {
-        let value = serde_json::to_value(incident(Utc::now())).unwrap();
+        let incident = Incident::open(
+            Opening {
+                resource: ResourceRef::new(ResourceType::named("target-group"), "tg"),
+                trigger: "alarm:x".into(),
+                evidence: Evidence::default(),
+                summary: "1 of 4 targets unhealthy".into(),
+                rto_s: None,
+                drill: None,
+            },
+            Utc::now(),
+        );
+        let value = serde_json::to_value(&incident).unwrap();
         for field in [
             "id",
             "resource",
@@ -571,5 +413,6 @@ mod tests {
         }
         assert_eq!(value["resource"]["type"], "target-group");
         assert_eq!(value["state"], "open");
+        assert_eq!(value["evidence"]["targets"], serde_json::json!([]));
     }
 }

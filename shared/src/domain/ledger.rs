@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ResourceRef;
+use super::{ResourceRef, ResourceType};
 use crate::ids::IncidentId;
 
 /// How long entries are kept: longer than any window a guard looks at.
@@ -23,16 +23,21 @@ pub struct LedgerEntry {
     /// every entry names its target).
     pub target: String,
     pub incident: IncidentId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launch_template: Option<String>,
+    /// What the action's new capacity launches from (the loop guard's key).
+    #[serde(
+        rename = "launch_template",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configuration: Option<String>,
 }
+
+/// The whole account: the scope of the action budget.
+pub const ACCOUNT: ResourceType = ResourceType::named("account");
 
 /// The account-wide ledger's scope: the rolling-hour action budget.
 pub fn account_scope() -> ResourceRef {
-    ResourceRef {
-        kind: super::ResourceKind::Account,
-        id: "account".into(),
-    }
+    ResourceRef::new(ACCOUNT, "account")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +94,7 @@ mod tests {
             at,
             target: target.into(),
             incident: IncidentId::parse("inc-1").unwrap(),
-            launch_template: None,
+            configuration: None,
         }
     }
 

@@ -1,20 +1,25 @@
-//! What Rebound reasons about, free of any SDK type: what was observed, the incident
-//! record it keeps, and the ledgers of recent actions its guards count.
+//! What Rebound reasons about, whatever the kind of resource and free of any SDK type:
+//! resources and their types, the incident record and its lifecycle, the decision a
+//! check takes, and the ledgers of recent actions its guards count. What a kind
+//! observes (target health, a DB instance, a zone) lives with the kind.
 
-mod database;
+mod decision;
 mod drill;
+mod evidence;
 mod incident;
 mod ledger;
-mod observation;
+mod lifecycle;
+mod resource;
 
-pub use database::{
-    ClusterMember, DatabaseEvidence, DbCluster, DbInstance, DependencyState, Placement, RdsEvent,
-    MAX_EVIDENCE_EVENTS, STATUSES_NEEDING_A_PERSON,
-};
+pub use decision::{Decision, Effect, PlannedAction, Refusal, RepeatLimit, Verdict};
 pub use drill::DrillMark;
+pub use evidence::{Evidence, CONTRACT_LISTS};
 pub use incident::{
-    Action, ActionKind, ActionOutcome, Evidence, IllegalTransition, Incident, IncidentState,
-    ResourceKind, ResourceRef, TimelineEntry,
+    Action, ActionKind, ActionOutcome, IllegalTransition, Incident, IncidentRecord, IncidentState,
+    Opening, TimelineEntry,
 };
-pub use ledger::{account_scope, Ledger, LedgerEntry, LEDGER_MAX_ENTRIES, LEDGER_RETENTION};
-pub use observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState, DEPENDS_ON_TAG_KEY};
+pub use ledger::{
+    account_scope, Ledger, LedgerEntry, ACCOUNT, LEDGER_MAX_ENTRIES, LEDGER_RETENTION,
+};
+pub use lifecycle::Change;
+pub use resource::{ResourceRef, ResourceType};

@@ -29,16 +29,16 @@ pub const MAX_SCALAR_CHARS: usize = 1_024;
 /// How much of an incident one message carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caps {
-    /// Text: not-healthy targets listed by id (the first ones).
-    pub listed_targets: usize,
-    /// Text: lines counting targets by state and reason.
-    pub reason_counts: usize,
+    /// Text: the things observed that are not serving, listed one a line (the first
+    /// ones: targets by id).
+    pub listed: usize,
+    /// Text: lines counting the things observed by state and reason.
+    pub counts: usize,
     /// Text: actions listed (the last ones).
     pub listed_actions: usize,
-    /// JSON: evidence targets kept (the first ones).
-    pub targets: usize,
-    /// JSON: Auto Scaling group names kept (the first ones).
-    pub auto_scaling_groups: usize,
+    /// JSON: entries kept of every list in the evidence (the first ones: targets, group
+    /// names, …).
+    pub evidence_entries: usize,
     /// JSON: actions kept (the last ones).
     pub actions: usize,
     /// JSON: timeline entries kept (the last ones).
@@ -52,31 +52,28 @@ pub struct Caps {
 /// whatever the incident holds.
 pub const CAPS: [Caps; 3] = [
     Caps {
-        listed_targets: 10,
-        reason_counts: 10,
+        listed: 10,
+        counts: 10,
         listed_actions: 10,
-        targets: 25,
-        auto_scaling_groups: 10,
+        evidence_entries: 25,
         actions: 20,
         timeline: 20,
         detail_chars: 500,
     },
     Caps {
-        listed_targets: 5,
-        reason_counts: 5,
+        listed: 5,
+        counts: 5,
         listed_actions: 5,
-        targets: 5,
-        auto_scaling_groups: 5,
+        evidence_entries: 5,
         actions: 5,
         timeline: 5,
         detail_chars: 200,
     },
     Caps {
-        listed_targets: 0,
-        reason_counts: 3,
+        listed: 0,
+        counts: 3,
         listed_actions: 0,
-        targets: 0,
-        auto_scaling_groups: 0,
+        evidence_entries: 0,
         actions: 0,
         timeline: 0,
         detail_chars: 100,
@@ -101,9 +98,10 @@ pub fn subject_line(raw: &str) -> String {
 
 /// The bytes SNS counts for this notification: the per-protocol message exactly as the
 /// adapter sends it, the subject and the message attributes (name, type and value).
-/// Measured on the adapter's own encoding so the bound cannot drift from what is sent.
+/// Measured on the encoding the adapter sends ([`Notification::message_by_protocol`]),
+/// so the bound cannot drift from what is sent.
 pub fn published_bytes(notification: &Notification) -> usize {
-    crate::aws::message_by_protocol(notification).len() + envelope_bytes(notification)
+    notification.message_by_protocol().len() + envelope_bytes(notification)
 }
 
 /// The bytes SNS counts for the chat topic's copy: the custom notification, published
@@ -177,10 +175,10 @@ mod tests {
     fn the_caps_shrink_from_level_to_level() {
         for pair in CAPS.windows(2) {
             let (bigger, smaller) = (pair[0], pair[1]);
-            assert!(smaller.targets <= bigger.targets);
+            assert!(smaller.evidence_entries <= bigger.evidence_entries);
             assert!(smaller.timeline <= bigger.timeline);
             assert!(smaller.actions <= bigger.actions);
-            assert!(smaller.listed_targets <= bigger.listed_targets);
+            assert!(smaller.listed <= bigger.listed);
             assert!(smaller.detail_chars < bigger.detail_chars);
         }
     }

@@ -1,19 +1,21 @@
 //! The message for one incident state change: a one-line subject, a readable text for
 //! e-mail, a JSON document for machines, an AWS Chatbot card for chat, and the
 //! attributes subscription filter policies match on. Every body is composed from the
-//! same [`Facts`]; how much of the incident goes in is decided in [`super::limits`].
+//! same [`Facts`], and what the evidence says from the incident kind's [`Digest`]; how
+//! much of the incident goes in is decided in [`super::limits`].
 
 mod chatbot;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::guidance;
-use super::limits::{self, Caps, CAPS, MAX_SCALAR_CHARS};
-use crate::domain::{Action, Incident, IncidentState, TargetHealth, TargetState};
+use super::limits::{self, Caps, MAX_SCALAR_CHARS};
+use crate::domain::{Action, Incident, IncidentState};
 use crate::error::bounded;
+use crate::kinds;
 use crate::ports::Notification;
-use crate::readable::{console_url, human_duration, short_name, Location};
+use crate::readable::{human_duration, short_name, Location};
+use crate::view::Digest;
 
 /// Schema tag of the machine-readable body, so consumers can dispatch on it. Fields are
 /// only ever added under this tag.
@@ -27,8 +29,9 @@ pub fn severity(state: IncidentState) -> &'static str {
     }
 }
 
-/// Console links listed for the groups behind a target group, at most.
-const MAX_GROUP_LINKS: usize = 5;
+/// Console links listed for the resources related to the incident's (the groups behind
+/// a target group), at most.
+const MAX_RELATED_LINKS: usize = 5;
 
 /// The message for one state change, within SNS's limits however big the incident.
 /// Console links to resources named without an ARN are left out: see
@@ -44,7 +47,8 @@ pub fn notification_at(
     previous: Option<IncidentState>,
     home: Option<&Location>,
 ) -> Notification {
-    let facts = Facts::of(incident, previous, home);
+    let digest = kinds::view_of(incident.resource.kind.as_str()).digest(&incident.evidence);
+    let facts = Facts::of(incident, previous, home, &digest);
     let subject = limits::subject_line(&format!(
         "[Rebound] {}{} {} {}: {}",
         drill_tag(incident),
@@ -53,13 +57,12 @@ pub fn notification_at(
         facts.name,
         facts.latest
     ));
-    let evidence = EvidenceSummary::of(&incident.evidence.targets);
     let document = Document::of(&facts);
     limits::fit(|caps| Notification {
         subject: subject.clone(),
-        text: readable(&facts, &evidence, caps),
+        text: readable(&facts, &digest, caps),
         json: document.render(caps),
-        chatbot: chatbot::card(&facts, &evidence, &subject, caps),
+        chatbot: chatbot::card(&facts, &digest, &subject, caps),
         severity: facts.severity.to_owned(),
         resource_type: facts.kind.to_owned(),
         state: facts.state.as_str().to_owned(),
@@ -83,7 +86,7 @@ struct Facts<'a> {
     state: IncidentState,
     previous: Option<IncidentState>,
     /// `resource.type` as stored: `target-group`, `db-instance`, …
-    kind: &'static str,
+    kind: &'a str,
     /// What people call the resource: `web` for a target group's ARN.
     name: &'a str,
     /// Why the incident is in its state: the detail of the timeline entry that moved it
@@ -92,7 +95,7 @@ struct Facts<'a> {
     /// The last timeline entry's detail (often the reason itself).
     latest: &'a str,
     severity: &'static str,
-    /// The resource's console page first, then the groups behind a target group.
+    /// The resource's console page first, then those of its related resources.
     links: Vec<(String, String)>,
     next_steps: &'static [&'static str],
 }
@@ -102,6 +105,7 @@ impl<'a> Facts<'a> {
         incident: &'a Incident,
         previous: Option<IncidentState>,
         home: Option<&Location>,
+        digest: &Digest,
     ) -> Self {
         let state = incident.state;
         let kind = incident.resource.kind.as_str();
@@ -120,20 +124,15 @@ impl<'a> Facts<'a> {
             })
             .map_or(latest, |t| t.detail.as_str());
         let mut links = Vec::new();
-        if let Some(url) = console_url(kind, id, home) {
-            links.push((label(kind), url));
+        if let Some(url) = kinds::console_url(kind, id, home) {
+            links.push((kinds::label(kind), url));
         }
-        if kind == "target-group" {
-            let home = Location::of_arn(id).or_else(|| home.cloned());
-            for group in incident
-                .evidence
-                .auto_scaling_groups
-                .iter()
-                .take(MAX_GROUP_LINKS)
-            {
-                if let Some(url) = console_url("auto-scaling-group", group, home.as_ref()) {
-                    links.push((format!("Auto Scaling group {group}"), url));
-                }
+        // Related resources named without an ARN live where the incident's resource does.
+        let near = Location::of_arn(id).or_else(|| home.cloned());
+        for related in digest.related.iter().take(MAX_RELATED_LINKS) {
+            let kind = related.kind.as_str();
+            if let Some(url) = kinds::console_url(kind, &related.id, near.as_ref()) {
+                links.push((format!("{} {}", kinds::label(kind), related.id), url));
             }
         }
         Self {
@@ -146,7 +145,7 @@ impl<'a> Facts<'a> {
             latest,
             severity: severity(state),
             links,
-            next_steps: guidance::next_steps(kind, state),
+            next_steps: kinds::view_of(kind).next_steps(state),
         }
     }
 
@@ -155,7 +154,7 @@ impl<'a> Facts<'a> {
         format!(
             "{}: {} {}{}",
             self.state.as_str().to_uppercase(),
-            label(self.kind).to_lowercase(),
+            kinds::label(self.kind).to_lowercase(),
             self.name,
             self.previous
                 .map(|p| format!(" (was {})", p.as_str()))
@@ -222,25 +221,6 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// `Target group`, `Auto Scaling group`, `DB instance`, … for `resource.type`.
-fn label(kind: &str) -> String {
-    match kind {
-        "target-group" => "Target group".to_owned(),
-        "auto-scaling-group" => "Auto Scaling group".to_owned(),
-        "instance" => "EC2 instance".to_owned(),
-        "db-instance" => "DB instance".to_owned(),
-        "db-cluster" => "DB cluster".to_owned(),
-        other => {
-            let spaced = other.replace('-', " ");
-            let mut chars = spaced.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect())
-                .unwrap_or_default()
-        }
-    }
-}
-
 fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -264,69 +244,10 @@ pub fn action_line(action: &Action) -> String {
     )
 }
 
-/// As the load balancer spells it.
-fn state_name(state: &TargetState) -> &str {
-    match state {
-        TargetState::Initial => "initial",
-        TargetState::Healthy => "healthy",
-        TargetState::Unhealthy => "unhealthy",
-        TargetState::UnhealthyDraining => "unhealthy.draining",
-        TargetState::Unused => "unused",
-        TargetState::Draining => "draining",
-        TargetState::Unavailable => "unavailable",
-        TargetState::Other(other) => other,
-    }
-}
-
-/// The evidence in numbers, counted once whatever the caps: how many targets in each
-/// state (and reason), and the first targets that are not healthy.
-struct EvidenceSummary<'a> {
-    total: usize,
-    /// `(state and reason, count)`, most frequent first.
-    counts: Vec<(String, usize)>,
-    not_healthy: Vec<&'a TargetHealth>,
-    not_healthy_total: usize,
-}
-
-impl<'a> EvidenceSummary<'a> {
-    fn of(targets: &'a [TargetHealth]) -> Self {
-        let most_listed = CAPS.iter().map(|c| c.listed_targets).max().unwrap_or(0);
-        let mut counts = std::collections::BTreeMap::<String, usize>::new();
-        let mut not_healthy = Vec::new();
-        let mut not_healthy_total = 0;
-        for target in targets {
-            let label = match &target.reason {
-                Some(reason) => format!("{}, {}", state_name(&target.state), reason),
-                None => state_name(&target.state).to_owned(),
-            };
-            *counts.entry(label).or_default() += 1;
-            if target.state != TargetState::Healthy {
-                not_healthy_total += 1;
-                if not_healthy.len() < most_listed {
-                    not_healthy.push(target);
-                }
-            }
-        }
-        // What is wrong first, then by how many.
-        let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
-        counts.sort_by(|a, b| {
-            (a.0 == "healthy")
-                .cmp(&(b.0 == "healthy"))
-                .then_with(|| b.1.cmp(&a.1))
-                .then_with(|| a.0.cmp(&b.0))
-        });
-        Self {
-            total: targets.len(),
-            counts,
-            not_healthy,
-            not_healthy_total,
-        }
-    }
-}
-
 /// The body for e-mail: what happened and why, what broke with the evidence in
-/// numbers (and the first few targets), what Rebound did, what to check next, links.
-fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> String {
+/// numbers (and the first few things not serving), what Rebound did, what to check
+/// next, links.
+fn readable(facts: &Facts<'_>, digest: &Digest, caps: &Caps) -> String {
     let incident = facts.incident;
     let line = |text: &str| bounded(limits::one_line(text), caps.detail_chars);
     let scalar = |text: &str| bounded(limits::one_line(text), MAX_SCALAR_CHARS);
@@ -364,56 +285,39 @@ fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> S
         ));
     }
 
-    if evidence.total > 0 {
-        let plural = if evidence.total == 1 { "" } else { "s" };
-        text.push_str(&format!("\nEvidence: {} target{plural}\n", evidence.total));
-        let shown = evidence.counts.len().min(caps.reason_counts);
-        for (label, count) in &evidence.counts[..shown] {
+    if let Some(census) = digest.census.as_ref().filter(|c| c.total > 0) {
+        text.push_str(&format!("\nEvidence: {}\n", census.counted()));
+        let shown = census.counts.len().min(caps.counts);
+        for (label, count) in &census.counts[..shown] {
             text.push_str(&format!("  {}: {count}\n", line(label)));
         }
-        if shown < evidence.counts.len() {
-            let rest: usize = evidence.counts[shown..].iter().map(|(_, n)| n).sum();
+        if shown < census.counts.len() {
+            let rest: usize = census.counts[shown..].iter().map(|(_, n)| n).sum();
             text.push_str(&format!(
                 "  … {} other states and reasons: {rest}\n",
-                evidence.counts.len() - shown
+                census.counts.len() - shown
             ));
         }
-        let listed = evidence.not_healthy.len().min(caps.listed_targets);
+        let listed = census.listed.len().min(caps.listed);
         if listed > 0 {
-            if listed == evidence.not_healthy_total {
-                text.push_str("Not healthy:\n");
+            let heading = census.listed_heading;
+            if listed == census.listed_total {
+                text.push_str(&format!("{heading}:\n"));
             } else {
                 text.push_str(&format!(
-                    "Not healthy (first {listed} of {}):\n",
-                    evidence.not_healthy_total
+                    "{heading} (first {listed} of {}):\n",
+                    census.listed_total
                 ));
             }
-            for target in &evidence.not_healthy[..listed] {
-                text.push_str(&format!("  - {}\n", line(&target_line(target))));
+            for entry in &census.listed[..listed] {
+                text.push_str(&format!("  - {}\n", line(entry)));
             }
         }
     }
 
-    if let Some(database) = &incident.evidence.database {
-        let place = |p: &crate::domain::Placement| match &p.writer {
-            Some(writer) => format!("{}, writer {writer}", p.status),
-            None => format!(
-                "{}, primary in {}, standby in {}",
-                p.status,
-                p.primary_az.as_deref().unwrap_or("?"),
-                p.standby_az.as_deref().unwrap_or("none")
-            ),
-        };
-        text.push_str(&format!(
-            "\nDatabase:  {}\n",
-            line(&place(&database.detected))
-        ));
-        if let Some(before) = &database.before_failover {
-            text.push_str(&format!("Before failover: {}\n", line(&place(before))));
-        }
-        if let Some(after) = &database.after_failover {
-            text.push_str(&format!("After failover:  {}\n", line(&place(after))));
-        }
+    for (i, fact) in digest.facts.iter().enumerate() {
+        let gap = if i == 0 { "\n" } else { "" };
+        text.push_str(&format!("{gap}{}{}\n", fact.label, line(&fact.value)));
     }
 
     let (actions, note) = facts.what_rebound_did(caps.listed_actions, caps.detail_chars, true);
@@ -442,20 +346,6 @@ fn readable(facts: &Facts<'_>, evidence: &EvidenceSummary<'_>, caps: &Caps) -> S
     text
 }
 
-/// `i-0abc unhealthy: Target.FailedHealthChecks`.
-fn target_line(target: &TargetHealth) -> String {
-    let reason = target
-        .reason
-        .as_deref()
-        .map(|r| format!(": {r}"))
-        .unwrap_or_default();
-    format!(
-        "{} {}{reason}",
-        target.instance_id,
-        state_name(&target.state)
-    )
-}
-
 /// The JSON body: the incident as `rebound incidents --json` prints it, every scalar
 /// field kept, its lists capped, and beside it what the readable body says (severity,
 /// name, reason, next steps, console link). Serialised once; each composition takes its
@@ -464,8 +354,8 @@ struct Document {
     previous: Option<IncidentState>,
     /// The incident without its lists.
     incident: Map<String, Value>,
-    targets: Vec<Value>,
-    auto_scaling_groups: Vec<Value>,
+    /// Every list directly in the evidence (targets, group names, …), by key.
+    evidence_lists: Vec<(String, Vec<Value>)>,
     actions: Vec<Value>,
     timeline: Vec<Value>,
     severity: &'static str,
@@ -487,21 +377,28 @@ impl Document {
                 ("state".to_owned(), json!(incident.state.as_str())),
             ]),
         };
-        let (targets, auto_scaling_groups) =
-            match map.get_mut("evidence").and_then(Value::as_object_mut) {
-                Some(evidence) => (
-                    take_list(evidence, "targets"),
-                    take_list(evidence, "auto_scaling_groups"),
-                ),
-                None => (Vec::new(), Vec::new()),
-            };
+        let evidence_lists = match map.get_mut("evidence").and_then(Value::as_object_mut) {
+            Some(evidence) => {
+                let keys: Vec<String> = evidence
+                    .iter()
+                    .filter(|(_, value)| value.is_array())
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                keys.into_iter()
+                    .map(|key| {
+                        let list = take_list(evidence, &key);
+                        (key, list)
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         Self {
             previous: facts.previous,
             actions: take_list(&mut map, "actions"),
             timeline: take_list(&mut map, "timeline"),
             incident: map,
-            targets,
-            auto_scaling_groups,
+            evidence_lists,
             severity: facts.severity,
             resource_name: bounded(limits::one_line(facts.name), MAX_SCALAR_CHARS),
             reason: limits::one_line(facts.reason),
@@ -510,8 +407,8 @@ impl Document {
         }
     }
 
-    /// Targets and group names keep the first entries (what was seen first), actions
-    /// and the timeline the last ones (where the incident is now). `omitted` and
+    /// The evidence's lists keep their first entries (what was seen first), actions and
+    /// the timeline the last ones (where the incident is now). `omitted` and
     /// `shortened_texts` say what was left out, so a consumer never mistakes a capped
     /// list for the whole.
     fn render(&self, caps: &Caps) -> String {
@@ -530,18 +427,29 @@ impl Document {
                 })
                 .collect()
         };
-        let targets = keep(first(&self.targets, caps.targets));
-        let groups = keep(first(&self.auto_scaling_groups, caps.auto_scaling_groups));
+        let lists: Vec<(&str, Vec<Value>, usize)> = self
+            .evidence_lists
+            .iter()
+            .map(|(key, list)| {
+                let kept = keep(first(list, caps.evidence_entries));
+                let left_out = list.len() - kept.len();
+                (key.as_str(), kept, left_out)
+            })
+            .collect();
         let actions = keep(last(&self.actions, caps.actions));
         let timeline = keep(last(&self.timeline, caps.timeline));
         let mut reason = Value::String(self.reason.clone());
         shortened += shorten_texts(&mut reason, caps.detail_chars);
-        let omitted = json!({
-            "targets": self.targets.len() - targets.len(),
-            "auto_scaling_groups": self.auto_scaling_groups.len() - groups.len(),
-            "actions": self.actions.len() - actions.len(),
-            "timeline": self.timeline.len() - timeline.len(),
-        });
+        let mut omitted = Map::new();
+        for (key, _, left_out) in &lists {
+            omitted.insert((*key).to_owned(), json!(left_out));
+        }
+        omitted.insert("actions".into(), json!(self.actions.len() - actions.len()));
+        omitted.insert(
+            "timeline".into(),
+            json!(self.timeline.len() - timeline.len()),
+        );
+        let omitted = Value::Object(omitted);
         let truncated = shortened > 0
             || omitted
                 .as_object()
@@ -551,8 +459,9 @@ impl Document {
             .or_insert_with(|| json!({}))
             .as_object_mut()
         {
-            evidence.insert("targets".into(), Value::Array(targets));
-            evidence.insert("auto_scaling_groups".into(), Value::Array(groups));
+            for (key, kept, _) in lists {
+                evidence.insert(key.to_owned(), Value::Array(kept));
+            }
         }
         incident.insert("actions".into(), Value::Array(actions));
         incident.insert("timeline".into(), Value::Array(timeline));

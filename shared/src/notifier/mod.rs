@@ -14,11 +14,10 @@
 //! source mapping can give up on a record, after `MaximumRetryAttempts`, and it then
 //! sends the batch's description to its `OnFailure` destination: recorded, not silent.
 //!
-//! - [`message`]: what one message says, in every form.
-//! - [`guidance`]: what a person should check next.
+//! - [`message`]: what one message says, in every form, from what the incident's kind
+//!   supplies (its evidence digest, its next steps, its resource types' names and links).
 //! - [`limits`]: what SNS accepts (subject, size), in one place.
 
-mod guidance;
 mod limits;
 mod message;
 
@@ -29,15 +28,55 @@ pub use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tracing::{error, info, warn};
 
-pub use guidance::next_steps;
 pub use limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
 pub use message::{action_line, notification_at, notification_for, severity, MESSAGE_SCHEMA};
 
+use crate::config::{ConfigError, Env, Variable};
 use crate::domain::{Incident, IncidentState};
 use crate::error::Error;
 use crate::ports::{Channel, FailedNotification, FailedNotifications, Notification, Notifier};
 use crate::readable::Location;
 use crate::telemetry::{self, Metric};
+
+/// The function that announces incidents.
+pub const FUNCTION: &str = "incident-notifier";
+
+pub const NOTIFY_TOPIC_ARN: Variable = Variable::required(
+    "NOTIFY_TOPIC_ARN",
+    "The incidents topic people and pagers subscribe to.",
+);
+pub const FAILED_NOTIFICATIONS_QUEUE_URL: Variable = Variable::optional(
+    "FAILED_NOTIFICATIONS_QUEUE_URL",
+    "Where notifications SNS refuses for good are parked; unset, they are retried until the event source mapping gives up.",
+);
+pub const CHATBOT_TOPIC_ARN: Variable = Variable::optional(
+    "CHATBOT_TOPIC_ARN",
+    "The topic AWS Chatbot subscribes to: when set, each change is also published there as a chat card.",
+);
+
+/// Where the notifier publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub topic_arn: String,
+    pub failed_notifications_queue_url: Option<String>,
+    pub chatbot_topic_arn: Option<String>,
+}
+
+impl Config {
+    pub const VARIABLES: &'static [Variable] = &[
+        NOTIFY_TOPIC_ARN,
+        FAILED_NOTIFICATIONS_QUEUE_URL,
+        CHATBOT_TOPIC_ARN,
+    ];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            topic_arn: env.required(&NOTIFY_TOPIC_ARN)?,
+            failed_notifications_queue_url: env.text(&FAILED_NOTIFICATIONS_QUEUE_URL)?,
+            chatbot_topic_arn: env.text(&CHATBOT_TOPIC_ARN)?,
+        })
+    }
+}
 
 pub struct NotifierHandler<N, F> {
     /// The notifications topic.
@@ -105,7 +144,7 @@ impl<N: Notifier, F: FailedNotifications> NotifierHandler<N, F> {
             }
         }
         telemetry::emit(
-            &[("Function", "incident-notifier")],
+            &[("Function", FUNCTION)],
             &[
                 Metric::count("NotificationsPublished", counts.published),
                 Metric::count("NotificationsParked", counts.parked),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::domain::{Evidence, ResourceKind, ResourceRef};
+use crate::domain::{Evidence, IncidentRecord, Opening, ResourceRef};
 use crate::fakes::{ParkedNotifications, RecordingNotifier};
 
 fn stream_event(name: &str) -> StreamEvent {
@@ -155,17 +155,21 @@ async fn a_malformed_incident_record_is_reported_as_failed_not_dropped() {
 
 #[test]
 fn a_long_subject_is_cut_to_the_sns_limit() {
-    let mut incident = Incident::open(
-        ResourceRef {
-            kind: ResourceKind::TargetGroup,
-            id: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into(),
+    let opened = Incident::open(
+        Opening {
+            resource: ResourceRef::new(
+                crate::kinds::target_group::TARGET_GROUP,
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1",
+            ),
+            trigger: "alarm:x".into(),
+            evidence: Evidence::default(),
+            summary: "é".repeat(300),
+            rto_s: None,
+            drill: None,
         },
-        "alarm:x",
-        Evidence::default(),
-        "é".repeat(300),
         chrono::Utc::now(),
     );
-    incident.state = IncidentState::Escalated;
+    let incident = opened.stored_with(|r: &mut IncidentRecord| r.state = IncidentState::Escalated);
     let message = notification_for(&incident, Some(IncidentState::Open));
     assert_eq!(message.subject.chars().count(), MAX_SUBJECT_CHARS);
     assert!(

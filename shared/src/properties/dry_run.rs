@@ -11,31 +11,24 @@ use serde_json::Value;
 use super::json::samples;
 use super::world::{instance, target_group, world, TAG_KEY};
 use super::{block_on, config, enough_cases_for_coverage_checks};
-use crate::config::{Mode, PolicyConfig};
-use crate::domain::{ActionOutcome, GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use crate::config::{Mode, Settings};
+use crate::domain::ActionOutcome;
 use crate::fakes::{FakeFleet, MemoryStore};
-use crate::handlers::target_health::TargetHealthHandler;
 use crate::ids::AutoScalingGroupName;
+use crate::kinds::target_group::observation::{
+    GroupInstance, ScalingGroup, TargetHealth, TargetState,
+};
+use crate::kinds::target_group::Policy;
+
+type Handler = crate::fakes::TargetHealthFunction;
 
 pub struct SampleWorld {
     pub fleet: FakeFleet,
     pub store: MemoryStore,
-    pub handler: TargetHealthHandler<FakeFleet, FakeFleet, FakeFleet, MemoryStore>,
+    pub handler: Handler,
 }
 
-fn handler_for(
-    fleet: &FakeFleet,
-    store: &MemoryStore,
-    policy: PolicyConfig,
-) -> TargetHealthHandler<FakeFleet, FakeFleet, FakeFleet, MemoryStore> {
-    TargetHealthHandler::new(
-        fleet.clone(),
-        fleet.clone(),
-        fleet.clone(),
-        store.clone(),
-        policy,
-    )
-}
+use crate::fakes::target_health as handler_for;
 
 /// The target group of the sample events, four instances of a managed group, the first
 /// failing its health checks.
@@ -74,9 +67,12 @@ pub fn sample_world(mode: Mode) -> SampleWorld {
         health_check_grace_period_s: 0,
         launch_template: None,
     });
-    let policy = PolicyConfig {
-        mode,
-        ..PolicyConfig::default()
+    let policy = Policy {
+        settings: Settings {
+            mode,
+            ..Settings::default()
+        },
+        ..Policy::default()
     };
     let handler = handler_for(&fleet, &store, policy);
     SampleWorld {
@@ -113,10 +109,8 @@ fn dry_run_never_calls_and_enforce_calls_only_on_managed_groups() {
                 for (scope, ledger) in &world.ledgers {
                     store.set_ledger(scope, ledger.clone());
                 }
-                let policy = PolicyConfig {
-                    mode: if enforce { Mode::Enforce } else { Mode::DryRun },
-                    ..world.config.clone()
-                };
+                let mut policy = world.config.clone();
+                policy.settings.mode = if enforce { Mode::Enforce } else { Mode::DryRun };
                 let handler = handler_for(&fleet, &store, policy);
                 block_on(async {
                     for event in events {
@@ -128,7 +122,7 @@ fn dry_run_never_calls_and_enforce_calls_only_on_managed_groups() {
                 let actions: Vec<_> = store
                     .incidents()
                     .into_iter()
-                    .flat_map(|i| i.actions)
+                    .flat_map(|i| i.actions.clone())
                     .collect();
                 if enforce {
                     enforced_calls.fetch_add(calls.len(), Ordering::Relaxed);

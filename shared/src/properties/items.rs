@@ -15,10 +15,12 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use super::config;
 use super::json::interesting_string;
 use crate::domain::{
-    Action, ActionKind, ActionOutcome, Evidence, Incident, IncidentState, Ledger, ResourceKind,
-    ResourceRef, TargetHealth, TargetState, TimelineEntry,
+    Action, ActionKind, ActionOutcome, Evidence, Incident, IncidentRecord, IncidentState, Ledger,
+    ResourceRef, ResourceType, TimelineEntry,
 };
 use crate::ids::{IncidentId, InstanceId};
+use crate::kinds::target_group::observation::{TargetHealth, TargetState};
+use crate::kinds::target_group::{self, SET_INSTANCE_HEALTH, TERMINATE_INSTANCE};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -30,15 +32,23 @@ fn time() -> impl Strategy<Value = DateTime<Utc>> {
 
 fn resource() -> impl Strategy<Value = ResourceRef> {
     (
-        prop::sample::select(vec![
-            ResourceKind::TargetGroup,
-            ResourceKind::AutoScalingGroup,
-            ResourceKind::Instance,
-            ResourceKind::Account,
-        ]),
+        prop_oneof![
+            4 => prop::sample::select(vec![
+                "target-group",
+                "auto-scaling-group",
+                "instance",
+                "db-instance",
+                "account",
+            ])
+            .prop_map(ResourceType::named),
+            1 => "[a-z-]{1,20}".prop_map(|name| {
+                // allow: property test (the module is cfg(test)): a panic is how a case fails
+                serde_json::from_value(serde_json::Value::String(name)).expect("a type")
+            }),
+        ],
         interesting_string(),
     )
-        .prop_map(|(kind, id)| ResourceRef { kind, id })
+        .prop_map(|(kind, id)| ResourceRef::new(kind, id))
 }
 
 fn target() -> impl Strategy<Value = TargetHealth> {
@@ -68,8 +78,9 @@ fn action() -> impl Strategy<Value = Action> {
     (
         (
             prop::sample::select(vec![
-                ActionKind::SetInstanceHealth,
-                ActionKind::TerminateInstance,
+                SET_INSTANCE_HEALTH,
+                TERMINATE_INSTANCE,
+                ActionKind::named("reboot-with-failover"),
             ]),
             resource(),
             resource(),
@@ -105,7 +116,7 @@ fn action() -> impl Strategy<Value = Action> {
                     detail,
                     completed_at,
                     writer,
-                    launch_template,
+                    configuration: launch_template,
                 }
             },
         )
@@ -159,27 +170,28 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     rto_s,
                     drill,
                 ),
-            )| Incident {
-                // allow: property test (the module is cfg(test)): a panic is how a case fails
-                id: IncidentId::parse(format!("inc-{suffix}")).expect("a valid incident id"),
-                resource,
-                state,
-                opened_at,
-                updated_at,
-                trigger,
-                evidence: Evidence {
-                    targets,
-                    auto_scaling_groups,
-                    ..Evidence::default()
-                },
-                actions,
-                timeline,
-                resolved_at,
-                time_to_recover_s: ttr,
-                version,
-                written_by,
-                rto_s,
-                drill,
+            )| {
+                Incident::from_record(IncidentRecord {
+                    // allow: property test (the module is cfg(test)): a panic is how a case fails
+                    id: IncidentId::parse(format!("inc-{suffix}")).expect("a valid incident id"),
+                    resource,
+                    state,
+                    opened_at,
+                    updated_at,
+                    trigger,
+                    evidence: Evidence::of(&target_group::Evidence {
+                        targets,
+                        auto_scaling_groups,
+                    }),
+                    actions,
+                    timeline,
+                    resolved_at,
+                    time_to_recover_s: ttr,
+                    version,
+                    written_by,
+                    rto_s,
+                    drill,
+                })
             },
         )
 }

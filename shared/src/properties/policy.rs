@@ -12,12 +12,12 @@ use proptest::test_runner::{TestCaseError, TestRunner};
 use super::world::{is_group_scope, now, world, World};
 use super::{config, enough_cases_for_coverage_checks};
 use crate::config::Mode;
-use crate::domain::{
-    account_scope, ActionOutcome, ResourceKind, ResourceRef, ScalingGroup, TargetState,
-};
+use crate::domain::{account_scope, ActionOutcome, Decision, ResourceRef, Verdict};
 use crate::ids::InstanceId;
-use crate::policy::alb::{self, Observation};
-use crate::policy::{Decision, History, Verdict};
+use crate::kinds::target_group::observation::{ScalingGroup, TargetState};
+use crate::kinds::target_group::policy::{self as alb, Observation};
+use crate::kinds::target_group::{self, INSTANCE};
+use crate::policy::History;
 
 fn decide(world: &World) -> Decision {
     alb::decide(
@@ -81,8 +81,8 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
     let mut per_scope: BTreeMap<&ResourceRef, usize> = BTreeMap::new();
     let mut targets_seen = Vec::new();
     for action in &decision.actions {
-        prop_assert_eq!(action.kind, config.replacement);
-        prop_assert_eq!(action.target.kind, ResourceKind::Instance);
+        prop_assert_eq!(&action.kind, &config.replacement);
+        prop_assert_eq!(&action.target.kind, &INSTANCE);
         prop_assert!(is_group_scope(&action.scope));
         prop_assert!(
             !targets_seen.contains(&&action.target.id),
@@ -105,9 +105,15 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         prop_assert!(group.is_some(), "{} has no group", action.target.id);
         // allow: property test (the module is cfg(test)): a panic is how a case fails
         let group = group.expect("checked");
-        prop_assert_eq!(&action.scope, &ResourceRef::auto_scaling_group(&group.name));
         prop_assert_eq!(
-            group.tags.get(&config.managed_tag_key).map(String::as_str),
+            &action.scope,
+            &target_group::auto_scaling_group(&group.name)
+        );
+        prop_assert_eq!(
+            group
+                .tags
+                .get(&config.settings.managed_tag_key)
+                .map(String::as_str),
             Some("true"),
             "acted on unmanaged group {}",
             group.name
@@ -131,7 +137,7 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         if let Some(incident) = &world.incident {
             for earlier in incident.actions_on(&action.target.id) {
                 prop_assert_ne!(earlier.outcome, ActionOutcome::Pending);
-                if config.mode == Mode::DryRun {
+                if config.settings.mode == Mode::DryRun {
                     prop_assert_ne!(earlier.outcome, ActionOutcome::Simulated);
                 }
             }
@@ -147,12 +153,12 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
                 );
             }
             // 11. The replacement-loop guard.
-            if let Some(template) = &action.launch_template {
+            if let Some(template) = &action.configuration {
                 let since = now() - secs(config.replacement_loop_window);
                 let same = ledger
                     .entries
                     .iter()
-                    .filter(|e| e.at > since && e.launch_template.as_ref() == Some(template))
+                    .filter(|e| e.at > since && e.configuration.as_ref() == Some(template))
                     .count();
                 prop_assert!(same < config.replacement_loop_limit as usize);
             }
@@ -164,7 +170,7 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         let group = world
             .groups
             .iter()
-            .find(|g| ResourceRef::auto_scaling_group(&g.name) == *scope)
+            .find(|g| target_group::auto_scaling_group(&g.name) == *scope)
             // allow: property test (the module is cfg(test)): a panic is how a case fails
             .expect("every scope is an observed group");
         prop_assert!(
@@ -183,11 +189,11 @@ fn check_actions(world: &World, decision: &Decision) -> Result<(), TestCaseError
         .map(|l| l.within(Duration::hours(1), now()).count())
         .unwrap_or(0);
     prop_assert!(
-        spent + decision.actions.len() <= config.action_budget_per_hour as usize,
+        spent + decision.actions.len() <= config.settings.action_budget_per_hour as usize,
         "{} spent + {} planned above the budget of {}",
         spent,
         decision.actions.len(),
-        config.action_budget_per_hour
+        config.settings.action_budget_per_hour
     );
     Ok(())
 }
@@ -247,7 +253,7 @@ fn the_policy_never_picks_an_action_that_breaks_an_invariant() {
                 .lock()
                 // allow: property test (the module is cfg(test)): a panic is how a case fails
                 .expect("not poisoned")
-                .extend(decision.refusals.iter().map(|r| r.guard()));
+                .extend(decision.refusals.iter().map(|r| r.guard));
             check_actions(&world, &decision)?;
             check_resolution(&world, &decision)?;
             Ok(())

@@ -8,12 +8,9 @@ use serde_json::{json, Value};
 
 use super::json::events_for;
 use super::{block_on, config};
-use crate::aws::message_by_protocol;
 use crate::domain::Incident;
 use crate::fakes::{ParkedNotifications, RecordingNotifier};
-use crate::handlers::notifier::{
-    NotifierHandler, StreamEvent, MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS,
-};
+use crate::notifier::{NotifierHandler, StreamEvent, MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
 
 fn deliver(event: StreamEvent) -> Result<(usize, Vec<crate::ports::Notification>), TestCaseError> {
     let notifier = RecordingNotifier::default();
@@ -39,7 +36,7 @@ fn check_limits(published: &[crate::ports::Notification]) -> Result<(), TestCase
             .iter()
             .map(|(name, value)| name.len() + value.len() + "String".len())
             .sum();
-        prop_assert!(message_by_protocol(message).len() + attributes <= MAX_MESSAGE_BYTES);
+        prop_assert!(message.message_by_protocol().len() + attributes <= MAX_MESSAGE_BYTES);
     }
     Ok(())
 }

@@ -3,13 +3,13 @@
 //! with a report or a classified error, and acts only on a real trigger.
 
 use proptest::prelude::*;
-use proptest::test_runner::TestRunner;
+use proptest::test_runner::{TestCaseError, TestRunner};
 
 use super::json::events_for;
 use super::{block_on, config};
 use crate::error::Error;
-use crate::handlers::target_health::ReportStatus;
-use crate::trigger::{parse_target_health_event, Parsed, TargetHealthTrigger};
+use crate::kinds::target_group::trigger::parse as parse_target_health_event;
+use crate::shell::{Delivery, Parsed, ReportStatus};
 
 #[test]
 fn any_event_parses_to_a_trigger_an_ignore_or_a_clear_invalid_event() {
@@ -17,14 +17,14 @@ fn any_event_parses_to_a_trigger_an_ignore_or_a_clear_invalid_event() {
     runner
         .run(&events_for("target-health"), |event| {
             match parse_target_health_event(&event) {
-                Ok(Parsed::Trigger(TargetHealthTrigger::Alarm {
-                    target_group,
-                    alarm_name: _,
-                    state: _,
-                })) => {
-                    prop_assert!(target_group.full_name().starts_with("targetgroup/"));
+                Ok(Parsed::Trigger(Delivery::Check { checks, .. })) => {
+                    for (resource, _) in checks {
+                        let arn = crate::ids::TargetGroupArn::parse(resource.id)
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        prop_assert!(arn.full_name().starts_with("targetgroup/"));
+                    }
                 }
-                Ok(Parsed::Trigger(TargetHealthTrigger::Sweep)) => {}
+                Ok(Parsed::Trigger(Delivery::Sweep)) => {}
                 Ok(Parsed::Ignored(reason)) => prop_assert!(!reason.is_empty()),
                 Err(Error::InvalidEvent(why)) => prop_assert!(!why.is_empty()),
                 Err(other) => prop_assert!(false, "not an invalid-event error: {other}"),

@@ -9,13 +9,18 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
-use crate::config::{Mode, PolicyConfig};
+use crate::config::{Mode, Settings};
 use crate::domain::{
-    account_scope, Action, ActionKind, ActionOutcome, Evidence, GroupInstance, Incident,
-    IncidentState, Ledger, LedgerEntry, ResourceKind, ResourceRef, ScalingGroup, TargetHealth,
-    TargetState,
+    account_scope, Action, ActionKind, ActionOutcome, Evidence, Incident, IncidentRecord,
+    IncidentState, Ledger, LedgerEntry, Opening, ResourceRef,
 };
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
+use crate::kinds::target_group::observation::{
+    GroupInstance, ScalingGroup, TargetHealth, TargetState,
+};
+use crate::kinds::target_group::{
+    self, Policy, AUTO_SCALING_GROUP, SET_INSTANCE_HEALTH, TERMINATE_INSTANCE,
+};
 
 pub const TAG_KEY: &str = "rebound:managed";
 pub const TARGET_GROUP: &str =
@@ -53,7 +58,7 @@ pub struct World {
     pub groups: Vec<ScalingGroup>,
     pub ledgers: BTreeMap<ResourceRef, Ledger>,
     pub incident: Option<Incident>,
-    pub config: PolicyConfig,
+    pub config: Policy,
 }
 
 fn seconds_ago(max: i64) -> impl Strategy<Value = DateTime<Utc>> {
@@ -181,7 +186,7 @@ fn ledger_entries(instances: usize) -> impl Strategy<Value = Vec<LedgerEntry>> {
             target: instance(n).to_string(),
             // allow: property test (the module is cfg(test)): a panic is how a case fails
             incident: IncidentId::parse("inc-earlier").expect("a valid incident id"),
-            launch_template,
+            configuration: launch_template,
         });
     prop_oneof![
         1 => Just(vec![]),
@@ -200,10 +205,7 @@ fn outcome() -> impl Strategy<Value = ActionOutcome> {
 }
 
 fn action_kind() -> impl Strategy<Value = ActionKind> {
-    prop::sample::select(vec![
-        ActionKind::SetInstanceHealth,
-        ActionKind::TerminateInstance,
-    ])
+    prop::sample::select(vec![SET_INSTANCE_HEALTH, TERMINATE_INSTANCE])
 }
 
 fn incident(instances: usize, groups: usize) -> impl Strategy<Value = Option<Incident>> {
@@ -218,15 +220,15 @@ fn incident(instances: usize, groups: usize) -> impl Strategy<Value = Option<Inc
         .prop_map(
             |(kind, n, g, requested_at, outcome, launch_template)| Action {
                 kind,
-                target: ResourceRef::instance(&instance(n)),
-                scope: ResourceRef::auto_scaling_group(&group_name(g)),
+                target: target_group::instance(&instance(n)),
+                scope: target_group::auto_scaling_group(&group_name(g)),
                 requested_at,
                 outcome,
                 dry_run: outcome == ActionOutcome::Simulated,
                 detail: None,
                 completed_at: None,
                 writer: None,
-                launch_template,
+                configuration: launch_template,
             },
         );
     prop::option::weighted(
@@ -242,21 +244,26 @@ fn incident(instances: usize, groups: usize) -> impl Strategy<Value = Option<Inc
             prop::collection::vec(action, 0..4),
         )
             .prop_map(|(opened_at, state, actions)| {
-                let mut incident = Incident::open(
-                    ResourceRef::target_group(&target_group()),
-                    "alarm:web-unhealthy",
-                    Evidence::default(),
-                    "opened",
+                let opened = Incident::open(
+                    Opening {
+                        resource: target_group::target_group(&target_group()),
+                        trigger: "alarm:web-unhealthy".into(),
+                        evidence: Evidence::default(),
+                        summary: "opened".into(),
+                        rto_s: None,
+                        drill: None,
+                    },
                     opened_at,
                 );
-                incident.state = state;
-                incident.actions = actions;
-                incident
+                opened.stored_with(|record: &mut IncidentRecord| {
+                    record.state = state;
+                    record.actions = actions;
+                })
             }),
     )
 }
 
-pub fn policy_config() -> impl Strategy<Value = PolicyConfig> {
+pub fn policy_config() -> impl Strategy<Value = Policy> {
     (
         prop::sample::select(vec![Mode::Enforce, Mode::DryRun]),
         action_kind(),
@@ -282,20 +289,22 @@ pub fn policy_config() -> impl Strategy<Value = PolicyConfig> {
                 window,
                 loops,
             )| {
-                PolicyConfig {
-                    mode,
-                    managed_tag_key: TAG_KEY.into(),
+                Policy {
+                    settings: Settings {
+                        mode,
+                        managed_tag_key: TAG_KEY.into(),
+                        action_budget_per_hour: budget,
+                        pending_action_timeout: StdDuration::from_secs(pending),
+                        recovery_timeout: StdDuration::from_secs(recovery),
+                        sweep_concurrency: 8,
+                    },
                     replacement,
                     max_unhealthy_percent: max_unhealthy,
                     max_in_flight_per_group: in_flight,
                     cooldown: StdDuration::from_secs(cooldown),
-                    action_budget_per_hour: budget,
-                    pending_action_timeout: StdDuration::from_secs(pending),
-                    recovery_timeout: StdDuration::from_secs(recovery),
                     replacement_loop_window: StdDuration::from_secs(window),
                     replacement_loop_limit: loops,
-                    sweep_concurrency: 8,
-                    ..PolicyConfig::default()
+                    ..Policy::default()
                 }
             },
         )
@@ -335,7 +344,7 @@ fn build(
     instance_shapes: &[InstanceShape],
     mut ledger_entries: Vec<Vec<LedgerEntry>>,
     incident: Option<Incident>,
-    config: PolicyConfig,
+    config: Policy,
 ) -> World {
     let mut groups: Vec<ScalingGroup> = group_shapes
         .iter()
@@ -385,7 +394,7 @@ fn build(
     ledgers.insert(account_scope(), ledger(account));
     for (g, entries) in ledger_entries.into_iter().enumerate() {
         ledgers.insert(
-            ResourceRef::auto_scaling_group(&group_name(g)),
+            target_group::auto_scaling_group(&group_name(g)),
             ledger(entries),
         );
     }
@@ -408,5 +417,5 @@ fn ledger(mut entries: Vec<LedgerEntry>) -> Ledger {
 
 /// The scope kind of every action the ALB policy may plan.
 pub fn is_group_scope(scope: &ResourceRef) -> bool {
-    scope.kind == ResourceKind::AutoScalingGroup
+    scope.kind == AUTO_SCALING_GROUP
 }

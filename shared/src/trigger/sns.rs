@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AlarmConfiguration, AlarmDetail, AlarmMetric, AlarmStateValue, Metric, MetricStat};
+use super::{
+    AlarmConfiguration, AlarmConfigurationMetric, AlarmDetail, AlarmStateValue, Metric, MetricStat,
+};
 use crate::error::Error;
 
 /// An alarm notification taken out of its SNS envelope.
@@ -88,8 +90,8 @@ struct TriggerMetricName {
     dimensions: Vec<Dimension>,
 }
 
-fn metric(namespace: String, name: String, dimensions: Vec<Dimension>) -> AlarmMetric {
-    AlarmMetric {
+fn metric(namespace: String, name: String, dimensions: Vec<Dimension>) -> AlarmConfigurationMetric {
+    AlarmConfigurationMetric {
         metric_stat: Some(MetricStat {
             metric: Metric {
                 namespace,
@@ -134,7 +136,7 @@ pub(super) fn unwrap(event: &Value) -> Result<SnsMessage, Error> {
         dimensions,
         metrics,
     } = notification.trigger;
-    let mut alarm_metrics: Vec<AlarmMetric> = metrics
+    let mut alarm_metrics: Vec<AlarmConfigurationMetric> = metrics
         .into_iter()
         .filter_map(|m| m.metric_stat)
         .map(|s| {

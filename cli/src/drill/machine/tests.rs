@@ -8,10 +8,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rebound::domain::{
-    Action, ActionKind, ActionOutcome, DbInstance, DrillMark, Evidence, GroupInstance, Incident,
-    IncidentState, ResourceRef, ScalingGroup, TargetHealth, TargetState,
+    Action, ActionOutcome, DrillMark, Evidence, Incident, IncidentState, Opening,
 };
 use rebound::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
+use rebound::kinds::database::observation::DbInstance;
+use rebound::kinds::target_group;
+use rebound::kinds::target_group::observation::{
+    GroupInstance, ScalingGroup, TargetHealth, TargetState,
+};
 
 use super::*;
 use crate::drill::ports::{GroupView, ReboundInfo};
@@ -79,33 +83,38 @@ fn snapshot(at_s: i64, groups: Vec<GroupView>, incidents: Vec<Incident>) -> Snap
     }
 }
 
+/// A drill's incident as stored.
 fn incident(opened_s: i64, state: IncidentState, acted_s: Option<i64>) -> Incident {
-    let mut incident = Incident::open(
-        ResourceRef::target_group(&TargetGroupArn::parse(TG).unwrap()),
-        "sweep",
-        Evidence::default(),
-        "1 of 4 targets unhealthy",
+    let opened = Incident::open(
+        Opening {
+            resource: target_group::target_group(&TargetGroupArn::parse(TG).unwrap()),
+            trigger: "sweep".into(),
+            evidence: Evidence::default(),
+            summary: "1 of 4 targets unhealthy".into(),
+            rto_s: None,
+            drill: Some("drill-1".into()),
+        },
         t0() + chrono::Duration::seconds(opened_s),
     );
-    incident.drill = Some("drill-1".into());
-    if let Some(at) = acted_s {
-        incident.actions.push(Action {
-            kind: ActionKind::SetInstanceHealth,
-            target: ResourceRef::instance(&InstanceId::parse(iid(1)).unwrap()),
-            scope: ResourceRef::auto_scaling_group(
-                &AutoScalingGroupName::parse("web-asg").unwrap(),
-            ),
-            requested_at: t0() + chrono::Duration::seconds(at),
-            outcome: ActionOutcome::Succeeded,
-            dry_run: false,
-            detail: None,
-            completed_at: None,
-            writer: None,
-            launch_template: None,
-        });
-    }
-    incident.state = state;
-    incident
+    opened.stored_with(|record| {
+        if let Some(at) = acted_s {
+            record.actions.push(Action {
+                kind: target_group::SET_INSTANCE_HEALTH,
+                target: target_group::instance(&InstanceId::parse(iid(1)).unwrap()),
+                scope: target_group::auto_scaling_group(
+                    &AutoScalingGroupName::parse("web-asg").unwrap(),
+                ),
+                requested_at: t0() + chrono::Duration::seconds(at),
+                outcome: ActionOutcome::Succeeded,
+                dry_run: false,
+                detail: None,
+                completed_at: None,
+                writer: None,
+                configuration: None,
+            });
+        }
+        record.state = state;
+    })
 }
 
 // ------------------------------------------------------------------- fakes
@@ -294,7 +303,7 @@ impl Harness {
             limits: self.limits.clone(),
             yes: self.yes,
             allow_dry_run: false,
-            marked: vec![ResourceRef::target_group(
+            marked: vec![target_group::target_group(
                 &TargetGroupArn::parse(TG).unwrap(),
             )],
             injector: &mut self.injector,

@@ -55,7 +55,7 @@ async fn set_instance_health_marks_the_instance_unhealthy_and_respects_the_grace
         .then_output(|| SetInstanceHealthOutput::builder().build());
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
     AutoScaling::new(client)
-        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .replace(&SET_INSTANCE_HEALTH, &group_name(), &instance())
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 1);
@@ -71,7 +71,7 @@ async fn terminate_keeps_the_desired_capacity() {
         .then_output(|| TerminateInstanceInAutoScalingGroupOutput::builder().build());
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
     AutoScaling::new(client)
-        .replace(ActionKind::TerminateInstance, &group_name(), &instance())
+        .replace(&TERMINATE_INSTANCE, &group_name(), &instance())
         .await
         .unwrap();
     assert_eq!(rule.num_calls(), 1);
@@ -90,7 +90,7 @@ async fn throttling_on_a_mutating_call_is_reported_as_retryable() {
     let client = mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [&rule], |c| c
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
     let err = AutoScaling::new(client)
-        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .replace(&SET_INSTANCE_HEALTH, &group_name(), &instance())
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -235,7 +235,7 @@ async fn an_instance_auto_scaling_no_longer_knows_has_already_gone() {
     });
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
     let replaced = AutoScaling::new(client)
-        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .replace(&SET_INSTANCE_HEALTH, &group_name(), &instance())
         .await
         .unwrap();
     assert_eq!(replaced, Replaced::AlreadyGone);
@@ -246,7 +246,7 @@ async fn another_validation_error_is_still_an_error() {
     let rule = mock!(Client::set_instance_health).then_error(|| validation_error("bad status"));
     let client = mock_client!(aws_sdk_autoscaling, [&rule]);
     let err = AutoScaling::new(client)
-        .replace(ActionKind::SetInstanceHealth, &group_name(), &instance())
+        .replace(&SET_INSTANCE_HEALTH, &group_name(), &instance())
         .await
         .unwrap_err();
     assert!(!err.is_retryable(), "{err}");

@@ -1,12 +1,13 @@
 //! Observed state of an RDS DB instance, the cluster it may belong to, the RDS events
-//! seen about it, and what a database incident keeps as evidence.
+//! seen about it, the alarms it designates for a failover, and what a database incident
+//! keeps as evidence.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DbClusterId, DbInstanceId, IncidentId, RdsEventId};
+use crate::ids::{DbClusterId, DbInstanceId, RdsEventId};
 
 /// Statuses a failover cannot fix: the storage, the configuration or the encryption key
 /// is the problem, on the standby as much as on the primary.
@@ -151,12 +152,12 @@ pub struct DatabaseEvidence {
     pub before_failover: Option<Placement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_failover: Option<Placement>,
-    /// An alarm (or a failure event) said the primary is sick, and no alarm OK has
-    /// said otherwise since: the sweep may fail over once the guards allow.
-    #[serde(default)]
-    pub wants_failover: bool,
     #[serde(default)]
     pub events: Vec<RdsEvent>,
+    /// Alarms on the database seen changing state while the incident was open, newest
+    /// last: its designated failover alarms, and the others, kept as evidence only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<AlarmState>,
 }
 
 impl DatabaseEvidence {
@@ -165,9 +166,27 @@ impl DatabaseEvidence {
             detected,
             before_failover: None,
             after_failover: None,
-            wants_failover: false,
             events: Vec::new(),
+            alarms: Vec::new(),
         }
+    }
+
+    /// Keeps an alarm's state change unless it is already the last one kept for that
+    /// alarm. True when it was new.
+    pub fn record_alarm(&mut self, alarm: &AlarmState) -> bool {
+        let known = self
+            .alarms
+            .iter()
+            .rev()
+            .find(|a| a.name == alarm.name)
+            .is_some_and(|last| last.state == alarm.state);
+        if known {
+            return false;
+        }
+        self.alarms.push(alarm.clone());
+        let excess = self.alarms.len().saturating_sub(MAX_EVIDENCE_ALARMS);
+        self.alarms.drain(..excess);
+        true
     }
 
     /// Keeps an event unless it is already there (the same event read back from
@@ -200,14 +219,69 @@ impl DatabaseEvidence {
     }
 }
 
-/// What Rebound's own records say about a database that other resources depend on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DependencyState {
-    /// Its incident, while one is open.
-    pub open_incident: Option<IncidentId>,
-    /// Its last incident that resolved, and when it verifiably recovered.
-    pub last_incident: Option<IncidentId>,
-    pub last_recovered_at: Option<DateTime<Utc>>,
+/// Alarm state changes kept in a database incident's evidence at most, newest last.
+pub const MAX_EVIDENCE_ALARMS: usize = 20;
+
+/// A CloudWatch alarm's state, as DescribeAlarms reports it or a delivery said it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmState {
+    pub name: String,
+    /// `ALARM`, `OK` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    /// When it entered that state, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl AlarmState {
+    pub fn is_firing(&self) -> bool {
+        self.state == "ALARM"
+    }
+}
+
+/// The tag naming the alarms that may fail a database over (invariant 12).
+pub const FAILOVER_ALARMS_TAG: &str = "rebound:failover-alarms";
+
+/// Alarm names kept from one tag, at most: a tag value holds 256 characters anyway.
+const MAX_DESIGNATED: usize = 50;
+
+/// One entry of `rebound:failover-alarms`: an alarm name, or a prefix (`name*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlarmPattern {
+    Name(String),
+    Prefix(String),
+}
+
+impl AlarmPattern {
+    pub fn matches(&self, alarm: &str) -> bool {
+        match self {
+            Self::Name(name) => name == alarm,
+            Self::Prefix(prefix) => alarm.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// The alarms a database designates for a failover: its tag, comma-separated names, a
+/// trailing `*` matching a prefix. Blank entries and a bare `*` (every alarm: the very
+/// thing the tag exists to prevent) are ignored with a warning.
+pub fn designated_alarms(tags: &BTreeMap<String, String>) -> Vec<AlarmPattern> {
+    let Some(value) = tags.get(FAILOVER_ALARMS_TAG) else {
+        return Vec::new();
+    };
+    let mut patterns = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.strip_suffix('*') {
+            Some("") => {
+                tracing::warn!(tag = FAILOVER_ALARMS_TAG, %value, "a bare * is ignored: name the alarms that may fail the database over")
+            }
+            Some(prefix) => patterns.push(AlarmPattern::Prefix(prefix.to_owned())),
+            None => patterns.push(AlarmPattern::Name(entry.to_owned())),
+        }
+        if patterns.len() == MAX_DESIGNATED {
+            break;
+        }
+    }
+    patterns
 }
 
 #[cfg(test)]

@@ -1,243 +1,58 @@
-//! DB instances: what each RDS event means (one table), when a sick Multi-AZ primary
-//! is failed over to its standby, and when the database verifiably serves again.
+//! DB instances: when a sick primary is failed over to its standby, and when the
+//! database verifiably serves again. Pure: every guard is a unit test
+//! (`policy_tests.rs`).
 //!
-//! An event or an alarm only says which database to look at and adds what it says to
-//! the observation (the [`Cue`]); the decision is taken from the instance's real state,
-//! the RDS events read back over the cooldown window, and the stored incident.
+//! Do no harm (invariant 12): a failover is disruptive, so it needs a signal designated
+//! for it — an alarm the database names in `rebound:failover-alarms` being in ALARM, or
+//! one of RDS's own failure events. Any other alarm is evidence, never a reason. What a
+//! delivery said (the [`Cue`]) is an input next to the observed state: the alarms'
+//! states read back, the instance, its cluster, RDS's events, and the stored incident;
+//! nothing edge-triggered is kept between checks.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::{duration, ledger_guards, recovery_limit_missed, recovery_overdue};
-use super::{Decision, History, PlannedAction, Refusal, Verdict};
-use crate::config::{Mode, PolicyConfig};
-use crate::domain::{
-    ActionKind, ActionOutcome, DbCluster, DbInstance, Incident, IncidentState, RdsEvent,
-    ResourceRef,
+use super::events::{event_rule, EventEffect};
+use super::observation::{
+    designated_alarms, AlarmPattern, AlarmState, DatabaseEvidence, DbCluster, DbInstance,
+    Placement, RdsEvent,
 };
-use crate::ids::RdsEventId;
+use super::{refusals, Policy, FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
+use crate::config::Mode;
+use crate::domain::{
+    Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, Refusal, ResourceRef,
+    Verdict,
+};
+use crate::policy::{duration, earlier, later, ledger_guards, overdue, History};
 
-/// What an RDS event means to Rebound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventEffect {
-    /// The primary is sick in a way a failover fixes: fail over when the guards allow.
-    Sick,
-    /// A failure a failover cannot fix (storage, configuration): escalate.
-    NeedsPerson,
-    /// The instance went down, or RDS started recovering it: open an incident and watch.
-    Watch,
-    /// RDS says the instance is back: verify, and resolve what is open.
-    Recovered,
-    /// RDS started a failover: the incident follows it (remediating), nothing is called.
-    FailoverStarted,
-    /// RDS completed a failover: verify, and resolve what is open.
-    FailoverCompleted,
-    /// RDS did not carry out a requested failover (one happened recently): escalate.
-    FailoverSkipped,
-}
-
-impl EventEffect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sick => "sick",
-            Self::NeedsPerson => "needs-a-person",
-            Self::Watch => "watch",
-            Self::Recovered => "recovered",
-            Self::FailoverStarted => "failover-started",
-            Self::FailoverCompleted => "failover-completed",
-            Self::FailoverSkipped => "failover-skipped",
-        }
-    }
-}
-
-/// One row of the event table: an event id in its category, and what it means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EventRule {
-    pub id: &'static str,
-    pub category: &'static str,
-    pub effect: EventEffect,
-    /// What RDS means by it, in Rebound's words.
-    pub meaning: &'static str,
-}
-
-const fn rule(
-    id: &'static str,
-    category: &'static str,
-    effect: EventEffect,
-    meaning: &'static str,
-) -> EventRule {
-    EventRule {
-        id,
-        category,
-        effect,
-        meaning,
-    }
-}
-
-/// Every RDS DB instance event Rebound acts on, keyed by event id **and** category
-/// (never by message text, which RDS rewords). README.md shows the same table; an
-/// event not in it is recorded as an observation and never acted on.
-pub const EVENT_TABLE: [EventRule; 13] = [
-    rule(
-        "RDS-EVENT-0004",
-        "availability",
-        EventEffect::Watch,
-        "the DB instance shut down",
-    ),
-    rule(
-        "RDS-EVENT-0006",
-        "availability",
-        EventEffect::Recovered,
-        "the DB instance restarted",
-    ),
-    rule(
-        "RDS-EVENT-0013",
-        "failover",
-        EventEffect::FailoverStarted,
-        "a Multi-AZ failover started",
-    ),
-    rule(
-        "RDS-EVENT-0015",
-        "failover",
-        EventEffect::FailoverCompleted,
-        "a Multi-AZ failover to the standby completed",
-    ),
-    rule(
-        "RDS-EVENT-0020",
-        "recovery",
-        EventEffect::Watch,
-        "recovery of the DB instance started",
-    ),
-    rule(
-        "RDS-EVENT-0021",
-        "recovery",
-        EventEffect::Recovered,
-        "recovery of the DB instance completed",
-    ),
-    rule(
-        "RDS-EVENT-0022",
-        "failure",
-        EventEffect::Sick,
-        "an error occurred while restarting the database engine",
-    ),
-    rule(
-        "RDS-EVENT-0031",
-        "failure",
-        EventEffect::NeedsPerson,
-        "the DB instance failed: incompatible configuration or storage",
-    ),
-    rule(
-        "RDS-EVENT-0034",
-        "failover",
-        EventEffect::FailoverSkipped,
-        "a requested failover was not attempted: one happened recently",
-    ),
-    rule(
-        "RDS-EVENT-0049",
-        "failover",
-        EventEffect::FailoverCompleted,
-        "a Multi-AZ failover completed",
-    ),
-    rule(
-        "RDS-EVENT-0052",
-        "recovery",
-        EventEffect::Watch,
-        "recovery of the Multi-AZ instance started",
-    ),
-    rule(
-        "RDS-EVENT-0053",
-        "recovery",
-        EventEffect::Recovered,
-        "recovery of the Multi-AZ instance completed",
-    ),
-    rule(
-        "RDS-EVENT-0065",
-        "failover",
-        EventEffect::FailoverCompleted,
-        "the instance recovered from a partial failover",
-    ),
-];
-
-/// The categories of the events in the table, each once: what Rebound asks
-/// DescribeEvents for.
-pub fn event_categories() -> Vec<&'static str> {
-    let mut categories: Vec<&'static str> = EVENT_TABLE.iter().map(|r| r.category).collect();
-    categories.sort_unstable();
-    categories.dedup();
-    categories
-}
-
-/// The table's row for this event id in one of these categories.
-pub fn event_rule(id: &RdsEventId, categories: &[String]) -> Option<&'static EventRule> {
-    EVENT_TABLE.iter().find(|rule| {
-        rule.id == id.as_str()
-            && categories
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(rule.category))
-    })
-}
-
-/// What the delivery that asked for this check says, beyond the instance's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the delivery that asked for this check said, beyond the instance's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Cue {
-    /// The schedule (or an alarm in INSUFFICIENT_DATA): look, and fail over for an
-    /// incident that still wants it once the guards allow.
+    /// The schedule: look.
+    #[default]
     Look,
-    /// An `AWS/RDS` alarm in ALARM since `since`: this primary is sick.
-    AlarmFiring { since: Option<DateTime<Utc>> },
-    /// The alarm back to OK: the incident no longer wants a failover.
-    AlarmOk,
-    /// An RDS event in the table.
+    /// An `AWS/RDS` alarm on the instance changed state. Whether it may fail the
+    /// database over depends on the database's own `rebound:failover-alarms`.
+    Alarm(AlarmState),
+    /// An RDS event about the instance (its effect when it is in the event table).
     Event {
-        effect: EventEffect,
         event: RdsEvent,
+        effect: Option<EventEffect>,
     },
-    /// An RDS event not in the table: recorded, never acted on.
-    Unknown(RdsEvent),
 }
 
 impl Cue {
     pub fn effect(&self) -> Option<EventEffect> {
         match self {
-            Self::Event { effect, .. } => Some(*effect),
+            Self::Event { effect, .. } => *effect,
             _ => None,
         }
     }
 
     pub fn event(&self) -> Option<&RdsEvent> {
         match self {
-            Self::Event { event, .. } | Self::Unknown(event) => Some(event),
+            Self::Event { event, .. } => Some(event),
             _ => None,
         }
-    }
-
-    /// This delivery says the primary is sick.
-    pub fn is_sick(&self) -> bool {
-        matches!(self, Self::AlarmFiring { .. }) || self.effect() == Some(EventEffect::Sick)
-    }
-
-    /// Since when this delivery says the primary is sick: the alarm's ALARM state, or
-    /// the event's date.
-    fn sick_since(&self) -> Option<DateTime<Utc>> {
-        match self {
-            Self::AlarmFiring { since } => *since,
-            Self::Event {
-                effect: EventEffect::Sick,
-                event,
-            } => Some(event.at),
-            _ => None,
-        }
-    }
-
-    /// Deliveries allowed to start a failover: a sick one, and the sweep retrying one.
-    /// Lifecycle and unknown events move incidents along, never act.
-    fn may_act(&self) -> bool {
-        matches!(self, Self::Look) || self.is_sick()
-    }
-
-    pub fn clears(&self) -> bool {
-        matches!(self, Self::AlarmOk)
     }
 }
 
@@ -250,7 +65,10 @@ pub struct Observation<'a> {
     /// RDS events about the instance over the cooldown window, oldest first
     /// (DescribeEvents: categories, no ids).
     pub events: &'a [RdsEvent],
-    pub cue: &'a Cue,
+    /// The designated failover alarms' states, when read.
+    pub alarms: &'a [AlarmState],
+    /// What the open incident keeps (its events with their ids, where the primary was).
+    pub kept: Option<&'a DatabaseEvidence>,
 }
 
 impl Observation<'_> {
@@ -273,16 +91,98 @@ impl Observation<'_> {
         };
         format!("{} is {}, {placement}", db.id, db.status)
     }
+
+    /// The alarms the database (or its cluster) designates for a failover.
+    pub fn designated(&self) -> Vec<AlarmPattern> {
+        let mut patterns = designated_alarms(&self.instance.tags);
+        if let Some(cluster) = self.cluster {
+            patterns.extend(designated_alarms(&cluster.tags));
+        }
+        patterns
+    }
+
+    /// The scope a failover acts through and counts against: the cluster, or the
+    /// instance.
+    pub fn scope(&self) -> ResourceRef {
+        match self.cluster {
+            Some(cluster) => super::db_cluster(&cluster.id),
+            None => super::db_instance(&self.instance.id),
+        }
+    }
 }
 
-/// The incident still wants a failover: a sick delivery opened or renewed it and no
-/// alarm OK has said otherwise.
-pub fn wants_failover(incident: &Incident) -> bool {
-    incident
-        .evidence
-        .database
-        .as_ref()
-        .is_some_and(|d| d.wants_failover)
+impl<'a> Observation<'a> {
+    fn kept_events(self) -> impl Iterator<Item = &'a RdsEvent> + 'a {
+        self.kept.into_iter().flat_map(|d| d.events.iter())
+    }
+}
+
+/// Why a failover is wanted now, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sick {
+    since: Option<DateTime<Utc>>,
+}
+
+/// The designated alarms in ALARM: as read back (newer than any delivery), and the
+/// delivered one when it was not read.
+fn firing(observation: Observation<'_>, cue: &Cue) -> Vec<AlarmState> {
+    let designated = observation.designated();
+    let is_designated = |name: &str| designated.iter().any(|p| p.matches(name));
+    let mut states: Vec<AlarmState> = observation
+        .alarms
+        .iter()
+        .filter(|a| is_designated(&a.name))
+        .cloned()
+        .collect();
+    if let Cue::Alarm(alarm) = cue {
+        if is_designated(&alarm.name) && states.iter().all(|a| a.name != alarm.name) {
+            states.push(alarm.clone());
+        }
+    }
+    states.retain(AlarmState::is_firing);
+    states
+}
+
+/// A signal designated for a failover: a designated alarm in ALARM, or a failure event
+/// RDS reports that a failover fixes.
+fn sick(observation: Observation<'_>, cue: &Cue) -> Option<Sick> {
+    let firing = firing(observation, cue);
+    if !firing.is_empty() {
+        return Some(Sick {
+            since: firing.iter().filter_map(|a| a.since).min(),
+        });
+    }
+    match cue {
+        Cue::Event {
+            event,
+            effect: Some(EventEffect::Sick),
+        } => Some(Sick {
+            since: Some(event.at),
+        }),
+        _ => None,
+    }
+}
+
+/// A signal designated for a failover is present (whatever the guards will say).
+pub fn wants_failover(observation: Observation<'_>, cue: &Cue) -> bool {
+    sick(observation, cue).is_some()
+}
+
+/// A signal a failover already answered: it started before the last failover of this
+/// database. Duplicate and late deliveries of it open nothing new once that failover's
+/// incident resolved.
+fn already_answered(sick: &Sick, observation: Observation<'_>, history: History<'_>) -> bool {
+    let Some(since) = sick.since else {
+        return false;
+    };
+    history
+        .ledger(&observation.scope())
+        .and_then(|ledger| ledger.last_action_at())
+        .is_some_and(|last| last >= since)
+}
+
+fn is_failover(kind: &ActionKind) -> bool {
+    *kind == REBOOT_WITH_FAILOVER || *kind == FAILOVER_DB_CLUSTER
 }
 
 /// A failover of this incident was asked for (or may have been: written ahead).
@@ -290,21 +190,30 @@ pub fn failover_requested(incident: &Incident) -> bool {
     incident
         .actions
         .iter()
-        .any(|a| is_failover(a.kind) && a.outcome.was_requested())
+        .any(|a| is_failover(&a.kind) && a.outcome.was_requested())
 }
 
 pub fn decide(
     observation: Observation<'_>,
+    cue: &Cue,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Decision {
     let summary = observation.summary();
     let instance = observation.instance;
-    let cue = observation.cue;
     if let Some(incident) = history.incident {
-        if let Some(since) = failover_since(observation, incident) {
-            return verify(observation, incident, since, config, now, summary);
+        if let Some(since) = failover_since(observation, cue, incident) {
+            return verify(
+                observation,
+                cue,
+                incident,
+                history,
+                since,
+                policy,
+                now,
+                summary,
+            );
         }
     }
     if cue.effect() == Some(EventEffect::FailoverStarted) || instance.status == "failing-over" {
@@ -314,49 +223,35 @@ pub fn decide(
         );
     }
     if instance.needs_a_person() {
+        let why = format!("is {}", instance.status);
         return Decision::from_guards(
             vec![],
-            vec![Refusal::DatabaseNeedsPerson {
-                database: instance.id.to_string(),
-                why: format!("is {}", instance.status),
-            }],
+            vec![refusals::needs_a_person(instance.id.as_str(), &why)],
             summary,
         );
     }
     if let (Some(EventEffect::NeedsPerson), Some(event)) = (cue.effect(), cue.event()) {
+        let why = format!("reported {}: {}", event.label(), event.message);
         return Decision::from_guards(
             vec![],
-            vec![Refusal::DatabaseNeedsPerson {
-                database: instance.id.to_string(),
-                why: format!("reported {}: {}", event.label(), event.message),
-            }],
+            vec![refusals::needs_a_person(instance.id.as_str(), &why)],
             summary,
         );
     }
-    let incident_wants = history.incident.is_some_and(wants_failover);
-    let sick = cue.is_sick() && (incident_wants || !already_answered(observation, history));
-    let wants = sick || (!cue.clears() && incident_wants);
-    if wants {
-        if !cue.may_act() {
-            return Decision::plain(Verdict::Hold, summary);
-        }
-        let mut decision = match guard_failover(observation, history, config, now) {
+    let wanted = sick(observation, cue)
+        .filter(|s| history.incident.is_some() || !already_answered(s, observation, history));
+    if wanted.is_some() {
+        let mut decision = match guard_failover(observation, history, policy, now, false) {
             Ok(action) => Decision::from_guards(vec![action], vec![], summary),
             Err(refusal) => Decision::from_guards(vec![], vec![refusal], summary),
         };
         // Sick, and kept from failing over for longer than recovery may take because
         // it never became available: a person is needed.
-        let stuck = decision
-            .refusals
-            .iter()
-            .any(|r| matches!(r, Refusal::DatabaseNotAvailable { .. }));
-        if let Some(incident) = history.incident {
-            if stuck && recovery_overdue(incident, config, now) {
+        let stuck = decision.refusals.iter().any(|r| r.is("not-available"));
+        if let Some(incident) = history.incident.filter(|_| stuck) {
+            if let Some(refusal) = overdue(incident, &policy.settings, now, &decision.summary) {
                 decision.verdict = Verdict::Escalate;
-                decision.refusals.push(Refusal::NotRecovered {
-                    minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
-                    why: decision.summary.clone(),
-                });
+                decision.refusals.push(refusal);
             }
         }
         return decision;
@@ -364,151 +259,177 @@ pub fn decide(
     match history.incident {
         None if cue.effect() == Some(EventEffect::Watch) => Decision::plain(Verdict::Hold, summary),
         None => Decision::plain(Verdict::Healthy, summary),
-        Some(_) if instance.is_available() => {
-            Decision::plain(Verdict::Resolve, format!("{summary} again"))
-        }
+        Some(_) if instance.is_available() && cluster_available(observation) => Decision::plain(
+            Verdict::Resolve,
+            format!("{summary}: recovered without failover"),
+        ),
         Some(incident) => {
             let why = format!("{} is {}", instance.id, instance.status);
-            waiting(incident, why, config, now, summary)
+            waiting(incident, why, policy, now, summary)
         }
     }
 }
 
-/// A sick delivery about an episode a failover already answered: the alarm went to
-/// ALARM (the event happened) before the last failover of this database. Duplicate and
-/// late deliveries of it open nothing new once that failover's incident resolved.
-fn already_answered(observation: Observation<'_>, history: History<'_>) -> bool {
-    let Some(since) = observation.cue.sick_since() else {
-        return false;
-    };
-    let scope = match observation.cluster {
-        Some(cluster) => ResourceRef::db_cluster(&cluster.id),
-        None => ResourceRef::db_instance(&observation.instance.id),
-    };
-    history
-        .ledger(&scope)
-        .and_then(|ledger| ledger.last_action_at())
-        .is_some_and(|last| last >= since)
+fn cluster_available(observation: Observation<'_>) -> bool {
+    observation.cluster.is_none_or(DbCluster::is_available)
 }
 
 /// Recovering, or escalated once recovery is overdue.
 fn waiting(
     incident: &Incident,
     why: String,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
     summary: String,
 ) -> Decision {
-    if recovery_overdue(incident, config, now) {
-        Decision::from_guards(
-            vec![],
-            vec![Refusal::NotRecovered {
-                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
-                why,
-            }],
-            summary,
-        )
-    } else {
-        Decision {
-            waiting_for: Some(why),
-            ..Decision::plain(Verdict::Recovering, summary)
-        }
+    match overdue(incident, &policy.settings, now, &why) {
+        Some(refusal) => Decision::from_guards(vec![], vec![refusal], summary),
+        None => Decision::waiting(why, summary),
     }
 }
 
 /// Since when a failover of this incident is under way or done, if one is: the last
-/// failover Rebound asked for, or, for one RDS started by itself (followed as
-/// remediating, or seen completing), the incident's opening.
-fn failover_since(observation: Observation<'_>, incident: &Incident) -> Option<DateTime<Utc>> {
-    let requested = incident
+/// failover Rebound asked for; or one RDS made by itself, as the incident recorded it
+/// (where the primary was when it began) or as RDS reports it (a failover event since
+/// the incident opened).
+fn failover_since(
+    observation: Observation<'_>,
+    cue: &Cue,
+    incident: &Incident,
+) -> Option<DateTime<Utc>> {
+    let ours: Vec<&Action> = incident
         .actions
         .iter()
-        .filter(|a| is_failover(a.kind) && a.outcome.was_requested())
-        .map(|a| a.requested_at)
-        .max();
-    if requested.is_some() {
-        return requested;
+        .filter(|a| is_failover(&a.kind))
+        .collect();
+    if !ours.is_empty() {
+        // A failover of ours that failed or was only simulated is not under way.
+        return ours
+            .iter()
+            .filter(|a| a.outcome.was_requested())
+            .map(|a| a.requested_at)
+            .max();
     }
-    let followed = incident.state == IncidentState::Remediating
-        || completed_failover(observation, incident, incident.opened_at).is_some();
-    followed.then_some(incident.opened_at)
-}
-
-fn is_failover(kind: ActionKind) -> bool {
-    matches!(
-        kind,
-        ActionKind::RebootWithFailover | ActionKind::FailoverDbCluster
-    )
-}
-
-/// A failover-completed event (by id: delivered now, or kept in the incident's
-/// evidence) dated at or after `since`.
-fn completed_failover<'a>(
-    observation: Observation<'a>,
-    incident: &'a Incident,
-    since: DateTime<Utc>,
-) -> Option<&'a RdsEvent> {
-    let kept = incident
-        .evidence
-        .database
-        .iter()
-        .flat_map(|d| d.events.iter());
-    observation
-        .cue
+    if let Some(before) = observation.kept.and_then(|d| d.before_failover.as_ref()) {
+        return Some(before.at);
+    }
+    let by_rds = cue
         .event()
         .into_iter()
-        .chain(kept)
-        .filter(|e| e.at >= since)
-        .find(|e| {
-            e.id.as_ref()
-                .and_then(|id| event_rule(id, &e.categories))
-                .is_some_and(|rule| rule.effect == EventEffect::FailoverCompleted)
-        })
+        .chain(observation.kept_events())
+        .filter(|e| e.at >= incident.opened_at)
+        .any(|e| {
+            matches!(
+                effect_of(e),
+                Some(EventEffect::FailoverStarted | EventEffect::FailoverCompleted)
+            )
+        });
+    by_rds.then_some(incident.opened_at)
 }
 
-/// Verified recovery (invariant 9): `available` after the failover completed.
+fn effect_of(event: &RdsEvent) -> Option<EventEffect> {
+    event
+        .id
+        .as_ref()
+        .and_then(|id| event_rule(id, &event.categories))
+        .map(|rule| rule.effect)
+}
+
+/// An event (by id: delivered now, or kept in the incident's evidence) with this effect,
+/// dated at or after `since`.
+fn event_since<'a>(
+    observation: Observation<'a>,
+    cue: &'a Cue,
+    effect: EventEffect,
+    since: DateTime<Utc>,
+) -> Option<&'a RdsEvent> {
+    cue.event()
+        .into_iter()
+        .chain(observation.kept_events())
+        .filter(|e| e.at >= since)
+        .find(|e| effect_of(e) == Some(effect))
+}
+
+/// Verified recovery (invariant 9): `available` after the failover completed. A
+/// failover RDS skipped, or accepted and never carried out, is settled by reading state
+/// (invariant 13): a database available with none of its designated alarms in ALARM
+/// recovered without it; otherwise a failover accepted without effect is asked once
+/// more, and then a person is needed.
+#[allow(clippy::too_many_arguments)]
 fn verify(
     observation: Observation<'_>,
+    cue: &Cue,
     incident: &Incident,
+    history: History<'_>,
     since: DateTime<Utc>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
     summary: String,
 ) -> Decision {
     let instance = observation.instance;
-    let ours = incident
+    let ours: Vec<&Action> = incident
         .actions
         .iter()
-        .any(|a| is_failover(a.kind) && a.outcome.was_requested());
-    if let (true, Some(EventEffect::FailoverSkipped), Some(event)) =
-        (ours, observation.cue.effect(), observation.cue.event())
-    {
-        if event.at >= since {
+        .filter(|a| is_failover(&a.kind) && a.outcome.was_requested())
+        .collect();
+    let healthy_without_it = instance.is_available()
+        && cluster_available(observation)
+        && firing(observation, cue).is_empty();
+    if !ours.is_empty() {
+        if let Some(event) = event_since(observation, cue, EventEffect::FailoverSkipped, since) {
+            if healthy_without_it {
+                return Decision::plain(
+                    Verdict::Resolve,
+                    format!("{summary}: recovered without failover (RDS skipped it)"),
+                );
+            }
             return Decision::from_guards(
                 vec![],
-                vec![Refusal::FailoverSkipped {
-                    database: instance.id.to_string(),
-                    event: event.label(),
-                }],
+                vec![refusals::failover_skipped(
+                    instance.id.as_str(),
+                    &event.label(),
+                )],
                 summary,
             );
         }
     }
-    match unverified(observation, incident, since) {
-        None => Decision::plain(Verdict::Resolve, summary),
-        Some(why) => waiting(incident, why, config, now, summary),
+    let Some(why) = unverified(observation, cue, since) else {
+        return Decision::plain(Verdict::Resolve, summary);
+    };
+    let deadline = later(since, duration(policy.settings.pending_action_timeout));
+    let without_effect = !ours.is_empty() && instance.is_available() && now >= deadline;
+    if without_effect {
+        if healthy_without_it {
+            return Decision::plain(
+                Verdict::Resolve,
+                format!("{summary}: recovered without failover"),
+            );
+        }
+        if ours.len() < 2 {
+            // Asked once more: RDS accepted the first request and nothing happened,
+            // so there is nothing to cool down from.
+            return match guard_failover(observation, history, policy, now, true) {
+                Ok(action) => Decision::from_guards(vec![action], vec![], summary),
+                Err(refusal) => Decision::from_guards(vec![], vec![refusal], summary),
+            };
+        }
+        return Decision::from_guards(
+            vec![],
+            vec![refusals::failover_had_no_effect(
+                instance.id.as_str(),
+                ours.len(),
+            )],
+            summary,
+        );
     }
+    waiting(incident, why, policy, now, summary)
 }
 
 /// What still stands between the database and verified recovery, or `None`: it is
 /// available (its cluster too), and the failover completed — a failover-completed
 /// event since `since`, or the primary (the cluster's writer) is no longer where it was
 /// before the failover.
-pub fn unverified(
-    observation: Observation<'_>,
-    incident: &Incident,
-    since: DateTime<Utc>,
-) -> Option<String> {
+pub fn unverified(observation: Observation<'_>, cue: &Cue, since: DateTime<Utc>) -> Option<String> {
     let instance = observation.instance;
     if !instance.is_available() {
         return Some(format!("{} is {}", instance.id, instance.status));
@@ -516,137 +437,136 @@ pub fn unverified(
     if let Some(cluster) = observation.cluster.filter(|c| !c.is_available()) {
         return Some(format!("cluster {} is {}", cluster.id, cluster.status));
     }
-    if completed_failover(observation, incident, since).is_some() {
+    if event_since(observation, cue, EventEffect::FailoverCompleted, since).is_some() {
         return None;
     }
-    let before = incident
-        .evidence
-        .database
-        .as_ref()
-        .map(|d| d.before_failover.as_ref().unwrap_or(&d.detected));
-    let Some(before) = before else {
+    let Some(before) = observation
+        .kept
+        .map(|d| d.before_failover.as_ref().unwrap_or(&d.detected))
+    else {
         return Some("nothing recorded of where the primary was before the failover".into());
     };
+    if moved(observation, before) {
+        return None;
+    }
+    Some(match observation.cluster {
+        Some(_) => format!(
+            "the failover has not completed: the writer is still {}",
+            before.writer.as_deref().unwrap_or("unknown")
+        ),
+        None => format!(
+            "the failover has not completed: the primary is still in {}",
+            before.primary_az.as_deref().unwrap_or("an unknown zone")
+        ),
+    })
+}
+
+/// The primary (the cluster's writer) is no longer where it was.
+fn moved(observation: Observation<'_>, before: &Placement) -> bool {
     match observation.cluster {
         Some(cluster) => {
-            let writer = cluster.writer().map(ToString::to_string);
-            match (&before.writer, writer) {
-                (Some(was), Some(now)) if *was != now => None,
-                (was, _) => Some(format!(
-                    "the failover has not completed: the writer is still {}",
-                    was.as_deref().unwrap_or("unknown")
-                )),
-            }
+            before.writer.is_some()
+                && before.writer.as_deref() != cluster.writer().map(|w| w.as_str())
         }
-        None => match (&before.primary_az, &instance.primary_az) {
-            (Some(was), Some(now)) if was != now => None,
-            (was, _) => Some(format!(
-                "the failover has not completed: the primary is still in {}",
-                was.as_deref().unwrap_or("an unknown zone")
-            )),
-        },
+        None => before.primary_az.is_some() && before.primary_az != observation.instance.primary_az,
     }
 }
 
-/// Every failover guard, in the order a person would check them.
+/// Every failover guard, in the order a person would check them. `retry`: the failover
+/// asked once more after one accepted without effect (no cooldown from it).
 pub fn guard_failover(
     observation: Observation<'_>,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
+    retry: bool,
 ) -> Result<PlannedAction, Refusal> {
     let instance = observation.instance;
-    let database = instance.id.to_string();
-    let planned = match observation.cluster {
+    let database = instance.id.as_str();
+    let kind = match observation.cluster {
         Some(cluster) => {
-            if !cluster.is_managed(&config.managed_tag_key) {
-                return Err(Refusal::DatabaseNotManaged {
-                    database: cluster.id.to_string(),
-                    tag_key: config.managed_tag_key.clone(),
-                });
+            if !policy.settings.is_managed(&cluster.tags) {
+                return Err(refusals::not_managed(
+                    cluster.id.as_str(),
+                    &policy.settings.managed_tag_key,
+                ));
             }
             let writer = cluster.writer();
             if writer != Some(&instance.id) {
-                return Err(Refusal::NotTheWriter {
+                let writer = writer.map_or("none", |w| w.as_str());
+                return Err(refusals::not_the_writer(
                     database,
-                    cluster: cluster.id.to_string(),
-                    writer: writer.map_or_else(|| "none".to_owned(), ToString::to_string),
-                });
+                    cluster.id.as_str(),
+                    writer,
+                ));
             }
             if cluster.members.len() < 2 {
-                return Err(Refusal::NotMultiAz {
-                    database: cluster.id.to_string(),
-                });
+                return Err(refusals::not_multi_az(cluster.id.as_str()));
             }
             if !instance.is_available() {
-                return Err(Refusal::DatabaseNotAvailable {
-                    database,
-                    status: instance.status.clone(),
-                });
+                return Err(refusals::not_available(database, &instance.status));
             }
             if !cluster.is_available() {
-                return Err(Refusal::DatabaseNotAvailable {
-                    database: cluster.id.to_string(),
-                    status: cluster.status.clone(),
-                });
+                return Err(refusals::not_available(
+                    cluster.id.as_str(),
+                    &cluster.status,
+                ));
             }
-            let scope = ResourceRef::db_cluster(&cluster.id);
-            PlannedAction {
-                kind: ActionKind::FailoverDbCluster,
-                target: scope.clone(),
-                scope,
-                launch_template: None,
-            }
+            FAILOVER_DB_CLUSTER
         }
         None => {
-            if !instance.is_managed(&config.managed_tag_key) {
-                return Err(Refusal::DatabaseNotManaged {
+            if !policy.settings.is_managed(&instance.tags) {
+                return Err(refusals::not_managed(
                     database,
-                    tag_key: config.managed_tag_key.clone(),
-                });
+                    &policy.settings.managed_tag_key,
+                ));
             }
             if !instance.multi_az {
-                return Err(Refusal::NotMultiAz { database });
+                return Err(refusals::not_multi_az(database));
             }
             if !instance.is_available() {
-                return Err(Refusal::DatabaseNotAvailable {
-                    database,
-                    status: instance.status.clone(),
-                });
+                return Err(refusals::not_available(database, &instance.status));
             }
-            let scope = ResourceRef::db_instance(&instance.id);
-            PlannedAction {
-                kind: ActionKind::RebootWithFailover,
-                target: scope.clone(),
-                scope,
-                launch_template: None,
-            }
+            REBOOT_WITH_FAILOVER
         }
+    };
+    let scope = observation.scope();
+    let planned = PlannedAction {
+        kind,
+        target: scope.clone(),
+        scope,
+        configuration: None,
+        cooldown: if retry {
+            std::time::Duration::ZERO
+        } else {
+            policy.cooldown
+        },
+        repeat_limit: None,
     };
     // In dry-run the simulated failover stands for the real one: never simulate twice.
     let simulated = history.incident.is_some_and(|i| {
         i.actions
             .iter()
-            .any(|a| is_failover(a.kind) && a.outcome == ActionOutcome::Simulated)
+            .any(|a| is_failover(&a.kind) && a.outcome == ActionOutcome::Simulated)
     });
-    if simulated && config.mode == Mode::DryRun {
-        return Err(Refusal::AlreadyFailingOver { database });
+    if simulated && policy.settings.mode == Mode::DryRun {
+        return Err(refusals::already_failing_over(database));
     }
-    let cooldown = duration(config.cooldown_for(planned.scope.kind));
-    if let Some(last) = observation
+    let cooldown = duration(policy.cooldown);
+    let recent = observation
         .events
         .iter()
-        .filter(|e| e.has_category("failover") && e.at > now - cooldown)
+        .filter(|e| e.has_category("failover") && e.at > earlier(now, cooldown))
         .map(|e| e.at)
-        .max()
-    {
-        return Err(Refusal::RecentFailover {
+        .max();
+    if let Some(last) = recent.filter(|_| !retry) {
+        return Err(refusals::recent_failover(
             database,
-            at: last,
-            until: last + cooldown,
-        });
+            last,
+            later(last, cooldown),
+        ));
     }
-    ledger_guards(&planned, history, &[], config, now)?;
+    ledger_guards(&planned, history, &[], &policy.settings, now)?;
     Ok(planned)
 }
 
@@ -654,24 +574,26 @@ pub fn guard_failover(
 /// it took effect if the database went through a failover (rebooting or failing over
 /// now, or the primary moved since it was asked for).
 pub fn settle_pending(
-    action: &crate::domain::Action,
+    action: &Action,
     observation: Observation<'_>,
-    before: Option<&crate::domain::Placement>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<(ActionOutcome, String)> {
-    if now < action.requested_at + duration(config.pending_action_timeout) {
+    if now
+        < later(
+            action.requested_at,
+            duration(policy.settings.pending_action_timeout),
+        )
+    {
         return None;
     }
     let instance = observation.instance;
     let moving = matches!(instance.status.as_str(), "rebooting" | "failing-over");
-    let moved = before.is_some_and(|b| match observation.cluster {
-        Some(cluster) => {
-            b.writer.is_some() && b.writer.as_deref() != cluster.writer().map(|w| w.as_str())
-        }
-        None => b.primary_az.is_some() && b.primary_az != instance.primary_az,
-    });
-    Some(if moving || moved {
+    let before = observation
+        .kept
+        .map(|d| d.before_failover.as_ref().unwrap_or(&d.detected));
+    let has_moved = before.is_some_and(|b| moved(observation, b));
+    Some(if moving || has_moved {
         (
             ActionOutcome::Succeeded,
             "settled: the database failed over after the request".into(),
@@ -683,6 +605,3 @@ pub fn settle_pending(
         )
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -4,16 +4,23 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::*;
-use crate::config::{Mode, PolicyConfig};
-use crate::domain::{
-    account_scope, Action, ClusterMember, DatabaseEvidence, DbCluster, DbInstance, Evidence,
-    Ledger, LedgerEntry, Placement, ResourceKind,
+use super::events::{event_rule, EventEffect, EVENT_TABLE};
+use super::observation::{
+    designated_alarms, AlarmPattern, AlarmState, ClusterMember, DatabaseEvidence, DbCluster,
+    DbInstance, Placement, RdsEvent, FAILOVER_ALARMS_TAG,
 };
-use crate::ids::{DbClusterId, DbInstanceId, IncidentId};
-use crate::policy::alb::dependency_hold;
+use super::policy::{decide, settle_pending, Cue, Observation};
+use super::*;
+use crate::config::{Mode, Settings};
+use crate::domain::{
+    account_scope, Action, Incident, IncidentRecord, Ledger, LedgerEntry, Opening, PlannedAction,
+    Refusal,
+};
+use crate::ids::{DbClusterId, DbInstanceId, IncidentId, RdsEventId};
 
 const TAG: &str = "rebound:managed";
+/// The alarm the sample database designates for a failover.
+const LATENCY: &str = "orders-db-latency";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap()
@@ -23,6 +30,7 @@ fn minutes_ago(m: i64) -> DateTime<Utc> {
     now() - Duration::minutes(m)
 }
 
+/// A managed Multi-AZ instance that designates its latency alarm for a failover.
 fn db() -> DbInstance {
     DbInstance {
         id: DbInstanceId::parse("orders-db").unwrap(),
@@ -30,16 +38,35 @@ fn db() -> DbInstance {
         multi_az: true,
         primary_az: Some("us-east-1a".into()),
         standby_az: Some("us-east-1b".into()),
-        tags: BTreeMap::from([(TAG.to_owned(), "true".to_owned())]),
+        tags: BTreeMap::from([
+            (TAG.to_owned(), "true".to_owned()),
+            (FAILOVER_ALARMS_TAG.to_owned(), LATENCY.to_owned()),
+        ]),
         cluster: None,
     }
 }
 
-fn config() -> PolicyConfig {
-    PolicyConfig {
-        mode: Mode::Enforce,
-        ..PolicyConfig::default()
+fn config() -> Policy {
+    Policy {
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+        ..Policy::default()
     }
+}
+
+fn alarm(name: &str, state: &str, since: Option<DateTime<Utc>>) -> AlarmState {
+    AlarmState {
+        name: name.into(),
+        state: state.into(),
+        since,
+    }
+}
+
+/// The designated alarm, delivered in ALARM.
+fn firing() -> Cue {
+    Cue::Alarm(alarm(LATENCY, "ALARM", None))
 }
 
 fn event(id: &str, category: &str, at: DateTime<Utc>) -> RdsEvent {
@@ -55,7 +82,7 @@ fn cue_for(id: &str, category: &str, at: DateTime<Utc>) -> Cue {
     let event = event(id, category, at);
     let rule = event_rule(event.id.as_ref().unwrap(), &event.categories).unwrap();
     Cue::Event {
-        effect: rule.effect,
+        effect: Some(rule.effect),
         event,
     }
 }
@@ -71,25 +98,35 @@ fn placement(primary: &str, standby: &str) -> Placement {
     }
 }
 
-fn incident(wants: bool) -> Incident {
-    let mut database = DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"));
-    database.wants_failover = wants;
-    Incident::open(
-        ResourceRef::db_instance(&db().id),
-        "alarm:orders-db-latency",
-        Evidence {
-            database: Some(database),
-            ..Evidence::default()
+/// The database's incident as stored, opened ten minutes ago.
+fn incident() -> IncidentRecord {
+    let evidence = Evidence {
+        database: Some(DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"))),
+    };
+    let opened = Incident::open(
+        Opening {
+            resource: db_instance(&db().id),
+            trigger: "alarm:orders-db-latency".into(),
+            evidence: crate::domain::Evidence::of(&evidence),
+            summary: "orders-db is available".into(),
+            rto_s: None,
+            drill: None,
         },
-        "orders-db is available",
         minutes_ago(10),
-    )
+    );
+    IncidentRecord::clone(&opened)
+}
+
+fn with_failover(outcome: ActionOutcome, at: DateTime<Utc>) -> IncidentRecord {
+    let mut record = incident();
+    record.actions.push(failover_action(outcome, at));
+    record
 }
 
 fn failover_action(outcome: ActionOutcome, at: DateTime<Utc>) -> Action {
-    let scope = ResourceRef::db_instance(&db().id);
+    let scope = db_instance(&db().id);
     Action {
-        kind: ActionKind::RebootWithFailover,
+        kind: REBOOT_WITH_FAILOVER,
         target: scope.clone(),
         scope,
         requested_at: at,
@@ -98,43 +135,93 @@ fn failover_action(outcome: ActionOutcome, at: DateTime<Utc>) -> Action {
         detail: None,
         completed_at: None,
         writer: None,
-        launch_template: None,
+        configuration: None,
     }
 }
 
-/// Decides with everything spelled out.
-fn decide_with(
-    instance: &DbInstance,
-    cluster: Option<&DbCluster>,
-    events: &[RdsEvent],
-    cue: &Cue,
-    incident: Option<&Incident>,
-    ledgers: &BTreeMap<ResourceRef, Ledger>,
-    config: &PolicyConfig,
-) -> Decision {
-    decide(
-        Observation {
-            instance,
-            cluster,
-            events,
-            cue,
-        },
-        History { incident, ledgers },
-        config,
-        now(),
-    )
+/// One check, spelled out: what was observed, what the delivery said, the history.
+struct Check {
+    instance: DbInstance,
+    cluster: Option<DbCluster>,
+    events: Vec<RdsEvent>,
+    alarms: Vec<AlarmState>,
+    cue: Cue,
+    incident: Option<IncidentRecord>,
+    ledgers: BTreeMap<ResourceRef, Ledger>,
+    policy: Policy,
 }
 
-fn decide_alarm(instance: &DbInstance) -> Decision {
-    decide_with(
-        instance,
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    )
+impl Check {
+    fn of(instance: DbInstance) -> Self {
+        Self {
+            instance,
+            cluster: None,
+            events: vec![],
+            alarms: vec![],
+            cue: Cue::Look,
+            incident: None,
+            ledgers: BTreeMap::new(),
+            policy: config(),
+        }
+    }
+
+    fn cue(self, cue: Cue) -> Self {
+        Self { cue, ..self }
+    }
+
+    fn alarms(self, alarms: Vec<AlarmState>) -> Self {
+        Self { alarms, ..self }
+    }
+
+    fn events(self, events: Vec<RdsEvent>) -> Self {
+        Self { events, ..self }
+    }
+
+    fn incident(self, incident: IncidentRecord) -> Self {
+        Self {
+            incident: Some(incident),
+            ..self
+        }
+    }
+
+    fn cluster(self, cluster: DbCluster) -> Self {
+        Self {
+            cluster: Some(cluster),
+            ..self
+        }
+    }
+
+    fn ledgers(self, ledgers: BTreeMap<ResourceRef, Ledger>) -> Self {
+        Self { ledgers, ..self }
+    }
+
+    fn policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
+    }
+
+    fn decide(&self) -> Decision {
+        let incident = self.incident.clone().map(Incident::from_record);
+        let kept = incident
+            .as_ref()
+            .and_then(|i| i.evidence.read::<Evidence>().ok())
+            .and_then(|e| e.database);
+        decide(
+            Observation {
+                instance: &self.instance,
+                cluster: self.cluster.as_ref(),
+                events: &self.events,
+                alarms: &self.alarms,
+                kept: kept.as_ref(),
+            },
+            &self.cue,
+            History {
+                incident: incident.as_ref(),
+                ledgers: &self.ledgers,
+            },
+            &self.policy,
+            now(),
+        )
+    }
 }
 
 fn only_refusal(decision: &Decision) -> &Refusal {
@@ -184,43 +271,46 @@ fn an_unknown_event_id_is_not_in_the_table() {
     assert!(event_rule(&id, &["failover".to_owned()]).is_none());
 }
 
-#[test]
-fn an_unknown_event_opens_nothing_and_asks_for_nothing() {
-    let cue = Cue::Unknown(event("RDS-EVENT-0999", "notification", minutes_ago(1)));
-    let decision = decide_with(&db(), None, &[], &cue, None, &BTreeMap::new(), &config());
-    assert_eq!(decision.verdict, Verdict::Healthy);
+fn unknown() -> Cue {
+    Cue::Event {
+        event: event("RDS-EVENT-0999", "notification", minutes_ago(1)),
+        effect: None,
+    }
 }
 
 #[test]
-fn an_unknown_event_on_an_incident_that_wants_a_failover_never_starts_one() {
-    let cue = Cue::Unknown(event("RDS-EVENT-0999", "notification", minutes_ago(1)));
-    let open = incident(true);
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &cue,
-        Some(&open),
-        &BTreeMap::new(),
-        &config(),
+fn an_unknown_event_opens_nothing_and_asks_for_nothing() {
+    assert_eq!(
+        Check::of(db()).cue(unknown()).decide().verdict,
+        Verdict::Healthy
     );
-    assert_eq!(decision.verdict, Verdict::Hold);
-    assert!(decision.actions.is_empty());
+}
+
+#[test]
+fn an_unknown_event_on_an_open_incident_never_starts_a_failover() {
+    let decision = Check::of(db())
+        .cue(unknown())
+        .incident(incident())
+        .alarms(vec![alarm(LATENCY, "OK", None)])
+        .decide();
+    assert!(decision.actions.is_empty(), "{decision:?}");
 }
 
 #[test]
 fn a_failure_event_that_a_failover_fixes_fails_over() {
     let cue = cue_for("RDS-EVENT-0022", "failure", minutes_ago(1));
-    let decision = decide_with(&db(), None, &[], &cue, None, &BTreeMap::new(), &config());
-    assert_eq!(decision.verdict, Verdict::Remediate);
+    assert_eq!(
+        Check::of(db()).cue(cue).decide().verdict,
+        Verdict::Remediate
+    );
 }
 
 #[test]
 fn a_failure_event_that_a_failover_cannot_fix_escalates() {
     let cue = cue_for("RDS-EVENT-0031", "failure", minutes_ago(1));
-    let decision = decide_with(&db(), None, &[], &cue, None, &BTreeMap::new(), &config());
+    let decision = Check::of(db()).cue(cue).decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "needs-a-person");
+    assert_eq!(only_refusal(&decision).guard, "needs-a-person");
 }
 
 #[test]
@@ -232,8 +322,9 @@ fn a_shutdown_or_a_recovery_starting_opens_an_incident_to_watch_without_acting()
     ] {
         let mut down = db();
         down.status = "rebooting".into();
-        let cue = cue_for(id, category, minutes_ago(1));
-        let decision = decide_with(&down, None, &[], &cue, None, &BTreeMap::new(), &config());
+        let decision = Check::of(down)
+            .cue(cue_for(id, category, minutes_ago(1)))
+            .decide();
         assert_eq!(decision.verdict, Verdict::Hold, "{id}");
         assert!(decision.actions.is_empty(), "{id}");
     }
@@ -246,17 +337,10 @@ fn a_recovery_event_resolves_a_watched_incident_once_available() {
         ("RDS-EVENT-0021", "recovery"),
         ("RDS-EVENT-0053", "recovery"),
     ] {
-        let cue = cue_for(id, category, minutes_ago(1));
-        let watched = incident(false);
-        let decision = decide_with(
-            &db(),
-            None,
-            &[],
-            &cue,
-            Some(&watched),
-            &BTreeMap::new(),
-            &config(),
-        );
+        let decision = Check::of(db())
+            .cue(cue_for(id, category, minutes_ago(1)))
+            .incident(incident())
+            .decide();
         assert_eq!(decision.verdict, Verdict::Resolve, "{id}");
     }
 }
@@ -264,14 +348,13 @@ fn a_recovery_event_resolves_a_watched_incident_once_available() {
 #[test]
 fn a_recovery_event_with_nothing_open_is_healthy() {
     let cue = cue_for("RDS-EVENT-0021", "recovery", minutes_ago(1));
-    let decision = decide_with(&db(), None, &[], &cue, None, &BTreeMap::new(), &config());
-    assert_eq!(decision.verdict, Verdict::Healthy);
+    assert_eq!(Check::of(db()).cue(cue).decide().verdict, Verdict::Healthy);
 }
 
 #[test]
 fn a_failover_started_by_rds_is_followed_not_acted_on() {
     let cue = cue_for("RDS-EVENT-0013", "failover", minutes_ago(1));
-    let decision = decide_with(&db(), None, &[], &cue, None, &BTreeMap::new(), &config());
+    let decision = Check::of(db()).cue(cue).decide();
     assert_eq!(decision.verdict, Verdict::Underway);
     assert!(decision.actions.is_empty());
 }
@@ -280,7 +363,29 @@ fn a_failover_started_by_rds_is_followed_not_acted_on() {
 fn an_instance_failing_over_by_itself_is_followed_on_an_alarm_too() {
     let mut moving = db();
     moving.status = "failing-over".into();
-    assert_eq!(decide_alarm(&moving).verdict, Verdict::Underway);
+    assert_eq!(
+        Check::of(moving).cue(firing()).decide().verdict,
+        Verdict::Underway
+    );
+}
+
+#[test]
+fn a_failover_rds_made_by_itself_is_verified_from_where_the_primary_was_when_it_began() {
+    let mut followed = incident();
+    followed.evidence = crate::domain::Evidence::of(&Evidence {
+        database: Some(DatabaseEvidence {
+            before_failover: Some(placement("us-east-1a", "us-east-1b")),
+            ..DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"))
+        }),
+    });
+    let waiting = Check::of(db()).incident(followed.clone()).decide();
+    assert_eq!(waiting.verdict, Verdict::Recovering);
+    let mut moved = db();
+    moved.primary_az = Some("us-east-1b".into());
+    assert_eq!(
+        Check::of(moved).incident(followed).decide().verdict,
+        Verdict::Resolve
+    );
 }
 
 #[test]
@@ -290,75 +395,136 @@ fn every_failover_completed_event_resolves_our_failover_once_available() {
         ("RDS-EVENT-0049", "failover"),
         ("RDS-EVENT-0065", "failover"),
     ] {
-        let mut ours = incident(true);
-        ours.actions
-            .push(failover_action(ActionOutcome::Succeeded, minutes_ago(5)));
         // Completed, but the zones read back unchanged: the event alone is proof.
-        let cue = cue_for(id, category, minutes_ago(1));
-        let decision = decide_with(
-            &db(),
-            None,
-            &[],
-            &cue,
-            Some(&ours),
-            &BTreeMap::new(),
-            &config(),
-        );
+        let decision = Check::of(db())
+            .cue(cue_for(id, category, minutes_ago(1)))
+            .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+            .decide();
         assert_eq!(decision.verdict, Verdict::Resolve, "{id}");
     }
 }
 
 #[test]
 fn a_completed_event_from_before_our_failover_proves_nothing() {
-    let mut ours = incident(true);
-    ours.actions
-        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(5)));
-    let cue = cue_for("RDS-EVENT-0049", "failover", minutes_ago(8));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &cue,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(db())
+        .cue(cue_for("RDS-EVENT-0049", "failover", minutes_ago(8)))
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(3)))
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(12)))])
+        .decide();
     assert_eq!(decision.verdict, Verdict::Recovering);
 }
 
 #[test]
-fn a_skipped_failover_escalates() {
-    let mut ours = incident(true);
-    ours.actions
-        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(5)));
-    let cue = cue_for("RDS-EVENT-0034", "failover", minutes_ago(1));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &cue,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+fn a_skipped_failover_of_a_database_still_sick_escalates() {
+    let decision = Check::of(db())
+        .cue(cue_for("RDS-EVENT-0034", "failover", minutes_ago(1)))
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(12)))])
+        .decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "failover-skipped");
+    assert_eq!(only_refusal(&decision).guard, "failover-skipped");
+}
+
+#[test]
+fn a_skipped_failover_of_a_database_that_recovered_resolves_without_it() {
+    let decision = Check::of(db())
+        .cue(cue_for("RDS-EVENT-0034", "failover", minutes_ago(1)))
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+        .alarms(vec![alarm(LATENCY, "OK", Some(minutes_ago(2)))])
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Resolve);
+    assert!(
+        decision.summary.contains("recovered without failover"),
+        "{decision:?}"
+    );
+}
+
+// ---- the signal: only designated alarms fail a database over (invariant 12) ----------
+
+#[test]
+fn an_alarm_the_database_does_not_designate_never_fails_it_over() {
+    for name in [
+        "orders-db-cpu",
+        "orders-db-free-storage",
+        "orders-db-connections",
+    ] {
+        let decision = Check::of(db())
+            .cue(Cue::Alarm(alarm(name, "ALARM", None)))
+            .decide();
+        assert_eq!(decision.verdict, Verdict::Healthy, "{name}");
+        assert!(decision.actions.is_empty(), "{name}");
+    }
+    let mut undesignated = db();
+    undesignated.tags.remove(FAILOVER_ALARMS_TAG);
+    assert_eq!(
+        Check::of(undesignated).cue(firing()).decide().verdict,
+        Verdict::Healthy,
+        "no tag: no alarm may fail it over"
+    );
+}
+
+#[test]
+fn an_alarm_designated_by_its_prefix_fails_the_database_over() {
+    let mut by_prefix = db();
+    by_prefix.tags.insert(
+        FAILOVER_ALARMS_TAG.into(),
+        "orders-db-down, orders-db-lat*".into(),
+    );
+    assert_eq!(
+        Check::of(by_prefix).cue(firing()).decide().verdict,
+        Verdict::Remediate
+    );
+}
+
+#[test]
+fn the_tag_names_alarms_and_prefixes_and_never_every_alarm() {
+    let tags = |value: &str| BTreeMap::from([(FAILOVER_ALARMS_TAG.to_owned(), value.to_owned())]);
+    assert_eq!(
+        designated_alarms(&tags(" a , b*,, ")),
+        vec![
+            AlarmPattern::Name("a".into()),
+            AlarmPattern::Prefix("b".into())
+        ]
+    );
+    assert_eq!(designated_alarms(&tags("*")), vec![]);
+    assert_eq!(designated_alarms(&BTreeMap::new()), vec![]);
+}
+
+#[test]
+fn the_sweep_fails_over_on_a_designated_alarm_it_reads_in_alarm() {
+    let decision = Check::of(db())
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(2)))])
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Remediate);
+}
+
+#[test]
+fn an_alarm_that_is_not_designated_on_an_open_incident_is_evidence_never_a_reason() {
+    let decision = Check::of(db())
+        .cue(Cue::Alarm(alarm("orders-db-cpu", "ALARM", None)))
+        .incident(incident())
+        .alarms(vec![alarm(LATENCY, "OK", None)])
+        .decide();
+    assert!(decision.actions.is_empty(), "{decision:?}");
+    assert_eq!(decision.verdict, Verdict::Resolve);
 }
 
 // ---- guards -------------------------------------------------------------------------
 
 #[test]
 fn an_alarm_on_a_managed_multi_az_instance_fails_it_over_to_its_standby() {
-    let decision = decide_alarm(&db());
+    let decision = Check::of(db()).cue(firing()).decide();
     assert_eq!(decision.verdict, Verdict::Remediate);
-    let scope = ResourceRef::db_instance(&db().id);
+    let scope = db_instance(&db().id);
     assert_eq!(
         decision.actions,
         vec![PlannedAction {
-            kind: ActionKind::RebootWithFailover,
+            kind: REBOOT_WITH_FAILOVER,
             target: scope.clone(),
             scope,
-            launch_template: None,
+            configuration: None,
+            cooldown: std::time::Duration::from_secs(1800),
+            repeat_limit: None,
         }]
     );
 }
@@ -366,10 +532,10 @@ fn an_alarm_on_a_managed_multi_az_instance_fails_it_over_to_its_standby() {
 #[test]
 fn an_unmanaged_instance_is_observed_only() {
     let mut unmanaged = db();
-    unmanaged.tags.clear();
-    let decision = decide_alarm(&unmanaged);
+    unmanaged.tags.remove(TAG);
+    let decision = Check::of(unmanaged).cue(firing()).decide();
     assert_eq!(decision.verdict, Verdict::Hold);
-    assert_eq!(only_refusal(&decision).guard(), "not-managed");
+    assert_eq!(only_refusal(&decision).guard, "not-managed");
 }
 
 #[test]
@@ -377,9 +543,9 @@ fn a_single_az_instance_is_escalated_never_rebooted() {
     let mut single = db();
     single.multi_az = false;
     single.standby_az = None;
-    let decision = decide_alarm(&single);
+    let decision = Check::of(single).cue(firing()).decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "not-multi-az");
+    assert_eq!(only_refusal(&decision).guard, "not-multi-az");
 }
 
 #[test]
@@ -393,9 +559,9 @@ fn an_instance_that_is_not_available_is_not_failed_over() {
     ] {
         let mut busy = db();
         busy.status = status.into();
-        let decision = decide_alarm(&busy);
+        let decision = Check::of(busy).cue(firing()).decide();
         assert_eq!(decision.verdict, Verdict::Hold, "{status}");
-        assert_eq!(only_refusal(&decision).guard(), "not-available", "{status}");
+        assert_eq!(only_refusal(&decision).guard, "not-available", "{status}");
     }
 }
 
@@ -404,13 +570,9 @@ fn a_status_no_failover_fixes_escalates() {
     for status in ["storage-full", "incompatible-parameters", "failed"] {
         let mut broken = db();
         broken.status = status.into();
-        let decision = decide_alarm(&broken);
+        let decision = Check::of(broken).cue(firing()).decide();
         assert_eq!(decision.verdict, Verdict::Escalate, "{status}");
-        assert_eq!(
-            only_refusal(&decision).guard(),
-            "needs-a-person",
-            "{status}"
-        );
+        assert_eq!(only_refusal(&decision).guard, "needs-a-person", "{status}");
     }
 }
 
@@ -418,52 +580,32 @@ fn a_status_no_failover_fixes_escalates() {
 fn an_instance_not_available_for_longer_than_recovery_may_take_escalates() {
     let mut busy = db();
     busy.status = "modifying".into();
-    let mut stuck = incident(true);
+    let mut stuck = incident();
     stuck.opened_at = minutes_ago(20);
-    let decision = decide_with(
-        &busy,
-        None,
-        &[],
-        &Cue::Look,
-        Some(&stuck),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(busy)
+        .incident(stuck)
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(20)))])
+        .decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert!(decision
-        .refusals
-        .iter()
-        .any(|r| r.guard() == "not-recovered"));
+    assert!(decision.refusals.iter().any(|r| r.guard == "not-recovered"));
 }
 
 #[test]
 fn a_failover_by_rds_within_the_cooldown_holds_a_new_one() {
-    let events = [event("RDS-EVENT-0049", "failover", minutes_ago(10))];
-    let decision = decide_with(
-        &db(),
-        None,
-        &events,
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(db())
+        .events(vec![event("RDS-EVENT-0049", "failover", minutes_ago(10))])
+        .cue(firing())
+        .decide();
     assert_eq!(decision.verdict, Verdict::Hold);
-    assert_eq!(only_refusal(&decision).guard(), "recent-failover");
+    assert_eq!(only_refusal(&decision).guard, "recent-failover");
 }
 
 #[test]
 fn a_failover_by_rds_before_the_cooldown_does_not_count() {
-    let events = [event("RDS-EVENT-0049", "failover", minutes_ago(31))];
-    let decision = decide_with(
-        &db(),
-        None,
-        &events,
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(db())
+        .events(vec![event("RDS-EVENT-0049", "failover", minutes_ago(31))])
+        .cue(firing())
+        .decide();
     assert_eq!(decision.verdict, Verdict::Remediate);
 }
 
@@ -475,7 +617,7 @@ fn ledger_of(scope: ResourceRef, at: DateTime<Utc>) -> BTreeMap<ResourceRef, Led
                 at,
                 target: "orders-db".into(),
                 incident: IncidentId::parse("inc-earlier").unwrap(),
-                launch_template: None,
+                configuration: None,
             }],
             version: 1,
         },
@@ -484,84 +626,54 @@ fn ledger_of(scope: ResourceRef, at: DateTime<Utc>) -> BTreeMap<ResourceRef, Led
 
 #[test]
 fn our_own_failover_within_the_instance_cooldown_holds_a_new_one() {
-    let ledgers = ledger_of(ResourceRef::db_instance(&db().id), minutes_ago(20));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &ledgers,
-        &config(),
-    );
-    assert_eq!(only_refusal(&decision).guard(), "cooldown");
+    let decision = Check::of(db())
+        .cue(firing())
+        .ledgers(ledger_of(db_instance(&db().id), minutes_ago(20)))
+        .decide();
+    assert_eq!(only_refusal(&decision).guard, "cooldown");
 }
 
 #[test]
 fn the_instance_cooldown_is_its_own_not_the_groups() {
-    // 20 minutes is past the groups' 10-minute cooldown and within the 30 minutes of
-    // RDS_COOLDOWN_SECONDS; 31 minutes is past both.
-    let ledgers = ledger_of(ResourceRef::db_instance(&db().id), minutes_ago(31));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &ledgers,
-        &config(),
-    );
+    // 31 minutes is past the database's 30 (RDS_COOLDOWN_SECONDS).
+    let decision = Check::of(db())
+        .cue(firing())
+        .ledgers(ledger_of(db_instance(&db().id), minutes_ago(31)))
+        .decide();
     assert_eq!(decision.verdict, Verdict::Remediate);
 }
 
 #[test]
 fn a_late_copy_of_an_alarm_our_last_failover_answered_opens_nothing() {
-    let ledgers = ledger_of(ResourceRef::db_instance(&db().id), minutes_ago(20));
-    let late = Cue::AlarmFiring {
-        since: Some(minutes_ago(25)),
-    };
-    let decision = decide_with(&db(), None, &[], &late, None, &ledgers, &config());
+    let ledgers = ledger_of(db_instance(&db().id), minutes_ago(20));
+    let late = Cue::Alarm(alarm(LATENCY, "ALARM", Some(minutes_ago(25))));
+    let decision = Check::of(db()).cue(late).ledgers(ledgers.clone()).decide();
     assert_eq!(decision.verdict, Verdict::Healthy);
-    let new_episode = Cue::AlarmFiring {
-        since: Some(minutes_ago(5)),
-    };
-    let decision = decide_with(&db(), None, &[], &new_episode, None, &ledgers, &config());
-    assert_eq!(only_refusal(&decision).guard(), "cooldown");
+    let new_episode = Cue::Alarm(alarm(LATENCY, "ALARM", Some(minutes_ago(5))));
+    let decision = Check::of(db()).cue(new_episode).ledgers(ledgers).decide();
+    assert_eq!(only_refusal(&decision).guard, "cooldown");
 }
 
 #[test]
 fn past_the_account_budget_a_failover_escalates() {
-    let ledgers = ledger_of(account_scope(), minutes_ago(5));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &ledgers,
-        &PolicyConfig {
-            action_budget_per_hour: 1,
-            ..config()
-        },
-    );
+    let mut tight = config();
+    tight.settings.action_budget_per_hour = 1;
+    let decision = Check::of(db())
+        .cue(firing())
+        .ledgers(ledger_of(account_scope(), minutes_ago(5)))
+        .policy(tight)
+        .decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "budget-exhausted");
+    assert_eq!(only_refusal(&decision).guard, "budget-exhausted");
 }
 
 #[test]
 fn never_a_second_failover_while_one_is_in_progress() {
     for outcome in [ActionOutcome::Pending, ActionOutcome::Succeeded] {
-        let mut ours = incident(true);
-        ours.actions.push(failover_action(outcome, minutes_ago(2)));
-        let decision = decide_with(
-            &db(),
-            None,
-            &[],
-            &Cue::AlarmFiring { since: None },
-            Some(&ours),
-            &BTreeMap::new(),
-            &config(),
-        );
+        let decision = Check::of(db())
+            .cue(firing())
+            .incident(with_failover(outcome, minutes_ago(2)))
+            .decide();
         assert_eq!(decision.verdict, Verdict::Recovering, "{outcome:?}");
         assert!(decision.actions.is_empty());
     }
@@ -569,100 +681,56 @@ fn never_a_second_failover_while_one_is_in_progress() {
 
 #[test]
 fn dry_run_simulates_one_failover_and_then_holds() {
-    let dry = PolicyConfig {
-        mode: Mode::DryRun,
-        ..PolicyConfig::default()
-    };
-    let first = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &dry,
-    );
+    let mut dry = config();
+    dry.settings.mode = Mode::DryRun;
+    let first = Check::of(db()).cue(firing()).policy(dry.clone()).decide();
     assert_eq!(first.verdict, Verdict::Remediate);
-    let mut simulated = incident(true);
-    simulated
-        .actions
-        .push(failover_action(ActionOutcome::Simulated, minutes_ago(1)));
-    let again = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmFiring { since: None },
-        Some(&simulated),
-        &BTreeMap::new(),
-        &dry,
-    );
+    let simulated = with_failover(ActionOutcome::Simulated, minutes_ago(1));
+    let again = Check::of(db())
+        .cue(firing())
+        .incident(simulated.clone())
+        .policy(dry)
+        .decide();
     assert_eq!(again.verdict, Verdict::Hold);
-    assert_eq!(only_refusal(&again).guard(), "already-failing-over");
+    assert_eq!(only_refusal(&again).guard, "already-failing-over");
     // The simulated failover is not one taken: enforce acts for real.
-    let enforcing = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::Look,
-        Some(&simulated),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let enforcing = Check::of(db())
+        .incident(simulated)
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(2)))])
+        .decide();
     assert_eq!(enforcing.verdict, Verdict::Remediate);
 }
 
 #[test]
-fn the_sweep_retries_an_incident_that_still_wants_a_failover_and_an_alarm_ok_resolves_it() {
-    let wanting = incident(true);
-    let retry = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::Look,
-        Some(&wanting),
-        &BTreeMap::new(),
-        &config(),
-    );
+fn the_sweep_retries_while_the_designated_alarm_fires_and_resolves_once_it_is_ok() {
+    let retry = Check::of(db())
+        .incident(incident())
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(10)))])
+        .decide();
     assert_eq!(retry.verdict, Verdict::Remediate);
-    let ok = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::AlarmOk,
-        Some(&wanting),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let ok = Check::of(db())
+        .incident(incident())
+        .alarms(vec![alarm(LATENCY, "OK", Some(minutes_ago(1)))])
+        .decide();
     assert_eq!(ok.verdict, Verdict::Resolve);
+    assert!(ok.summary.contains("recovered without failover"), "{ok:?}");
 }
 
 // ---- verified recovery --------------------------------------------------------------
 
 #[test]
 fn recovery_is_verified_when_available_with_primary_and_standby_swapped() {
-    let mut ours = incident(true);
-    ours.actions
-        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(5)));
     let mut swapped = db();
     swapped.primary_az = Some("us-east-1b".into());
     swapped.standby_az = Some("us-east-1a".into());
-    let decision = decide_with(
-        &swapped,
-        None,
-        &[],
-        &Cue::Look,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(swapped)
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+        .decide();
     assert_eq!(decision.verdict, Verdict::Resolve);
 }
 
 #[test]
 fn recovery_is_not_declared_while_rebooting_or_before_the_primary_moved() {
-    let mut ours = incident(true);
-    ours.actions
-        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(5)));
     let mut rebooting = db();
     rebooting.status = "rebooting".into();
     for (instance, waiting) in [
@@ -672,76 +740,93 @@ fn recovery_is_not_declared_while_rebooting_or_before_the_primary_moved() {
             "the failover has not completed: the primary is still in us-east-1a",
         ),
     ] {
-        let decision = decide_with(
-            &instance,
-            None,
-            &[],
-            &Cue::Look,
-            Some(&ours),
-            &BTreeMap::new(),
-            &config(),
-        );
+        let decision = Check::of(instance)
+            .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(2)))
+            .decide();
         assert_eq!(decision.verdict, Verdict::Recovering);
         assert_eq!(decision.waiting_for.as_deref(), Some(waiting));
     }
 }
 
 #[test]
-fn a_failover_that_never_completes_escalates_after_the_recovery_timeout() {
-    let mut ours = incident(true);
-    ours.actions
-        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(16)));
-    let decision = decide_with(
-        &db(),
-        None,
-        &[],
-        &Cue::Look,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+fn a_failover_accepted_without_effect_is_settled_by_reading_state() {
+    // Past the pending timeout, available, primary where it was: nothing happened.
+    let accepted = with_failover(ActionOutcome::Succeeded, minutes_ago(6));
+    let recovered = Check::of(db())
+        .incident(accepted.clone())
+        .alarms(vec![alarm(LATENCY, "OK", Some(minutes_ago(3)))])
+        .decide();
+    assert_eq!(recovered.verdict, Verdict::Resolve);
+    assert!(recovered.summary.contains("recovered without failover"));
+    // Still sick: asked once more, without waiting for a cooldown nothing started.
+    let sick = vec![alarm(LATENCY, "ALARM", Some(minutes_ago(12)))];
+    let retried = Check::of(db())
+        .incident(accepted.clone())
+        .alarms(sick.clone())
+        .ledgers(ledger_of(db_instance(&db().id), minutes_ago(6)))
+        .decide();
+    assert_eq!(retried.verdict, Verdict::Remediate, "{retried:?}");
+    // A second one without effect: a person is needed.
+    let mut twice = accepted;
+    twice
+        .actions
+        .push(failover_action(ActionOutcome::Succeeded, minutes_ago(6)));
+    let decision = Check::of(db()).incident(twice).alarms(sick).decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "not-recovered");
+    assert_eq!(only_refusal(&decision).guard, "failover-had-no-effect");
+}
+
+#[test]
+fn a_failover_whose_call_failed_is_not_under_way_and_recovery_still_resolves() {
+    let failed = with_failover(ActionOutcome::Failed, minutes_ago(2));
+    let decision = Check::of(db())
+        .incident(failed)
+        .alarms(vec![alarm(LATENCY, "OK", Some(minutes_ago(1)))])
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Resolve);
+}
+
+#[test]
+fn a_failover_that_never_completes_escalates_after_the_recovery_timeout() {
+    let mut rebooting = db();
+    rebooting.status = "rebooting".into();
+    let decision = Check::of(rebooting)
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(16)))
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Escalate);
+    assert_eq!(only_refusal(&decision).guard, "not-recovered");
 }
 
 #[test]
 fn an_overdue_pending_failover_is_settled_from_what_the_database_did() {
-    let action = failover_action(ActionOutcome::Pending, minutes_ago(10));
-    let before = placement("us-east-1a", "us-east-1b");
-    let observe = |instance: &DbInstance| {
+    let kept = DatabaseEvidence {
+        before_failover: Some(placement("us-east-1a", "us-east-1b")),
+        ..DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"))
+    };
+    let settle = |action: &Action, instance: &DbInstance| {
         settle_pending(
-            &action,
+            action,
             Observation {
                 instance,
                 cluster: None,
                 events: &[],
-                cue: &Cue::Look,
+                alarms: &[],
+                kept: Some(&kept),
             },
-            Some(&before),
             &config(),
             now(),
         )
     };
+    let action = failover_action(ActionOutcome::Pending, minutes_ago(10));
     let mut swapped = db();
     swapped.primary_az = Some("us-east-1b".into());
-    assert_eq!(observe(&swapped).unwrap().0, ActionOutcome::Succeeded);
-    assert_eq!(observe(&db()).unwrap().0, ActionOutcome::Failed);
-    let recent = failover_action(ActionOutcome::Pending, minutes_ago(1));
     assert_eq!(
-        settle_pending(
-            &recent,
-            Observation {
-                instance: &db(),
-                cluster: None,
-                events: &[],
-                cue: &Cue::Look,
-            },
-            Some(&before),
-            &config(),
-            now(),
-        ),
-        None
+        settle(&action, &swapped).unwrap().0,
+        ActionOutcome::Succeeded
     );
+    assert_eq!(settle(&action, &db()).unwrap().0, ActionOutcome::Failed);
+    let recent = failover_action(ActionOutcome::Pending, minutes_ago(1));
+    assert_eq!(settle(&recent, &db()), None);
 }
 
 // ---- clusters -----------------------------------------------------------------------
@@ -771,197 +856,92 @@ fn member() -> DbInstance {
 
 #[test]
 fn a_sick_cluster_writer_fails_the_cluster_over() {
-    let c = cluster("orders-db");
-    let decision = decide_with(
-        &member(),
-        Some(&c),
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(member())
+        .cluster(cluster("orders-db"))
+        .cue(firing())
+        .decide();
     assert_eq!(decision.verdict, Verdict::Remediate);
-    assert_eq!(decision.actions[0].kind, ActionKind::FailoverDbCluster);
-    assert_eq!(decision.actions[0].scope.kind, ResourceKind::DbCluster);
+    assert_eq!(decision.actions[0].kind, FAILOVER_DB_CLUSTER);
+    assert_eq!(decision.actions[0].scope.kind, DB_CLUSTER);
     assert_eq!(decision.actions[0].target.id, "orders");
 }
 
 #[test]
+fn an_alarm_the_cluster_designates_fails_its_writer_over() {
+    let mut writer = member();
+    writer.tags.remove(FAILOVER_ALARMS_TAG);
+    let mut designating = cluster("orders-db");
+    designating
+        .tags
+        .insert(FAILOVER_ALARMS_TAG.into(), LATENCY.into());
+    let decision = Check::of(writer)
+        .cluster(designating)
+        .cue(firing())
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Remediate);
+}
+
+#[test]
 fn a_sick_reader_is_escalated_not_failed_over() {
-    let c = cluster("orders-db-2");
-    let decision = decide_with(
-        &member(),
-        Some(&c),
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(member())
+        .cluster(cluster("orders-db-2"))
+        .cue(firing())
+        .decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "not-the-writer");
+    assert_eq!(only_refusal(&decision).guard, "not-the-writer");
 }
 
 #[test]
 fn a_cluster_without_a_reader_has_nothing_to_fail_over_to() {
     let mut alone = cluster("orders-db");
     alone.members.truncate(1);
-    let decision = decide_with(
-        &member(),
-        Some(&alone),
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
+    let decision = Check::of(member()).cluster(alone).cue(firing()).decide();
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "not-multi-az");
+    assert_eq!(only_refusal(&decision).guard, "not-multi-az");
 }
 
 #[test]
 fn a_cluster_that_is_not_available_or_not_managed_is_not_failed_over() {
     let mut busy = cluster("orders-db");
     busy.status = "modifying".into();
-    let decision = decide_with(
-        &member(),
-        Some(&busy),
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
-    assert_eq!(only_refusal(&decision).guard(), "not-available");
+    let decision = Check::of(member()).cluster(busy).cue(firing()).decide();
+    assert_eq!(only_refusal(&decision).guard, "not-available");
     let mut unmanaged = cluster("orders-db");
     unmanaged.tags.clear();
-    let decision = decide_with(
-        &member(),
-        Some(&unmanaged),
-        &[],
-        &Cue::AlarmFiring { since: None },
-        None,
-        &BTreeMap::new(),
-        &config(),
-    );
-    assert_eq!(only_refusal(&decision).guard(), "not-managed");
+    let decision = Check::of(member())
+        .cluster(unmanaged)
+        .cue(firing())
+        .decide();
+    assert_eq!(only_refusal(&decision).guard, "not-managed");
 }
 
 #[test]
 fn a_cluster_failover_is_verified_when_the_writer_changed() {
-    let mut ours = incident(true);
-    if let Some(d) = ours.evidence.database.as_mut() {
-        d.before_failover = Some(Placement {
-            writer: Some("orders-db".into()),
-            ..placement("us-east-1a", "us-east-1b")
-        });
-    }
-    let scope = ResourceRef::db_cluster(&DbClusterId::parse("orders").unwrap());
+    let mut ours = incident();
+    ours.evidence = crate::domain::Evidence::of(&Evidence {
+        database: Some(DatabaseEvidence {
+            before_failover: Some(Placement {
+                writer: Some("orders-db".into()),
+                ..placement("us-east-1a", "us-east-1b")
+            }),
+            ..DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"))
+        }),
+    });
+    let scope = db_cluster(&DbClusterId::parse("orders").unwrap());
     ours.actions.push(Action {
-        kind: ActionKind::FailoverDbCluster,
+        kind: FAILOVER_DB_CLUSTER,
         target: scope.clone(),
         scope,
         ..failover_action(ActionOutcome::Succeeded, minutes_ago(3))
     });
-    let before = cluster("orders-db");
-    let after = cluster("orders-db-2");
-    let waiting = decide_with(
-        &member(),
-        Some(&before),
-        &[],
-        &Cue::Look,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let waiting = Check::of(member())
+        .cluster(cluster("orders-db"))
+        .incident(ours.clone())
+        .decide();
     assert_eq!(waiting.verdict, Verdict::Recovering);
-    let done = decide_with(
-        &member(),
-        Some(&after),
-        &[],
-        &Cue::Look,
-        Some(&ours),
-        &BTreeMap::new(),
-        &config(),
-    );
+    let done = Check::of(member())
+        .cluster(cluster("orders-db-2"))
+        .incident(ours)
+        .decide();
     assert_eq!(done.verdict, Verdict::Resolve);
-}
-
-// ---- dependency holds (the ALB side's guard, over database states) ---------------------
-
-fn web_group(depends_on: Option<&str>) -> crate::domain::ScalingGroup {
-    let mut tags = BTreeMap::from([(TAG.to_owned(), "true".to_owned())]);
-    if let Some(db) = depends_on {
-        tags.insert("rebound:depends-on".into(), db.into());
-    }
-    crate::domain::ScalingGroup {
-        name: crate::ids::AutoScalingGroupName::parse("web").unwrap(),
-        tags,
-        suspended_processes: vec![],
-        instances: vec![],
-        target_group_arns: vec![],
-        instance_refresh_in_progress: false,
-        desired_capacity: 0,
-        health_check_grace_period_s: 0,
-        launch_template: None,
-    }
-}
-
-#[test]
-fn a_group_whose_database_has_an_open_incident_is_held_with_that_incident() {
-    let deps = [(
-        db().id,
-        crate::domain::DependencyState {
-            open_incident: Some(IncidentId::parse("inc-db-1").unwrap()),
-            ..Default::default()
-        },
-    )];
-    let hold = dependency_hold(&web_group(Some("orders-db")), &deps, &config(), now()).unwrap();
-    assert_eq!(hold.guard(), "dependency-held");
-    assert!(hold.suppresses());
-    assert!(hold.to_string().contains("inc-db-1"), "{hold}");
-}
-
-#[test]
-fn a_group_stays_held_for_the_settle_time_after_its_database_recovered() {
-    let state = |minutes: i64| {
-        [(
-            db().id,
-            crate::domain::DependencyState {
-                last_incident: Some(IncidentId::parse("inc-db-1").unwrap()),
-                last_recovered_at: Some(minutes_ago(minutes)),
-                ..Default::default()
-            },
-        )]
-    };
-    let group = web_group(Some("orders-db"));
-    assert!(dependency_hold(&group, &state(4), &config(), now()).is_some());
-    assert!(dependency_hold(&group, &state(6), &config(), now()).is_none());
-}
-
-#[test]
-fn a_group_without_a_dependency_or_with_a_healthy_one_is_not_held() {
-    let deps = [(db().id, crate::domain::DependencyState::default())];
-    assert!(dependency_hold(&web_group(None), &deps, &config(), now()).is_none());
-    assert!(dependency_hold(&web_group(Some("orders-db")), &deps, &config(), now()).is_none());
-    assert!(dependency_hold(&web_group(Some("bad--id")), &deps, &config(), now()).is_none());
-}
-
-#[test]
-fn held_refusals_suppress_rather_than_hold_or_escalate() {
-    let held = Refusal::DependencyHeld {
-        group: "web".into(),
-        database: "orders-db".into(),
-        incident: "inc-db-1".into(),
-        why: "has an open incident".into(),
-    };
-    let decision = Decision::from_guards(vec![], vec![held.clone()], "1 of 4".into());
-    assert_eq!(decision.verdict, Verdict::Suppress);
-    let with_escalation = Decision::from_guards(
-        vec![],
-        vec![held, Refusal::BudgetExhausted { per_hour: 1 }],
-        "1 of 4".into(),
-    );
-    assert_eq!(with_escalation.verdict, Verdict::Escalate);
 }

@@ -1,30 +1,35 @@
-//! Handler tier: the real rds-health handler on every event file and on each scenario,
-//! with in-memory ports.
+//! Handler tier: the real rds-health function on every event file and on each
+//! scenario, with in-memory ports.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::*;
-use crate::config::{Mode, PolicyConfig};
-use crate::domain::{
-    ClusterMember, DbCluster, IncidentState, Ledger, LedgerEntry, STATUSES_NEEDING_A_PERSON,
+use super::observation::{
+    ClusterMember, DbCluster, DbInstance, FAILOVER_ALARMS_TAG, STATUSES_NEEDING_A_PERSON,
 };
+use super::*;
+use crate::config::{Mode, Settings};
+use crate::domain::{IncidentState, Ledger, LedgerEntry, Verdict};
 use crate::fakes::{FakeDatabases, MemoryStore};
 use crate::ids::IncidentId;
-use crate::policy::Verdict;
 use crate::ports::IncidentStore;
+use crate::shell::{Report, ReportStatus};
 
 const SAMPLE_DB: &str = "rebound-demo-db";
+/// The alarm of the sample events, which the sample database designates.
+const SAMPLE_ALARM: &str = "rebound-demo-db-read-latency";
 
-type Handler = RdsHealthHandler<FakeDatabases, FakeDatabases, MemoryStore>;
+type Handler = crate::fakes::RdsHealthFunction;
 
 struct World {
     rds: FakeDatabases,
     store: MemoryStore,
     handler: Handler,
 }
+
+use crate::fakes::rds_health as handler;
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/rds-health")
@@ -54,8 +59,9 @@ fn db_id() -> DbInstanceId {
     DbInstanceId::parse(SAMPLE_DB).unwrap()
 }
 
+/// The sample instance, designating the sample alarm for a failover.
 fn instance(managed: bool, multi_az: bool) -> DbInstance {
-    let mut tags = BTreeMap::new();
+    let mut tags = BTreeMap::from([(FAILOVER_ALARMS_TAG.to_owned(), SAMPLE_ALARM.to_owned())]);
     if managed {
         tags.insert("rebound:managed".to_owned(), "true".to_owned());
     }
@@ -70,22 +76,24 @@ fn instance(managed: bool, multi_az: bool) -> DbInstance {
     }
 }
 
-fn enforce() -> PolicyConfig {
-    PolicyConfig {
-        mode: Mode::Enforce,
-        ..PolicyConfig::default()
+fn enforce() -> Policy {
+    Policy {
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+        ..Policy::default()
     }
 }
 
-fn world_with(db: DbInstance, policy: PolicyConfig) -> World {
+fn world_with(db: DbInstance, policy: Policy) -> World {
     let rds = FakeDatabases::default();
     let store = MemoryStore::default();
     rds.add_instance(db);
-    let handler = RdsHealthHandler::new(rds.clone(), rds.clone(), store.clone(), policy);
     World {
+        handler: handler(&rds, &store, policy),
         rds,
         store,
-        handler,
     }
 }
 
@@ -93,8 +101,17 @@ fn world() -> World {
     world_with(instance(true, true), enforce())
 }
 
+/// The sample alarm in ALARM, as CloudWatch reports it from now on.
+fn alarm_fires(w: &World) {
+    w.rds.set_alarm(
+        SAMPLE_ALARM,
+        "ALARM",
+        Utc::now() - chrono::Duration::minutes(1),
+    );
+}
+
 fn reboot() -> (ActionKind, String) {
-    (ActionKind::RebootWithFailover, SAMPLE_DB.to_owned())
+    (REBOOT_WITH_FAILOVER, SAMPLE_DB.to_owned())
 }
 
 #[tokio::test]
@@ -131,16 +148,15 @@ async fn an_alarm_on_a_managed_multi_az_instance_fails_it_over_once_and_records_
     let incidents = w.store.incidents();
     assert_eq!(incidents.len(), 1);
     let incident = &incidents[0];
-    assert_eq!(incident.resource.kind, ResourceKind::DbInstance);
+    assert_eq!(incident.resource.kind, DB_INSTANCE);
     assert_eq!(incident.state, IncidentState::Remediating);
     assert_eq!(incident.trigger, "alarm:rebound-demo-db-read-latency");
-    assert_eq!(incident.actions[0].kind, ActionKind::RebootWithFailover);
+    assert_eq!(incident.actions[0].kind, REBOOT_WITH_FAILOVER);
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
-    let database = incident.evidence.database.as_ref().unwrap();
+    let database = evidence_of(incident);
     let before = database.before_failover.as_ref().unwrap();
     assert_eq!(before.primary_az.as_deref(), Some("us-east-1a"));
     assert_eq!(before.standby_az.as_deref(), Some("us-east-1b"));
-    assert!(database.wants_failover);
 }
 
 #[tokio::test]
@@ -193,12 +209,7 @@ async fn recovery_is_verified_after_the_failover_with_the_zones_after() {
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Resolved);
     assert!(incident.time_to_recover_s.is_some());
-    let after = incident
-        .evidence
-        .database
-        .as_ref()
-        .and_then(|d| d.after_failover.as_ref())
-        .unwrap();
+    let after = evidence_of(incident).after_failover.unwrap();
     assert_eq!(after.primary_az.as_deref(), Some("us-east-1b"));
     assert_eq!(after.standby_az.as_deref(), Some("us-east-1a"));
 }
@@ -212,7 +223,7 @@ async fn a_failover_completed_event_moves_the_incident_on_to_resolved() {
     assert_eq!(report.checks[0].verdict, Verdict::Resolve);
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Resolved);
-    let events = &incident.evidence.database.as_ref().unwrap().events;
+    let events = &evidence_of(incident).events;
     assert!(events
         .iter()
         .any(|e| e.id.as_ref().map(|i| i.as_str()) == Some("RDS-EVENT-0049")));
@@ -234,10 +245,11 @@ async fn a_failover_rds_started_by_itself_is_followed_and_resolved_when_it_compl
 }
 
 #[tokio::test]
-async fn a_skipped_failover_escalates_the_incident() {
+async fn a_skipped_failover_of_a_database_still_sick_escalates_the_incident() {
     let w = world();
     w.rds.failover_does_nothing();
     deliver(&w, event("alarm-state-change.json")).await;
+    alarm_fires(&w);
     deliver(&w, event_now("event-failover-skipped.json")).await;
     let incident = &w.store.incidents()[0];
     assert_eq!(incident.state, IncidentState::Escalated);
@@ -247,6 +259,24 @@ async fn a_skipped_failover_escalates_the_incident() {
         .unwrap()
         .detail
         .contains("RDS-EVENT-0034"));
+}
+
+#[tokio::test]
+async fn a_skipped_failover_of_a_database_that_recovered_resolves_without_it() {
+    let w = world();
+    w.rds.failover_does_nothing();
+    deliver(&w, event("alarm-state-change.json")).await;
+    w.rds.set_alarm(SAMPLE_ALARM, "OK", Utc::now());
+    let report = deliver(&w, event_now("event-failover-skipped.json")).await;
+    assert_eq!(report.checks[0].verdict, Verdict::Resolve);
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert!(incident
+        .timeline
+        .last()
+        .unwrap()
+        .detail
+        .contains("recovered without failover"));
 }
 
 #[tokio::test]
@@ -282,9 +312,12 @@ async fn an_unmanaged_instance_is_reported_but_never_touched() {
 async fn dry_run_records_the_failover_it_would_make_and_calls_nothing() {
     let w = world_with(
         instance(true, true),
-        PolicyConfig {
-            mode: Mode::DryRun,
-            ..PolicyConfig::default()
+        Policy {
+            settings: Settings {
+                mode: Mode::DryRun,
+                ..Settings::default()
+            },
+            ..Policy::default()
         },
     );
     for _ in 0..3 {
@@ -311,13 +344,13 @@ async fn the_alarm_back_to_ok_resolves_an_incident_that_was_only_observed() {
 async fn an_instance_in_cooldown_from_an_earlier_failover_is_held() {
     let w = world();
     w.store.set_ledger(
-        &ResourceRef::db_instance(&db_id()),
+        &db_instance(&db_id()),
         Ledger {
             entries: vec![LedgerEntry {
                 at: Utc::now() - chrono::Duration::minutes(10),
                 target: SAMPLE_DB.into(),
                 incident: IncidentId::parse("inc-earlier").unwrap(),
-                launch_template: None,
+                configuration: None,
             }],
             version: 0,
         },
@@ -358,15 +391,14 @@ async fn an_unknown_event_is_recorded_as_an_observation_and_never_acted_on() {
     assert!(w.store.incidents().is_empty());
 
     // With an incident open (observed only: unmanaged), the event joins its evidence.
-    w.rds.update_instance(SAMPLE_DB, |db| db.tags.clear());
+    w.rds.update_instance(SAMPLE_DB, |db| {
+        db.tags.remove("rebound:managed");
+    });
+    alarm_fires(&w);
     deliver(&w, event("alarm-state-change.json")).await;
     deliver(&w, event("event-unknown.json")).await;
     let incident = &w.store.incidents()[0];
-    assert!(incident
-        .evidence
-        .database
-        .as_ref()
-        .unwrap()
+    assert!(evidence_of(incident)
         .events
         .iter()
         .any(|e| e.id.as_ref().map(|i| i.as_str()) == Some("RDS-EVENT-0047")));
@@ -374,12 +406,46 @@ async fn an_unknown_event_is_recorded_as_an_observation_and_never_acted_on() {
 }
 
 #[tokio::test]
-async fn a_healthy_sweep_costs_one_listing_and_one_describe_per_instance() {
+async fn a_healthy_sweep_costs_the_listing_a_describe_and_its_designated_alarms_per_instance() {
     let w = world();
     let report = deliver(&w, event("scheduled-sweep.json")).await;
     assert_eq!(report.checks.len(), 1);
     assert_eq!(report.checks[0].verdict, Verdict::Healthy);
-    assert_eq!(w.rds.describe_calls(), 2);
+    // The listing, the instance, and the states of the alarms it designates: an alarm
+    // whose delivery was lost is still seen.
+    assert_eq!(w.rds.describe_calls(), 3);
+    assert!(w.store.incidents().is_empty());
+
+    let mut plain = instance(true, true);
+    plain.tags.remove(FAILOVER_ALARMS_TAG);
+    let w = world_with(plain, enforce());
+    deliver(&w, event("scheduled-sweep.json")).await;
+    assert_eq!(
+        w.rds.describe_calls(),
+        2,
+        "no designated alarm, nothing to read"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_fails_over_on_a_designated_alarm_whose_delivery_was_lost() {
+    let w = world();
+    alarm_fires(&w);
+    deliver(&w, event("scheduled-sweep.json")).await;
+    assert_eq!(w.rds.failovers(), vec![reboot()]);
+    assert_eq!(w.store.incidents()[0].trigger, "sweep");
+}
+
+#[tokio::test]
+async fn an_alarm_the_database_does_not_designate_opens_nothing_and_never_fails_it_over() {
+    let w = world();
+    let mut cpu = event("alarm-state-change.json");
+    cpu["detail"]["alarmName"] = json!("rebound-demo-db-cpu");
+    cpu["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+        json!("CPUUtilization");
+    let report = deliver(&w, cpu).await;
+    assert_eq!(report.checks[0].verdict, Verdict::Healthy);
+    assert!(w.rds.failovers().is_empty());
     assert!(w.store.incidents().is_empty());
 }
 
@@ -390,6 +456,7 @@ async fn the_sweep_fails_over_once_a_held_incident_is_allowed_to() {
     let w = world_with(busy, enforce());
     deliver(&w, event("alarm-state-change.json")).await;
     assert!(w.rds.failovers().is_empty());
+    alarm_fires(&w);
     w.rds
         .update_instance(SAMPLE_DB, |db| db.status = "available".into());
     deliver(&w, event("scheduled-sweep.json")).await;
@@ -401,8 +468,11 @@ async fn the_sweep_fails_over_once_a_held_incident_is_allowed_to() {
 async fn the_intended_failover_is_stored_before_the_call_and_settled_by_the_sweep() {
     let w = world_with(
         instance(true, true),
-        PolicyConfig {
-            pending_action_timeout: std::time::Duration::from_secs(1),
+        Policy {
+            settings: Settings {
+                pending_action_timeout: std::time::Duration::from_secs(1),
+                ..enforce().settings
+            },
             ..enforce()
         },
     );
@@ -414,12 +484,7 @@ async fn the_intended_failover_is_stored_before_the_call_and_settled_by_the_swee
     assert_eq!(incident.state, IncidentState::Remediating);
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Pending);
 
-    let mut later = RdsHealthHandler::new(
-        w.rds.clone(),
-        w.rds.clone(),
-        w.store.clone(),
-        w.handler.policy().clone(),
-    );
+    let mut later = handler(&w.rds, &w.store, w.handler.kind.policy.clone());
     later.clock = || Utc::now() + chrono::Duration::minutes(5);
     later.handle(event("scheduled-sweep.json")).await.unwrap();
     let incident = &w.store.incidents()[0];
@@ -506,16 +571,20 @@ async fn a_sick_cluster_writer_is_failed_over_through_its_cluster() {
     deliver(&w, event("alarm-state-change.json")).await;
     assert_eq!(
         w.rds.failovers(),
-        vec![(ActionKind::FailoverDbCluster, cluster.to_string())]
+        vec![(FAILOVER_DB_CLUSTER, cluster.to_string())]
     );
     // The fake promoted the reader: the next look verifies it.
     let report = deliver(&w, event("scheduled-sweep.json")).await;
     assert_eq!(report.checks[0].verdict, Verdict::Resolve);
-    let after = w.store.incidents()[0]
-        .evidence
-        .database
-        .clone()
-        .and_then(|d| d.after_failover)
-        .unwrap();
+    let after = evidence_of(&w.store.incidents()[0]).after_failover.unwrap();
     assert_eq!(after.writer.as_deref(), Some("rebound-demo-db-2"));
+}
+
+fn evidence_of(incident: &crate::domain::Incident) -> observation::DatabaseEvidence {
+    incident
+        .evidence
+        .read::<Evidence>()
+        .unwrap()
+        .database
+        .unwrap()
 }

@@ -1,18 +1,21 @@
 //! Target groups: which unhealthy instances to replace through their Auto Scaling
-//! group, and when a target group verifiably serves again.
+//! group, and when a target group verifiably serves again. Pure: every guard is a unit
+//! test (`policy_tests.rs`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{duration, ledger_guards, recovery_limit_missed, recovery_overdue};
-use super::{Decision, History, PlannedAction, Refusal, Verdict};
-use crate::config::{Mode, PolicyConfig};
+use super::observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use super::{refusals, Policy, AUTO_SCALING_GROUP};
+use crate::config::Mode;
 use crate::domain::{
-    Action, ActionOutcome, DependencyState, Incident, ResourceKind, ResourceRef, ScalingGroup,
-    TargetHealth, TargetState,
+    Action, ActionOutcome, Decision, Incident, PlannedAction, Refusal, RepeatLimit, ResourceRef,
+    Verdict,
 };
 use crate::ids::{DbInstanceId, InstanceId};
+use crate::policy::{duration, later, ledger_guards, overdue, History};
+use crate::ports::DependencyState;
 
 /// What is known about a target group at decision time.
 #[derive(Debug, Clone, Copy)]
@@ -34,10 +37,7 @@ impl Observation<'_> {
         self.targets.iter().filter(|t| t.state.is_unhealthy())
     }
 
-    fn member(
-        &self,
-        instance: &InstanceId,
-    ) -> Option<(&ScalingGroup, &crate::domain::GroupInstance)> {
+    fn member(&self, instance: &InstanceId) -> Option<(&ScalingGroup, &GroupInstance)> {
         self.groups
             .iter()
             .find_map(|g| g.instance(instance).map(|m| (g, m)))
@@ -55,19 +55,21 @@ impl Observation<'_> {
 /// Blast radius: a failure this wide is not instance failures, and killing instances
 /// would make it worse. Needs only the targets, so the observer can skip looking up
 /// groups it will not act on.
-pub fn systemic_failure(targets: &[TargetHealth], config: &PolicyConfig) -> Option<Refusal> {
+pub fn systemic_failure(targets: &[TargetHealth], policy: &Policy) -> Option<Refusal> {
     let total = targets.iter().filter(|t| t.state.is_serving()).count();
     let unhealthy = targets.iter().filter(|t| t.state.is_unhealthy()).count();
     if unhealthy == 0 {
         None
     } else if unhealthy == total {
-        Some(Refusal::AllTargetsUnhealthy { unhealthy })
-    } else if unhealthy * 100 > config.max_unhealthy_percent as usize * total {
-        Some(Refusal::UnhealthyShareAboveLimit {
+        Some(refusals::all_targets_unhealthy(unhealthy))
+    } else if unhealthy.saturating_mul(100)
+        > (policy.max_unhealthy_percent as usize).saturating_mul(total)
+    {
+        Some(refusals::unhealthy_share_above_limit(
             unhealthy,
             total,
-            limit_percent: config.max_unhealthy_percent,
-        })
+            policy.max_unhealthy_percent,
+        ))
     } else {
         None
     }
@@ -76,21 +78,21 @@ pub fn systemic_failure(targets: &[TargetHealth], config: &PolicyConfig) -> Opti
 pub fn decide(
     observation: Observation<'_>,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Decision {
     let summary = observation.summary();
     if observation.unhealthy().next().is_none() {
-        return recovery(observation, history, config, now, summary);
+        return recovery(observation, history, policy, now, summary);
     }
-    if let Some(refusal) = systemic_failure(observation.targets, config) {
+    if let Some(refusal) = systemic_failure(observation.targets, policy) {
         return Decision::from_guards(vec![], vec![refusal], summary);
     }
 
     let mut picked: Vec<PlannedAction> = Vec::new();
     let mut refusals: Vec<Refusal> = Vec::new();
     for target in observation.unhealthy() {
-        match guard_instance(target, observation, history, config, now, &picked) {
+        match guard_instance(target, observation, history, policy, now, &picked) {
             Ok(action) => picked.push(action),
             Err(refusal) => refusals.push(refusal),
         }
@@ -101,12 +103,11 @@ pub fn decide(
     if let Some(incident) = history.incident {
         let waiting = decision.verdict == Verdict::Hold
             && incident.actions.iter().any(|a| a.outcome.was_requested());
-        if waiting && recovery_overdue(incident, config, now) {
-            decision.verdict = Verdict::Escalate;
-            decision.refusals.push(Refusal::NotRecovered {
-                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
-                why: decision.summary.clone(),
-            });
+        if waiting {
+            if let Some(refusal) = overdue(incident, &policy.settings, now, &decision.summary) {
+                decision.verdict = Verdict::Escalate;
+                decision.refusals.push(refusal);
+            }
         }
     }
     decision
@@ -116,7 +117,7 @@ pub fn decide(
 fn recovery(
     observation: Observation<'_>,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
     summary: String,
 ) -> Decision {
@@ -125,17 +126,9 @@ fn recovery(
     };
     match unverified(observation, incident) {
         None => Decision::plain(Verdict::Resolve, summary),
-        Some(why) if recovery_overdue(incident, config, now) => Decision::from_guards(
-            vec![],
-            vec![Refusal::NotRecovered {
-                minutes: recovery_limit_missed(incident, config, now).unwrap_or_default(),
-                why,
-            }],
-            summary,
-        ),
-        Some(why) => Decision {
-            waiting_for: Some(why),
-            ..Decision::plain(Verdict::Recovering, summary)
+        Some(why) => match overdue(incident, &policy.settings, now, &why) {
+            Some(refusal) => Decision::from_guards(vec![], vec![refusal], summary),
+            None => Decision::waiting(why, summary),
         },
     }
 }
@@ -204,69 +197,69 @@ fn guard_instance(
     target: &TargetHealth,
     observation: Observation<'_>,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
     picked: &[PlannedAction],
 ) -> Result<PlannedAction, Refusal> {
     let instance = target.instance_id.to_string();
     if !target.failed_health_checks() {
-        return Err(Refusal::NotAnInstanceFailure {
-            instance,
-            reason: target
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no reason code".into()),
-        });
+        let reason = target.reason.as_deref().unwrap_or("no reason code");
+        return Err(refusals::not_an_instance_failure(&instance, reason));
     }
     let Some((group, member)) = observation.member(&target.instance_id) else {
-        return Err(Refusal::NotInAutoScalingGroup { instance });
+        return Err(refusals::not_in_auto_scaling_group(&instance));
     };
-    if !group.is_managed(&config.managed_tag_key) {
-        return Err(Refusal::NotManaged {
-            group: group.name.to_string(),
-            tag_key: config.managed_tag_key.clone(),
-        });
+    if !policy.settings.is_managed(&group.tags) {
+        return Err(refusals::not_managed(
+            group.name.as_str(),
+            &policy.settings.managed_tag_key,
+        ));
     }
-    if let Some(hold) = dependency_hold(group, observation.dependencies, config, now) {
+    if let Some(hold) = dependency_hold(group, observation.dependencies, policy, now) {
         return Err(hold);
     }
     let suspended = group.suspended_healing_processes();
     if !suspended.is_empty() {
-        return Err(Refusal::GroupCannotHeal {
-            group: group.name.to_string(),
-            why: format!("{} suspended", suspended.join(", ")),
-        });
+        return Err(refusals::group_cannot_heal(
+            group.name.as_str(),
+            &format!("{} suspended", suspended.join(", ")),
+        ));
     }
     if group.instance_refresh_in_progress {
-        return Err(Refusal::GroupCannotHeal {
-            group: group.name.to_string(),
-            why: "an instance refresh is in progress".into(),
-        });
+        return Err(refusals::group_cannot_heal(
+            group.name.as_str(),
+            "an instance refresh is in progress",
+        ));
     }
     if !member.in_service() || member.leaving() {
-        return Err(Refusal::NotInService {
-            instance,
-            lifecycle_state: member.lifecycle_state.clone(),
-            health_status: member.health_status.clone(),
-        });
+        return Err(refusals::not_in_service(
+            &instance,
+            &member.lifecycle_state,
+            &member.health_status,
+        ));
     }
-    let scope = ResourceRef::auto_scaling_group(&group.name);
-    earlier_requests_spent(&instance, group, &scope, history, config, now)?;
+    let scope = super::auto_scaling_group(&group.name);
+    earlier_requests_spent(&instance, group, &scope, history, policy, now)?;
     let planned = PlannedAction {
-        kind: config.replacement,
-        target: ResourceRef::instance(&target.instance_id),
+        kind: policy.replacement.clone(),
+        target: super::instance(&target.instance_id),
         scope,
-        launch_template: group.launch_template.clone(),
+        configuration: group.launch_template.clone(),
+        cooldown: policy.cooldown,
+        repeat_limit: Some(RepeatLimit {
+            window: policy.replacement_loop_window,
+            limit: policy.replacement_loop_limit,
+        }),
     };
-    ledger_guards(&planned, history, picked, config, now)?;
-    let in_flight = replacements_in_flight(group, history, config, now)
+    ledger_guards(&planned, history, picked, &policy.settings, now)?;
+    let in_flight = replacements_in_flight(group, history, policy, now)
         + picked.iter().filter(|p| p.scope == planned.scope).count();
-    if in_flight >= config.max_in_flight_per_group {
-        return Err(Refusal::InFlightLimit {
-            group: group.name.to_string(),
+    if in_flight >= policy.max_in_flight_per_group {
+        return Err(refusals::in_flight_limit(
+            group.name.as_str(),
             in_flight,
-            limit: config.max_in_flight_per_group,
-        });
+            policy.max_in_flight_per_group,
+        ));
     }
     Ok(planned)
 }
@@ -278,22 +271,19 @@ fn guard_instance(
 pub fn dependency_hold(
     group: &ScalingGroup,
     dependencies: &[(DbInstanceId, DependencyState)],
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<Refusal> {
     let database = group.depends_on()?;
     let (_, state) = dependencies.iter().find(|(id, _)| *id == database)?;
-    let held = |incident: &str, why: String| Refusal::DependencyHeld {
-        group: group.name.to_string(),
-        database: database.to_string(),
-        incident: incident.to_owned(),
-        why,
+    let held = |incident: &str, why: String| {
+        refusals::dependency_held(group.name.as_str(), database.as_str(), incident, &why)
     };
     if let Some(incident) = &state.open_incident {
         return Some(held(incident.as_str(), "has an open incident".into()));
     }
     let recovered = state.last_recovered_at?;
-    let until = recovered + duration(config.dependency_settle);
+    let until = later(recovered, duration(policy.dependency_settle));
     (now < until).then(|| {
         held(
             state.last_incident.as_ref().map_or("?", |i| i.as_str()),
@@ -328,10 +318,10 @@ fn earlier_requests_spent(
     group: &ScalingGroup,
     scope: &ResourceRef,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let dry_run = config.mode == Mode::DryRun;
+    let dry_run = policy.settings.mode == Mode::DryRun;
     let mut requested_at: Vec<DateTime<Utc>> = Vec::new();
     // This incident's own actions know their outcome; the ledger only that they were
     // asked for (a failed call may be tried again).
@@ -340,15 +330,9 @@ fn earlier_requests_spent(
         for action in incident.actions_on(instance) {
             known.push(action.requested_at);
             match action.outcome {
-                ActionOutcome::Pending => {
-                    return Err(Refusal::AlreadyReplacing {
-                        instance: instance.into(),
-                    })
-                }
+                ActionOutcome::Pending => return Err(refusals::already_replacing(instance)),
                 ActionOutcome::Simulated if dry_run => {
-                    return Err(Refusal::AlreadyReplacing {
-                        instance: instance.into(),
-                    })
+                    return Err(refusals::already_replacing(instance))
                 }
                 ActionOutcome::Succeeded => requested_at.push(action.requested_at),
                 _ => {}
@@ -365,20 +349,18 @@ fn earlier_requests_spent(
     if requested_at.is_empty() {
         return Ok(());
     }
-    let deadline = duration(config.pending_action_timeout)
+    let deadline = duration(policy.settings.pending_action_timeout)
         .max(Duration::seconds(group.health_check_grace_period_s.into()));
-    if requested_at.iter().any(|at| now < *at + deadline) {
-        return Err(Refusal::AlreadyReplacing {
-            instance: instance.into(),
-        });
+    if requested_at.iter().any(|at| now < later(*at, deadline)) {
+        return Err(refusals::already_replacing(instance));
     }
     // Every request is past its deadline and the instance is still here and failing.
     if requested_at.len() >= 2 {
-        return Err(Refusal::ActionHadNoEffect {
-            instance: instance.into(),
-            attempts: requested_at.len(),
-            grace_period_s: group.health_check_grace_period_s,
-        });
+        return Err(refusals::action_had_no_effect(
+            instance,
+            requested_at.len(),
+            group.health_check_grace_period_s,
+        ));
     }
     Ok(())
 }
@@ -389,14 +371,14 @@ fn earlier_requests_spent(
 fn replacements_in_flight(
     group: &ScalingGroup,
     history: History<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> usize {
     let recent_replacements_gone = history
-        .ledger(&ResourceRef::auto_scaling_group(&group.name))
+        .ledger(&super::auto_scaling_group(&group.name))
         .map(|ledger| {
             ledger
-                .within(duration(config.recovery_timeout), now)
+                .within(duration(policy.settings.recovery_timeout), now)
                 .filter(|e| {
                     InstanceId::parse(e.target.as_str())
                         .map(|id| group.instance(&id).is_none())
@@ -413,10 +395,15 @@ fn replacements_in_flight(
 pub fn settle_pending(
     action: &Action,
     observation: Observation<'_>,
-    config: &PolicyConfig,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<(ActionOutcome, String)> {
-    if now < action.requested_at + duration(config.pending_action_timeout) {
+    if now
+        < later(
+            action.requested_at,
+            duration(policy.settings.pending_action_timeout),
+        )
+    {
         return None;
     }
     let instance = InstanceId::parse(action.target.id.as_str()).ok()?;
@@ -446,7 +433,7 @@ pub fn settle_pending(
 pub fn acted_through(incident: &Incident) -> Vec<String> {
     let mut names: BTreeMap<&str, ()> = BTreeMap::new();
     for action in &incident.actions {
-        if action.scope.kind == ResourceKind::AutoScalingGroup && action.outcome.was_requested() {
+        if action.scope.kind == AUTO_SCALING_GROUP && action.outcome.was_requested() {
             names.insert(action.scope.id.as_str(), ());
         }
     }

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::alb::{decide as alb_decide, settle_pending, Observation};
+use super::observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use super::policy::{decide as alb_decide, settle_pending, Observation};
 use super::*;
-use crate::config::{Mode, PolicyConfig};
+use crate::config::{Mode, Settings};
 use crate::domain::{
-    Action, ActionKind, ActionOutcome, Evidence, GroupInstance, Incident, LedgerEntry,
-    ResourceKind, ScalingGroup, TargetHealth, TargetState,
+    Action, ActionOutcome, Evidence, Incident, IncidentRecord, Ledger, LedgerEntry, Opening,
+    PlannedAction, Refusal, RepeatLimit, Verdict,
 };
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId};
 
@@ -70,33 +71,39 @@ fn group(instances: impl IntoIterator<Item = u32>) -> ScalingGroup {
 }
 
 fn web() -> ResourceRef {
-    ResourceRef::auto_scaling_group(&AutoScalingGroupName::parse("web").unwrap())
+    auto_scaling_group(&AutoScalingGroupName::parse("web").unwrap())
 }
 
-fn config() -> PolicyConfig {
-    PolicyConfig {
-        mode: Mode::Enforce,
-        ..PolicyConfig::default()
+fn config() -> Policy {
+    Policy {
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+        ..Policy::default()
     }
 }
 
-fn incident() -> Incident {
-    Incident::open(
-        ResourceRef {
-            kind: ResourceKind::TargetGroup,
-            id: "tg".into(),
+/// A target group's incident as stored, opened five minutes ago: tests shape its record.
+fn incident() -> IncidentRecord {
+    let opened = Incident::open(
+        Opening {
+            resource: ResourceRef::new(TARGET_GROUP, "tg"),
+            trigger: "alarm:x".into(),
+            evidence: Evidence::default(),
+            summary: "1 of 4 targets unhealthy".into(),
+            rto_s: None,
+            drill: None,
         },
-        "alarm:x",
-        Evidence::default(),
-        "1 of 4 targets unhealthy",
         minutes_ago(5),
-    )
+    );
+    IncidentRecord::clone(&opened)
 }
 
 fn action_on(n: u32, outcome: ActionOutcome, at: DateTime<Utc>) -> Action {
     Action {
-        kind: ActionKind::SetInstanceHealth,
-        target: ResourceRef::instance(&id(n)),
+        kind: SET_INSTANCE_HEALTH,
+        target: instance(&id(n)),
         scope: web(),
         requested_at: at,
         outcome,
@@ -104,7 +111,7 @@ fn action_on(n: u32, outcome: ActionOutcome, at: DateTime<Utc>) -> Action {
         detail: None,
         completed_at: None,
         writer: None,
-        launch_template: Some("lt-0abc version 7".into()),
+        configuration: Some("lt-0abc version 7".into()),
     }
 }
 
@@ -113,7 +120,7 @@ fn entry(n: u32, at: DateTime<Utc>) -> LedgerEntry {
         at,
         target: id(n).to_string(),
         incident: IncidentId::parse("inc-other").unwrap(),
-        launch_template: Some("lt-0abc version 7".into()),
+        configuration: Some("lt-0abc version 7".into()),
     }
 }
 
@@ -136,17 +143,21 @@ fn ledgers(entries: &[(ResourceRef, Vec<LedgerEntry>)]) -> BTreeMap<ResourceRef,
 fn decide_full(
     targets: &[TargetHealth],
     groups: &[ScalingGroup],
-    incident: Option<&Incident>,
+    incident: Option<&IncidentRecord>,
     ledgers: &BTreeMap<ResourceRef, Ledger>,
-    config: &PolicyConfig,
+    config: &Policy,
 ) -> Decision {
+    let incident = incident.map(|record| Incident::from_record(record.clone()));
     alb_decide(
         Observation {
             targets,
             groups,
             dependencies: &[],
         },
-        History { incident, ledgers },
+        History {
+            incident: incident.as_ref(),
+            ledgers,
+        },
         config,
         now(),
     )
@@ -156,7 +167,11 @@ fn decide_on(targets: &[TargetHealth], groups: &[ScalingGroup]) -> Decision {
     decide_full(targets, groups, None, &BTreeMap::new(), &config())
 }
 
-fn decide_in(targets: &[TargetHealth], groups: &[ScalingGroup], incident: &Incident) -> Decision {
+fn decide_in(
+    targets: &[TargetHealth],
+    groups: &[ScalingGroup],
+    incident: &IncidentRecord,
+) -> Decision {
     decide_full(targets, groups, Some(incident), &BTreeMap::new(), &config())
 }
 
@@ -174,10 +189,15 @@ fn one_instance_failing_health_checks_in_a_managed_group_is_replaced() {
     assert_eq!(
         decision.actions,
         vec![PlannedAction {
-            kind: ActionKind::SetInstanceHealth,
-            target: ResourceRef::instance(&id(1)),
+            kind: SET_INSTANCE_HEALTH,
+            target: instance(&id(1)),
             scope: web(),
-            launch_template: Some("lt-0abc version 7".into()),
+            configuration: Some("lt-0abc version 7".into()),
+            cooldown: Duration::from_secs(600),
+            repeat_limit: Some(RepeatLimit {
+                window: Duration::from_secs(3600),
+                limit: 3,
+            }),
         }]
     );
     assert_eq!(decision.summary, "1 of 4 targets unhealthy");
@@ -217,7 +237,7 @@ fn unhealthy_for_a_reason_that_does_not_blame_the_instance_is_held() {
         ];
         let decision = decide_on(&targets, &[group(1..=3)]);
         assert_eq!(decision.verdict, Verdict::Hold);
-        assert_eq!(only_refusal(&decision).guard(), "not-an-instance-failure");
+        assert_eq!(only_refusal(&decision).guard, "not-an-instance-failure");
     }
 }
 
@@ -244,10 +264,7 @@ fn all_targets_unhealthy_is_escalated_as_a_systemic_failure() {
     let targets = [failing(1), failing(2), failing(3), failing(4)];
     let decision = decide_on(&targets, &[group(1..=4)]);
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(
-        only_refusal(&decision),
-        &Refusal::AllTargetsUnhealthy { unhealthy: 4 }
-    );
+    assert_eq!(only_refusal(&decision), &refusals::all_targets_unhealthy(4));
 }
 
 #[test]
@@ -257,11 +274,7 @@ fn an_unhealthy_share_above_the_limit_is_escalated_not_replaced() {
     assert_eq!(decision.verdict, Verdict::Escalate);
     assert_eq!(
         only_refusal(&decision),
-        &Refusal::UnhealthyShareAboveLimit {
-            unhealthy: 3,
-            total: 4,
-            limit_percent: 50
-        }
+        &refusals::unhealthy_share_above_limit(3, 4, 50)
     );
 }
 
@@ -272,7 +285,7 @@ fn an_unhealthy_share_at_the_limit_is_still_handled() {
     // Half is at the 50% limit: act, but only one at a time (in-flight limit 1).
     assert_eq!(decision.verdict, Verdict::Remediate);
     assert_eq!(decision.actions.len(), 1);
-    assert_eq!(decision.refusals[0].guard(), "in-flight-limit");
+    assert_eq!(decision.refusals[0].guard, "in-flight-limit");
 }
 
 #[test]
@@ -281,19 +294,22 @@ fn a_group_without_the_managed_tag_is_observed_only() {
     unmanaged.tags.clear();
     let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[unmanaged.clone()]);
     assert_eq!(decision.verdict, Verdict::Hold);
-    assert_eq!(only_refusal(&decision).guard(), "not-managed");
+    assert_eq!(only_refusal(&decision).guard, "not-managed");
 
     unmanaged.tags.insert(TAG.into(), "false".into());
     let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[unmanaged]);
-    assert_eq!(only_refusal(&decision).guard(), "not-managed");
+    assert_eq!(only_refusal(&decision).guard, "not-managed");
 }
 
 #[test]
 fn the_managed_tag_key_is_configurable() {
     let mut custom = group(1..=3);
     custom.tags = BTreeMap::from([("team:heal".to_owned(), "true".to_owned())]);
-    let config = PolicyConfig {
-        managed_tag_key: "team:heal".into(),
+    let config = Policy {
+        settings: Settings {
+            managed_tag_key: "team:heal".into(),
+            ..config().settings
+        },
         ..config()
     };
     let targets = [failing(1), healthy(2), healthy(3)];
@@ -304,7 +320,7 @@ fn the_managed_tag_key_is_configurable() {
 #[test]
 fn an_instance_outside_any_group_is_held() {
     let decision = decide_on(&[failing(9), healthy(2), healthy(3)], &[group(2..=3)]);
-    assert_eq!(only_refusal(&decision).guard(), "not-in-auto-scaling-group");
+    assert_eq!(only_refusal(&decision).guard, "not-in-auto-scaling-group");
 }
 
 #[test]
@@ -320,7 +336,7 @@ fn a_group_with_a_healing_process_suspended_cannot_heal() {
         suspended.suspended_processes = vec![process.into(), "AZRebalance".into()];
         let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[suspended]);
         let refusal = only_refusal(&decision);
-        assert_eq!(refusal.guard(), "group-cannot-heal", "{process}");
+        assert_eq!(refusal.guard, "group-cannot-heal", "{process}");
         assert!(refusal.to_string().contains(process), "{refusal}");
     }
 }
@@ -340,7 +356,7 @@ fn a_running_instance_refresh_blocks_replacement() {
     let mut g = group(1..=3);
     g.instance_refresh_in_progress = true;
     let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[g]);
-    assert_eq!(only_refusal(&decision).guard(), "group-cannot-heal");
+    assert_eq!(only_refusal(&decision).guard, "group-cannot-heal");
 }
 
 #[test]
@@ -356,7 +372,7 @@ fn an_instance_not_in_service_is_left_to_the_group() {
         g.instances[0].health_status = health.into();
         let decision = decide_on(&[failing(1), healthy(2), healthy(3)], &[g]);
         assert_eq!(
-            only_refusal(&decision).guard(),
+            only_refusal(&decision).guard,
             "not-in-service",
             "{lifecycle}/{health}"
         );
@@ -374,9 +390,9 @@ fn no_more_than_the_in_flight_limit_per_group() {
     assert!(decision
         .refusals
         .iter()
-        .all(|r| r.guard() == "in-flight-limit"));
+        .all(|r| r.guard == "in-flight-limit"));
 
-    let config = PolicyConfig {
+    let config = Policy {
         max_in_flight_per_group: 3,
         ..config()
     };
@@ -403,7 +419,7 @@ fn a_pending_instance_launched_for_a_recent_replacement_is_in_flight() {
     let ledgers = ledgers(&[(web(), vec![entry(9, minutes_ago(11))])]);
     let targets = [failing(1), healthy(2), healthy(3)];
     let decision = decide_full(&targets, &[g], None, &ledgers, &config());
-    assert_eq!(only_refusal(&decision).guard(), "in-flight-limit");
+    assert_eq!(only_refusal(&decision).guard, "in-flight-limit");
 }
 
 #[test]
@@ -413,7 +429,7 @@ fn the_cooldown_belongs_to_the_auto_scaling_group_whatever_target_group_acted() 
     let recent = ledgers(&[(web(), vec![entry(7, minutes_ago(1))])]);
     let decision = decide_full(&targets, &groups, None, &recent, &config());
     let refusal = only_refusal(&decision);
-    assert_eq!(refusal.guard(), "cooldown");
+    assert_eq!(refusal.guard, "cooldown");
     assert!(refusal.to_string().contains("web"), "{refusal}");
 
     let old = ledgers(&[(web(), vec![entry(7, minutes_ago(11))])]);
@@ -427,13 +443,13 @@ fn the_cooldown_belongs_to_the_auto_scaling_group_whatever_target_group_acted() 
 fn an_instance_another_target_groups_incident_is_replacing_is_not_replaced_again() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
-    let config = PolicyConfig {
+    let config = Policy {
         cooldown: Duration::ZERO,
         ..config()
     };
     let acted = ledgers(&[(web(), vec![entry(1, minutes_ago(1))])]);
     let decision = decide_full(&targets, &groups, None, &acted, &config);
-    assert_eq!(only_refusal(&decision).guard(), "already-replacing");
+    assert_eq!(only_refusal(&decision).guard, "already-replacing");
 }
 
 #[test]
@@ -445,7 +461,7 @@ fn an_instance_already_acted_on_in_this_incident_is_not_acted_on_again() {
         inc.actions.push(action_on(1, outcome, minutes_ago(2)));
         let decision = decide_in(&targets, &groups, &inc);
         assert_eq!(
-            only_refusal(&decision).guard(),
+            only_refusal(&decision).guard,
             "already-replacing",
             "{outcome:?}"
         );
@@ -459,12 +475,15 @@ fn a_simulated_action_holds_in_dry_run_and_is_taken_for_real_in_enforce() {
     let mut inc = incident();
     inc.actions
         .push(action_on(1, ActionOutcome::Simulated, minutes_ago(20)));
-    let dry = PolicyConfig {
-        mode: Mode::DryRun,
+    let dry = Policy {
+        settings: Settings {
+            mode: Mode::DryRun,
+            ..config().settings
+        },
         ..config()
     };
     let decision = decide_full(&targets, &groups, Some(&inc), &BTreeMap::new(), &dry);
-    assert_eq!(only_refusal(&decision).guard(), "already-replacing");
+    assert_eq!(only_refusal(&decision).guard, "already-replacing");
 
     let decision = decide_in(&targets, &groups, &inc);
     assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
@@ -502,7 +521,7 @@ fn an_accepted_request_that_had_no_effect_past_the_grace_period_is_retried_once_
     inc.actions
         .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(12)));
     assert_eq!(
-        only_refusal(&decide_in(&targets, &groups, &inc)).guard(),
+        only_refusal(&decide_in(&targets, &groups, &inc)).guard,
         "already-replacing"
     );
     // Past it, the instance still in service and failing: try once more.
@@ -519,7 +538,7 @@ fn an_accepted_request_that_had_no_effect_past_the_grace_period_is_retried_once_
     let refusal = decision
         .refusals
         .iter()
-        .find(|r| r.guard() == "action-had-no-effect")
+        .find(|r| r.guard == "action-had-no-effect")
         .unwrap();
     assert!(
         refusal.to_string().contains("grace period 900 s"),
@@ -557,8 +576,11 @@ fn replacements_that_keep_failing_on_one_launch_template_stop_and_escalate() {
 fn the_budget_is_a_rolling_hour_counted_before_the_write_ahead() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
-    let config = PolicyConfig {
-        action_budget_per_hour: 2,
+    let config = Policy {
+        settings: Settings {
+            action_budget_per_hour: 2,
+            ..config().settings
+        },
         ..config()
     };
     let spent = |ages: &[i64]| {
@@ -569,7 +591,7 @@ fn the_budget_is_a_rolling_hour_counted_before_the_write_ahead() {
     };
     let decision = decide_full(&targets, &groups, None, &spent(&[59, 30]), &config);
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "budget-exhausted");
+    assert_eq!(only_refusal(&decision).guard, "budget-exhausted");
     // One of them left the window: the budget has room again, across any clock hour.
     let decision = decide_full(&targets, &groups, None, &spent(&[61, 30]), &config);
     assert_eq!(decision.verdict, Verdict::Remediate);
@@ -578,14 +600,17 @@ fn the_budget_is_a_rolling_hour_counted_before_the_write_ahead() {
 #[test]
 fn actions_picked_in_one_decision_count_against_the_budget() {
     let targets = [failing(1), failing(2), healthy(3), healthy(4), healthy(5)];
-    let config = PolicyConfig {
-        action_budget_per_hour: 1,
+    let config = Policy {
+        settings: Settings {
+            action_budget_per_hour: 1,
+            ..config().settings
+        },
         max_in_flight_per_group: 5,
         ..config()
     };
     let decision = decide_full(&targets, &[group(1..=5)], None, &BTreeMap::new(), &config);
     assert_eq!(decision.actions.len(), 1);
-    assert_eq!(decision.refusals[0].guard(), "budget-exhausted");
+    assert_eq!(decision.refusals[0].guard, "budget-exhausted");
 }
 
 #[test]
@@ -651,7 +676,7 @@ fn an_empty_target_group_is_recovering_until_the_recovery_timeout_then_escalates
     inc.actions[0].requested_at = minutes_ago(16);
     let decision = decide_in(&[], &[], &inc);
     assert_eq!(decision.verdict, Verdict::Escalate);
-    assert_eq!(only_refusal(&decision).guard(), "not-recovered");
+    assert_eq!(only_refusal(&decision).guard, "not-recovered");
 }
 
 #[test]
@@ -665,10 +690,7 @@ fn an_incident_held_while_its_replacement_never_recovers_escalates_after_the_tim
     let targets = [failing(1), healthy(2), healthy(3)];
     let decision = decide_in(&targets, &[g], &inc);
     assert_eq!(decision.verdict, Verdict::Escalate, "{decision:?}");
-    assert!(decision
-        .refusals
-        .iter()
-        .any(|r| r.guard() == "not-recovered"));
+    assert!(decision.refusals.iter().any(|r| r.guard == "not-recovered"));
 }
 
 #[test]
@@ -684,8 +706,11 @@ fn all_healthy_without_an_incident_is_healthy() {
 fn the_mode_does_not_change_a_first_decision_only_the_execution() {
     let targets = [failing(1), healthy(2), healthy(3)];
     let groups = [group(1..=3)];
-    let dry = PolicyConfig {
-        mode: Mode::DryRun,
+    let dry = Policy {
+        settings: Settings {
+            mode: Mode::DryRun,
+            ..config().settings
+        },
         ..config()
     };
     assert_eq!(
@@ -756,23 +781,13 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
 
 #[test]
 fn what_needs_a_person_escalates_and_what_waits_does_not() {
-    assert!(Refusal::AllTargetsUnhealthy { unhealthy: 1 }.escalates());
-    assert!(Refusal::BudgetExhausted { per_hour: 10 }.escalates());
-    assert!(Refusal::NotRecovered {
-        minutes: 15,
-        why: "x".into()
-    }
-    .escalates());
-    assert!(!Refusal::Cooldown {
-        scope: "web".into(),
-        until: now()
-    }
-    .escalates());
-    assert!(!Refusal::NotManaged {
-        group: "g".into(),
-        tag_key: TAG.into()
-    }
-    .escalates());
+    assert!(refusals::all_targets_unhealthy(1).escalates());
+    assert!(crate::policy::budget_exhausted(10).escalates());
+    assert!(crate::policy::not_recovered(15, "x").escalates());
+    assert!(!crate::policy::cooldown("web", now()).escalates());
+    assert!(!refusals::not_managed("g", TAG).escalates());
+    assert!(refusals::dependency_held("g", "db", "inc", "heals").suppresses());
+    assert!(refusals::already_replacing("i-1").is_echo());
 }
 
 #[test]
@@ -794,13 +809,71 @@ fn an_incident_past_its_recovery_time_objective_escalates_even_right_after_an_ac
     assert_eq!(decide_in(&targets, &[], &inc).verdict, Verdict::Recovering);
 }
 
-#[test]
-fn a_recovery_time_objective_tag_must_be_whole_seconds_of_at_least_a_minute() {
-    let tags = |value: &str| BTreeMap::from([(RTO_TAG.to_owned(), value.to_owned())]);
-    assert_eq!(rto_from_tags(&tags("300")), Some(300));
-    assert_eq!(rto_from_tags(&tags(" 120 ")), Some(120));
-    for bad in ["30", "5m", "", "-1", "1e3"] {
-        assert_eq!(rto_from_tags(&tags(bad)), None, "{bad}");
+// ---- dependency holds: a group whose database heals is held ---------------------------
+
+fn web_group(depends_on: Option<&str>) -> ScalingGroup {
+    let mut g = group([]);
+    if let Some(db) = depends_on {
+        g.tags.insert("rebound:depends-on".into(), db.into());
     }
-    assert_eq!(rto_from_tags(&BTreeMap::new()), None);
+    g
+}
+
+fn orders_db() -> crate::ids::DbInstanceId {
+    crate::ids::DbInstanceId::parse("orders-db").unwrap()
+}
+
+#[test]
+fn a_group_whose_database_has_an_open_incident_is_held_with_that_incident() {
+    let deps = [(
+        orders_db(),
+        DependencyState {
+            open_incident: Some(IncidentId::parse("inc-db-1").unwrap()),
+            ..Default::default()
+        },
+    )];
+    let hold =
+        policy::dependency_hold(&web_group(Some("orders-db")), &deps, &config(), now()).unwrap();
+    assert_eq!(hold.guard, "dependency-held");
+    assert!(hold.suppresses());
+    assert!(hold.to_string().contains("inc-db-1"), "{hold}");
+}
+
+#[test]
+fn a_group_stays_held_for_the_settle_time_after_its_database_recovered() {
+    let state = |minutes: i64| {
+        [(
+            orders_db(),
+            DependencyState {
+                last_incident: Some(IncidentId::parse("inc-db-1").unwrap()),
+                last_recovered_at: Some(minutes_ago(minutes)),
+                ..Default::default()
+            },
+        )]
+    };
+    let group = web_group(Some("orders-db"));
+    assert!(policy::dependency_hold(&group, &state(4), &config(), now()).is_some());
+    assert!(policy::dependency_hold(&group, &state(6), &config(), now()).is_none());
+}
+
+#[test]
+fn a_group_without_a_dependency_or_with_a_healthy_one_is_not_held() {
+    let deps = [(orders_db(), DependencyState::default())];
+    let hold = |group: &ScalingGroup| policy::dependency_hold(group, &deps, &config(), now());
+    assert!(hold(&web_group(None)).is_none());
+    assert!(hold(&web_group(Some("orders-db"))).is_none());
+    assert!(hold(&web_group(Some("bad--id"))).is_none());
+}
+
+#[test]
+fn held_refusals_suppress_rather_than_hold_or_escalate() {
+    let held = refusals::dependency_held("web", "orders-db", "inc-db-1", "has an open incident");
+    let decision = Decision::from_guards(vec![], vec![held.clone()], "1 of 4".into());
+    assert_eq!(decision.verdict, Verdict::Suppress);
+    let with_escalation = Decision::from_guards(
+        vec![],
+        vec![held, crate::policy::budget_exhausted(1)],
+        "1 of 4".into(),
+    );
+    assert_eq!(with_escalation.verdict, Verdict::Escalate);
 }

@@ -8,21 +8,25 @@ use serde_json::{json, Value};
 
 use chrono::Duration as Minutes;
 
+use std::time::SystemTime;
+
+use super::observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState};
 use super::*;
-use crate::config::{Mode, PolicyConfig};
-use crate::domain::{
-    account_scope, ActionKind, GroupInstance, IncidentState, Ledger, LedgerEntry, ScalingGroup,
-    TargetHealth, TargetState,
-};
+use crate::config::{Mode, Settings};
+use crate::domain::{account_scope, IncidentState, Ledger, LedgerEntry, Verdict};
 use crate::fakes::{FakeFleet, MemoryStore};
 use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId};
-use crate::policy::Verdict;
+use crate::ports::IncidentStore;
+use crate::shell::{invocation_deadline, Report, ReportStatus};
+use crate::workflow::{Tally, Workflow};
 
 /// The target group the sample events in `events/target-health/` name.
 const SAMPLE_TG: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rebound-demo-web/73e2d6bc24d8a067";
 
-type Handler = TargetHealthHandler<FakeFleet, FakeFleet, FakeFleet, MemoryStore>;
+type Handler = crate::fakes::TargetHealthFunction;
+
+use crate::fakes::target_health as handler;
 
 struct World {
     fleet: FakeFleet,
@@ -93,7 +97,7 @@ fn web_group(managed: bool) -> ScalingGroup {
 }
 
 /// A four-instance group behind the sample target group, `unhealthy` of them failing.
-fn world_with(unhealthy: u32, managed: bool, policy: PolicyConfig) -> World {
+fn world_with(unhealthy: u32, managed: bool, policy: Policy) -> World {
     let fleet = FakeFleet::default();
     let store = MemoryStore::default();
     fleet.set_targets(
@@ -112,13 +116,7 @@ fn world_with(unhealthy: u32, managed: bool, policy: PolicyConfig) -> World {
             .collect(),
     );
     fleet.add_group(web_group(managed));
-    let handler = TargetHealthHandler::new(
-        fleet.clone(),
-        fleet.clone(),
-        fleet.clone(),
-        store.clone(),
-        policy,
-    );
+    let handler = handler(&fleet, &store, policy);
     World {
         fleet,
         store,
@@ -127,7 +125,7 @@ fn world_with(unhealthy: u32, managed: bool, policy: PolicyConfig) -> World {
 }
 
 fn web_scope() -> ResourceRef {
-    ResourceRef::auto_scaling_group(&AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap())
+    auto_scaling_group(&AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap())
 }
 
 fn ledger_entry(n: u32, at: DateTime<Utc>) -> LedgerEntry {
@@ -135,19 +133,13 @@ fn ledger_entry(n: u32, at: DateTime<Utc>) -> LedgerEntry {
         at,
         target: iid(n).to_string(),
         incident: IncidentId::parse("inc-earlier").unwrap(),
-        launch_template: None,
+        configuration: None,
     }
 }
 
 /// The same handler and fakes, with the clock moved `minutes` ahead.
-fn later(w: &World, minutes: i64, policy: PolicyConfig) -> Handler {
-    let mut handler = TargetHealthHandler::new(
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.store.clone(),
-        policy,
-    );
+fn later(w: &World, minutes: i64, policy: Policy) -> Handler {
+    let mut handler = handler(&w.fleet, &w.store, policy);
     handler.clock = match minutes {
         11 => || Utc::now() + Minutes::minutes(11),
         16 => || Utc::now() + Minutes::minutes(16),
@@ -157,10 +149,13 @@ fn later(w: &World, minutes: i64, policy: PolicyConfig) -> Handler {
     handler
 }
 
-fn enforce() -> PolicyConfig {
-    PolicyConfig {
-        mode: Mode::Enforce,
-        ..PolicyConfig::default()
+fn enforce() -> Policy {
+    Policy {
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+        ..Policy::default()
     }
 }
 
@@ -200,7 +195,7 @@ async fn an_alarm_on_one_failing_instance_replaces_exactly_that_instance() {
     assert_eq!(
         w.fleet.replaced(),
         vec![(
-            ActionKind::SetInstanceHealth,
+            SET_INSTANCE_HEALTH,
             AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap(),
             iid(1)
         )]
@@ -213,7 +208,10 @@ async fn an_alarm_on_one_failing_instance_replaces_exactly_that_instance() {
     assert_eq!(incident.actions.len(), 1);
     assert_eq!(incident.actions[0].outcome, ActionOutcome::Succeeded);
     assert!(!incident.actions[0].dry_run);
-    assert_eq!(incident.evidence.targets.len(), 4);
+    assert_eq!(
+        incident.evidence.read::<Evidence>().unwrap().targets.len(),
+        4
+    );
     assert_eq!(report.checks[0].actions.len(), 1);
     assert_eq!(report.checks[0].verdict, Verdict::Remediate);
 }
@@ -230,13 +228,13 @@ async fn the_configured_replacement_method_is_used() {
     let w = world_with(
         1,
         true,
-        PolicyConfig {
-            replacement: ActionKind::TerminateInstance,
+        Policy {
+            replacement: TERMINATE_INSTANCE,
             ..enforce()
         },
     );
     deliver(&w, "alarm-state-change.json").await;
-    assert_eq!(w.fleet.replaced()[0].0, ActionKind::TerminateInstance);
+    assert_eq!(w.fleet.replaced()[0].0, TERMINATE_INSTANCE);
 }
 
 #[tokio::test]
@@ -320,9 +318,12 @@ async fn dry_run_records_what_it_would_do_and_calls_nothing() {
     let w = world_with(
         1,
         true,
-        PolicyConfig {
-            mode: Mode::DryRun,
-            ..PolicyConfig::default()
+        Policy {
+            settings: Settings {
+                mode: Mode::DryRun,
+                ..Settings::default()
+            },
+            ..Policy::default()
         },
     );
     for _ in 0..3 {
@@ -341,8 +342,11 @@ async fn past_the_hourly_budget_the_action_is_refused_and_escalated() {
     let w = world_with(
         1,
         true,
-        PolicyConfig {
-            action_budget_per_hour: 0,
+        Policy {
+            settings: Settings {
+                action_budget_per_hour: 0,
+                ..enforce().settings
+            },
             ..enforce()
         },
     );
@@ -439,8 +443,11 @@ async fn the_sweep_settles_an_action_left_pending_by_a_crash() {
     let w = world_with(
         1,
         true,
-        PolicyConfig {
-            pending_action_timeout: std::time::Duration::from_secs(1),
+        Policy {
+            settings: Settings {
+                pending_action_timeout: std::time::Duration::from_secs(1),
+                ..enforce().settings
+            },
             ..enforce()
         },
     );
@@ -450,13 +457,7 @@ async fn the_sweep_settles_an_action_left_pending_by_a_crash() {
         w.handler.handle(event("alarm-state-change.json")),
     )
     .await;
-    let mut handler = TargetHealthHandler::new(
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.store.clone(),
-        w.handler.policy().clone(),
-    );
+    let mut handler = handler(&w.fleet, &w.store, w.handler.kind.policy.clone());
     handler.clock = || Utc::now() + chrono::Duration::minutes(5);
     handler.handle(event("scheduled-sweep.json")).await.unwrap();
     let incident = &w.store.incidents()[0];
@@ -534,9 +535,12 @@ async fn a_healthy_target_group_costs_one_describe_and_opens_nothing() {
 
 #[tokio::test]
 async fn an_incident_left_open_by_dry_run_gets_the_real_replacement_once_enforce_is_on() {
-    let dry = PolicyConfig {
-        mode: Mode::DryRun,
-        ..PolicyConfig::default()
+    let dry = Policy {
+        settings: Settings {
+            mode: Mode::DryRun,
+            ..Settings::default()
+        },
+        ..Policy::default()
     };
     let w = world_with(1, true, dry);
     deliver(&w, "alarm-state-change.json").await;
@@ -587,11 +591,7 @@ async fn an_incident_resolved_by_another_writer_meanwhile_still_gets_the_outcome
     let w = world(1);
     let store = w.store.clone();
     w.fleet.on_next_replace(move || {
-        let mut resolved = store.incidents()[0].clone();
-        resolved
-            .transition(Utc::now(), IncidentState::Resolved, "resolved elsewhere")
-            .unwrap();
-        store.overwrite(&resolved);
+        store.resolve_elsewhere(&store.incidents()[0].id);
     });
     deliver(&w, "alarm-state-change.json").await;
     let incident = &w.store.incidents()[0];
@@ -629,7 +629,7 @@ async fn a_group_behind_two_target_groups_whose_alarms_fire_together_is_replaced
         })
         .collect();
     w.fleet.set_targets(&second_tg(), both);
-    let config = PolicyConfig {
+    let config = Policy {
         cooldown: std::time::Duration::ZERO,
         ..enforce()
     };
@@ -729,7 +729,7 @@ async fn a_sweep_near_its_deadline_leaves_the_rest_to_the_next_sweep() {
         .handle_until(event("scheduled-sweep.json"), Some(SystemTime::now()))
         .await
         .unwrap();
-    assert_eq!(report.deferred, vec![tg()]);
+    assert_eq!(report.deferred, vec![target_group(&tg())]);
     assert!(report.checks.is_empty());
     assert!(w.fleet.replaced().is_empty());
 }
@@ -853,7 +853,6 @@ fn workflow_of(
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
-        policy: &w.handler.kind.policy,
         clock: Utc::now,
     }
 }
@@ -865,7 +864,8 @@ async fn a_sweep_listing_that_missed_an_open_incident_still_converges_on_it() {
     // The index has not caught up: the sweep believes nothing is open.
     workflow_of(&w)
         .reconcile_from(
-            &ResourceRef::target_group(&tg()),
+            &target_group(&tg()),
+            &Cue::Look,
             None,
             "sweep",
             &Tally::default(),
@@ -881,23 +881,20 @@ async fn a_stale_incident_from_the_listing_is_never_written_over() {
     let w = world(1);
     deliver(&w, "alarm-state-change.json").await;
     let stale = w.store.incidents()[0].clone();
-    let mut resolved = stale.clone();
-    resolved
-        .transition(Utc::now(), IncidentState::Resolved, "resolved elsewhere")
-        .unwrap();
-    w.store.overwrite(&resolved);
-    let stored = w.store.load(&resolved.id).await.unwrap().unwrap();
+    w.store.resolve_elsewhere(&stale.id);
+    let stored = w.store.load(&stale.id).await.unwrap().unwrap();
 
     workflow_of(&w)
         .reconcile_from(
-            &ResourceRef::target_group(&tg()),
-            Some(stale),
+            &target_group(&tg()),
+            &Cue::Look,
+            Some(stale.clone()),
             "sweep",
             &Tally::default(),
         )
         .await
         .unwrap();
-    assert_eq!(w.store.load(&resolved.id).await.unwrap().unwrap(), stored);
+    assert_eq!(w.store.load(&stale.id).await.unwrap().unwrap(), stored);
     assert_eq!(w.fleet.replaced().len(), 1, "no second replacement");
 }
 
@@ -922,7 +919,7 @@ async fn a_standby_instance_and_a_scale_out_do_not_hold_back_healing() {
 /// real rds-health handler opens on the same store: an alarm, a failover RDS is still
 /// carrying out.
 async fn world_with_sick_database() -> (World, crate::fakes::FakeDatabases) {
-    use crate::domain::DbInstance;
+    use crate::kinds::database::observation::DbInstance;
     let w = world(1);
     w.fleet.update_group("rebound-demo-web-asg", |g| {
         g.tags
@@ -935,7 +932,13 @@ async fn world_with_sick_database() -> (World, crate::fakes::FakeDatabases) {
         multi_az: true,
         primary_az: Some("us-east-1a".into()),
         standby_az: Some("us-east-1b".into()),
-        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        tags: BTreeMap::from([
+            ("rebound:managed".to_owned(), "true".to_owned()),
+            (
+                crate::kinds::database::observation::FAILOVER_ALARMS_TAG.to_owned(),
+                "rebound-demo-db-read-latency".to_owned(),
+            ),
+        ]),
         cluster: None,
     });
     rds.failover_does_nothing();
@@ -952,21 +955,17 @@ async fn world_with_sick_database() -> (World, crate::fakes::FakeDatabases) {
     (w, rds)
 }
 
+/// rds-health on the same store: the database's side of a dependency hold.
 fn rds_handler(
     w: &World,
     rds: &crate::fakes::FakeDatabases,
     clock: fn() -> DateTime<Utc>,
-) -> crate::handlers::rds_health::RdsHealthHandler<
-    crate::fakes::FakeDatabases,
-    crate::fakes::FakeDatabases,
-    MemoryStore,
-> {
-    let mut handler = crate::handlers::rds_health::RdsHealthHandler::new(
-        rds.clone(),
-        rds.clone(),
-        w.store.clone(),
-        enforce(),
-    );
+) -> crate::fakes::RdsHealthFunction {
+    let policy = crate::kinds::database::Policy {
+        settings: enforce().settings,
+        ..crate::kinds::database::Policy::default()
+    };
+    let mut handler = crate::fakes::rds_health(rds, &w.store, policy);
     handler.clock = clock;
     handler
 }
@@ -975,7 +974,7 @@ fn alb_incident(w: &World) -> crate::domain::Incident {
     w.store
         .incidents()
         .into_iter()
-        .find(|i| i.resource.kind == ResourceKind::TargetGroup)
+        .find(|i| i.resource.kind == TARGET_GROUP)
         .expect("an ALB incident")
 }
 
@@ -986,7 +985,7 @@ async fn while_the_database_a_group_depends_on_has_an_open_incident_its_instance
         .store
         .incidents()
         .into_iter()
-        .find(|i| i.resource.kind == ResourceKind::DbInstance)
+        .find(|i| i.resource.kind == crate::kinds::database::DB_INSTANCE)
         .unwrap();
     let report = deliver(&w, "alarm-state-change.json").await;
     assert!(w.fleet.replaced().is_empty());
@@ -1020,13 +1019,7 @@ async fn the_hold_lasts_the_settle_time_after_the_database_recovers_then_the_swe
     assert!(w.fleet.replaced().is_empty());
     assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
     // Past it, the sweep re-evaluates: the instance is still failing, so it is replaced.
-    let mut after_settle = TargetHealthHandler::new(
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.fleet.clone(),
-        w.store.clone(),
-        enforce(),
-    );
+    let mut after_settle = handler(&w.fleet, &w.store, enforce());
     after_settle.clock = || Utc::now() + Minutes::minutes(6);
     after_settle
         .handle(event("scheduled-sweep.json"))
@@ -1072,7 +1065,7 @@ async fn replacements_looping_on_one_launch_template_stop_with_an_escalation() {
     let w = world(1);
     let now = Utc::now();
     let earlier = |n: u32, minutes: i64| LedgerEntry {
-        launch_template: Some("lt-0abc version 7".into()),
+        configuration: Some("lt-0abc version 7".into()),
         ..ledger_entry(n, now - Minutes::minutes(minutes))
     };
     w.store.set_ledger(
@@ -1235,7 +1228,7 @@ async fn an_incident_closed_because_its_target_group_is_gone_reports_no_time_to_
 #[tokio::test]
 async fn a_sweep_that_resolves_two_incidents_reports_both_times_to_recover() {
     let w = world(1);
-    let config = PolicyConfig {
+    let config = Policy {
         cooldown: std::time::Duration::ZERO,
         ..enforce()
     };
@@ -1354,7 +1347,7 @@ async fn a_sweep_that_checked_nothing_is_no_heartbeat() {
 async fn an_incident_opened_on_a_resource_a_drill_marked_is_the_drills_and_an_expired_mark_marks_nothing(
 ) {
     let w = world(1);
-    let resource = ResourceRef::target_group(&tg());
+    let resource = target_group(&tg());
     w.store.mark_drill(
         &resource,
         crate::domain::DrillMark {

@@ -9,9 +9,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{label, limits, Caps, EvidenceSummary, Facts};
+use super::{limits, Caps, Facts};
 use crate::domain::IncidentState;
 use crate::error::bounded;
+use crate::kinds;
+use crate::view::Digest;
 
 /// Kept well inside what Chatbot and the chat clients show (a Slack text block holds
 /// 3,000 characters): a card is read at a glance, the e-mail carries the rest.
@@ -45,18 +47,13 @@ fn card_text(text: &str, max: usize) -> String {
     escape(&bounded(limits::one_line(text), max))
 }
 
-pub(super) fn card(
-    facts: &Facts<'_>,
-    evidence: &EvidenceSummary<'_>,
-    subject: &str,
-    caps: &Caps,
-) -> String {
+pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Caps) -> String {
     let incident = facts.incident;
     let detail = caps.detail_chars.min(200);
     let mut description = format!("*Why:* {}\n", card_text(facts.reason, detail));
     description.push_str(&format!(
         "*Resource:* {} `{}`\n",
-        label(facts.kind),
+        kinds::label(facts.kind),
         card_text(&incident.resource.id, 300)
     ));
     let recovery = match (incident.resolved_at, incident.time_to_recover_s) {
@@ -69,8 +66,8 @@ pub(super) fn card(
         incident.id,
         super::when(incident.opened_at)
     ));
-    if evidence.total > 0 {
-        let counts = evidence
+    if let Some(census) = digest.census.as_ref().filter(|c| c.total > 0) {
+        let counts = census
             .counts
             .iter()
             .take(CARD_REASON_COUNTS)
@@ -78,8 +75,10 @@ pub(super) fn card(
             .collect::<Vec<_>>()
             .join(" · ");
         description.push_str(&format!(
-            "*Evidence:* {} of {} targets not healthy ({counts})\n",
-            evidence.not_healthy_total, evidence.total
+            "*Evidence:* {} of {} {} ({counts})\n",
+            census.listed_total,
+            census.counted(),
+            census.listed_heading.to_lowercase()
         ));
     }
     let (actions, note) = facts.what_rebound_did(CARD_ACTIONS, detail, false);
@@ -109,12 +108,11 @@ pub(super) fn card(
 
     let mut related = vec![incident.resource.id.clone()];
     related.extend(
-        incident
-            .evidence
-            .auto_scaling_groups
+        digest
+            .related
             .iter()
             .take(MAX_RELATED_RESOURCES - 1)
-            .cloned(),
+            .map(|r| r.id.clone()),
     );
     // Chatbot shows the context as text: strings only, and nothing for what is unknown.
     let mut context = Map::new();

@@ -4,10 +4,70 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
-use crate::aws::message_by_protocol;
-use crate::domain::{ActionKind, ActionOutcome, Evidence, ResourceKind, ResourceRef};
-use crate::handlers::notifier::limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
+use crate::domain::{
+    ActionOutcome, Evidence, IllegalTransition, IncidentRecord, Opening, ResourceRef, TimelineEntry,
+};
 use crate::ids::InstanceId;
+use crate::kinds::database::{self, observation::DatabaseEvidence};
+use crate::kinds::target_group::observation::{TargetHealth, TargetState};
+use crate::kinds::target_group::{self, SET_INSTANCE_HEALTH};
+use crate::notifier::limits::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
+
+/// The message for an incident stored as this record.
+fn notification_for(record: &IncidentRecord, previous: Option<IncidentState>) -> Notification {
+    super::notification_for(&Incident::from_record(record.clone()), previous)
+}
+
+fn notification_at(
+    record: &IncidentRecord,
+    previous: Option<IncidentState>,
+    home: Option<&Location>,
+) -> Notification {
+    super::notification_at(&Incident::from_record(record.clone()), previous, home)
+}
+
+/// Records shaped as earlier writers left them.
+trait Stored {
+    fn note(&mut self, at: chrono::DateTime<Utc>, event: &str, detail: impl Into<String>);
+    fn transition(
+        &mut self,
+        at: chrono::DateTime<Utc>,
+        to: IncidentState,
+        why: &str,
+    ) -> Result<(), IllegalTransition>;
+}
+
+impl Stored for IncidentRecord {
+    fn note(&mut self, at: chrono::DateTime<Utc>, event: &str, detail: impl Into<String>) {
+        self.timeline.push(TimelineEntry {
+            at,
+            event: event.into(),
+            detail: detail.into(),
+        });
+        self.updated_at = at;
+    }
+
+    fn transition(
+        &mut self,
+        at: chrono::DateTime<Utc>,
+        to: IncidentState,
+        why: &str,
+    ) -> Result<(), IllegalTransition> {
+        if !self.state.can_move_to(to) {
+            return Err(IllegalTransition {
+                from: self.state,
+                to,
+            });
+        }
+        self.note(at, to.as_str(), why);
+        self.state = to;
+        if to == IncidentState::Resolved {
+            self.resolved_at = Some(at);
+            self.time_to_recover_s = Some((at - self.opened_at).num_seconds());
+        }
+        Ok(())
+    }
+}
 
 const TG: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
@@ -24,15 +84,9 @@ fn target(n: usize, state: TargetState, reason: Option<&str>) -> TargetHealth {
 
 fn action(n: usize, outcome: ActionOutcome, detail: Option<&str>) -> Action {
     Action {
-        kind: ActionKind::SetInstanceHealth,
-        target: ResourceRef {
-            kind: ResourceKind::Instance,
-            id: format!("i-{n:017x}"),
-        },
-        scope: ResourceRef {
-            kind: ResourceKind::AutoScalingGroup,
-            id: "web-asg".into(),
-        },
+        kind: SET_INSTANCE_HEALTH,
+        target: ResourceRef::new(target_group::INSTANCE, format!("i-{n:017x}")),
+        scope: ResourceRef::new(target_group::AUTO_SCALING_GROUP, "web-asg"),
         requested_at: Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap()
             + Duration::seconds(n as i64),
         outcome,
@@ -40,25 +94,26 @@ fn action(n: usize, outcome: ActionOutcome, detail: Option<&str>) -> Action {
         detail: detail.map(str::to_owned),
         completed_at: None,
         writer: None,
-        launch_template: None,
+        configuration: None,
     }
 }
 
-fn incident(targets: Vec<TargetHealth>, summary: &str) -> Incident {
-    Incident::open(
-        ResourceRef {
-            kind: ResourceKind::TargetGroup,
-            id: TG.into(),
+fn incident(targets: Vec<TargetHealth>, summary: &str) -> IncidentRecord {
+    let opened = Incident::open(
+        Opening {
+            resource: ResourceRef::new(target_group::TARGET_GROUP, TG),
+            trigger: "alarm:web-unhealthy-hosts".into(),
+            evidence: Evidence::of(&target_group::Evidence {
+                targets,
+                auto_scaling_groups: vec!["web-asg".into()],
+            }),
+            summary: summary.into(),
+            rto_s: None,
+            drill: None,
         },
-        "alarm:web-unhealthy-hosts",
-        Evidence {
-            targets,
-            auto_scaling_groups: vec!["web-asg".into()],
-            database: None,
-        },
-        summary,
         Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
-    )
+    );
+    IncidentRecord::clone(&opened)
 }
 
 /// Every byte SNS counts for the subject and the attributes: each one's name, type and
@@ -79,7 +134,7 @@ fn envelope_bytes(notification: &Notification) -> usize {
 /// Every byte SNS counts on the notifications topic: the per-protocol message as the
 /// adapter sends it, the subject and the attributes.
 fn sns_bytes(notification: &Notification) -> usize {
-    message_by_protocol(notification).len() + envelope_bytes(notification)
+    notification.message_by_protocol().len() + envelope_bytes(notification)
 }
 
 /// Every byte SNS counts on the chat topic: the custom notification, whole.
@@ -97,7 +152,7 @@ fn body(notification: &Notification) -> Value {
 
 /// 20,000 targets (a fifth of them failing), 5,000 timeline entries of 2,000 characters
 /// with line breaks, 300 actions with long error details.
-fn huge_incident() -> Incident {
+fn huge_incident() -> IncidentRecord {
     let targets = (0..20_000)
         .map(|n| match n % 5 {
             0 => target(n, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
@@ -316,7 +371,7 @@ fn an_action_reads_as_kind_instance_group_outcome_and_detail() {
 
 // What people read: the e-mail's sections, the JSON body's additions, the chat card.
 
-fn escalated_incident() -> Incident {
+fn escalated_incident() -> IncidentRecord {
     let mut incident = incident(
         vec![
             target(1, TargetState::Unhealthy, Some("Target.FailedHealthChecks")),
@@ -422,10 +477,7 @@ fn a_new_incident_with_no_action_says_rebound_did_nothing_yet() {
 #[test]
 fn a_resource_named_without_an_arn_links_to_the_console_of_the_home_region() {
     let mut incident = incident(Vec::new(), "opened");
-    incident.resource = ResourceRef {
-        kind: ResourceKind::AutoScalingGroup,
-        id: "web-asg".into(),
-    };
+    incident.resource = ResourceRef::new(target_group::AUTO_SCALING_GROUP, "web-asg");
     let home = Location::of_arn("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x").unwrap();
     let linked = notification_at(&incident, None, Some(&home));
     assert!(linked.text.contains(
@@ -459,10 +511,7 @@ fn the_json_body_keeps_every_field_of_its_schema_and_adds_what_people_read() {
     );
     assert_eq!(
         body["next_steps"],
-        json!(super::guidance::next_steps(
-            "target-group",
-            IncidentState::Escalated
-        ))
+        json!(crate::kinds::view_of("target-group").next_steps(IncidentState::Escalated))
     );
     assert_eq!(
         body["console_url"],
@@ -495,10 +544,7 @@ fn the_chat_card_follows_the_chatbot_custom_notification_schema() {
     assert!(description.contains(&format!("<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#TargetGroup:targetGroupArn={TG}|Target group>")), "{description}");
     assert_eq!(
         content["nextSteps"],
-        json!(super::guidance::next_steps(
-            "target-group",
-            IncidentState::Escalated
-        ))
+        json!(crate::kinds::view_of("target-group").next_steps(IncidentState::Escalated))
     );
     assert_eq!(
         content["keywords"],
@@ -556,7 +602,7 @@ fn free_text_cannot_forge_links_or_markup_in_the_chat_card() {
 
 #[test]
 fn a_database_incident_reads_as_the_database_with_its_zones_before_and_after_the_failover() {
-    use crate::domain::{DatabaseEvidence, Placement};
+    use crate::kinds::database::observation::Placement;
     let placement = |primary: &str, standby: &str| Placement {
         status: "available".into(),
         multi_az: true,
@@ -568,19 +614,20 @@ fn a_database_incident_reads_as_the_database_with_its_zones_before_and_after_the
     let mut database = DatabaseEvidence::new(placement("us-east-1a", "us-east-1b"));
     database.before_failover = Some(placement("us-east-1a", "us-east-1b"));
     database.after_failover = Some(placement("us-east-1b", "us-east-1a"));
-    let mut incident = Incident::open(
-        ResourceRef {
-            kind: ResourceKind::DbInstance,
-            id: "orders-db".into(),
+    let opened = Incident::open(
+        Opening {
+            resource: ResourceRef::new(database::DB_INSTANCE, "orders-db"),
+            trigger: "alarm:orders-db-read-latency".into(),
+            evidence: Evidence::of(&database::Evidence {
+                database: Some(database),
+            }),
+            summary: "orders-db is available, Multi-AZ".into(),
+            rto_s: None,
+            drill: None,
         },
-        "alarm:orders-db-read-latency",
-        Evidence {
-            database: Some(database),
-            ..Evidence::default()
-        },
-        "orders-db is available, Multi-AZ",
         Utc.with_ymd_and_hms(2026, 11, 26, 10, 15, 0).unwrap(),
     );
+    let mut incident = IncidentRecord::clone(&opened);
     incident.state = IncidentState::Resolved;
     let message = notification_for(&incident, Some(IncidentState::Remediating));
     assert!(

@@ -1,0 +1,95 @@
+//! What a kind of resource supplies. The function shell ([`crate::shell`]) and the
+//! incident workflow ([`crate::workflow`]) are written once; a kind (target groups, DB
+//! instances, …) brings only what differs: how to list and observe its resources, the
+//! pure decision with every guard, its evidence, and how to act. Neither the shell nor
+//! the workflow ever asks which kind it runs.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::domain::{
+    Action, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
+};
+use crate::error::Error;
+use crate::policy::History;
+
+pub trait Kind: Send + Sync {
+    /// What a delivery said about one resource beyond "look at it" (an alarm's state,
+    /// an RDS event): an input to the pure decision next to the observed state, never
+    /// state kept in evidence. `Default` is what the sweep says: nothing.
+    type Cue: Clone + Default + Debug + Send + Sync;
+
+    /// Everything the decision needs to know about one resource.
+    type Observed: Send + Sync;
+
+    /// What an incident of this kind keeps as evidence (stored as a JSON object).
+    type Evidence: Serialize + DeserializeOwned + Send;
+
+    /// The type of the resources whose incidents this kind keeps.
+    fn resource_type(&self) -> ResourceType;
+
+    /// The settings the workflow and the shell run with.
+    fn settings(&self) -> &Settings;
+
+    /// The resources the sweep looks at besides those with an open incident (which the
+    /// shell adds): the managed ones.
+    fn sweep_list(&self) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send;
+
+    /// Reads the resource's real state; `None` when it no longer exists. The open
+    /// incident, if any, says what else to look at (e.g. the groups it acted through),
+    /// and the cue what the decision may need.
+    fn observe(
+        &self,
+        resource: &ResourceRef,
+        cue: &Self::Cue,
+        incident: Option<&Incident>,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+
+    /// The scopes whose ledgers a decision to act needs; empty when no action is
+    /// possible, which saves reading them.
+    fn scopes(&self, observed: &Self::Observed) -> Vec<ResourceRef>;
+
+    /// The pure decision: every guard, the budget included.
+    fn decide(
+        &self,
+        observed: &Self::Observed,
+        cue: &Self::Cue,
+        history: History<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision;
+
+    /// The incident's evidence after this check: `kept` is what the open incident holds
+    /// (`None` for a new incident).
+    fn evidence(
+        &self,
+        observed: &Self::Observed,
+        cue: &Self::Cue,
+        decision: &Decision,
+        kept: Option<Self::Evidence>,
+        now: DateTime<Utc>,
+    ) -> Self::Evidence;
+
+    /// How to settle a write-ahead action whose outcome was never recorded, once it is
+    /// overdue (`None` before).
+    fn settle(
+        &self,
+        action: &Action,
+        observed: &Self::Observed,
+        now: DateTime<Utc>,
+    ) -> Option<(ActionOutcome, String)>;
+
+    /// Makes the call. `Ok(Some(detail))` when it turned out to be done already.
+    fn act(&self, action: &Action) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
+    /// One line for the timeline: "replace i-0abc in web".
+    fn describe(&self, action: &PlannedAction) -> String;
+
+    /// The recovery-time objective, in seconds, a new incident on this resource is held
+    /// to: the resource's `rebound:rto-seconds` tag, or the kind's default.
+    fn recovery_objective(&self, observed: &Self::Observed) -> Option<u64>;
+}

@@ -1,0 +1,362 @@
+//! DB instances (`rds-health`): an RDS event, an `AWS/RDS` alarm or the schedule says
+//! which DB instances to look at; each is observed (its cluster, RDS's events, the
+//! alarms it designates for a failover), decided on with every guard ([`policy`]), and a
+//! sick Multi-AZ primary is failed over to its standby.
+//!
+//! - [`observation`]: the instance, its cluster, events, alarms and evidence;
+//! - [`events`]: what each RDS event means (one table);
+//! - [`policy`] and [`refusals`]: the decision and its guards;
+//! - [`ports`]: what the kind needs from AWS;
+//! - [`trigger`]: the events rds-health answers;
+//! - [`view`]: how its incidents read.
+
+pub mod events;
+pub mod observation;
+pub mod policy;
+pub mod ports;
+pub mod refusals;
+pub mod trigger;
+pub mod view;
+
+#[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use self::observation::{AlarmState, DatabaseEvidence, DbCluster, DbInstance, RdsEvent};
+use self::policy::{failover_requested, Cue, Observation};
+use self::ports::{AlarmStates, DatabaseFailover, Databases, FailedOver};
+use crate::config::{ConfigError, Env, Settings, Variable};
+use crate::domain::{
+    Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef,
+    ResourceType, Verdict,
+};
+use crate::error::Error;
+use crate::ids::{DbClusterId, DbInstanceId};
+use crate::kind::Kind;
+use crate::policy::{rto_from_tags, History};
+
+/// The function that watches DB instances.
+pub const FUNCTION: &str = "rds-health";
+
+/// An RDS DB instance: what rds-health watches, and the scope of a failover's cooldown.
+pub const DB_INSTANCE: ResourceType = ResourceType::named("db-instance");
+/// An Aurora or Multi-AZ DB cluster: what FailoverDBCluster acts on.
+pub const DB_CLUSTER: ResourceType = ResourceType::named("db-cluster");
+
+/// `RebootDBInstance(ForceFailover=true)`: the Multi-AZ standby becomes the primary.
+pub const REBOOT_WITH_FAILOVER: ActionKind = ActionKind::named("reboot-with-failover");
+/// `FailoverDBCluster`: a reader of an Aurora or Multi-AZ DB cluster becomes the writer.
+pub const FAILOVER_DB_CLUSTER: ActionKind = ActionKind::named("failover-db-cluster");
+
+pub fn db_instance(id: &DbInstanceId) -> ResourceRef {
+    ResourceRef::new(DB_INSTANCE, id.as_str())
+}
+
+pub fn db_cluster(id: &DbClusterId) -> ResourceRef {
+    ResourceRef::new(DB_CLUSTER, id.as_str())
+}
+
+/// The shortest window of RDS events read back (DescribeEvents counts in minutes).
+const MIN_EVENT_WINDOW: Duration = Duration::from_secs(60);
+
+pub const RDS_COOLDOWN_SECONDS: Variable = Variable::seconds(
+    "RDS_COOLDOWN_SECONDS",
+    1800,
+    0,
+    86_400,
+    "Between two failovers of one DB instance (or cluster); RDS's own failover events within it count too.",
+);
+pub const DATABASE_RTO_SECONDS: Variable = Variable::seconds(
+    "DATABASE_RTO_SECONDS",
+    900,
+    60,
+    604_800,
+    "A database incident's recovery objective, unless its rebound:rto-seconds says otherwise.",
+);
+
+/// The database policy's knobs, with the settings every kind shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub settings: Settings,
+    /// Between two failovers of one DB instance (or cluster), and how far back RDS's own
+    /// failover events count against a new one.
+    pub cooldown: Duration,
+    /// The recovery-time objective of a database's incident, from detection, unless the
+    /// instance's or cluster's `rebound:rto-seconds` tag says otherwise.
+    pub rto: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            settings: Settings::default(),
+            cooldown: Duration::from_secs(1800),
+            rto: Duration::from_secs(900),
+        }
+    }
+}
+
+impl Policy {
+    /// The kind's own variables (the shared ones are [`Settings::VARIABLES`]).
+    pub const VARIABLES: &'static [Variable] = &[RDS_COOLDOWN_SECONDS, DATABASE_RTO_SECONDS];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::read(env)?,
+            cooldown: env.duration(&RDS_COOLDOWN_SECONDS)?,
+            rto: env.duration(&DATABASE_RTO_SECONDS)?,
+        })
+    }
+}
+
+/// DB instances as a kind of watched resource: the ports, and the policy.
+pub struct DbInstances<D, F, A> {
+    pub databases: D,
+    pub failover: F,
+    pub alarms: A,
+    pub policy: Policy,
+}
+
+/// A DB instance as observed.
+#[derive(Debug, Clone)]
+pub struct ObservedDb {
+    pub instance: DbInstance,
+    pub cluster: Option<DbCluster>,
+    /// RDS events over the cooldown window, read when a failover may be decided.
+    pub events: Vec<RdsEvent>,
+    /// The designated failover alarms' states, read when they decide something.
+    pub alarms: Vec<AlarmState>,
+    /// What the open incident keeps.
+    pub kept: Option<DatabaseEvidence>,
+    /// A failover may be decided: what the guards need is worth reading.
+    may_fail_over: bool,
+}
+
+impl ObservedDb {
+    fn observation(&self) -> Observation<'_> {
+        Observation {
+            instance: &self.instance,
+            cluster: self.cluster.as_ref(),
+            events: &self.events,
+            alarms: &self.alarms,
+            kept: self.kept.as_ref(),
+        }
+    }
+
+    fn placement(&self, at: DateTime<Utc>) -> observation::Placement {
+        self.instance.placement(self.cluster.as_ref(), at)
+    }
+}
+
+/// What a database's incident keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseEvidence>,
+}
+
+fn kept_of(incident: &Incident) -> Option<DatabaseEvidence> {
+    incident.evidence.read::<Evidence>().ok()?.database
+}
+
+impl<D, F, A> Kind for DbInstances<D, F, A>
+where
+    D: Databases,
+    F: DatabaseFailover,
+    A: AlarmStates,
+{
+    type Cue = Cue;
+    type Observed = ObservedDb;
+    type Evidence = Evidence;
+
+    fn resource_type(&self) -> ResourceType {
+        DB_INSTANCE
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.policy.settings
+    }
+
+    async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
+        Ok(self
+            .databases
+            .managed_instances(&self.policy.settings.managed_tag_key)
+            .await?
+            .iter()
+            .map(|i| db_instance(&i.id))
+            .collect())
+    }
+
+    async fn observe(
+        &self,
+        resource: &ResourceRef,
+        cue: &Cue,
+        incident: Option<&Incident>,
+    ) -> Result<Option<ObservedDb>, Error> {
+        let id = DbInstanceId::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let Some(instance) = self.databases.db_instance(&id).await? else {
+            return Ok(None);
+        };
+        let cluster = match &instance.cluster {
+            Some(cluster) => self.databases.db_cluster(cluster).await?,
+            None => None,
+        };
+        let mut observed = ObservedDb {
+            instance,
+            cluster,
+            events: Vec::new(),
+            alarms: Vec::new(),
+            kept: incident.and_then(kept_of),
+            may_fail_over: false,
+        };
+        // The designated alarms' states decide whether an open incident still wants a
+        // failover (or recovered without one), and let the sweep catch an alarm whose
+        // delivery was lost; a delivery about one alarm with nothing open says enough.
+        let designated = observed.observation().designated();
+        if !designated.is_empty() && (incident.is_some() || matches!(cue, Cue::Look)) {
+            observed.alarms = self.alarms.alarm_states(&designated).await?;
+        }
+        let instance = &observed.instance;
+        let eligible = instance.cluster.is_some()
+            || (self.policy.settings.is_managed(&instance.tags)
+                && instance.multi_az
+                && instance.is_available());
+        // An incident whose failover is under way is verified, never failed over again
+        // (unless RDS accepted it and nothing happened: then the instance is available).
+        let asked = incident.is_some_and(failover_requested);
+        let wants = policy::wants_failover(observed.observation(), cue);
+        observed.may_fail_over = eligible && wants && (!asked || instance.is_available());
+        // RDS's own failover events (ours, or one it made by itself, delivered to us or
+        // not) count against a new failover: worth a call only when one may be decided.
+        if observed.may_fail_over {
+            let window = self.policy.cooldown.max(MIN_EVENT_WINDOW);
+            observed.events = self.databases.recent_events(&id, window).await?;
+        }
+        Ok(Some(observed))
+    }
+
+    fn scopes(&self, observed: &ObservedDb) -> Vec<ResourceRef> {
+        if !observed.may_fail_over {
+            return Vec::new();
+        }
+        let settings = &self.policy.settings;
+        match &observed.cluster {
+            Some(cluster) if settings.is_managed(&cluster.tags) => vec![db_cluster(&cluster.id)],
+            None if settings.is_managed(&observed.instance.tags) => {
+                vec![db_instance(&observed.instance.id)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn decide(
+        &self,
+        observed: &ObservedDb,
+        cue: &Cue,
+        history: History<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        policy::decide(observed.observation(), cue, history, &self.policy, now)
+    }
+
+    fn evidence(
+        &self,
+        observed: &ObservedDb,
+        cue: &Cue,
+        decision: &Decision,
+        kept: Option<Evidence>,
+        now: DateTime<Utc>,
+    ) -> Evidence {
+        let placement = observed.placement(now);
+        let mut database = kept
+            .and_then(|e| e.database)
+            .unwrap_or_else(|| DatabaseEvidence::new(placement.clone()));
+        for event in cue.event().into_iter().chain(&observed.events) {
+            database.record_event(event);
+        }
+        if let Cue::Alarm(alarm) = cue {
+            database.record_alarm(alarm);
+        }
+        for alarm in &observed.alarms {
+            database.record_alarm(alarm);
+        }
+        match decision.verdict {
+            // Where primary and standby are as the failover starts: what recovery is
+            // verified against.
+            Verdict::Remediate => database.before_failover = Some(placement),
+            Verdict::Underway if database.before_failover.is_none() => {
+                database.before_failover = Some(placement)
+            }
+            Verdict::Resolve if database.before_failover.is_some() => {
+                database.after_failover = Some(placement)
+            }
+            _ => {}
+        }
+        Evidence {
+            database: Some(database),
+        }
+    }
+
+    fn settle(
+        &self,
+        action: &Action,
+        observed: &ObservedDb,
+        now: DateTime<Utc>,
+    ) -> Option<(ActionOutcome, String)> {
+        policy::settle_pending(action, observed.observation(), &self.policy, now)
+    }
+
+    async fn act(&self, action: &Action) -> Result<Option<String>, Error> {
+        let outcome = if action.kind == REBOOT_WITH_FAILOVER {
+            let id = DbInstanceId::parse(action.target.id.as_str())
+                .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+            self.failover.reboot_with_failover(&id).await?
+        } else if action.kind == FAILOVER_DB_CLUSTER {
+            let id = DbClusterId::parse(action.target.id.as_str())
+                .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+            self.failover.failover_cluster(&id).await?
+        } else {
+            return Err(Error::InvalidEvent(format!(
+                "{} is not a database action",
+                action.kind
+            )));
+        };
+        Ok(match outcome {
+            FailedOver::Requested => None,
+            FailedOver::AlreadyUnderway => Some(
+                "the database was already failing over (an earlier attempt took effect)".into(),
+            ),
+        })
+    }
+
+    fn describe(&self, action: &PlannedAction) -> String {
+        if action.kind == FAILOVER_DB_CLUSTER {
+            format!("fail cluster {} over (FailoverDBCluster)", action.target.id)
+        } else {
+            format!(
+                "fail {} over to its standby (RebootDBInstance with ForceFailover)",
+                action.target.id
+            )
+        }
+    }
+
+    /// The instance's (or its cluster's) `rebound:rto-seconds`, or the default for
+    /// databases.
+    fn recovery_objective(&self, observed: &ObservedDb) -> Option<u64> {
+        rto_from_tags(&observed.instance.tags)
+            .or_else(|| {
+                observed
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| rto_from_tags(&c.tags))
+            })
+            .or(Some(self.policy.rto.as_secs()))
+    }
+}

@@ -1,0 +1,431 @@
+//! Target groups (`target-health`): an `UnHealthyHostCount` alarm or the schedule says
+//! which target groups to look at; each is observed (its targets, the Auto Scaling
+//! groups behind them, the databases those depend on), decided on with every guard
+//! ([`policy`]), and its failing instances are replaced through their group.
+//!
+//! - [`observation`]: target health and Auto Scaling groups as the policy sees them;
+//! - [`policy`] and [`refusals`]: the decision and its guards;
+//! - [`ports`]: what the kind needs from AWS;
+//! - [`trigger`]: the events target-health answers;
+//! - [`view`]: how its incidents read.
+
+pub mod observation;
+pub mod policy;
+pub mod ports;
+pub mod refusals;
+pub mod trigger;
+pub mod view;
+
+#[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use self::observation::{ScalingGroup, TargetHealth};
+use self::ports::{InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource};
+use crate::config::{ConfigError, Env, Settings, Variable};
+use crate::domain::{
+    Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
+};
+use crate::error::Error;
+use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
+use crate::kind::Kind;
+use crate::policy::{rto_from_tags, History};
+use crate::ports::{Dependencies, DependencyState};
+
+/// The function that watches target groups.
+pub const FUNCTION: &str = "target-health";
+
+pub const TARGET_GROUP: ResourceType = ResourceType::named("target-group");
+pub const AUTO_SCALING_GROUP: ResourceType = ResourceType::named("auto-scaling-group");
+pub const INSTANCE: ResourceType = ResourceType::named("instance");
+
+/// `SetInstanceHealth(Unhealthy)`: the group replaces the instance itself.
+pub const SET_INSTANCE_HEALTH: ActionKind = ActionKind::named("set-instance-health");
+/// `TerminateInstanceInAutoScalingGroup(ShouldDecrementDesiredCapacity=false)`.
+pub const TERMINATE_INSTANCE: ActionKind = ActionKind::named("terminate-instance");
+
+pub fn target_group(arn: &TargetGroupArn) -> ResourceRef {
+    ResourceRef::new(TARGET_GROUP, arn.as_str())
+}
+
+pub fn auto_scaling_group(name: &AutoScalingGroupName) -> ResourceRef {
+    ResourceRef::new(AUTO_SCALING_GROUP, name.as_str())
+}
+
+pub fn instance(id: &InstanceId) -> ResourceRef {
+    ResourceRef::new(INSTANCE, id.as_str())
+}
+
+pub const REPLACEMENT_METHOD: Variable = Variable::choice(
+    "REPLACEMENT_METHOD",
+    "set-instance-health",
+    &["set-instance-health", "terminate"],
+    "How an instance is replaced: SetInstanceHealth(Unhealthy), or TerminateInstanceInAutoScalingGroup keeping the desired capacity.",
+);
+pub const MAX_UNHEALTHY_PERCENT: Variable = Variable::number(
+    "MAX_UNHEALTHY_PERCENT",
+    50,
+    1,
+    100,
+    "percent",
+    "Above this share of unhealthy targets the failure is systemic: escalate, never replace.",
+);
+pub const MAX_IN_FLIGHT_PER_GROUP: Variable = Variable::number(
+    "MAX_IN_FLIGHT_PER_GROUP",
+    1,
+    1,
+    100,
+    "replacements",
+    "Replacements in flight per Auto Scaling group, however many target groups it sits behind.",
+);
+pub const COOLDOWN_SECONDS: Variable = Variable::seconds(
+    "COOLDOWN_SECONDS",
+    600,
+    0,
+    86_400,
+    "Between two replacements through one Auto Scaling group.",
+);
+pub const REPLACEMENT_LOOP_WINDOW_SECONDS: Variable = Variable::seconds(
+    "REPLACEMENT_LOOP_WINDOW_SECONDS",
+    3600,
+    60,
+    86_400,
+    "The window in which REPLACEMENT_LOOP_LIMIT replacements on one configuration mean replacing does not work.",
+);
+pub const REPLACEMENT_LOOP_LIMIT: Variable = Variable::number(
+    "REPLACEMENT_LOOP_LIMIT",
+    3,
+    1,
+    100,
+    "replacements",
+    "Replacements in a group on one configuration, within the window, after which Rebound escalates instead.",
+);
+pub const TARGET_GROUP_RTO_SECONDS: Variable = Variable::seconds(
+    "TARGET_GROUP_RTO_SECONDS",
+    900,
+    60,
+    604_800,
+    "A target group incident's recovery objective, unless its group's rebound:rto-seconds says otherwise.",
+);
+pub const DEPENDENCY_SETTLE_SECONDS: Variable = Variable::seconds(
+    "DEPENDENCY_SETTLE_SECONDS",
+    300,
+    0,
+    86_400,
+    "How long after a database recovers the groups that depend on it stay held.",
+);
+
+/// The target-group policy's knobs, with the settings every kind shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub settings: Settings,
+    pub replacement: ActionKind,
+    /// Above this share of unhealthy targets the failure is systemic: escalate.
+    pub max_unhealthy_percent: u32,
+    pub max_in_flight_per_group: usize,
+    /// Between two replacements through one group.
+    pub cooldown: Duration,
+    /// Replacements in one group within this window, on the same configuration, that
+    /// reach `replacement_loop_limit` mean replacing is not fixing it: escalate.
+    pub replacement_loop_window: Duration,
+    pub replacement_loop_limit: u32,
+    /// The recovery-time objective of a target group's incident, from detection, unless
+    /// its Auto Scaling group's `rebound:rto-seconds` tag says otherwise.
+    pub rto: Duration,
+    /// How long after a database's incident resolves (its failover completed) the
+    /// groups that depend on it stay held: connections move to the new primary.
+    pub dependency_settle: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            settings: Settings::default(),
+            replacement: SET_INSTANCE_HEALTH,
+            max_unhealthy_percent: 50,
+            max_in_flight_per_group: 1,
+            cooldown: Duration::from_secs(600),
+            replacement_loop_window: Duration::from_secs(3600),
+            replacement_loop_limit: 3,
+            rto: Duration::from_secs(900),
+            dependency_settle: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Policy {
+    /// The kind's own variables (the shared ones are [`Settings::VARIABLES`]).
+    pub const VARIABLES: &'static [Variable] = &[
+        REPLACEMENT_METHOD,
+        MAX_UNHEALTHY_PERCENT,
+        MAX_IN_FLIGHT_PER_GROUP,
+        COOLDOWN_SECONDS,
+        REPLACEMENT_LOOP_WINDOW_SECONDS,
+        REPLACEMENT_LOOP_LIMIT,
+        TARGET_GROUP_RTO_SECONDS,
+        DEPENDENCY_SETTLE_SECONDS,
+    ];
+
+    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::read(env)?,
+            replacement: match env.choice(&REPLACEMENT_METHOD)? {
+                "terminate" => TERMINATE_INSTANCE,
+                _ => SET_INSTANCE_HEALTH,
+            },
+            max_unhealthy_percent: env.count(&MAX_UNHEALTHY_PERCENT)?,
+            max_in_flight_per_group: env.count(&MAX_IN_FLIGHT_PER_GROUP)?,
+            cooldown: env.duration(&COOLDOWN_SECONDS)?,
+            replacement_loop_window: env.duration(&REPLACEMENT_LOOP_WINDOW_SECONDS)?,
+            replacement_loop_limit: env.count(&REPLACEMENT_LOOP_LIMIT)?,
+            rto: env.duration(&TARGET_GROUP_RTO_SECONDS)?,
+            dependency_settle: env.duration(&DEPENDENCY_SETTLE_SECONDS)?,
+        })
+    }
+}
+
+/// Target groups as a kind of watched resource: the ports it reads and acts through,
+/// and its policy.
+pub struct TargetGroups<T, G, R, D> {
+    pub targets: T,
+    pub groups: G,
+    pub replacer: R,
+    /// Where the state of the databases groups depend on is read (the incident store).
+    pub dependencies: D,
+    pub policy: Policy,
+}
+
+/// A target group as observed: its instance targets, the groups behind them, and the
+/// state of the databases those groups depend on.
+#[derive(Debug, Clone)]
+pub struct ObservedTargetGroup {
+    pub targets: Vec<TargetHealth>,
+    pub groups: Vec<ScalingGroup>,
+    pub dependencies: Vec<(DbInstanceId, DependencyState)>,
+}
+
+impl ObservedTargetGroup {
+    fn observation(&self) -> policy::Observation<'_> {
+        policy::Observation {
+            targets: &self.targets,
+            groups: &self.groups,
+            dependencies: &self.dependencies,
+        }
+    }
+}
+
+/// What a target group's incident keeps: the targets when it opened, and the groups
+/// behind them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default)]
+    pub targets: Vec<TargetHealth>,
+    #[serde(default)]
+    pub auto_scaling_groups: Vec<String>,
+}
+
+/// What an alarm said of a target group. The decision reads the targets themselves, so
+/// the alarm's state only says when to look.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Cue {
+    /// The schedule.
+    #[default]
+    Look,
+    /// An `UnHealthyHostCount` alarm changed to this state.
+    Alarm { state: String },
+}
+
+impl<T, G, R, D> Kind for TargetGroups<T, G, R, D>
+where
+    T: TargetHealthSource,
+    G: ScalingGroups,
+    R: InstanceReplacer,
+    D: Dependencies,
+{
+    type Cue = Cue;
+    type Observed = ObservedTargetGroup;
+    type Evidence = Evidence;
+
+    fn resource_type(&self) -> ResourceType {
+        TARGET_GROUP
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.policy.settings
+    }
+
+    /// Every managed group's target groups.
+    async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
+        let mut target_groups = BTreeSet::new();
+        for group in self
+            .groups
+            .managed_groups(&self.policy.settings.managed_tag_key)
+            .await?
+        {
+            target_groups.extend(group.target_group_arns);
+        }
+        Ok(target_groups.iter().map(target_group).collect())
+    }
+
+    async fn observe(
+        &self,
+        resource: &ResourceRef,
+        _cue: &Cue,
+        incident: Option<&Incident>,
+    ) -> Result<Option<ObservedTargetGroup>, Error> {
+        let arn = TargetGroupArn::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let Some(targets) = self.targets.target_health(&arn).await? else {
+            return Ok(None);
+        };
+        let unhealthy: Vec<InstanceId> = targets
+            .iter()
+            .filter(|t| t.state.is_unhealthy())
+            .map(|t| t.instance_id.clone())
+            .collect();
+        let actionable =
+            !unhealthy.is_empty() && policy::systemic_failure(&targets, &self.policy).is_none();
+        // Groups are needed to act on unhealthy targets, and to verify the recovery of
+        // an open incident; a healthy target group without one, or one failing too
+        // widely to act on, costs no Auto Scaling call.
+        let mut groups = Vec::new();
+        if actionable || incident.is_some() {
+            let members: Vec<InstanceId> = if actionable {
+                unhealthy
+            } else {
+                targets.iter().map(|t| t.instance_id.clone()).collect()
+            };
+            let refresh = actionable.then_some(self.policy.settings.managed_tag_key.as_str());
+            if !members.is_empty() {
+                groups = self.groups.groups_owning(&members, refresh).await?;
+            }
+            let missing: Vec<String> = incident
+                .map(policy::acted_through)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|name| groups.iter().all(|g| g.name.as_str() != name))
+                .collect();
+            if !missing.is_empty() {
+                groups.extend(self.groups.groups_named(&missing, refresh).await?);
+            }
+        }
+        // A managed group that declares a database dependency is held while that
+        // database heals: worth a read only when an action is possible.
+        let mut dependencies = Vec::new();
+        if actionable {
+            let databases: BTreeSet<DbInstanceId> = groups
+                .iter()
+                .filter(|g| self.policy.settings.is_managed(&g.tags))
+                .filter_map(ScalingGroup::depends_on)
+                .collect();
+            for database in databases {
+                let state = self
+                    .dependencies
+                    .dependency(&crate::kinds::database::db_instance(&database))
+                    .await?;
+                dependencies.push((database, state));
+            }
+        }
+        Ok(Some(ObservedTargetGroup {
+            targets,
+            groups,
+            dependencies,
+        }))
+    }
+
+    fn scopes(&self, observed: &ObservedTargetGroup) -> Vec<ResourceRef> {
+        let owners: BTreeSet<&AutoScalingGroupName> = observed
+            .targets
+            .iter()
+            .filter(|t| t.state.is_unhealthy())
+            .filter_map(|t| {
+                observed
+                    .groups
+                    .iter()
+                    .find(|g| g.instance(&t.instance_id).is_some())
+            })
+            .filter(|g| self.policy.settings.is_managed(&g.tags))
+            // A group held while its database's incident is open acts on nothing: its
+            // ledgers are not worth a read.
+            .filter(|g| !policy::held_by_open_incident(g, &observed.dependencies))
+            .map(|g| &g.name)
+            .collect();
+        owners.into_iter().map(auto_scaling_group).collect()
+    }
+
+    fn decide(
+        &self,
+        observed: &ObservedTargetGroup,
+        _cue: &Cue,
+        history: History<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        policy::decide(observed.observation(), history, &self.policy, now)
+    }
+
+    /// What was observed when the incident opened stays its evidence.
+    fn evidence(
+        &self,
+        observed: &ObservedTargetGroup,
+        _cue: &Cue,
+        _decision: &Decision,
+        kept: Option<Evidence>,
+        _now: DateTime<Utc>,
+    ) -> Evidence {
+        kept.unwrap_or_else(|| Evidence {
+            targets: observed.targets.clone(),
+            auto_scaling_groups: observed.groups.iter().map(|g| g.name.to_string()).collect(),
+        })
+    }
+
+    fn settle(
+        &self,
+        action: &Action,
+        observed: &ObservedTargetGroup,
+        now: DateTime<Utc>,
+    ) -> Option<(ActionOutcome, String)> {
+        policy::settle_pending(action, observed.observation(), &self.policy, now)
+    }
+
+    async fn act(&self, action: &Action) -> Result<Option<String>, Error> {
+        let group = AutoScalingGroupName::parse(action.scope.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let instance = InstanceId::parse(action.target.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        Ok(
+            match self
+                .replacer
+                .replace(&action.kind, &group, &instance)
+                .await?
+            {
+                Replaced::Requested => None,
+                Replaced::AlreadyGone => Some(
+                    "the instance had already left its group (an earlier attempt took effect)"
+                        .into(),
+                ),
+            },
+        )
+    }
+
+    fn describe(&self, action: &PlannedAction) -> String {
+        format!("replace {} in {}", action.target.id, action.scope.id)
+    }
+
+    /// The strictest `rebound:rto-seconds` of the groups behind the target group, or the
+    /// default for target groups.
+    fn recovery_objective(&self, observed: &ObservedTargetGroup) -> Option<u64> {
+        observed
+            .groups
+            .iter()
+            .filter_map(|g| rto_from_tags(&g.tags))
+            .min()
+            .or(Some(self.policy.rto.as_secs()))
+    }
+}

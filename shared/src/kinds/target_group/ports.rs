@@ -1,0 +1,66 @@
+//! What target groups need from AWS, shaped like the domain: the targets' health, the
+//! Auto Scaling groups behind them, and a way to replace an instance.
+
+use std::future::Future;
+
+use super::observation::{ScalingGroup, TargetHealth};
+use crate::domain::ActionKind;
+use crate::error::Error;
+use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+
+pub trait TargetHealthSource: Send + Sync {
+    /// The instance targets of a target group and their health; `None` when the target
+    /// group no longer exists.
+    fn target_health(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, Error>> + Send;
+}
+
+pub trait ScalingGroups: Send + Sync {
+    /// The groups that own these instances, each with all its members, tags, capacity
+    /// and suspended processes. `refresh_if_managed_by`: for groups tagged `<key>=true`
+    /// (the only ones ever acted on) also whether an instance refresh is running — a
+    /// call per group, asked only when an action is possible.
+    fn groups_owning(
+        &self,
+        instances: &[InstanceId],
+        refresh_if_managed_by: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
+
+    /// These groups by name (those an incident acted through), described as
+    /// `groups_owning` does; unknown names are left out.
+    fn groups_named(
+        &self,
+        names: &[String],
+        refresh_if_managed_by: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
+
+    /// Groups tagged `tag_key=true`, for the sweep.
+    fn managed_groups(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
+}
+
+/// What became of a replacement request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// The group accepted the request.
+    Requested,
+    /// Auto Scaling no longer knows the instance, observed in service moments ago: it
+    /// has already left its group, typically because an earlier attempt of this same
+    /// call took effect before its answer was lost and the SDK retried.
+    AlreadyGone,
+}
+
+pub trait InstanceReplacer: Send + Sync {
+    /// Asks the group to replace the instance, keeping its desired capacity: `kind` is
+    /// [`super::SET_INSTANCE_HEALTH`] or [`super::TERMINATE_INSTANCE`].
+    fn replace(
+        &self,
+        kind: &ActionKind,
+        group: &AutoScalingGroupName,
+        instance: &InstanceId,
+    ) -> impl Future<Output = Result<Replaced, Error>> + Send;
+}
