@@ -351,21 +351,27 @@ class WatchTheWatcher(unittest.TestCase):
             self.assertTrue(lag, f"no IteratorAge alarm on {function}")
 
     def test_the_heartbeat_alarm_fires_after_three_sweep_periods_of_silence(self):
+        """One heartbeat per function that sweeps, each on its own schedule's period."""
         template = source()
         beats = alarms_on(template, "Rebound", "SweepsCompleted")
-        self.assertEqual(len(beats), 1)
-        beat = beats[0]
-        self.assertEqual(beat["TreatMissingData"], "breaching", "silence is the failure")
-        self.assertEqual(beat["ComparisonOperator"], "LessThanThreshold")
-        self.assertEqual((beat["EvaluationPeriods"], beat["DatapointsToAlarm"]), (3, 3))
-        self.assertEqual(dimension(beat, "FunctionName"), ref("TargetHealthFunction"))
+        watched = {dimension(beat, "FunctionName")["Ref"]: beat for beat in beats}
+        sweeping = sorted(
+            logical_id
+            for logical_id, props in resources(template, "AWS::Serverless::Function")
+            if "Sweep" in props.get("Events", {})
+        )
+        self.assertEqual(sorted(watched), sweeping)
         allowed = template["Parameters"]["SweepSchedule"]["AllowedValues"]
         self.assertEqual(set(allowed), set(SCHEDULE_SECONDS))
-        for schedule in allowed:
-            conditions = evaluate_conditions(template, {"SweepSchedule": schedule})
-            self.assertEqual(resolve_if(beat["Period"], conditions), SCHEDULE_SECONDS[schedule], schedule)
-        sweep = template["Resources"]["TargetHealthFunction"]["Properties"]["Events"]["Sweep"]["Properties"]
-        self.assertEqual(sweep["Schedule"], ref("SweepSchedule"))
+        for function, beat in watched.items():
+            self.assertEqual(beat["TreatMissingData"], "breaching", "silence is the failure")
+            self.assertEqual(beat["ComparisonOperator"], "LessThanThreshold")
+            self.assertEqual((beat["EvaluationPeriods"], beat["DatapointsToAlarm"]), (3, 3))
+            for schedule in allowed:
+                conditions = evaluate_conditions(template, {"SweepSchedule": schedule})
+                self.assertEqual(resolve_if(beat["Period"], conditions), SCHEDULE_SECONDS[schedule], schedule)
+            sweep = template["Resources"][function]["Properties"]["Events"]["Sweep"]["Properties"]
+            self.assertEqual(sweep["Schedule"], ref("SweepSchedule"), function)
 
     def test_alarms_notify_an_operations_topic_cloudwatch_can_publish_to(self):
         template = source()

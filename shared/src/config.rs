@@ -329,8 +329,8 @@ pub const ACTION_BUDGET_PER_HOUR: Variable = Variable::number(
 pub const PENDING_ACTION_TIMEOUT_SECONDS: Variable = Variable::seconds(
     "PENDING_ACTION_TIMEOUT_SECONDS",
     300,
-    1,
-    86_400,
+    60,
+    3_600,
     "A write-ahead action still pending after this long is settled from observed state.",
 );
 pub const RECOVERY_TIMEOUT_SECONDS: Variable = Variable::seconds(

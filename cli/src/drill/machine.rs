@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rebound::domain::{DrillMark, IncidentState, ResourceRef};
 
 use super::ports::{Console, Deployment, Injected, Injector, Observer, Records, Snapshot};
-use super::report::{DrillResult, Outcome};
+use super::report::{DrillResult, Milestones, Outcome};
 use super::{DrillError, Target};
 
 /// Where a drill is.
@@ -45,6 +45,17 @@ pub enum Event {
     Restored,
     RestoreFailed(String),
     Reported,
+}
+
+/// What the event that stopped a drill says of its outcome, and why.
+fn stop_outcome(stop: &Event) -> (Outcome, Option<String>) {
+    match stop {
+        Event::Decided(outcome, reason) => (*outcome, reason.clone()),
+        Event::Cancelled => (Outcome::Cancelled, Some("interrupted (Ctrl-C)".into())),
+        Event::InjectFailed(why) => (Outcome::Failed, Some(format!("injection failed: {why}"))),
+        Event::ObserveFailed(why) => (Outcome::Failed, Some(format!("observation failed: {why}"))),
+        other => (Outcome::Failed, Some(format!("stopped on {other:?}"))),
+    }
 }
 
 /// The transitions. Once `Inject` is entered the only way out is through `Restore`.
@@ -252,15 +263,6 @@ pub fn evaluate(
         ));
     }
     Err(waiting)
-}
-
-/// When each milestone was first seen.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Milestones {
-    pub detected_at: Option<DateTime<Utc>>,
-    pub first_action_at: Option<DateTime<Utc>>,
-    pub first_action_by: Option<String>,
-    pub recovered_at: Option<DateTime<Utc>>,
 }
 
 impl Milestones {
@@ -594,7 +596,8 @@ where
     debug_assert_eq!(phase, Phase::Report);
 
     // Report.
-    result.settle(&stop, &milestones);
+    let (outcome, reason) = stop_outcome(&stop);
+    result.settle(outcome, reason, &milestones);
     let detail = result.timeline_line();
     if let Ok(snapshot) = observer.snapshot(&id).await {
         for incident in &snapshot.incidents {

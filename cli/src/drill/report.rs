@@ -8,7 +8,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::machine::{Event, Milestones};
 use super::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +44,16 @@ impl Outcome {
             Self::Declined => "declined",
         }
     }
+}
+
+/// When each milestone of a drill was first seen (the runner takes them in from each
+/// observation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Milestones {
+    pub detected_at: Option<DateTime<Utc>>,
+    pub first_action_at: Option<DateTime<Utc>>,
+    pub first_action_by: Option<String>,
+    pub recovered_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,16 +134,7 @@ impl DrillResult {
     }
 
     /// Fills in the outcome and the measures from how the drill stopped.
-    pub fn settle(&mut self, stop: &Event, milestones: &Milestones) {
-        let (outcome, reason) = match stop {
-            Event::Decided(outcome, reason) => (*outcome, reason.clone()),
-            Event::Cancelled => (Outcome::Cancelled, Some("interrupted (Ctrl-C)".into())),
-            Event::InjectFailed(why) => (Outcome::Failed, Some(format!("injection failed: {why}"))),
-            Event::ObserveFailed(why) => {
-                (Outcome::Failed, Some(format!("observation failed: {why}")))
-            }
-            other => (Outcome::Failed, Some(format!("stopped on {other:?}"))),
-        };
+    pub fn settle(&mut self, outcome: Outcome, reason: Option<String>, milestones: &Milestones) {
         self.outcome = outcome;
         self.reason = reason;
         self.detected_at = milestones.detected_at;
