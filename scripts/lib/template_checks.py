@@ -423,11 +423,34 @@ class WatchTheWatcher(unittest.TestCase):
             self.assertEqual(group["Properties"]["RetentionInDays"], ref("LogRetentionDays"))
             self.assertEqual(group.get("DeletionPolicy"), "Delete")
 
-    def test_target_health_cannot_exhaust_the_accounts_api_rate(self):
+    def test_no_function_reserves_concurrency_by_default(self):
+        # Lambda keeps 100 unreserved executions per account, so an account whose limit
+        # is still 10 refuses any reservation: a first deploy with the defaults must not
+        # make one. A reservation is a parameter whose 0 leaves the property out.
+        template = source()
+        self.assertNotIn("ReservedConcurrentExecutions", template["Globals"]["Function"])
+        defaults = evaluate_conditions(template, {})
+        for logical_id, props in resources(template, "AWS::Serverless::Function"):
+            reserved = props.get("ReservedConcurrentExecutions")
+            if reserved is None:
+                continue
+            self.assertEqual(resolve_if(reserved, defaults), ref("AWS::NoValue"), logical_id)
+            parameter = resolve_if(reserved, {name: True for name in defaults})["Ref"]
+            self.assertEqual(template["Parameters"][parameter]["Default"], 0, parameter)
+            self.assertEqual(template["Parameters"][parameter]["MinValue"], 0, parameter)
+            self.assertEqual(resolve_if(reserved, evaluate_conditions(template, {parameter: "0"})),
+                             ref("AWS::NoValue"), f"{parameter}=0")
+            self.assertEqual(resolve_if(reserved, evaluate_conditions(template, {parameter: "10"})),
+                             ref(parameter), f"{parameter}=10 reserves 10")
+
+    def test_target_health_can_still_cap_its_concurrency(self):
+        # Where the account allows it, a ceiling keeps an alarm storm from spending the
+        # account's Auto Scaling and ELB API rate.
         template = source()
         props = template["Resources"]["TargetHealthFunction"]["Properties"]
-        self.assertEqual(props["ReservedConcurrentExecutions"], ref("TargetHealthReservedConcurrency"))
-        self.assertEqual(template["Parameters"]["TargetHealthReservedConcurrency"]["Default"], 10)
+        conditions = evaluate_conditions(template, {"TargetHealthReservedConcurrency": "10"})
+        self.assertEqual(resolve_if(props["ReservedConcurrentExecutions"], conditions),
+                         ref("TargetHealthReservedConcurrency"))
 
     def test_async_events_live_as_long_as_the_rules_retry_them(self):
         checked = 0
