@@ -5,6 +5,9 @@ AWS calls as the Rust functions for the same events.
     .venv/bin/python bench/baseline/check.py --endpoint "$REBOUND_EMULATOR_URL" \\
         [--rust-dir target/release] [--skip-rust]
 
+awslambdaric comes from requirements-bench.txt, which scripts/bench installs into .venv
+(bench_venv_ensure in scripts/lib/venv.sh); requirements-dev.txt does not have it.
+
 For each implementation (the Rust release binaries, then the baselines under
 awslambdaric) it provisions a fresh stack (emulator/provision.py), starts target-health
 and incident-notifier on a local Lambda Runtime API (bench/runtime_api.py) and runs:

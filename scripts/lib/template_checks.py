@@ -476,6 +476,39 @@ class WatchTheWatcher(unittest.TestCase):
         self.assertIn("s3:PutObject", policies)
 
 
+class PythonTools(unittest.TestCase):
+    """What scripts/test, scripts/demo and scripts/sam-env-vars install must install
+    anywhere they run (macOS included): the benchmark's own needs stay apart."""
+
+    REQUIREMENTS = ("requirements-dev.txt", "requirements-checkov.txt", "requirements-bench.txt")
+    BENCH_ONLY = "awslambdaric"  # the Python baseline's runtime client: no macOS wheel
+
+    @staticmethod
+    def pins(name: str) -> dict[str, str]:
+        return dict(re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)", (REPO_ROOT / name).read_text(), re.M))
+
+    def test_every_requirements_file_pins_every_package(self):
+        for name in self.REQUIREMENTS:
+            for line in (REPO_ROOT / name).read_text().splitlines():
+                requirement = line.split("#", 1)[0].strip()
+                if requirement:
+                    self.assertRegex(requirement, r"^[A-Za-z0-9_.\[\]-]+==[0-9][0-9A-Za-z.]*$", f"{name}: {line}")
+
+    def test_the_bench_runtime_client_is_installed_by_scripts_bench_alone(self):
+        self.assertNotIn(self.BENCH_ONLY, self.pins("requirements-dev.txt"))
+        self.assertIn(self.BENCH_ONLY, self.pins("requirements-bench.txt"))
+        self.assertIn("bench_venv_ensure", (REPO_ROOT / "scripts" / "bench").read_text())
+        # Nothing scripts/test, scripts/demo or scripts/sam-env-vars run uses it.
+        run = [REPO_ROOT / "scripts" / name for name in ("test", "demo", "sam-env-vars", "lint-template",
+                                                         "lint-example", "docs")]
+        run += [p for p in (REPO_ROOT / "scripts" / "lib").glob("*.py") if p.resolve() != Path(__file__).resolve()]
+        run += list((REPO_ROOT / "emulator").glob("*.py"))
+        for crate in ("shared", "cli", "functions", "tests"):
+            run += list((REPO_ROOT / crate).rglob("*.rs"))
+        for path in run:
+            self.assertNotIn(self.BENCH_ONLY, path.read_text(), str(path.relative_to(REPO_ROOT)))
+
+
 class Gates(unittest.TestCase):
     def test_every_checkov_skip_has_its_reason(self):
         lines = (REPO_ROOT / ".checkov.yaml").read_text().splitlines()

@@ -4,7 +4,7 @@
 #   venv_ensure [NAME...]
 #                 create $REBOUND_VENV (default <repo>/.venv) with `python3 -m venv` if
 #                 missing, and `pip install -r requirements-dev.txt` (moto server,
-#                 cfn-lint, aws-sam-cli, cargo-lambda, awslambdaric) whenever that file is
+#                 cfn-lint, aws-sam-cli, cargo-lambda, cbor2) whenever that file is
 #                 newer than the stamp left by the last successful install. With NAMEs,
 #                 only those packages' lines of requirements-dev.txt (their pins, the one
 #                 list: scripts/demo needs only moto and cargo-lambda). Quiet on success;
@@ -16,6 +16,11 @@
 #                 for it and, if it failed, prints its output and returns 1 (the caller
 #                 then runs venv_ensure itself, a no-op but for the exports);
 #                 venv_ensure_stop ends it if the script fails before joining.
+#   bench_venv_ensure
+#                 venv_ensure, then requirements-bench.txt into the same virtualenv
+#                 (awslambdaric: only scripts/bench needs it, and it has no macOS wheel,
+#                 so it stays out of what scripts/test, scripts/demo and
+#                 scripts/sam-env-vars install).
 #   checkov_venv_ensure
 #                 the same for $REBOUND_CHECKOV_VENV (default <repo>/.venv-checkov) and
 #                 requirements-checkov.txt: checkov pins a boto3 that aws-sam-cli cannot
@@ -145,6 +150,11 @@ venv_ensure_stop() {
         _REBOUND_VENV_JOB=""
         rm -f "$_REBOUND_VENV_JOB_LOG"
     fi
+}
+
+bench_venv_ensure() {
+    venv_ensure || return 1
+    _venv_install "$REBOUND_VENV" "$_REBOUND_ROOT/requirements-bench.txt" || return 1
 }
 
 checkov_venv_ensure() {
