@@ -476,6 +476,44 @@ class WatchTheWatcher(unittest.TestCase):
         self.assertIn("s3:PutObject", policies)
 
 
+def doc_texts() -> dict[str, str]:
+    """README.md and the book's chapters, by path."""
+    paths = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs" / "src").glob("*.md"))]
+    return {str(p.relative_to(REPO_ROOT)): p.read_text() for p in paths}
+
+
+class OperatorDocs(unittest.TestCase):
+    """What the operations review found missing or stale in the docs (issue 17)."""
+
+    def test_the_docs_say_how_to_install_the_cli_they_use(self):
+        import tomllib
+
+        cli = tomllib.loads((REPO_ROOT / "cli" / "Cargo.toml").read_text())
+        self.assertEqual(cli["package"]["name"], "rebound-cli")
+        self.assertIn("rebound", [b["name"] for b in cli.get("bin", [])])
+        docs = doc_texts()
+        self.assertIn("cargo install --path cli", docs["README.md"], "the quickstart runs rebound")
+        self.assertIn("cargo install --path cli", docs["docs/src/operator-view.md"])
+
+    def test_the_docs_say_what_an_arm64_local_invoke_needs_on_x86_64(self):
+        if source()["Globals"]["Function"]["Architectures"] != ["arm64"]:
+            self.skipTest("the functions are not arm64")
+        docs = doc_texts()
+        self.assertIn("tonistiigi/binfmt --install arm64", docs["docs/src/deploy.md"])
+        self.assertIn("deploy.md#an-arm64-function-on-an-x86_64-machine", docs["README.md"],
+                      "the README's sam local invoke step points there")
+
+    def test_no_doc_sends_failed_stream_batches_to_the_dead_letter_queue(self):
+        # They go to StreamFailuresBucket (test_failed_stream_batches_are_kept_whole_in_s3);
+        # a sentence naming batches and the dead-letter queue may only say "instead of".
+        dead_letters = re.compile(r"DeadLetterQueue|dead-letter queue|dead letter queue", re.I)
+        for path, text in doc_texts().items():
+            for sentence in re.split(r"(?<=[.;!?])\s+", re.sub(r"\s+", " ", text)):
+                if re.search(r"\bbatch(es)?\b", sentence, re.I) and dead_letters.search(sentence):
+                    self.assertIn("instead of", sentence, f"{path}: {sentence}")
+        self.assertIn("StreamFailuresBucket", doc_texts()["docs/src/notifications.md"])
+
+
 class PythonTools(unittest.TestCase):
     """What scripts/test, scripts/demo and scripts/sam-env-vars install must install
     anywhere they run (macOS included): the benchmark's own needs stay apart."""
