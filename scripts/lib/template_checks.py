@@ -504,13 +504,15 @@ class OperatorDocs(unittest.TestCase):
                       "the README's sam local invoke step points there")
 
     def test_no_doc_sends_failed_stream_batches_to_the_dead_letter_queue(self):
-        # They go to StreamFailuresBucket (test_failed_stream_batches_are_kept_whole_in_s3);
-        # a sentence naming batches and the dead-letter queue may only say "instead of".
+        # They go to StreamFailuresBucket (test_failed_stream_batches_are_kept_whole_in_s3):
+        # a sentence naming batches and the dead-letter queue must say otherwise ("instead
+        # of", "not", "never", "no longer").
         dead_letters = re.compile(r"DeadLetterQueue|dead-letter queue|dead letter queue", re.I)
+        negation = re.compile(r"\b(instead of|not|never|no longer)\b", re.I)
         for path, text in doc_texts().items():
             for sentence in re.split(r"(?<=[.;!?])\s+", re.sub(r"\s+", " ", text)):
                 if re.search(r"\bbatch(es)?\b", sentence, re.I) and dead_letters.search(sentence):
-                    self.assertIn("instead of", sentence, f"{path}: {sentence}")
+                    self.assertRegex(sentence, negation, f"{path}: {sentence}")
         self.assertIn("StreamFailuresBucket", doc_texts()["docs/src/notifications.md"])
 
 
