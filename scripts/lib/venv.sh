@@ -7,7 +7,8 @@
 #                 cfn-lint, aws-sam-cli, cargo-lambda, cbor2) whenever that file is
 #                 newer than the stamp left by the last successful install. With NAMEs,
 #                 only those packages' lines of requirements-dev.txt (their pins, the one
-#                 list: scripts/demo needs only moto and cargo-lambda). Quiet on success;
+#                 list: scripts/demo needs only the emulator (moto, cbor2) and
+#                 cargo-lambda). Quiet on success;
 #                 on failure prints pip's output and returns 1.
 #                 Exports REBOUND_VENV and REBOUND_PYTHON.
 #   venv_ensure_start COMMAND [ARG...] / venv_ensure_join / venv_ensure_stop
