@@ -205,7 +205,15 @@ class Provisioner:
         log(f"vpc {vpc_id}, subnets {subnet_ids}, security group {sg_id}")
         return vpc_id, subnet_ids, sg_id
 
-    def load_balancer(self, lb_name: str, subnet_ids: list[str], sg_id: str) -> dict[str, Any]:
+    def load_balancer(
+        self, lb_name: str, subnet_ids: list[str], sg_id: str, managed: str, zonal_shift: bool
+    ) -> dict[str, Any]:
+        """An ALB in every subnet's zone, tagged like the groups (zone-health acts only on
+        a managed one) and, with `zonal_shift`, registered with ARC zonal shift
+        (attribute zonal_shift.config.enabled)."""
+        tags = [{"Key": "Name", "Value": lb_name}]
+        if managed != "none":
+            tags.append({"Key": MANAGED_TAG_KEY, "Value": managed})
         lb = self.elbv2.create_load_balancer(
             Name=lb_name,
             Subnets=subnet_ids,
@@ -213,8 +221,14 @@ class Provisioner:
             Scheme="internet-facing",
             Type="application",
             IpAddressType="ipv4",
+            Tags=tags,
         )["LoadBalancers"][0]
-        log(f"load balancer {lb['LoadBalancerArn']}")
+        if zonal_shift:
+            self.elbv2.modify_load_balancer_attributes(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Attributes=[{"Key": "zonal_shift.config.enabled", "Value": "true"}],
+            )
+        log(f"load balancer {lb['LoadBalancerArn']}{' (zonal shift on)' if zonal_shift else ''}")
         return lb
 
     def target_group(self, tg_name: str, vpc_id: str) -> dict[str, Any]:
@@ -277,8 +291,11 @@ class Provisioner:
 
     def auto_scaling_group(
         self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arns: list[str], instances: int, managed: str,
-        depends_on: str | None = None,
+        depends_on: str | None = None, zonal_shift: bool = False,
     ) -> list[str]:
+        """With `zonal_shift`, the group takes part in zonal shift (its impairment policy:
+        ZonalShiftEnabled, IgnoreUnhealthy): shifted away from a zone, it launches only
+        into the others and leaves the zone's unhealthy instances be."""
         tags = [{"Key": "Name", "Value": asg_name, "PropagateAtLaunch": True}]
         if managed != "none":
             tags.append({"Key": MANAGED_TAG_KEY, "Value": managed, "PropagateAtLaunch": False})
@@ -295,6 +312,11 @@ class Provisioner:
             HealthCheckGracePeriod=60,
             TargetGroupARNs=tg_arns,
             Tags=tags,
+            **(
+                {"AvailabilityZoneImpairmentPolicy": {
+                    "ZonalShiftEnabled": True, "ImpairedZoneHealthCheckBehavior": "IgnoreUnhealthy"}}
+                if zonal_shift else {}
+            ),
         )
         group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
         instance_ids = sorted(i["InstanceId"] for i in group["Instances"])
@@ -384,8 +406,12 @@ class LoadBalancers:
     one is the listener's default action, every other one gets a path rule. A new ALB
     is created when the current one is full."""
 
-    def __init__(self, p: Provisioner, name: str, total: int, subnet_ids: list[str], sg_id: str) -> None:
+    def __init__(
+        self, p: Provisioner, name: str, total: int, subnet_ids: list[str], sg_id: str, managed: str,
+        zonal_shift: bool,
+    ) -> None:
         self.p, self.name, self.subnet_ids, self.sg_id = p, name, subnet_ids, sg_id
+        self.managed, self.zonal_shift = managed, zonal_shift
         self.planned = -(-total // TARGET_GROUPS_PER_ALB)
         self.created: list[dict[str, Any]] = []  # {"lb", "listener_arn", "target_groups"}
 
@@ -393,7 +419,7 @@ class LoadBalancers:
         if not self.created or self.created[-1]["target_groups"] == TARGET_GROUPS_PER_ALB:
             n = len(self.created) + 1
             lb_name = f"{self.name}-alb" if self.planned == 1 else f"{self.name}-alb-{n:02d}"
-            lb = self.p.load_balancer(lb_name, self.subnet_ids, self.sg_id)
+            lb = self.p.load_balancer(lb_name, self.subnet_ids, self.sg_id, self.managed, self.zonal_shift)
             listener_arn = self.p.elbv2.create_listener(
                 LoadBalancerArn=lb["LoadBalancerArn"],
                 Protocol="HTTP",
@@ -434,7 +460,9 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
     if args.database != "none":
         db_id = f"{name}-db"
         db_arn = p.database(db_id, args.database == "multi-az", args.db_managed)
-    albs = LoadBalancers(p, name, args.target_groups * per_group, subnet_ids, sg_id)
+    albs = LoadBalancers(
+        p, name, args.target_groups * per_group, subnet_ids, sg_id, args.managed, args.zonal_shift == "on"
+    )
     lt_id = p.launch_template(name, sg_id)
 
     stacks = []
@@ -457,7 +485,7 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
         asg_name = f"{name}-asg{group_suffix(args, i)}"
         instance_ids = p.auto_scaling_group(
             asg_name, lt_id, subnet_ids, [tg["target_group_arn"] for tg in target_groups], args.instances, args.managed,
-            depends_on=db_id,
+            depends_on=db_id, zonal_shift=args.zonal_shift == "on",
         )
         stacks.append(
             {
@@ -542,6 +570,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("multi-az", "single-az", "none"),
         default="multi-az",
         help="the RDS DB instance <name>-db every group depends on (default multi-az; none = no database)",
+    )
+    parser.add_argument(
+        "--zonal-shift",
+        choices=("on", "off"),
+        default="on",
+        help="register the load balancers with ARC zonal shift and let the groups take part in it (default on)",
     )
     parser.add_argument(
         "--db-managed",

@@ -16,7 +16,9 @@ use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use rebound::config::{from_env, Store};
 use rebound::domain::Incident;
-use rebound::functions::{NotifierFunctionConfig, RdsHealthConfig, TargetHealthConfig};
+use rebound::functions::{
+    NotifierFunctionConfig, RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig,
+};
 use rebound::ids::IncidentId;
 use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
@@ -107,6 +109,7 @@ enum IncidentsCommand {
 enum Function {
     TargetHealth,
     RdsHealth,
+    ZoneHealth,
     IncidentNotifier,
 }
 
@@ -229,28 +232,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             })?;
             let response = match function {
                 Function::TargetHealth => {
-                    let payload =
-                        serde_json::from_str(&text).map_err(|source| CliError::Event {
-                            path: event.clone(),
-                            source,
-                        })?;
                     let config = TargetHealthConfig::from_env()?;
-                    let report = rebound::aws::target_health(&config, &sdk)
-                        .handle(payload)
-                        .await?;
-                    serde_json::to_value(report)?
+                    check(&rebound::aws::target_health(&config, &sdk), &text, &event).await?
                 }
                 Function::RdsHealth => {
-                    let payload =
-                        serde_json::from_str(&text).map_err(|source| CliError::Event {
-                            path: event.clone(),
-                            source,
-                        })?;
                     let config = RdsHealthConfig::from_env()?;
-                    let report = rebound::aws::rds_health(&config, &sdk)
-                        .handle(payload)
-                        .await?;
-                    serde_json::to_value(report)?
+                    check(&rebound::aws::rds_health(&config, &sdk), &text, &event).await?
+                }
+                Function::ZoneHealth => {
+                    let config = ZoneHealthConfig::from_env()?;
+                    check(&rebound::aws::zone_health(&config, &sdk), &text, &event).await?
                 }
                 Function::IncidentNotifier => {
                     let payload: StreamEvent =
@@ -271,6 +262,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Drill { .. } => {}
     }
     Ok(())
+}
+
+/// One watching function's answer to the event in `text` (read from `path`).
+async fn check<K: rebound::kind::Kind, S: IncidentStore>(
+    function: &rebound::shell::Function<K, S>,
+    text: &str,
+    path: &std::path::Path,
+) -> Result<serde_json::Value, CliError> {
+    let payload = serde_json::from_str(text).map_err(|source| CliError::Event {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(serde_json::to_value(function.handle(payload).await?)?)
 }
 
 /// The incidents a listing shows, newest first. Unfiltered, only `limit` are read; open

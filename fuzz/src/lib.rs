@@ -61,6 +61,7 @@ pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
                 instance_id: id(n),
                 lifecycle_state: "InService".into(),
                 health_status: "Healthy".into(),
+                availability_zone: None,
             })
             .collect(),
         target_group_arns: vec![tg],
@@ -68,6 +69,9 @@ pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
         desired_capacity: 4,
         health_check_grace_period_s: 0,
         launch_template: None,
+        arn: None,
+        max_size: 100,
+        zonal_shift_enabled: false,
     });
     let policy = Policy {
         settings: Settings {

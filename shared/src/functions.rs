@@ -4,7 +4,8 @@
 //! configuration chapter documents.
 
 use crate::config::{Common, ConfigError, Env, Settings, Store, Variable};
-use crate::kinds::{database, target_group};
+use crate::kinds::{database, target_group, zone};
+use crate::zonal::ZonalRule;
 
 /// One deployed function.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,7 @@ pub const TARGET_HEALTH: Deployed = Deployed {
         Common::VARIABLES,
         Store::VARIABLES,
         Settings::VARIABLES,
+        ZonalRule::VARIABLES,
         target_group::Policy::VARIABLES,
     ],
     sweeps: true,
@@ -55,6 +57,20 @@ pub const RDS_HEALTH: Deployed = Deployed {
     read: |env| RdsHealthConfig::read(env, database::Policy::read).map(drop),
 };
 
+pub const ZONE_HEALTH: Deployed = Deployed {
+    name: zone::FUNCTION,
+    logical_id: "ZoneHealthFunction",
+    variables: &[
+        Common::VARIABLES,
+        Store::VARIABLES,
+        Settings::VARIABLES,
+        ZonalRule::VARIABLES,
+        zone::Policy::VARIABLES,
+    ],
+    sweeps: true,
+    read: |env| ZoneHealthConfig::read(env, zone::Policy::read).map(drop),
+};
+
 pub const INCIDENT_NOTIFIER: Deployed = Deployed {
     name: crate::notifier::FUNCTION,
     logical_id: "IncidentNotifierFunction",
@@ -64,7 +80,7 @@ pub const INCIDENT_NOTIFIER: Deployed = Deployed {
 };
 
 /// Every function template.yaml deploys.
-pub const DEPLOYED: [Deployed; 3] = [TARGET_HEALTH, RDS_HEALTH, INCIDENT_NOTIFIER];
+pub const DEPLOYED: [Deployed; 4] = [TARGET_HEALTH, RDS_HEALTH, ZONE_HEALTH, INCIDENT_NOTIFIER];
 
 /// A watching function's configuration: what every function reads, where incidents are
 /// kept, and its kind's policy (with the shared settings).
@@ -92,6 +108,8 @@ impl<P> WatcherConfig<P> {
 pub type TargetHealthConfig = WatcherConfig<target_group::Policy>;
 /// rds-health's configuration.
 pub type RdsHealthConfig = WatcherConfig<database::Policy>;
+/// zone-health's configuration.
+pub type ZoneHealthConfig = WatcherConfig<zone::Policy>;
 
 impl TargetHealthConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -102,6 +120,12 @@ impl TargetHealthConfig {
 impl RdsHealthConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         crate::config::from_env(|env| Self::read(env, database::Policy::read))
+    }
+}
+
+impl ZoneHealthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        crate::config::from_env(|env| Self::read(env, zone::Policy::read))
     }
 }
 

@@ -103,6 +103,60 @@ string_id!(
     }
 );
 
+string_id!(
+    /// `arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/<app|net|gwy>/<name>/<id>`.
+    LoadBalancerArn,
+    "load balancer ARN",
+    |s| {
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "elasticloadbalancing", region, account, resource]
+                if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
+            {
+                let segments: Vec<&str> = resource.split('/').collect();
+                match segments.as_slice() {
+                    ["loadbalancer", "app" | "net" | "gwy", name, id]
+                        if !name.is_empty() && !id.is_empty() => Ok(()),
+                    _ => Err("resource must be loadbalancer/<app|net|gwy>/<name>/<id>"),
+                }
+            }
+            _ => Err("expected arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/<type>/<name>/<id>"),
+        }
+    }
+);
+
+string_id!(
+    /// An Availability Zone's name as an account sees it (`us-east-1b`): which physical
+    /// zone it is differs per account; its [`ZoneId`] does not.
+    AvailabilityZone,
+    "Availability Zone",
+    |s| {
+        if s.is_empty() || s.len() > 64 {
+            Err("must be 1 to 64 characters")
+        } else if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            Err("must contain only lowercase letters, digits and hyphens")
+        } else {
+            Ok(())
+        }
+    }
+);
+
+string_id!(
+    /// An Availability Zone's ID (`use1-az2`): the same physical zone in every account,
+    /// and what ARC zonal shift names zones by.
+    ZoneId,
+    "Availability Zone ID",
+    |s| match s.split_once("-az") {
+        Some((prefix, number))
+            if !prefix.is_empty()
+                && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && !number.is_empty()
+                && number.len() <= 3
+                && number.chars().all(|c| c.is_ascii_digit()) => Ok(()),
+        _ => Err("expected <region code>-az<number>, e.g. use1-az2"),
+    }
+);
+
 /// RDS identifiers (DB instances and clusters): 1 to 63 letters, digits and hyphens,
 /// starting with a letter, with no two hyphens in a row and none at the end.
 fn rds_identifier(s: &str) -> Result<(), &'static str> {
@@ -174,6 +228,32 @@ impl TargetGroupArn {
     }
 }
 
+impl LoadBalancerArn {
+    /// Builds the ARN from the `LoadBalancer` dimension CloudWatch reports
+    /// (`app/<name>/<id>`) and the account and region the alarm lives in.
+    pub fn from_dimension(
+        full_name: &str,
+        region: &str,
+        account: &str,
+        partition: &str,
+    ) -> Result<Self, InvalidId> {
+        Self::parse(format!(
+            "arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{full_name}"
+        ))
+    }
+
+    /// The `app/<name>/<id>` part, which is also the CloudWatch dimension value.
+    pub fn full_name(&self) -> &str {
+        let resource = self.0.splitn(6, ':').nth(5).unwrap_or(&self.0);
+        resource.strip_prefix("loadbalancer/").unwrap_or(resource)
+    }
+
+    /// The name people gave it.
+    pub fn name(&self) -> &str {
+        self.full_name().split('/').nth(1).unwrap_or_default()
+    }
+}
+
 impl IncidentId {
     /// A new id for an incident opened at `opened_at`.
     pub fn generate(opened_at: chrono::DateTime<chrono::Utc>) -> Self {
@@ -242,6 +322,30 @@ mod tests {
         assert!(RdsEventId::parse("RDS-EVENT-0049").is_ok());
         for bad in ["RDS-EVENT-49", "rds-event-0049", "RDS-EVENT-00a9"] {
             assert!(RdsEventId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn load_balancer_arns_and_zones_parse_and_read_back() {
+        let arn = LoadBalancerArn::from_dimension(
+            "app/web/50dc6c495c0c9188",
+            "us-east-1",
+            "123456789012",
+            "aws",
+        )
+        .unwrap();
+        assert_eq!(
+            arn.as_str(),
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+        );
+        assert_eq!(arn.full_name(), "app/web/50dc6c495c0c9188");
+        assert_eq!(arn.name(), "web");
+        assert!(LoadBalancerArn::parse(TG).is_err());
+        assert!(AvailabilityZone::parse("us-east-1b").is_ok());
+        assert!(AvailabilityZone::parse("US-East").is_err());
+        assert!(ZoneId::parse("use1-az2").is_ok());
+        for bad in ["use1", "use1-az", "-az1", "use1-azx", "us-east-1b"] {
+            assert!(ZoneId::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -18,6 +18,15 @@ use crate::domain::{
 use crate::error::Error;
 use crate::policy::History;
 
+/// What an action is taken with: the state the decision was taken on, the incident it
+/// belongs to, and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a, O> {
+    pub observed: &'a O,
+    pub incident: &'a Incident,
+    pub now: DateTime<Utc>,
+}
+
 pub trait Kind: Send + Sync {
     /// What a delivery said about one resource beyond "look at it" (an alarm's state,
     /// an RDS event): an input to the pure decision next to the observed state, never
@@ -74,17 +83,30 @@ pub trait Kind: Send + Sync {
         now: DateTime<Utc>,
     ) -> Self::Evidence;
 
-    /// How to settle a write-ahead action whose outcome was never recorded, once it is
-    /// overdue (`None` before).
+    /// How to settle a write-ahead action of `incident` whose outcome was never
+    /// recorded, once it is overdue (`None` before).
     fn settle(
         &self,
         action: &Action,
         observed: &Self::Observed,
+        incident: &Incident,
         now: DateTime<Utc>,
     ) -> Option<(ActionOutcome, String)>;
 
-    /// Makes the call. `Ok(Some(detail))` when it turned out to be done already.
-    fn act(&self, action: &Action) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    /// Makes the call, from the state the decision was taken on. `Ok(Some(detail))`
+    /// says what it did or found (e.g. that it was done already).
+    fn act(
+        &self,
+        action: &Action,
+        acting: Acting<'_, Self::Observed>,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
+    /// Whether this action, once it succeeds, mitigates the incident: its impact ends
+    /// though the resource has not recovered (traffic shifted away from a zone). The
+    /// recovery objective is then met; recovery is still verified before resolving.
+    fn mitigates(&self, _action: &Action) -> bool {
+        false
+    }
 
     /// One line for the timeline: "replace i-0abc in web".
     fn describe(&self, action: &PlannedAction) -> String;

@@ -12,8 +12,9 @@
 //! - [`shell`]: the one function shell: route a delivery to checks, the sweep, the
 //!   deadline, the report, the metrics, the retry verdict.
 //! - [`trigger`]: raw Lambda events → the schedule, an alarm, or another event.
-//! - [`kinds`]: each kind of resource (target groups, DB instances), and the registry of
-//!   how their incidents read.
+//! - [`kinds`]: each kind of resource (target groups, DB instances, zones), and the
+//!   registry of how their incidents read; [`zonal`]: the rule that tells a zone's
+//!   failure from its instances' (both zone-aware kinds read it).
 //! - [`view`]: what a kind supplies for people (its evidence digest, next steps, names
 //!   and console pages).
 //! - [`notifier`]: the incidents stream in, one message per state change out.
@@ -40,6 +41,7 @@ pub mod telemetry;
 pub mod trigger;
 pub mod view;
 pub mod workflow;
+pub mod zonal;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;

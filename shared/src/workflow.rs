@@ -27,7 +27,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::kind::Kind;
+use crate::kind::{Acting, Kind};
 use crate::policy::History;
 use crate::ports::{Commit, Committed, IncidentStore};
 
@@ -262,7 +262,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 && self.kind.settings().mode == Mode::Enforce
                 && !report.actions.is_empty();
             if to_call {
-                let failure = self.act(&mut incident, &token, tally).await;
+                let failure = self.act(&mut incident, &observed, &token, tally).await;
                 report.actions = ours(&incident, &token);
                 report.incident_state = Some(incident.state);
                 if let Some(err) = failure {
@@ -360,11 +360,22 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
 
     /// Makes the calls this writer wrote ahead, then records their outcomes. Returns the
     /// first call error, after recording it.
-    async fn act(&self, incident: &mut Incident, token: &str, tally: &Tally) -> Option<Error> {
+    async fn act(
+        &self,
+        incident: &mut Incident,
+        observed: &K::Observed,
+        token: &str,
+        tally: &Tally,
+    ) -> Option<Error> {
         let stored = incident.state;
         let mut failure = None;
         for action in ours(incident, token) {
-            let (outcome, detail) = match self.kind.act(&action).await {
+            let acting = Acting {
+                observed,
+                incident,
+                now: (self.clock)(),
+            };
+            let (outcome, detail) = match self.kind.act(&action, acting).await {
                 Ok(detail) => {
                     Tally::add(&tally.actions_taken, 1);
                     info!(incident_id = %incident.id, action = action.kind.as_str(), target = %action.target.id, scope = %action.scope.id, "action requested");
@@ -384,6 +395,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                     target: &action.target,
                     outcome,
                     detail: detail.as_deref(),
+                    mitigates: self.kind.mitigates(&action),
                 },
             );
         }
@@ -437,6 +449,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                             target: &result.target,
                             outcome: result.outcome,
                             detail: result.detail.as_deref(),
+                            mitigates: self.kind.mitigates(result),
                         },
                     );
                 }
@@ -503,19 +516,19 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         observed: &K::Observed,
         now: DateTime<Utc>,
     ) -> bool {
-        let settlements: Vec<(usize, ActionOutcome, String)> = incident
+        let settlements: Vec<(usize, ActionOutcome, String, bool)> = incident
             .actions
             .iter()
             .enumerate()
             .filter(|(_, a)| a.outcome == ActionOutcome::Pending)
             .filter_map(|(index, action)| {
                 self.kind
-                    .settle(action, observed, now)
-                    .map(|(outcome, detail)| (index, outcome, detail))
+                    .settle(action, observed, incident, now)
+                    .map(|(outcome, detail)| (index, outcome, detail, self.kind.mitigates(action)))
             })
             .collect();
         let mut changed = false;
-        for (index, outcome, detail) in &settlements {
+        for (index, outcome, detail, mitigates) in &settlements {
             changed |= incident
                 .apply(
                     now,
@@ -523,6 +536,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                         index: *index,
                         outcome: *outcome,
                         detail,
+                        mitigates: *mitigates,
                     },
                 )
                 .unwrap_or(false);

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use rebound::config::{Common, Mode, Settings, Store};
-use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
-use rebound::kinds::{database, target_group};
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig};
+use rebound::kinds::{database, target_group, zone};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -42,6 +42,7 @@ pub struct TargetGroup {
 pub struct Stack {
     pub region: String,
     pub account: String,
+    pub load_balancer_arn: String,
     pub load_balancer_full_name: String,
     pub incidents_table: String,
     pub incidents_stream_arn: String,
@@ -214,6 +215,35 @@ impl Stack {
                 ..database::Policy::default()
             },
         }
+    }
+
+    /// zone-health's configuration for this stack.
+    pub fn zone_health_config(&self, mode: Mode) -> ZoneHealthConfig {
+        ZoneHealthConfig {
+            common: Common {
+                prewarm_connections: false,
+            },
+            store: self.store_config(),
+            policy: zone::Policy {
+                settings: Self::settings(mode),
+                ..zone::Policy::default()
+            },
+        }
+    }
+
+    /// The sample zone alarm event (`events/zone-health/`), aimed at `zone` of this
+    /// stack's (first) load balancer, in `state`.
+    pub fn zone_alarm_event(&self, zone: &str, state: &str) -> Value {
+        let mut event = sample_event("zone-health/alarm-state-change.json");
+        event["account"] = Value::String(self.account.clone());
+        event["region"] = Value::String(self.region.clone());
+        event["detail"]["state"]["value"] = Value::String(state.to_owned());
+        let dimensions = &mut event["detail"]["configuration"]["metrics"][0]["metricStat"]
+            ["metric"]["dimensions"];
+        dimensions["TargetGroup"] = Value::String(self.stacks[0].target_group_full_name.clone());
+        dimensions["LoadBalancer"] = Value::String(self.load_balancer_full_name.clone());
+        dimensions["AvailabilityZone"] = Value::String(zone.to_owned());
+        event
     }
 
     /// incident-notifier's: this stack's topic; provision.py makes no queue for parked

@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &[
             Service::ElasticLoadBalancing,
             Service::AutoScaling,
+            Service::ArcZonalShift,
             Service::DynamoDb,
         ],
     )

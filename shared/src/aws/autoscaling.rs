@@ -9,10 +9,11 @@ use super::classify;
 use super::LazyClient;
 use crate::domain::ActionKind;
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, AvailabilityZone, InstanceId, TargetGroupArn};
 use crate::kinds::target_group::observation::{GroupInstance, ScalingGroup};
 use crate::kinds::target_group::ports::{InstanceReplacer, Replaced, ScalingGroups};
 use crate::kinds::target_group::{SET_INSTANCE_HEALTH, TERMINATE_INSTANCE};
+use crate::kinds::zone::ports::CapacityRaiser;
 
 /// DescribeAutoScalingInstances takes at most this many ids per call.
 const MAX_INSTANCE_IDS_PER_CALL: usize = 50;
@@ -95,6 +96,9 @@ impl AutoScaling {
                             .map(|s| s.as_str().to_owned())
                             .unwrap_or_default(),
                         health_status: i.health_status().unwrap_or_default().to_owned(),
+                        availability_zone: i
+                            .availability_zone()
+                            .and_then(|zone| AvailabilityZone::parse(zone).ok()),
                     })
                 })
                 .collect(),
@@ -104,6 +108,12 @@ impl AutoScaling {
             health_check_grace_period_s: group.health_check_grace_period().unwrap_or(0).max(0)
                 as u32,
             launch_template: launch_template_of(group),
+            arn: group.auto_scaling_group_arn().map(str::to_owned),
+            max_size: group.max_size().unwrap_or(0).max(0) as u32,
+            zonal_shift_enabled: group
+                .availability_zone_impairment_policy()
+                .and_then(|policy| policy.zonal_shift_enabled())
+                .unwrap_or(false),
             name,
         };
         if refresh_if_managed_by.is_some_and(|key| converted.is_managed(key)) {
@@ -283,6 +293,24 @@ impl InstanceReplacer for AutoScaling {
             Err((true, _)) => Ok(Replaced::AlreadyGone),
             Err((false, err)) => Err(err),
         }
+    }
+}
+
+impl CapacityRaiser for AutoScaling {
+    async fn set_desired_capacity(
+        &self,
+        group: &AutoScalingGroupName,
+        desired: u32,
+    ) -> Result<(), Error> {
+        self.client
+            .set_desired_capacity()
+            .auto_scaling_group_name(group.as_str())
+            .desired_capacity(i32::try_from(desired).unwrap_or(i32::MAX))
+            .honor_cooldown(false)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("SetDesiredCapacity", e))
     }
 }
 

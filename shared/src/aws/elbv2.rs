@@ -1,12 +1,19 @@
 use aws_sdk_elasticloadbalancingv2::Client;
 use tracing::debug;
 
+use std::collections::BTreeMap;
+
 use super::classify;
 use super::LazyClient;
 use crate::error::Error;
-use crate::ids::{InstanceId, TargetGroupArn};
+use crate::ids::{AvailabilityZone, InstanceId, LoadBalancerArn, TargetGroupArn};
 use crate::kinds::target_group::observation::{TargetHealth, TargetState};
 use crate::kinds::target_group::ports::TargetHealthSource;
+use crate::kinds::zone::observation::{LoadBalancer, ZONAL_SHIFT_ATTRIBUTE};
+use crate::kinds::zone::ports::LoadBalancers;
+
+/// DescribeTags takes at most this many ARNs per call.
+const MAX_TAGGED_PER_CALL: usize = 20;
 
 #[derive(Clone)]
 pub struct LoadBalancing {
@@ -68,6 +75,158 @@ impl TargetHealthSource for LoadBalancing {
             });
         }
         Ok(Some(targets))
+    }
+}
+
+impl LoadBalancing {
+    /// Tags of each load balancer, 20 per call.
+    async fn tags(
+        &self,
+        arns: &[LoadBalancerArn],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+        let mut tags = BTreeMap::new();
+        for chunk in arns.chunks(MAX_TAGGED_PER_CALL) {
+            let output = self
+                .client
+                .describe_tags()
+                .set_resource_arns(Some(chunk.iter().map(ToString::to_string).collect()))
+                .send()
+                .await
+                .map_err(|e| classify("DescribeTags", e))?;
+            for description in output.tag_descriptions() {
+                let Some(arn) = description.resource_arn() else {
+                    continue;
+                };
+                tags.insert(
+                    arn.to_owned(),
+                    description
+                        .tags()
+                        .iter()
+                        .filter_map(|t| {
+                            Some((
+                                t.key()?.to_owned(),
+                                t.value().unwrap_or_default().to_owned(),
+                            ))
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Completes a described load balancer: whether zonal shift is enabled on it, and
+    /// the target groups it forwards to.
+    async fn complete(
+        &self,
+        arn: LoadBalancerArn,
+        zones: Vec<AvailabilityZone>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<LoadBalancer, Error> {
+        let attributes = self
+            .client
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeLoadBalancerAttributes", e))?;
+        let zonal_shift_enabled = attributes.attributes().iter().any(|a| {
+            a.key() == Some(ZONAL_SHIFT_ATTRIBUTE)
+                && a.value().is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        });
+        let mut target_groups = Vec::new();
+        let mut pages = self
+            .client
+            .describe_target_groups()
+            .load_balancer_arn(arn.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("DescribeTargetGroups", e))?;
+            target_groups.extend(
+                page.target_groups()
+                    .iter()
+                    .filter_map(|tg| TargetGroupArn::parse(tg.target_group_arn()?).ok()),
+            );
+        }
+        Ok(LoadBalancer {
+            arn,
+            tags,
+            zonal_shift_enabled,
+            zones,
+            target_groups,
+        })
+    }
+}
+
+fn zones_of(
+    balancer: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
+) -> Vec<AvailabilityZone> {
+    balancer
+        .availability_zones()
+        .iter()
+        .filter_map(|zone| AvailabilityZone::parse(zone.zone_name()?).ok())
+        .collect()
+}
+
+impl LoadBalancers for LoadBalancing {
+    async fn load_balancer(&self, arn: &LoadBalancerArn) -> Result<Option<LoadBalancer>, Error> {
+        let result = self
+            .client
+            .describe_load_balancers()
+            .load_balancer_arns(arn.as_str())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_load_balancer_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(err) => return Err(classify("DescribeLoadBalancers", err)),
+        };
+        let Some(described) = output.load_balancers().first() else {
+            return Ok(None);
+        };
+        let mut tags = self.tags(std::slice::from_ref(arn)).await?;
+        let tags = tags.remove(arn.as_str()).unwrap_or_default();
+        Ok(Some(
+            self.complete(arn.clone(), zones_of(described), tags)
+                .await?,
+        ))
+    }
+
+    async fn managed_load_balancers(&self, tag_key: &str) -> Result<Vec<LoadBalancer>, Error> {
+        let mut described = Vec::new();
+        let mut pages = self
+            .client
+            .describe_load_balancers()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("DescribeLoadBalancers", e))?;
+            for balancer in page.load_balancers() {
+                if let Some(arn) = balancer
+                    .load_balancer_arn()
+                    .and_then(|arn| LoadBalancerArn::parse(arn).ok())
+                {
+                    described.push((arn, zones_of(balancer)));
+                }
+            }
+        }
+        let arns: Vec<LoadBalancerArn> = described.iter().map(|(arn, _)| arn.clone()).collect();
+        let mut tags = self.tags(&arns).await?;
+        let mut managed = Vec::new();
+        for (arn, zones) in described {
+            let tags = tags.remove(arn.as_str()).unwrap_or_default();
+            if tags.get(tag_key).is_some_and(|value| value == "true") {
+                managed.push(self.complete(arn, zones, tags).await?);
+            }
+        }
+        Ok(managed)
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Service {
     Sns,
     Sqs,
     CloudWatch,
+    ArcZonalShift,
+    Ec2,
 }
 
 /// The endpoint each service's client will call, without duplicates (every service
@@ -83,6 +85,10 @@ async fn resolve(sdk: &SdkConfig, service: Service) -> Result<String, String> {
         Service::Sns => resolve_with!(aws_sdk_sns, "SNS", sdk),
         Service::Sqs => resolve_with!(aws_sdk_sqs, "SQS", sdk),
         Service::CloudWatch => resolve_with!(aws_sdk_cloudwatch, "CloudWatch", sdk),
+        Service::ArcZonalShift => {
+            resolve_with!(aws_sdk_arczonalshift, "ARC Zonal Shift", sdk)
+        }
+        Service::Ec2 => resolve_with!(aws_sdk_ec2, "EC2", sdk),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Adapters: the ports implemented with the AWS SDK. SDK types stop here; errors are
 //! classified (retryable or not) where the error code is still known.
 
+mod arc;
 mod autoscaling;
 mod cloudwatch;
 mod dynamodb;
@@ -13,6 +14,7 @@ mod rds;
 mod sns;
 mod sqs;
 
+pub use arc::ZonalShift;
 pub use autoscaling::AutoScaling;
 pub use cloudwatch::CloudWatch;
 pub use dynamodb::DynamoStore;
@@ -30,9 +32,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::error::{is_retryable_code, Error};
-use crate::functions::{RdsHealthConfig, TargetHealthConfig};
+use crate::functions::{RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig};
 use crate::kinds::database::{self, DbInstances};
 use crate::kinds::target_group::{self, TargetGroups};
+use crate::kinds::zone::{self, Zones};
 use crate::notifier::NotifierHandler;
 use crate::shell::Function;
 
@@ -104,8 +107,16 @@ where
 }
 
 /// target-health wired to real AWS clients.
-pub type TargetHealthFunction =
-    Function<TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore>, DynamoStore>;
+pub type TargetHealthFunction = Function<
+    TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore, ZonalShift>,
+    DynamoStore,
+>;
+
+/// zone-health wired to real AWS clients.
+pub type ZoneHealthFunction = Function<
+    Zones<LoadBalancing, LoadBalancing, AutoScaling, ZonalShift, AutoScaling>,
+    DynamoStore,
+>;
 
 /// rds-health wired to real AWS clients.
 pub type RdsHealthFunction = Function<DbInstances<Rds, Rds, CloudWatch>, DynamoStore>;
@@ -122,21 +133,33 @@ pub fn incident_store(store: &crate::config::Store, sdk: &aws_config::SdkConfig)
     )
 }
 
+/// ARC zonal shift, with EC2 for the zones' IDs and ELB for the load balancers in
+/// front of a target group.
+fn zonal_shift(
+    sdk: &aws_config::SdkConfig,
+    elb: &LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
+) -> ZonalShift {
+    ZonalShift::new(
+        LazyClient::from_sdk(sdk, aws_sdk_arczonalshift::Client::new),
+        LazyClient::from_sdk(sdk, aws_sdk_ec2::Client::new),
+        elb.clone(),
+    )
+}
+
 /// target-health: target groups, their trigger parser, and their AWS ports.
 pub fn target_health(
     config: &TargetHealthConfig,
     sdk: &aws_config::SdkConfig,
 ) -> TargetHealthFunction {
     let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
+    let elb = LazyClient::from_sdk(sdk, aws_sdk_elasticloadbalancingv2::Client::new);
     let store = incident_store(&config.store, sdk);
     let kind = TargetGroups {
-        targets: LoadBalancing::new(LazyClient::from_sdk(
-            sdk,
-            aws_sdk_elasticloadbalancingv2::Client::new,
-        )),
+        targets: LoadBalancing::new(elb.clone()),
         groups: autoscaling.clone(),
         replacer: autoscaling,
         dependencies: store.clone(),
+        zones: zonal_shift(sdk, &elb),
         policy: config.policy.clone(),
     };
     Function::new(
@@ -160,6 +183,27 @@ pub fn rds_health(config: &RdsHealthConfig, sdk: &aws_config::SdkConfig) -> RdsH
         database::FUNCTION,
         kind,
         database::trigger::parse,
+        incident_store(&config.store, sdk),
+    )
+}
+
+/// zone-health: zones behind load balancers, their trigger parser, and their AWS ports.
+pub fn zone_health(config: &ZoneHealthConfig, sdk: &aws_config::SdkConfig) -> ZoneHealthFunction {
+    let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
+    let elb = LazyClient::from_sdk(sdk, aws_sdk_elasticloadbalancingv2::Client::new);
+    let balancers = LoadBalancing::new(elb.clone());
+    let kind = Zones {
+        balancers: balancers.clone(),
+        targets: balancers,
+        groups: autoscaling.clone(),
+        shifts: zonal_shift(sdk, &elb),
+        capacity: autoscaling,
+        policy: config.policy.clone(),
+    };
+    Function::new(
+        zone::FUNCTION,
+        kind,
+        zone::trigger::parse,
         incident_store(&config.store, sdk),
     )
 }

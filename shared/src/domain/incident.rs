@@ -207,6 +207,12 @@ pub struct IncidentRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover_s: Option<i64>,
+    /// When the incident's impact ended though the resource had not recovered yet (a
+    /// zone's traffic shifted away): its recovery objective is met from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigated_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_mitigate_s: Option<i64>,
     /// The recovery-time objective this incident is held to, in seconds from detection
     /// (the resource's `rebound:rto-seconds` tag, or its kind's default): past it,
     /// escalate.
@@ -293,6 +299,8 @@ impl Incident {
                 }],
                 resolved_at: None,
                 time_to_recover_s: None,
+                mitigated_at: None,
+                time_to_mitigate_s: None,
                 rto_s: opening.rto_s,
                 version: 0,
                 written_by: None,

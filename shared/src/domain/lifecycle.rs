@@ -29,6 +29,8 @@ pub enum Change<'a> {
         index: usize,
         outcome: ActionOutcome,
         detail: &'a str,
+        /// The action mitigates the incident once it succeeds ([`Change::Outcome`]).
+        mitigates: bool,
     },
     /// A check's decision. `intent` says what its actions do ("replace i-0abc in web");
     /// `writer` is the token of the write that records them ahead of their calls.
@@ -44,6 +46,9 @@ pub enum Change<'a> {
         target: &'a ResourceRef,
         outcome: ActionOutcome,
         detail: Option<&'a str>,
+        /// A success of this action ends the incident's impact (a zone's traffic shifted
+        /// away): the first one records the time to mitigate.
+        mitigates: bool,
     },
     /// A remediation call failed: a person is needed now, not at the recovery deadline.
     CallFailed { error: &'a str },
@@ -77,7 +82,18 @@ impl Incident {
                 index,
                 outcome,
                 detail,
-            } => Ok(self.settle(now, index, outcome, detail)),
+                mitigates,
+            } => {
+                let settled = self.settle(now, index, outcome, detail);
+                if settled && mitigates && outcome == ActionOutcome::Succeeded {
+                    let what = self
+                        .actions
+                        .get(index)
+                        .map(|a| a.detail.clone().unwrap_or_default());
+                    self.mitigated(now, what.as_deref().unwrap_or_default());
+                }
+                Ok(settled)
+            }
             Change::Decided {
                 decision,
                 intent,
@@ -89,7 +105,14 @@ impl Incident {
                 target,
                 outcome,
                 detail,
-            } => Ok(self.outcome(now, writer, target, outcome, detail)),
+                mitigates,
+            } => {
+                let recorded = self.outcome(now, writer, target, outcome, detail);
+                if recorded && mitigates && outcome == ActionOutcome::Succeeded {
+                    self.mitigated(now, detail.unwrap_or_default());
+                }
+                Ok(recorded)
+            }
             Change::CallFailed { error } => self.transition(
                 now,
                 IncidentState::Escalated,
@@ -176,6 +199,19 @@ impl Incident {
         } else {
             self.transition(now, to, text)
         }
+    }
+
+    /// The first mitigation: its time, and the time to mitigate from detection. A
+    /// resolved incident keeps what it had.
+    fn mitigated(&mut self, now: DateTime<Utc>, detail: &str) {
+        if self.mitigated_at.is_some() || self.state.is_closed() {
+            return;
+        }
+        let opened_at = self.opened_at;
+        let record = self.record_mut();
+        record.mitigated_at = Some(now);
+        record.time_to_mitigate_s = Some(now.signed_duration_since(opened_at).num_seconds());
+        self.note(now, "mitigated", detail);
     }
 
     fn settle(
@@ -437,10 +473,12 @@ mod tests {
                 target: &target,
                 outcome: ActionOutcome::Succeeded,
                 detail: None,
+                mitigates: false,
             },
         )
         .unwrap();
         assert_eq!(inc.actions[0].outcome, ActionOutcome::Succeeded);
+        assert_eq!(inc.mitigated_at, None);
     }
 
     #[test]

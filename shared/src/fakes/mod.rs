@@ -26,16 +26,26 @@ use crate::kinds::target_group::observation::{ScalingGroup, TargetHealth};
 use crate::kinds::target_group::ports::{
     InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
 };
-use crate::kinds::{database, target_group};
+use crate::kinds::{database, target_group, zone};
 use crate::ports::{
     Claim, Commit, Committed, Dependencies, DependencyState, Expected, FailedNotification,
     FailedNotifications, IncidentStore, Notification, Notifier,
 };
 use crate::shell::Function;
 
+mod zonal;
+
+pub use zonal::FakeShift;
+
 /// target-health over the fakes.
-pub type TargetHealthFunction =
-    Function<target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore>, MemoryStore>;
+pub type TargetHealthFunction = Function<
+    target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet>,
+    MemoryStore,
+>;
+
+/// zone-health over the fakes.
+pub type ZoneHealthFunction =
+    Function<zone::Zones<FakeFleet, FakeFleet, FakeFleet, FakeFleet, FakeFleet>, MemoryStore>;
 
 /// rds-health over the fakes.
 pub type RdsHealthFunction =
@@ -54,9 +64,31 @@ pub fn target_health(
             groups: fleet.clone(),
             replacer: fleet.clone(),
             dependencies: store.clone(),
+            zones: fleet.clone(),
             policy,
         },
         target_group::trigger::parse,
+        store.clone(),
+    )
+}
+
+/// zone-health wired to a fake fleet (load balancers, groups, zonal shifts) and a store.
+pub fn zone_health(
+    fleet: &FakeFleet,
+    store: &MemoryStore,
+    policy: zone::Policy,
+) -> ZoneHealthFunction {
+    Function::new(
+        zone::FUNCTION,
+        zone::Zones {
+            balancers: fleet.clone(),
+            targets: fleet.clone(),
+            groups: fleet.clone(),
+            shifts: fleet.clone(),
+            capacity: fleet.clone(),
+            policy,
+        },
+        zone::trigger::parse,
         store.clone(),
     )
 }
@@ -107,6 +139,8 @@ struct FleetState {
     gone_next_replace: bool,
     failing_target_groups: BTreeMap<TargetGroupArn, Error>,
     on_next_replace: Option<Box<dyn FnOnce() + Send>>,
+    /// Load balancers, zonal shifts and capacity changes ([`zonal`]).
+    zonal: zonal::ZonalState,
 }
 
 impl FakeFleet {

@@ -5,18 +5,24 @@
 //!
 //! - [`target_group`]: ALB target groups and the Auto Scaling groups behind them
 //!   (`target-health`);
-//! - [`database`]: RDS DB instances and clusters (`rds-health`).
+//! - [`database`]: RDS DB instances and clusters (`rds-health`);
+//! - [`zone`]: Availability Zones as one load balancer sees them (`zone-health`).
 //!
 //! Adding a kind is a module here and one line in [`KINDS`].
 
 pub mod database;
 pub mod target_group;
+pub mod zone;
 
 use crate::readable::{short_name, Location};
 use crate::view::{GenericView, IncidentView, KindInfo, TypeInfo};
 
 /// Every kind, as the renderings find it by resource type.
-pub static KINDS: [&KindInfo; 2] = [&target_group::view::KIND, &database::view::KIND];
+pub static KINDS: [&KindInfo; 3] = [
+    &target_group::view::KIND,
+    &database::view::KIND,
+    &zone::view::KIND,
+];
 
 /// How incidents about `resource_type` read: their kind's view, or general advice for a
 /// type no kind here knows (a record written by a newer version).
@@ -99,6 +105,8 @@ mod tests {
             target_group::INSTANCE,
             database::DB_INSTANCE,
             database::DB_CLUSTER,
+            zone::AVAILABILITY_ZONE,
+            zone::LOAD_BALANCER,
         ];
         for kind in declared {
             let infos: Vec<_> = KINDS

@@ -59,6 +59,7 @@ pub fn sample_world(mode: Mode) -> SampleWorld {
                 instance_id: instance(n),
                 lifecycle_state: "InService".into(),
                 health_status: "Healthy".into(),
+                availability_zone: None,
             })
             .collect(),
         target_group_arns: vec![target_group()],
@@ -66,6 +67,9 @@ pub fn sample_world(mode: Mode) -> SampleWorld {
         desired_capacity: 4,
         health_check_grace_period_s: 0,
         launch_template: None,
+        arn: None,
+        max_size: 100,
+        zonal_shift_enabled: false,
     });
     let policy = Policy {
         settings: Settings {

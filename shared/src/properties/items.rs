@@ -187,6 +187,8 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     timeline,
                     resolved_at,
                     time_to_recover_s: ttr,
+                    mitigated_at: None,
+                    time_to_mitigate_s: None,
                     version,
                     written_by,
                     rto_s,

@@ -25,6 +25,7 @@ fn decide(world: &World) -> Decision {
             targets: &world.targets,
             groups: &world.groups,
             dependencies: &[],
+            shifted: &[],
         },
         History {
             incident: world.incident.as_ref(),

@@ -362,6 +362,9 @@ fn build(
             desired_capacity: shape.desired,
             health_check_grace_period_s: shape.grace,
             launch_template: shape.launch_template.clone(),
+            arn: None,
+            max_size: 100,
+            zonal_shift_enabled: false,
         })
         .collect();
     let mut targets = Vec::new();
@@ -373,6 +376,7 @@ fn build(
                 instance_id: id.clone(),
                 lifecycle_state: shape.lifecycle.0.clone(),
                 health_status: shape.lifecycle.1.clone(),
+                availability_zone: None,
             });
         }
         if let Some((state, reason)) = &shape.target {

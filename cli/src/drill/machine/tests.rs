@@ -47,6 +47,7 @@ fn group_view(members: &[u32], states: &[TargetState]) -> GroupView {
                     instance_id: InstanceId::parse(iid(*n)).unwrap(),
                     lifecycle_state: "InService".into(),
                     health_status: "Healthy".into(),
+                    availability_zone: None,
                 })
                 .collect(),
             target_group_arns: vec![TargetGroupArn::parse(TG).unwrap()],
@@ -54,6 +55,9 @@ fn group_view(members: &[u32], states: &[TargetState]) -> GroupView {
             desired_capacity: 4,
             health_check_grace_period_s: 60,
             launch_template: None,
+            arn: None,
+            max_size: 100,
+            zonal_shift_enabled: false,
         },
         targets: members
             .iter()

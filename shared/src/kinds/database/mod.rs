@@ -38,7 +38,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId};
-use crate::kind::Kind;
+use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
 
 /// The function that watches DB instances.
@@ -308,12 +308,17 @@ where
         &self,
         action: &Action,
         observed: &ObservedDb,
+        _incident: &Incident,
         now: DateTime<Utc>,
     ) -> Option<(ActionOutcome, String)> {
         policy::settle_pending(action, observed.observation(), &self.policy, now)
     }
 
-    async fn act(&self, action: &Action) -> Result<Option<String>, Error> {
+    async fn act(
+        &self,
+        action: &Action,
+        _acting: Acting<'_, ObservedDb>,
+    ) -> Result<Option<String>, Error> {
         let outcome = if action.kind == REBOOT_WITH_FAILOVER {
             let id = DbInstanceId::parse(action.target.id.as_str())
                 .map_err(|e| Error::InvalidEvent(e.to_string()))?;

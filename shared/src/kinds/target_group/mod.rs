@@ -27,17 +27,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use self::observation::{ScalingGroup, TargetHealth};
-use self::ports::{InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource};
+use self::observation::{ScalingGroup, ShiftedZone, TargetHealth};
+use self::ports::{InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource};
 use crate::config::{ConfigError, Env, Settings, Variable};
 use crate::domain::{
     Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
 };
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
-use crate::kind::Kind;
+use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
 use crate::ports::{Dependencies, DependencyState};
+use crate::zonal::ZonalRule;
 
 /// The function that watches target groups.
 pub const FUNCTION: &str = "target-health";
@@ -142,6 +143,8 @@ pub struct Policy {
     /// How long after a database's incident resolves (its failover completed) the
     /// groups that depend on it stay held: connections move to the new primary.
     pub dependency_settle: Duration,
+    /// When a zone's failing targets are the zone's problem: its instances are held.
+    pub zonal: ZonalRule,
 }
 
 impl Default for Policy {
@@ -156,6 +159,7 @@ impl Default for Policy {
             replacement_loop_limit: 3,
             rto: Duration::from_secs(900),
             dependency_settle: Duration::from_secs(300),
+            zonal: ZonalRule::default(),
         }
     }
 }
@@ -187,18 +191,21 @@ impl Policy {
             replacement_loop_limit: env.count(&REPLACEMENT_LOOP_LIMIT)?,
             rto: env.duration(&TARGET_GROUP_RTO_SECONDS)?,
             dependency_settle: env.duration(&DEPENDENCY_SETTLE_SECONDS)?,
+            zonal: ZonalRule::read(env)?,
         })
     }
 }
 
 /// Target groups as a kind of watched resource: the ports it reads and acts through,
 /// and its policy.
-pub struct TargetGroups<T, G, R, D> {
+pub struct TargetGroups<T, G, R, D, Z> {
     pub targets: T,
     pub groups: G,
     pub replacer: R,
     /// Where the state of the databases groups depend on is read (the incident store).
     pub dependencies: D,
+    /// Where the zones shifted away from are read (ARC zonal shift).
+    pub zones: Z,
     pub policy: Policy,
 }
 
@@ -209,6 +216,8 @@ pub struct ObservedTargetGroup {
     pub targets: Vec<TargetHealth>,
     pub groups: Vec<ScalingGroup>,
     pub dependencies: Vec<(DbInstanceId, DependencyState)>,
+    /// Zones traffic is shifted away from on the load balancers in front of it.
+    pub shifted: Vec<ShiftedZone>,
 }
 
 impl ObservedTargetGroup {
@@ -217,6 +226,7 @@ impl ObservedTargetGroup {
             targets: &self.targets,
             groups: &self.groups,
             dependencies: &self.dependencies,
+            shifted: &self.shifted,
         }
     }
 }
@@ -242,12 +252,13 @@ pub enum Cue {
     Alarm { state: String },
 }
 
-impl<T, G, R, D> Kind for TargetGroups<T, G, R, D>
+impl<T, G, R, D, Z> Kind for TargetGroups<T, G, R, D, Z>
 where
     T: TargetHealthSource,
     G: ScalingGroups,
     R: InstanceReplacer,
     D: Dependencies,
+    Z: ShiftedZones,
 {
     type Cue = Cue;
     type Observed = ObservedTargetGroup;
@@ -285,24 +296,14 @@ where
         let Some(targets) = self.targets.target_health(&arn).await? else {
             return Ok(None);
         };
-        let unhealthy: Vec<InstanceId> = targets
-            .iter()
-            .filter(|t| t.state.is_unhealthy())
-            .map(|t| t.instance_id.clone())
-            .collect();
-        let actionable =
-            !unhealthy.is_empty() && policy::systemic_failure(&targets, &self.policy).is_none();
-        // Groups are needed to act on unhealthy targets, and to verify the recovery of
-        // an open incident; a healthy target group without one, or one failing too
-        // widely to act on, costs no Auto Scaling call.
+        let failing = targets.iter().any(|t| t.state.is_unhealthy());
+        // Groups are needed to decide on unhealthy targets (their zones, the databases
+        // they depend on, whether they can heal), and to verify the recovery of an open
+        // incident; a healthy target group without one costs no Auto Scaling call.
         let mut groups = Vec::new();
-        if actionable || incident.is_some() {
-            let members: Vec<InstanceId> = if actionable {
-                unhealthy
-            } else {
-                targets.iter().map(|t| t.instance_id.clone()).collect()
-            };
-            let refresh = actionable.then_some(self.policy.settings.managed_tag_key.as_str());
+        if failing || incident.is_some() {
+            let members: Vec<InstanceId> = targets.iter().map(|t| t.instance_id.clone()).collect();
+            let refresh = failing.then_some(self.policy.settings.managed_tag_key.as_str());
             if !members.is_empty() {
                 groups = self.groups.groups_owning(&members, refresh).await?;
             }
@@ -316,10 +317,11 @@ where
                 groups.extend(self.groups.groups_named(&missing, refresh).await?);
             }
         }
-        // A managed group that declares a database dependency is held while that
-        // database heals: worth a read only when an action is possible.
+        // What holds a failing group's instances comes first (invariants 7 and 15): the
+        // databases managed groups depend on, and the zones shifted away from.
         let mut dependencies = Vec::new();
-        if actionable {
+        let mut shifted = Vec::new();
+        if failing {
             let databases: BTreeSet<DbInstanceId> = groups
                 .iter()
                 .filter(|g| self.policy.settings.is_managed(&g.tags))
@@ -332,11 +334,13 @@ where
                     .await?;
                 dependencies.push((database, state));
             }
+            shifted = self.zones.shifted_away(&arn).await?;
         }
         Ok(Some(ObservedTargetGroup {
             targets,
             groups,
             dependencies,
+            shifted,
         }))
     }
 
@@ -389,12 +393,17 @@ where
         &self,
         action: &Action,
         observed: &ObservedTargetGroup,
+        _incident: &Incident,
         now: DateTime<Utc>,
     ) -> Option<(ActionOutcome, String)> {
         policy::settle_pending(action, observed.observation(), &self.policy, now)
     }
 
-    async fn act(&self, action: &Action) -> Result<Option<String>, Error> {
+    async fn act(
+        &self,
+        action: &Action,
+        _acting: Acting<'_, ObservedTargetGroup>,
+    ) -> Result<Option<String>, Error> {
         let group = AutoScalingGroupName::parse(action.scope.id.as_str())
             .map_err(|e| Error::InvalidEvent(e.to_string()))?;
         let instance = InstanceId::parse(action.target.id.as_str())

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
+use crate::ids::{
+    AutoScalingGroupName, AvailabilityZone, DbInstanceId, InstanceId, TargetGroupArn,
+};
 
 /// Where a target stands in the load balancer's eyes (`TargetHealth.State`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +92,9 @@ pub struct GroupInstance {
     pub lifecycle_state: String,
     /// `Healthy` or `Unhealthy`.
     pub health_status: String,
+    /// Where it runs; targets are counted per zone by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<AvailabilityZone>,
 }
 
 impl GroupInstance {
@@ -143,6 +148,15 @@ pub struct ScalingGroup {
     pub health_check_grace_period_s: u32,
     /// What new instances launch from, e.g. `lt-0abc version 7`.
     pub launch_template: Option<String>,
+    /// Its ARN: what ARC zonal shift names it by.
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub max_size: u32,
+    /// Its `AvailabilityZoneImpairmentPolicy` has `ZonalShiftEnabled`: it takes part in
+    /// zonal shift (launches stay out of a zone it is shifted away from).
+    #[serde(default)]
+    pub zonal_shift_enabled: bool,
 }
 
 /// Processes a group needs to replace an instance and put the replacement behind the
@@ -201,4 +215,13 @@ impl ScalingGroup {
     pub fn at_desired_capacity(&self) -> bool {
         self.serving_count() >= self.desired_capacity as usize
     }
+}
+
+/// A zone the traffic of a load balancer in front of the target group is shifted away
+/// from: its instances are not replaced (invariant 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftedZone {
+    pub zone: AvailabilityZone,
+    /// "a zonal autoshift away from use1-az2 on app/web/1", for the timeline.
+    pub by: String,
 }

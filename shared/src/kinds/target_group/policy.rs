@@ -6,16 +6,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::observation::{GroupInstance, ScalingGroup, TargetHealth, TargetState};
+use super::observation::{GroupInstance, ScalingGroup, ShiftedZone, TargetHealth, TargetState};
 use super::{refusals, Policy, AUTO_SCALING_GROUP};
 use crate::config::Mode;
 use crate::domain::{
     Action, ActionOutcome, Decision, Incident, PlannedAction, Refusal, RepeatLimit, ResourceRef,
     Verdict,
 };
-use crate::ids::{DbInstanceId, InstanceId};
+use crate::ids::{AvailabilityZone, DbInstanceId, InstanceId};
 use crate::policy::{duration, later, ledger_guards, overdue, History};
 use crate::ports::DependencyState;
+use crate::zonal;
 
 /// What is known about a target group at decision time.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +27,8 @@ pub struct Observation<'a> {
     /// What Rebound's records say about the databases the managed groups depend on
     /// (`rebound:depends-on`); looked up only when an action is possible.
     pub dependencies: &'a [(DbInstanceId, DependencyState)],
+    /// Zones shifted away from on the load balancers in front of the target group.
+    pub shifted: &'a [ShiftedZone],
 }
 
 impl Observation<'_> {
@@ -41,6 +44,11 @@ impl Observation<'_> {
         self.groups
             .iter()
             .find_map(|g| g.instance(instance).map(|m| (g, m)))
+    }
+
+    fn zone_of(&self, instance: &InstanceId) -> Option<&AvailabilityZone> {
+        self.member(instance)
+            .and_then(|(_, member)| member.availability_zone.as_ref())
     }
 
     pub fn summary(&self) -> String {
@@ -85,13 +93,36 @@ pub fn decide(
     if observation.unhealthy().next().is_none() {
         return recovery(observation, history, policy, now, summary);
     }
-    if let Some(refusal) = systemic_failure(observation.targets, policy) {
-        return Decision::from_guards(vec![], vec![refusal], summary);
+    // What holds instances comes before the blast radius: a database the group depends
+    // on healing (invariant 7), a zone impaired or evacuated (invariant 15). Only what
+    // neither explains is a systemic failure.
+    let impaired = impaired_zone(observation, policy);
+    let mut refusals: Vec<Refusal> = Vec::new();
+    let mut open: Vec<&TargetHealth> = Vec::new();
+    for target in observation.unhealthy() {
+        match held(target, observation, impaired.as_ref(), policy, now) {
+            Some(refusal) => refusals.push(refusal),
+            None => open.push(target),
+        }
+    }
+    if !open.is_empty() {
+        // The blast radius of what nothing holds: the held failing targets left out.
+        let rest: Vec<TargetHealth> = observation
+            .targets
+            .iter()
+            .filter(|t| {
+                !t.state.is_unhealthy() || open.iter().any(|o| o.instance_id == t.instance_id)
+            })
+            .cloned()
+            .collect();
+        if let Some(refusal) = systemic_failure(&rest, policy) {
+            refusals.push(refusal);
+            return Decision::from_guards(vec![], refusals, summary);
+        }
     }
 
     let mut picked: Vec<PlannedAction> = Vec::new();
-    let mut refusals: Vec<Refusal> = Vec::new();
-    for target in observation.unhealthy() {
+    for target in open {
         match guard_instance(target, observation, history, policy, now, &picked) {
             Ok(action) => picked.push(action),
             Err(refusal) => refusals.push(refusal),
@@ -111,6 +142,44 @@ pub fn decide(
         }
     }
     decision
+}
+
+/// The zone that is the isolated outlier among this target group's targets (each
+/// counted in its instance's zone), if one is.
+fn impaired_zone(observation: Observation<'_>, policy: &Policy) -> Option<zonal::ZoneCount> {
+    let counts = zonal::count(observation.targets.iter().filter_map(|t| {
+        let zone = observation.zone_of(&t.instance_id)?;
+        t.state
+            .is_serving()
+            .then_some((zone, t.state.is_unhealthy()))
+    }));
+    zonal::outlier(&counts, &policy.zonal).cloned()
+}
+
+/// What holds a failing instance whatever its own state: the database its (managed)
+/// group depends on healing, or its zone impaired or shifted away from.
+fn held(
+    target: &TargetHealth,
+    observation: Observation<'_>,
+    impaired: Option<&zonal::ZoneCount>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
+    let instance = target.instance_id.as_str();
+    if let Some((group, _)) = observation.member(&target.instance_id) {
+        if policy.settings.is_managed(&group.tags) {
+            if let Some(hold) = dependency_hold(group, observation.dependencies, policy, now) {
+                return Some(hold);
+            }
+        }
+    }
+    let zone = observation.zone_of(&target.instance_id)?;
+    if let Some(shift) = observation.shifted.iter().find(|s| &s.zone == zone) {
+        return Some(refusals::zone_evacuated(instance, zone.as_str(), &shift.by));
+    }
+    impaired
+        .filter(|outlier| &outlier.zone == zone)
+        .map(|outlier| refusals::zone_impaired(instance, zone.as_str(), &outlier.describe()))
 }
 
 /// Nothing is failing: resolve only what verifiably serves again.
@@ -214,9 +283,6 @@ fn guard_instance(
             group.name.as_str(),
             &policy.settings.managed_tag_key,
         ));
-    }
-    if let Some(hold) = dependency_hold(group, observation.dependencies, policy, now) {
-        return Err(hold);
     }
     let suspended = group.suspended_healing_processes();
     if !suspended.is_empty() {

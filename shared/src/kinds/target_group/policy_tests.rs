@@ -52,6 +52,7 @@ fn member(n: u32) -> GroupInstance {
         instance_id: id(n),
         lifecycle_state: "InService".into(),
         health_status: "Healthy".into(),
+        availability_zone: None,
     }
 }
 
@@ -67,6 +68,9 @@ fn group(instances: impl IntoIterator<Item = u32>) -> ScalingGroup {
         instance_refresh_in_progress: false,
         health_check_grace_period_s: 0,
         launch_template: Some("lt-0abc version 7".into()),
+        arn: None,
+        max_size: 100,
+        zonal_shift_enabled: false,
     }
 }
 
@@ -153,6 +157,7 @@ fn decide_full(
             targets,
             groups,
             dependencies: &[],
+            shifted: &[],
         },
         History {
             incident: incident.as_ref(),
@@ -731,6 +736,7 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
         targets: &targets,
         groups: &groups,
         dependencies: &[],
+        shifted: &[],
     };
     assert_eq!(
         settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
@@ -745,6 +751,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         targets: &targets,
         groups: &[],
         dependencies: &[],
+        shifted: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -758,6 +765,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         targets: &targets,
         groups: &groups,
         dependencies: &[],
+        shifted: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -772,6 +780,7 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
         targets: &targets,
         groups: &groups,
         dependencies: &[],
+        shifted: &[],
     };
     let (outcome, detail) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::observation::{ScalingGroup, TargetHealth};
+use super::observation::{ScalingGroup, ShiftedZone, TargetHealth};
 use crate::domain::ActionKind;
 use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
@@ -63,4 +63,13 @@ pub trait InstanceReplacer: Send + Sync {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> impl Future<Output = Result<Replaced, Error>> + Send;
+}
+
+pub trait ShiftedZones: Send + Sync {
+    /// The zones traffic is shifted away from on the load balancers in front of the
+    /// target group (by anyone: Rebound, a person, zonal autoshift, a practice run).
+    fn shifted_away(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<Vec<ShiftedZone>, Error>> + Send;
 }

@@ -95,3 +95,23 @@ pub fn dependency_held(group: &str, database: &str, incident: &str, why: &str) -
         format!("group {group} depends on database {database}, which {why} (incident {incident}): its instances are held, not replaced"),
     )
 }
+
+/// The instance's zone looks impaired (most of its targets failing, the other zones
+/// healthy): a replacement launched there would fail too. The zone is evacuated instead.
+pub fn zone_impaired(instance: &str, zone: &str, count: &str) -> Refusal {
+    Refusal::new(
+        "zone-impaired",
+        Effect::Suppress,
+        format!("{instance} is in {zone}, which looks impaired ({count}, the other zones healthy): held for zonal evacuation, not replaced"),
+    )
+}
+
+/// The instance's zone is shifted away from: it serves no traffic, and it is not
+/// replaced while the shift lasts.
+pub fn zone_evacuated(instance: &str, zone: &str, by: &str) -> Refusal {
+    Refusal::new(
+        "zone-evacuated",
+        Effect::Suppress,
+        format!("zone evacuated: {instance} is in {zone}, whose traffic is shifted away ({by}); not replaced while the shift lasts"),
+    )
+}

@@ -86,6 +86,7 @@ fn web_group(managed: bool) -> ScalingGroup {
                 instance_id: iid(n),
                 lifecycle_state: "InService".into(),
                 health_status: "Healthy".into(),
+                availability_zone: None,
             })
             .collect(),
         target_group_arns: vec![tg()],
@@ -93,6 +94,9 @@ fn web_group(managed: bool) -> ScalingGroup {
         desired_capacity: 4,
         health_check_grace_period_s: 0,
         launch_template: Some("lt-0abc version 7".into()),
+        arn: None,
+        max_size: 100,
+        zonal_shift_enabled: false,
     }
 }
 
@@ -293,10 +297,111 @@ async fn all_targets_unhealthy_escalates_and_replaces_nothing() {
 }
 
 #[tokio::test]
-async fn a_systemic_failure_is_escalated_without_looking_up_groups() {
+async fn a_systemic_failure_reads_what_could_explain_it_before_escalating() {
     let w = world(4);
     deliver(&w, "alarm-state-change.json").await;
-    assert_eq!(w.fleet.describe_calls(), 1, "only DescribeTargetHealth");
+    // The targets, then the groups (their zones and the databases they depend on):
+    // only what neither explains is systemic.
+    assert_eq!(w.fleet.describe_calls(), 2);
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Escalated);
+}
+
+#[tokio::test]
+async fn every_web_target_failing_while_their_database_heals_is_held_not_paged() {
+    let (w, _rds) = world_with_sick_database().await;
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4).map(|n| target(n, TargetState::Unhealthy)).collect(),
+    );
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(report.checks[0].verdict, Verdict::Suppress);
+    assert!(report.checks[0]
+        .refusals
+        .iter()
+        .all(|r| r.guard == "dependency-held"));
+    assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
+    assert!(w.fleet.replaced().is_empty());
+}
+
+/// The group's four instances two by two in us-east-1a and us-east-1b, behind a load
+/// balancer with the sample target group; `failing` of those in us-east-1b fail.
+fn zoned_world(failing_in_b: u32) -> World {
+    use crate::kinds::zone::observation::LoadBalancer;
+    let w = world(0);
+    let zone = |n: u32| {
+        crate::ids::AvailabilityZone::parse(if n <= 2 { "us-east-1a" } else { "us-east-1b" })
+            .unwrap()
+    };
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        for instance in &mut g.instances {
+            let n = u32::from_str_radix(&instance.instance_id.as_str()[2..], 16).unwrap();
+            instance.availability_zone = Some(zone(n));
+        }
+    });
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4)
+            .map(|n| {
+                let failing = n > 2 && n - 2 <= failing_in_b;
+                target(
+                    n,
+                    if failing {
+                        TargetState::Unhealthy
+                    } else {
+                        TargetState::Healthy
+                    },
+                )
+            })
+            .collect(),
+    );
+    w.fleet.add_load_balancer(LoadBalancer {
+        arn: crate::ids::LoadBalancerArn::parse(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rebound-demo/50dc6c495c0c9188",
+        )
+        .unwrap(),
+        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        zonal_shift_enabled: true,
+        zones: vec![zone(1), zone(3)],
+        target_groups: vec![tg()],
+    });
+    w
+}
+
+#[tokio::test]
+async fn the_instances_of_a_zone_that_looks_impaired_are_held_for_its_evacuation() {
+    let w = zoned_world(2);
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].verdict, Verdict::Suppress);
+    assert_eq!(report.checks[0].refusals[0].guard, "zone-impaired");
+    assert!(report.checks[0].refusals[0].detail.contains("us-east-1b"));
+    assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
+}
+
+#[tokio::test]
+async fn one_bad_instance_in_a_zone_is_still_replaced() {
+    let w = zoned_world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
+#[tokio::test]
+async fn no_instance_of_a_zone_shifted_away_is_replaced_whoever_shifted_it() {
+    use crate::kinds::zone::observation::ShiftType;
+    let w = zoned_world(1);
+    let zone = crate::ids::AvailabilityZone::parse("us-east-1b").unwrap();
+    w.fleet.shift_by_others(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rebound-demo/50dc6c495c0c9188",
+        &zone,
+        ShiftType::PracticeRun,
+        "weekly practice",
+    );
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].refusals[0].guard, "zone-evacuated");
+    let detail = &report.checks[0].refusals[0].detail;
+    assert!(detail.starts_with("zone evacuated"), "{detail}");
+    assert!(detail.contains("practice run"), "{detail}");
 }
 
 #[tokio::test]
@@ -849,7 +954,8 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
 
 fn workflow_of(
     w: &World,
-) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore>, MemoryStore> {
+) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet>, MemoryStore>
+{
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
@@ -907,6 +1013,7 @@ async fn a_standby_instance_and_a_scale_out_do_not_hold_back_healing() {
             instance_id: iid(9),
             lifecycle_state: "Pending".into(),
             health_status: "Healthy".into(),
+            availability_zone: None,
         });
     });
     deliver(&w, "alarm-state-change.json").await;

@@ -1,0 +1,29 @@
+//! `zone-health` Lambda function: Availability Zones as one load balancer sees them (the
+//! kind), their trigger parser and their AWS ports, in the one function shell.
+//! Configuration is read and SDK clients set up once per cold start (each client is
+//! built by its first call).
+
+// The release build computes the layout of the runtime's nested service futures (SDK
+// retries, tower layers, the shell) past the default query depth of 128.
+#![recursion_limit = "256"]
+
+use rebound::aws::Service;
+use rebound::functions::ZoneHealthConfig;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    rebound::telemetry::init();
+    let config = ZoneHealthConfig::from_env()?;
+    let sdk = rebound::aws::init_sdk(
+        &config.common,
+        &[
+            Service::ElasticLoadBalancing,
+            Service::AutoScaling,
+            Service::ArcZonalShift,
+            Service::Ec2,
+            Service::DynamoDb,
+        ],
+    )
+    .await;
+    rebound::shell::serve(rebound::aws::zone_health(&config, &sdk)).await
+}
