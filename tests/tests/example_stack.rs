@@ -1,13 +1,16 @@
 //! The HA example stack (`examples/ha-stack/template.yaml`) created in the emulator with
 //! CloudFormation CreateStack, and checked for what Rebound expects of it: the opt-in,
-//! dependency and RTO tags, the target group wired to the group and behind the load
-//! balancer with a `/health` check, a Multi-AZ database, and alarms whose dimensions
-//! name the stack's own load balancer, target group and database.
+//! dependency, RTO and failover-alarm tags, the target group wired to the group and
+//! behind the load balancer with a `/health` check, a Multi-AZ database, and alarms whose
+//! dimensions name the stack's own load balancer, target group, zones and database.
 //!
 //! moto 5.2.5's CloudFormation does not support `AWS::CloudWatch::Alarm` nor
 //! `AWS::FIS::ExperimentTemplate`: it skips them with a warning and still completes the
 //! stack (the README says so beside this test). The alarms are checked as declared;
 //! `cfn-lint` (scripts/lint-example) checks the whole template, FIS templates included.
+//! moto's CloudFormation creates the load balancer without its attributes and tags and
+//! the group without its `AvailabilityZoneImpairmentPolicy`: what zonal evacuation needs
+//! of them is checked as declared by scripts/lib/example_checks.py.
 
 use std::process::Command;
 
@@ -64,6 +67,9 @@ fn the_example_stack_is_created_with_what_rebound_reads() {
     assert_eq!(db["multi_az"], true);
     assert_eq!(db["tags"]["rebound:managed"], "true");
     assert_eq!(db["tags"]["rebound:rto-seconds"], "600");
+    // The database designates its latency alarm (`<stack>-db-read-latency`) for a
+    // failover: without it, the alarm would be evidence only.
+    assert_eq!(db["tags"]["rebound:failover-alarms"], "ha-db-read-latency");
 
     let groups = stack["auto_scaling_groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1);
@@ -108,6 +114,25 @@ fn the_example_stack_is_created_with_what_rebound_reads() {
         unhealthy["dimensions"]["LoadBalancer"],
         json!({"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]})
     );
+    // One per zone of the group, on the zone's own metric: zone-health's rule delivers
+    // them (the AvailabilityZone dimension), and target-health's takes them too.
+    for (alarm, subnet) in [
+        ("UnhealthyHostsZoneAAlarm", "PrivateSubnetA"),
+        ("UnhealthyHostsZoneBAlarm", "PrivateSubnetB"),
+    ] {
+        let zone = &alarms[alarm];
+        assert_eq!(zone["namespace"], "AWS/ApplicationELB", "{alarm}");
+        assert_eq!(zone["metric"], "UnHealthyHostCount", "{alarm}");
+        assert_eq!(
+            zone["dimensions"],
+            json!({
+                "TargetGroup": {"Fn::GetAtt": ["TargetGroup", "TargetGroupFullName"]},
+                "LoadBalancer": {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]},
+                "AvailabilityZone": {"Fn::GetAtt": [subnet, "AvailabilityZone"]},
+            }),
+            "{alarm}"
+        );
+    }
     let database = &alarms["DatabaseLatencyAlarm"];
     assert_eq!(database["namespace"], "AWS/RDS");
     assert_eq!(
