@@ -139,7 +139,7 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
         .into_iter()
         .map(|(resource, incidents)| ResourceFigures {
             resource: resource.clone(),
-            name: short_name(&resource.id).to_owned(),
+            name: short_name(&resource.id).into_owned(),
             figures: figures(&incidents, &window),
         })
         .collect();
@@ -156,7 +156,7 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
             let mut span = Span {
                 id: i.id.clone(),
                 resource: i.resource.clone(),
-                name: short_name(&i.resource.id).to_owned(),
+                name: short_name(&i.resource.id).into_owned(),
                 state: i.state,
                 opened_at: i.opened_at,
                 resolved_at: i.resolved_at,

@@ -224,7 +224,7 @@ fn incidents_are_filtered_by_state_age_and_resource_and_reported_over_a_window()
     let stack = Stack::provision(&emulator, Managed::Yes);
     let web = stack.web().target_group_arn.clone();
     // What people call it, e.g. `rebound-test-web` for `…:targetgroup/rebound-test-web/…`.
-    let web_name = rebound::readable::short_name(&web).to_owned();
+    let web_name = rebound::readable::short_name(&web).into_owned();
     let api = format!(
         "arn:aws:elasticloadbalancing:{}:{}:targetgroup/api/0a1b2c3d4e5f6a7b",
         stack.region, stack.account

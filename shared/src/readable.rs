@@ -3,6 +3,8 @@
 //! messages and the CLI's views and report; which page a resource type has in the
 //! console is its kind's to say (`kinds::console_url`).
 
+use std::borrow::Cow;
+
 /// The partition and region a resource lives in: enough to address the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -58,14 +60,19 @@ fn is_region(region: &str) -> bool {
 }
 
 /// The short name people know a resource by: `web` for `…:targetgroup/web/73e2…`,
-/// the id itself for names (`web-asg`, `i-0abc`, `orders-db`).
-pub fn short_name(resource_id: &str) -> &str {
+/// `alb` for `…:loadbalancer/app/alb/50dc…`, `alb/us-east-1b` for a zone of it
+/// (`…/50dc…#us-east-1b`), the id itself for names (`web-asg`, `i-0abc`, `orders-db`).
+pub fn short_name(resource_id: &str) -> Cow<'_, str> {
+    if let Some((whole, part)) = resource_id.rsplit_once('#') {
+        return Cow::Owned(format!("{}/{part}", short_name(whole)));
+    }
     let tail = resource_id.rsplit(':').next().unwrap_or(resource_id);
     let mut parts = tail.split('/');
-    match (parts.next(), parts.next()) {
-        (Some(_), Some(name)) if !name.is_empty() => name,
+    Cow::Borrowed(match (parts.next(), parts.next(), parts.next()) {
+        (Some("loadbalancer"), Some("app" | "net" | "gwy"), Some(name)) if !name.is_empty() => name,
+        (Some(_), Some(name), _) if !name.is_empty() => name,
         _ => tail,
-    }
+    })
 }
 
 /// A duration as people say it: `45 s`, `3 min 4 s`, `2 h 5 min`, `3 d 4 h`. Two units
@@ -128,6 +135,9 @@ mod tests {
     #[test]
     fn short_names_are_what_people_call_the_resource() {
         assert_eq!(short_name(TG), "web");
+        let alb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/alb/50dc6c495c0c9188";
+        assert_eq!(short_name(alb), "alb");
+        assert_eq!(short_name(&format!("{alb}#us-east-1b")), "alb/us-east-1b");
         assert_eq!(short_name("web-asg"), "web-asg");
         assert_eq!(
             short_name("arn:aws:rds:us-east-1:1:db:orders-db"),

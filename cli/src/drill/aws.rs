@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use rebound::aws::{AutoScaling, DynamoStore, LoadBalancing, Rds};
 use rebound::config::Store;
 use rebound::domain::{Change, DrillMark, Incident, ResourceRef};
-use rebound::ids::DbInstanceId;
+use rebound::ids::{AvailabilityZone, DbInstanceId};
 use rebound::kinds::database::{self, ports::DatabaseFailover, ports::Databases};
 use rebound::kinds::target_group::observation::ScalingGroup;
 use rebound::kinds::target_group::ports::{ScalingGroups, TargetHealthSource};
 use rebound::kinds::target_group::{self};
+use rebound::kinds::zone;
 use rebound::ports::{Commit, Committed, IncidentStore};
 
 use super::ports::{
@@ -68,7 +69,7 @@ impl World {
                 .map(Duration::from_secs)
         };
         match target {
-            Target::Group { name, .. } => {
+            Target::Group { name, az } => {
                 if let Some(group) = self
                     .groups
                     .groups_named(std::slice::from_ref(name), None)
@@ -83,6 +84,19 @@ impl World {
                             .iter()
                             .map(target_group::target_group),
                     );
+                    // An impaired zone is also the zone of each load balancer in front.
+                    if let Some(az) = az {
+                        let zone = AvailabilityZone::parse(az.as_str())
+                            .map_err(|e| DrillError::Invalid(e.to_string()))?;
+                        for target_group in &group.target_group_arns {
+                            for balancer in self.targets.load_balancers_of(target_group).await? {
+                                let resource = zone::zone_ref(&balancer, &zone);
+                                if !facts.resources.contains(&resource) {
+                                    facts.resources.push(resource);
+                                }
+                            }
+                        }
+                    }
                 }
             }
             Target::Database { id } => {
@@ -883,7 +897,9 @@ impl DeployedRebound {
             stack: stack.to_owned(),
             output: match target {
                 Target::Database { .. } => "RdsHealthFunctionArn",
-                Target::Group { .. } => "TargetHealthFunctionArn",
+                // A zone is zone-health's to evacuate.
+                Target::Group { az: Some(_), .. } => "ZoneHealthFunctionArn",
+                Target::Group { az: None, .. } => "TargetHealthFunctionArn",
             },
         }
     }

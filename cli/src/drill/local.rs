@@ -1,6 +1,6 @@
 //! Rebound "deployed" in-process, for drills against the local emulator, where no
 //! function runs. Each tick does what the deployed stack's triggers would: the
-//! target-health and rds-health sweeps (their schedule), and the delivery of the RDS
+//! target-health, zone-health and rds-health sweeps (their schedule), and the delivery of the RDS
 //! events the emulator recorded (EventBridge's "RDS DB Instance Event" rule; the
 //! emulator lists them at `/_rebound/rds-events`). The handlers are the real ones with
 //! this process's configuration (`MODE`, `MANAGED_TAG_KEY`, …), as `rebound invoke`
@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rebound::config::{Mode, Settings};
-use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig};
 use serde_json::{json, Value};
 
 use super::ports::{Deployment, ReboundInfo};
@@ -21,27 +21,32 @@ use super::{DrillError, Target};
 pub struct LocalRebound {
     target_health: rebound::aws::TargetHealthFunction,
     rds_health: rebound::aws::RdsHealthFunction,
+    zone_health: rebound::aws::ZoneHealthFunction,
     settings: Settings,
     endpoint: Option<String>,
     /// RDS events already delivered.
     delivered: Mutex<usize>,
     watches_database: bool,
+    watches_zones: bool,
 }
 
 impl LocalRebound {
     pub fn new(
         target_health: &TargetHealthConfig,
         rds_health: &RdsHealthConfig,
+        zone_health: &ZoneHealthConfig,
         sdk: &aws_config::SdkConfig,
         target: &Target,
     ) -> Self {
         Self {
             target_health: rebound::aws::target_health(target_health, sdk),
             rds_health: rebound::aws::rds_health(rds_health, sdk),
+            zone_health: rebound::aws::zone_health(zone_health, sdk),
             settings: target_health.policy.settings.clone(),
             endpoint: std::env::var("AWS_ENDPOINT_URL").ok(),
             delivered: Mutex::new(0),
             watches_database: matches!(target, Target::Database { .. }),
+            watches_zones: matches!(target, Target::Group { az: Some(_), .. }),
         }
     }
 
@@ -111,6 +116,11 @@ impl Deployment for LocalRebound {
         }
         if self.watches_database {
             self.rds_health.handle(sweep.clone()).await?;
+        }
+        // The zone first, as its alarm would reach zone-health while target-health sees
+        // the target group: a grey zone is shifted, its instances held.
+        if self.watches_zones {
+            self.zone_health.handle(sweep.clone()).await?;
         }
         self.target_health.handle(sweep).await?;
         Ok(())

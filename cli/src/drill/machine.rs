@@ -220,6 +220,18 @@ pub fn evaluate(
     limits: &Limits,
     snapshot: &Snapshot,
 ) -> Result<(Outcome, Option<String>), String> {
+    // An Availability Zone stays impaired for the whole drill: what the RTO holds is
+    // its mitigation, the zone's traffic shifted away (recovery is measured after the
+    // restore).
+    if let Some(mitigated) = mitigated_at(target, snapshot) {
+        let took = mitigated - injected.at;
+        let outcome = if took.to_std().unwrap_or_default() <= limits.rto {
+            Outcome::Mitigated
+        } else {
+            Outcome::MissedRto
+        };
+        return Ok((outcome, None));
+    }
     let waiting = match unrecovered(target, injected, baseline, snapshot) {
         None => {
             let took = snapshot.at - injected.at;
@@ -265,11 +277,32 @@ pub fn evaluate(
     Err(waiting)
 }
 
+/// When the drill's impact was first mitigated (a zone's traffic shifted away), for
+/// Availability Zone drills.
+pub fn mitigated_at(target: &Target, snapshot: &Snapshot) -> Option<DateTime<Utc>> {
+    if !matches!(target, Target::Group { az: Some(_), .. }) {
+        return None;
+    }
+    snapshot
+        .incidents
+        .iter()
+        .filter_map(|i| i.mitigated_at)
+        .min()
+}
+
 impl Milestones {
     /// Takes in what an observation shows: Rebound's incidents (opened, first action
     /// requested, simulations excluded), or, when Rebound acted on nothing, the group
     /// replacing an instance by itself.
     pub fn update(&mut self, baseline: &Baseline, injected: &Injected, snapshot: &Snapshot) {
+        let mitigated = snapshot
+            .incidents
+            .iter()
+            .filter_map(|i| i.mitigated_at)
+            .min();
+        if let Some(at) = mitigated {
+            self.mitigated_at = Some(self.mitigated_at.map_or(at, |m| m.min(at)));
+        }
         let detected = snapshot.incidents.iter().map(|i| i.opened_at).min();
         if let Some(at) = detected {
             self.detected_at = Some(self.detected_at.map_or(at, |d| d.min(at)));
@@ -542,7 +575,9 @@ where
                     result.incidents = snapshot.incidents.iter().map(|i| i.id.to_string()).collect();
                     match evaluate(&target, done, &baseline, &limits, &snapshot) {
                         Ok((outcome, why)) => {
-                            if matches!(outcome, super::report::Outcome::Recovered | super::report::Outcome::MissedRto) {
+                            let recovered = matches!(outcome, Outcome::Recovered | Outcome::MissedRto)
+                                && mitigated_at(&target, &snapshot).is_none();
+                            if recovered {
                                 milestones.recovered_at = Some(snapshot.at);
                             }
                             Event::Decided(outcome, why)
@@ -594,6 +629,44 @@ where
     }
     phase = next(phase, &restored);
     debug_assert_eq!(phase, Phase::Report);
+
+    // A zone that was mitigated, restored: Rebound ends its shift once the zone has
+    // stayed healthy, and the drill measures that return as its time to recover.
+    if let (Some(done), Event::Decided(Outcome::Mitigated | Outcome::MissedRto, _)) =
+        (injected.as_ref(), &stop)
+    {
+        if milestones.mitigated_at.is_some() && milestones.recovered_at.is_none() {
+            console.progress(
+                "waiting for the zone's return: Rebound ends its shift and verifies recovery",
+            );
+            let returned = async {
+                let started = clock();
+                loop {
+                    deployment.tick().await?;
+                    let snapshot = observer.snapshot(&id).await?;
+                    if unrecovered(&target, done, &baseline, &snapshot).is_none() {
+                        return Ok::<_, DrillError>(Some(snapshot.at));
+                    }
+                    if (clock() - started).to_std().unwrap_or_default() >= limits.timeout {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(limits.interval).await;
+                }
+            };
+            let returned = tokio::select! {
+                biased;
+                () = &mut cancel => Ok(None),
+                returned = returned => returned,
+            };
+            match returned {
+                Ok(Some(at)) => milestones.recovered_at = Some(at),
+                Ok(None) => {
+                    console.progress("the zone's return was not verified within the timeout")
+                }
+                Err(err) => console.progress(&format!("the zone's return was not observed: {err}")),
+            }
+        }
+    }
 
     // Report.
     let (outcome, reason) = stop_outcome(&stop);

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use rebound::domain::ResourceRef;
-use rebound::functions::{RdsHealthConfig, TargetHealthConfig};
+use rebound::functions::{RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig};
 
 use self::machine::{Drill, Limits};
 use self::ports::Console;
@@ -265,6 +265,7 @@ pub async fn main(command: DrillCommand) -> Result<u8, DrillError> {
     let invalid = |e: rebound::config::ConfigError| DrillError::Invalid(e.to_string());
     let target_health = TargetHealthConfig::from_env().map_err(invalid)?;
     let rds_health = RdsHealthConfig::from_env().map_err(invalid)?;
+    let zone_health = ZoneHealthConfig::from_env().map_err(invalid)?;
     let sdk = rebound::aws::load_sdk_config().await;
     let local = match options.rebound {
         ReboundRuns::Local => true,
@@ -334,7 +335,8 @@ pub async fn main(command: DrillCommand) -> Result<u8, DrillError> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let result = if local {
-        let deployment = local::LocalRebound::new(&target_health, &rds_health, &sdk, &target);
+        let deployment =
+            local::LocalRebound::new(&target_health, &rds_health, &zone_health, &sdk, &target);
         machine::run(drill.with_deployment(&deployment), cancel).await?
     } else {
         let deployment = aws::DeployedRebound::new(&sdk, &options.rebound_stack, &target);

@@ -15,6 +15,9 @@ use super::Target;
 pub enum Outcome {
     /// Recovery verified within the RTO.
     Recovered,
+    /// An Availability Zone drill: the zone's traffic shifted away (its impact ended)
+    /// within the RTO; recovery after the restore is measured too.
+    Mitigated,
     /// Recovery verified, later than the RTO.
     MissedRto,
     /// No verified recovery before the timeout.
@@ -35,6 +38,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Recovered => "recovered",
+            Self::Mitigated => "mitigated",
             Self::MissedRto => "missed-rto",
             Self::NotRecovered => "not-recovered",
             Self::Aborted => "aborted",
@@ -53,6 +57,8 @@ pub struct Milestones {
     pub detected_at: Option<DateTime<Utc>>,
     pub first_action_at: Option<DateTime<Utc>>,
     pub first_action_by: Option<String>,
+    /// An incident of the drill recorded its impact ended (a zone shifted away).
+    pub mitigated_at: Option<DateTime<Utc>>,
     pub recovered_at: Option<DateTime<Utc>>,
 }
 
@@ -74,9 +80,14 @@ pub struct DrillResult {
     pub first_action_at: Option<DateTime<Utc>>,
     /// `rebound`, or `auto-scaling` when the group replaced the instance by itself.
     pub first_action_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mitigated_at: Option<DateTime<Utc>>,
     pub recovered_at: Option<DateTime<Utc>>,
     pub time_to_detect_s: Option<i64>,
     pub time_to_first_action_s: Option<i64>,
+    /// Availability Zone drills: what the RTO is held against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_mitigate_s: Option<i64>,
     pub time_to_recover_s: Option<i64>,
     pub rto_s: u64,
     pub rto_met: bool,
@@ -109,9 +120,11 @@ impl DrillResult {
             detected_at: None,
             first_action_at: None,
             first_action_by: None,
+            mitigated_at: None,
             recovered_at: None,
             time_to_detect_s: None,
             time_to_first_action_s: None,
+            time_to_mitigate_s: None,
             time_to_recover_s: None,
             rto_s: rto.as_secs(),
             rto_met: false,
@@ -140,19 +153,21 @@ impl DrillResult {
         self.detected_at = milestones.detected_at;
         self.first_action_at = milestones.first_action_at;
         self.first_action_by = milestones.first_action_by.clone();
+        self.mitigated_at = milestones.mitigated_at;
         self.recovered_at = milestones.recovered_at;
         self.time_to_detect_s = seconds(self.injected_at, self.detected_at);
         self.time_to_first_action_s = seconds(self.injected_at, self.first_action_at);
+        self.time_to_mitigate_s = seconds(self.injected_at, self.mitigated_at);
         self.time_to_recover_s = seconds(self.injected_at, self.recovered_at);
-        self.rto_met = self.outcome == Outcome::Recovered;
+        self.rto_met = matches!(self.outcome, Outcome::Recovered | Outcome::Mitigated);
     }
 
-    /// 0 when recovery was verified within the RTO and the restore went through; 1
-    /// when recovery missed the RTO, never happened, or was not waited for; 2 when the
-    /// drill did not run (refused, declined).
+    /// 0 when recovery (for a zone: mitigation) was verified within the RTO and the
+    /// restore went through; 1 when it missed the RTO, never happened, or was not waited
+    /// for; 2 when the drill did not run (refused, declined).
     pub fn exit_code(&self) -> u8 {
         match self.outcome {
-            Outcome::Recovered if self.restore_errors.is_empty() => 0,
+            Outcome::Recovered | Outcome::Mitigated if self.restore_errors.is_empty() => 0,
             Outcome::Refused | Outcome::Declined => 2,
             _ => 1,
         }
@@ -161,16 +176,28 @@ impl DrillResult {
     /// The line added to the timeline of each incident the drill caused.
     pub fn timeline_line(&self) -> String {
         let took = |s: Option<i64>| s.map_or_else(|| "-".to_owned(), |s| format!("{s} s"));
+        let objective = match self.time_to_mitigate_s {
+            Some(_) => format!(
+                "time to mitigate {} (RTO {} s{}), time to recover {}",
+                took(self.time_to_mitigate_s),
+                self.rto_s,
+                if self.rto_met { ", met" } else { ", missed" },
+                took(self.time_to_recover_s)
+            ),
+            None => format!(
+                "time to recover {} (RTO {} s{})",
+                took(self.time_to_recover_s),
+                self.rto_s,
+                if self.rto_met { ", met" } else { ", missed" }
+            ),
+        };
         format!(
-            "drill {} ({} {} via {}): {}; time to recover {} (RTO {} s{}), detected after {}, first action after {}{}",
+            "drill {} ({} {} via {}): {}; {objective}, detected after {}, first action after {}{}",
             self.drill,
             self.kind,
             self.target,
             self.via,
             self.outcome.as_str(),
-            took(self.time_to_recover_s),
-            self.rto_s,
-            if self.rto_met { ", met" } else { ", missed" },
             took(self.time_to_detect_s),
             took(self.time_to_first_action_s),
             self.first_action_by
@@ -211,19 +238,33 @@ impl DrillResult {
                     self.first_action_at,
                     self.time_to_first_action_s,
                 ),
+                ("mitigated", self.mitigated_at, self.time_to_mitigate_s),
                 ("recovered", self.recovered_at, self.time_to_recover_s),
             ];
             for (name, when, took) in rows {
+                if name == "mitigated" && self.kind != "az" {
+                    continue;
+                }
                 let _ = writeln!(out, "{:<18} {:<10} {:>8}", name, at(when), after(took));
             }
-            let _ = writeln!(
-                out,
-                "\nTime to recover {} vs RTO {} s: {}",
-                self.time_to_recover_s
-                    .map_or_else(|| "-".to_owned(), |s| format!("{s} s")),
-                self.rto_s,
-                if self.rto_met { "met" } else { "MISSED" }
-            );
+            let seconds = |s: Option<i64>| s.map_or_else(|| "-".to_owned(), |s| format!("{s} s"));
+            let verdict = if self.rto_met { "met" } else { "MISSED" };
+            if self.kind == "az" {
+                let _ = writeln!(
+                    out,
+                    "\nTime to mitigate {} vs RTO {} s: {verdict}; time to recover {}",
+                    seconds(self.time_to_mitigate_s),
+                    self.rto_s,
+                    seconds(self.time_to_recover_s)
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "\nTime to recover {} vs RTO {} s: {verdict}",
+                    seconds(self.time_to_recover_s),
+                    self.rto_s
+                );
+            }
             if let Some(what) = &self.injection {
                 let _ = writeln!(out, "Injected: {what}");
             }

@@ -1,7 +1,7 @@
 //! ARC zonal shift, with the zones' IDs from EC2 (ARC names zones by ID; Auto Scaling
 //! and ELB by name) and the load balancers in front of a target group from ELB.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -13,9 +13,9 @@ use aws_sdk_arczonalshift::types::{
 use aws_sdk_arczonalshift::Client;
 use chrono::{DateTime, Utc};
 
-use super::{classify, LazyClient};
+use super::{classify, LazyClient, LoadBalancing};
 use crate::error::Error;
-use crate::ids::{AvailabilityZone, LoadBalancerArn, TargetGroupArn, ZoneId};
+use crate::ids::{AvailabilityZone, TargetGroupArn, ZoneId};
 use crate::kinds::target_group::observation::ShiftedZone;
 use crate::kinds::target_group::ports::ShiftedZones;
 use crate::kinds::zone::observation::{ShiftType, ZoneShift};
@@ -25,7 +25,7 @@ use crate::kinds::zone::ports::{Started, ZonalShifts};
 pub struct ZonalShift {
     arc: LazyClient<Client>,
     ec2: LazyClient<aws_sdk_ec2::Client>,
-    elb: LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
+    balancers: LoadBalancing,
     /// An account's zone names map to the same IDs for good: read once per container.
     zone_ids: Arc<OnceLock<BTreeMap<AvailabilityZone, ZoneId>>>,
 }
@@ -34,12 +34,12 @@ impl ZonalShift {
     pub fn new(
         arc: impl Into<LazyClient<Client>>,
         ec2: impl Into<LazyClient<aws_sdk_ec2::Client>>,
-        elb: impl Into<LazyClient<aws_sdk_elasticloadbalancingv2::Client>>,
+        balancers: LoadBalancing,
     ) -> Self {
         Self {
             arc: arc.into(),
             ec2: ec2.into(),
-            elb: elb.into(),
+            balancers,
             zone_ids: Arc::new(OnceLock::new()),
         }
     }
@@ -206,29 +206,7 @@ impl ZonalShifts for ZonalShift {
 
 impl ShiftedZones for ZonalShift {
     async fn shifted_away(&self, target_group: &TargetGroupArn) -> Result<Vec<ShiftedZone>, Error> {
-        let result = self
-            .elb
-            .describe_target_groups()
-            .target_group_arns(target_group.as_str())
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_target_group_not_found_exception()) =>
-            {
-                return Ok(Vec::new())
-            }
-            Err(err) => return Err(classify("DescribeTargetGroups", err)),
-        };
-        let balancers: BTreeSet<LoadBalancerArn> = output
-            .target_groups()
-            .iter()
-            .flat_map(|tg| tg.load_balancer_arns())
-            .filter_map(|arn| LoadBalancerArn::parse(arn.as_str()).ok())
-            .collect();
+        let balancers = self.balancers.load_balancers_of(target_group).await?;
         let mut shifted = Vec::new();
         let mut names: Option<BTreeMap<ZoneId, AvailabilityZone>> = None;
         for balancer in balancers {

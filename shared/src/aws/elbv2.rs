@@ -79,6 +79,39 @@ impl TargetHealthSource for LoadBalancing {
 }
 
 impl LoadBalancing {
+    /// The load balancers that forward to a target group (none when it is gone).
+    pub async fn load_balancers_of(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<Vec<LoadBalancerArn>, Error> {
+        let result = self
+            .client
+            .describe_target_groups()
+            .target_group_arns(target_group.as_str())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_target_group_not_found_exception()) =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(err) => return Err(classify("DescribeTargetGroups", err)),
+        };
+        let mut balancers: Vec<LoadBalancerArn> = output
+            .target_groups()
+            .iter()
+            .flat_map(|tg| tg.load_balancer_arns())
+            .filter_map(|arn| LoadBalancerArn::parse(arn.as_str()).ok())
+            .collect();
+        balancers.sort();
+        balancers.dedup();
+        Ok(balancers)
+    }
+
     /// Tags of each load balancer, 20 per call.
     async fn tags(
         &self,

@@ -134,15 +134,12 @@ pub fn incident_store(store: &crate::config::Store, sdk: &aws_config::SdkConfig)
 }
 
 /// ARC zonal shift, with EC2 for the zones' IDs and ELB for the load balancers in
-/// front of a target group.
-fn zonal_shift(
-    sdk: &aws_config::SdkConfig,
-    elb: &LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
-) -> ZonalShift {
+/// front of a target group (sharing the function's ELB client).
+pub fn zonal_shift(sdk: &aws_config::SdkConfig, balancers: &LoadBalancing) -> ZonalShift {
     ZonalShift::new(
         LazyClient::from_sdk(sdk, aws_sdk_arczonalshift::Client::new),
         LazyClient::from_sdk(sdk, aws_sdk_ec2::Client::new),
-        elb.clone(),
+        balancers.clone(),
     )
 }
 
@@ -152,14 +149,17 @@ pub fn target_health(
     sdk: &aws_config::SdkConfig,
 ) -> TargetHealthFunction {
     let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
-    let elb = LazyClient::from_sdk(sdk, aws_sdk_elasticloadbalancingv2::Client::new);
+    let balancers = LoadBalancing::new(LazyClient::from_sdk(
+        sdk,
+        aws_sdk_elasticloadbalancingv2::Client::new,
+    ));
     let store = incident_store(&config.store, sdk);
     let kind = TargetGroups {
-        targets: LoadBalancing::new(elb.clone()),
+        zones: zonal_shift(sdk, &balancers),
+        targets: balancers,
         groups: autoscaling.clone(),
         replacer: autoscaling,
         dependencies: store.clone(),
-        zones: zonal_shift(sdk, &elb),
         policy: config.policy.clone(),
     };
     Function::new(
@@ -190,13 +190,15 @@ pub fn rds_health(config: &RdsHealthConfig, sdk: &aws_config::SdkConfig) -> RdsH
 /// zone-health: zones behind load balancers, their trigger parser, and their AWS ports.
 pub fn zone_health(config: &ZoneHealthConfig, sdk: &aws_config::SdkConfig) -> ZoneHealthFunction {
     let autoscaling = AutoScaling::new(LazyClient::from_sdk(sdk, aws_sdk_autoscaling::Client::new));
-    let elb = LazyClient::from_sdk(sdk, aws_sdk_elasticloadbalancingv2::Client::new);
-    let balancers = LoadBalancing::new(elb.clone());
+    let balancers = LoadBalancing::new(LazyClient::from_sdk(
+        sdk,
+        aws_sdk_elasticloadbalancingv2::Client::new,
+    ));
     let kind = Zones {
+        shifts: zonal_shift(sdk, &balancers),
         balancers: balancers.clone(),
         targets: balancers,
         groups: autoscaling.clone(),
-        shifts: zonal_shift(sdk, &elb),
         capacity: autoscaling,
         policy: config.policy.clone(),
     };

@@ -75,7 +75,7 @@ pub fn console_url(resource_type: &str, id: &str, home: Option<&Location>) -> Op
     let console = type_info(resource_type)?.console?;
     let own = Location::of_arn(id);
     let location = own.as_ref().or(home)?;
-    let fragment = (console.fragment)(id, short_name(id));
+    let fragment = (console.fragment)(id, &short_name(id));
     Some(format!(
         "{}#{fragment}",
         location.console_home(console.service)?

@@ -88,7 +88,7 @@ struct Facts<'a> {
     /// `resource.type` as stored: `target-group`, `db-instance`, …
     kind: &'a str,
     /// What people call the resource: `web` for a target group's ARN.
-    name: &'a str,
+    name: std::borrow::Cow<'a, str>,
     /// Why the incident is in its state: the detail of the timeline entry that moved it
     /// there (the opening summary for a new incident).
     reason: &'a str,
@@ -400,7 +400,7 @@ impl Document {
             incident: map,
             evidence_lists,
             severity: facts.severity,
-            resource_name: bounded(limits::one_line(facts.name), MAX_SCALAR_CHARS),
+            resource_name: bounded(limits::one_line(&facts.name), MAX_SCALAR_CHARS),
             reason: limits::one_line(facts.reason),
             next_steps: facts.next_steps,
             console_url: facts.console_url().map(str::to_owned),

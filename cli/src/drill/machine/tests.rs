@@ -264,6 +264,7 @@ impl Console for FakeConsole {
 }
 
 struct Harness {
+    target: Target,
     injector: FakeInjector,
     observer: FakeObserver,
     deployment: FakeDeployment,
@@ -276,6 +277,10 @@ struct Harness {
 impl Harness {
     fn new(snapshots: Vec<Result<Snapshot, String>>) -> Self {
         Self {
+            target: Target::Group {
+                name: "web-asg".into(),
+                az: None,
+            },
             injector: FakeInjector::default(),
             observer: FakeObserver::new(snapshots),
             deployment: FakeDeployment { enforce: true },
@@ -299,10 +304,7 @@ impl Harness {
     async fn run_until(&mut self, cancel: impl std::future::Future<Output = ()>) -> DrillResult {
         let drill = Drill {
             id: "drill-1".into(),
-            target: Target::Group {
-                name: "web-asg".into(),
-                az: None,
-            },
+            target: self.target.clone(),
             via: "api".into(),
             limits: self.limits.clone(),
             yes: self.yes,
@@ -421,6 +423,67 @@ async fn a_stack_that_heals_within_its_rto_is_measured_restored_and_reported() {
         "{:?}",
         h.console.lines
     );
+}
+
+/// A zone incident of the drill, mitigated `mitigated_s` after t0 (if at all).
+fn zone_incident(state: IncidentState, mitigated_s: Option<i64>) -> Incident {
+    incident(2, state, Some(5)).stored_with(|record| {
+        record.mitigated_at = mitigated_s.map(|s| t0() + chrono::Duration::seconds(s));
+    })
+}
+
+#[tokio::test]
+async fn a_zone_drill_passes_on_mitigation_within_the_rto_and_measures_the_return_after_the_restore(
+) {
+    let mut h = Harness::new(vec![
+        before(),
+        broken(3, vec![zone_incident(IncidentState::Open, None)]),
+        broken(9, vec![zone_incident(IncidentState::Remediating, Some(8))]),
+        // After the restore: Rebound ends its shift, the zone serves again.
+        broken(30, vec![zone_incident(IncidentState::Remediating, Some(8))]),
+        healed(70, vec![zone_incident(IncidentState::Resolved, Some(8))]),
+    ]);
+    h.target = Target::Group {
+        name: "web-asg".into(),
+        az: Some("us-east-1b".into()),
+    };
+    h.limits.rto = Duration::from_secs(20);
+    let result = h.run().await;
+    assert_eq!(result.outcome, Outcome::Mitigated, "{result:?}");
+    assert_eq!(result.time_to_mitigate_s, Some(8));
+    assert_eq!(result.time_to_recover_s, Some(70));
+    assert!(result.rto_met);
+    assert_eq!(result.exit_code(), 0);
+    assert_eq!(h.injector.restores, 1);
+    let table = result.table();
+    assert!(
+        table.contains("Time to mitigate 8 s vs RTO 20 s: met; time to recover 70 s"),
+        "{table}"
+    );
+    assert!(result
+        .timeline_line()
+        .contains("time to mitigate 8 s (RTO 20 s, met)"));
+}
+
+#[tokio::test]
+async fn a_zone_mitigated_past_the_rto_fails_the_drill() {
+    let mut h = Harness::new(vec![
+        before(),
+        broken(
+            60,
+            vec![zone_incident(IncidentState::Remediating, Some(50))],
+        ),
+        healed(90, vec![zone_incident(IncidentState::Resolved, Some(50))]),
+    ]);
+    h.target = Target::Group {
+        name: "web-asg".into(),
+        az: Some("us-east-1b".into()),
+    };
+    h.limits.rto = Duration::from_secs(20);
+    let result = h.run().await;
+    assert_eq!(result.outcome, Outcome::MissedRto);
+    assert!(!result.rto_met);
+    assert_eq!(result.exit_code(), 1);
 }
 
 #[tokio::test]

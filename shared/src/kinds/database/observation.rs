@@ -245,7 +245,8 @@ pub const FAILOVER_ALARMS_TAG: &str = "rebound:failover-alarms";
 /// Alarm names kept from one tag, at most: a tag value holds 256 characters anyway.
 const MAX_DESIGNATED: usize = 50;
 
-/// One entry of `rebound:failover-alarms`: an alarm name, or a prefix (`name*`).
+/// One entry of `rebound:failover-alarms`: an alarm name, or a prefix (`name*`, or
+/// `prefix:name` where the tag's service forbids `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlarmPattern {
     Name(String),
@@ -261,18 +262,27 @@ impl AlarmPattern {
     }
 }
 
-/// The alarms a database designates for a failover: its tag, comma-separated names, a
-/// trailing `*` matching a prefix. Blank entries and a bare `*` (every alarm: the very
-/// thing the tag exists to prevent) are ignored with a warning.
+/// The alarms a database designates for a failover: its tag's entries, separated by
+/// commas or spaces, each an alarm name or a prefix — a trailing `*`, or `prefix:` in
+/// front. RDS tag values allow neither commas nor `*` (letters, digits, spaces and
+/// `_ . : / = + - @` only), so on a DB instance or cluster the entries are separated by
+/// spaces and prefixes written `prefix:orders-db-`. Blank entries and an empty prefix
+/// (every alarm: the very thing the tag exists to prevent) are ignored with a warning.
 pub fn designated_alarms(tags: &BTreeMap<String, String>) -> Vec<AlarmPattern> {
     let Some(value) = tags.get(FAILOVER_ALARMS_TAG) else {
         return Vec::new();
     };
     let mut patterns = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        match entry.strip_suffix('*') {
+    let entries = value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty());
+    for entry in entries {
+        let prefix = entry
+            .strip_suffix('*')
+            .or_else(|| entry.strip_prefix("prefix:"));
+        match prefix {
             Some("") => {
-                tracing::warn!(tag = FAILOVER_ALARMS_TAG, %value, "a bare * is ignored: name the alarms that may fail the database over")
+                tracing::warn!(tag = FAILOVER_ALARMS_TAG, %value, "an empty prefix is ignored: name the alarms that may fail the database over")
             }
             Some(prefix) => patterns.push(AlarmPattern::Prefix(prefix.to_owned())),
             None => patterns.push(AlarmPattern::Name(entry.to_owned())),
@@ -287,6 +297,33 @@ pub fn designated_alarms(tags: &BTreeMap<String, String>) -> Vec<AlarmPattern> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn designated_alarms_read_in_the_forms_rds_tag_values_allow_and_the_issue_s_form() {
+        let read = |value: &str| {
+            designated_alarms(&BTreeMap::from([(
+                FAILOVER_ALARMS_TAG.to_owned(),
+                value.to_owned(),
+            )]))
+        };
+        let name = |n: &str| AlarmPattern::Name(n.into());
+        let prefix = |p: &str| AlarmPattern::Prefix(p.into());
+        // RDS: letters, digits, spaces and _ . : / = + - @ only.
+        assert_eq!(
+            read("orders-db-read-latency prefix:orders-db-failover-"),
+            [
+                name("orders-db-read-latency"),
+                prefix("orders-db-failover-")
+            ]
+        );
+        assert_eq!(
+            read(" a-latency, b-errors*,,c "),
+            [name("a-latency"), prefix("b-errors"), name("c")]
+        );
+        assert!(read("* prefix: ,").is_empty());
+        assert!(prefix("orders-db-failover-").matches("orders-db-failover-cpu"));
+        assert!(!name("orders-db-read-latency").matches("orders-db-read-latency-2"));
+    }
 
     fn event(id: Option<&str>, minute: u32) -> RdsEvent {
         RdsEvent {

@@ -372,10 +372,13 @@ where
         }))
     }
 
-    /// The load balancer's ledger (cooldown between shifts), and each group's a raise
-    /// may count against.
+    /// The load balancer's ledger (cooldown between shifts), the zone's own (its
+    /// extensions and returns), and each group's a raise may count against.
     fn scopes(&self, observed: &ObservedZone) -> Vec<ResourceRef> {
-        let mut scopes = vec![load_balancer(&observed.load_balancer.arn)];
+        let mut scopes = vec![
+            load_balancer(&observed.load_balancer.arn),
+            zone_ref(&observed.load_balancer.arn, &observed.zone),
+        ];
         scopes.extend(
             observed
                 .groups
@@ -451,8 +454,12 @@ where
                 if observed.group_shifted(&group.name) {
                     continue;
                 }
-                self.shifts.start(arn, zone_id, expiry, &comment).await?;
-                done.push(format!("group {} shifted with it", group.name));
+                // The load balancer's shift is the mitigation; a group that cannot be
+                // shifted with it (no longer in the zone, say) is noted, not a failure.
+                match self.shifts.start(arn, zone_id, expiry, &comment).await {
+                    Ok(_) => done.push(format!("group {} shifted with it", group.name)),
+                    Err(err) => done.push(format!("group {} not shifted: {err}", group.name)),
+                }
             }
             return Ok(Some(format!(
                 "{} for {} min",

@@ -126,18 +126,21 @@ pub fn summary(observed: &ObservedZone) -> String {
 }
 
 fn planned(kind: ActionKind, observed: &ObservedZone, policy: &Policy) -> PlannedAction {
+    let zone = zone_ref(&observed.load_balancer.arn, &observed.zone);
+    // A new shift counts against the load balancer's ledger and waits out its cooldown.
+    // Extending or ending Rebound's own shift is never held back, and counts against the
+    // zone's own ledger, so it does not restart the load balancer's cooldown.
+    let (scope, cooldown) = if kind == START_ZONAL_SHIFT {
+        (load_balancer(&observed.load_balancer.arn), policy.cooldown)
+    } else {
+        (zone.clone(), std::time::Duration::ZERO)
+    };
     PlannedAction {
-        kind: kind.clone(),
-        target: zone_ref(&observed.load_balancer.arn, &observed.zone),
-        scope: load_balancer(&observed.load_balancer.arn),
+        kind,
+        target: zone,
+        scope,
         configuration: None,
-        // Only a new shift waits out the cooldown; extending or ending Rebound's own is
-        // never held back.
-        cooldown: if kind == START_ZONAL_SHIFT {
-            policy.cooldown
-        } else {
-            std::time::Duration::ZERO
-        },
+        cooldown,
         repeat_limit: None,
     }
 }

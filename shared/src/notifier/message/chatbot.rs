@@ -149,7 +149,7 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
             ),
             "description": bounded(description, MAX_DESCRIPTION_CHARS),
             "nextSteps": facts.next_steps,
-            "keywords": [facts.state.as_str(), facts.severity, facts.kind, bounded(facts.name.to_owned(), 50)],
+            "keywords": [facts.state.as_str(), facts.severity, facts.kind, bounded(facts.name.to_string(), 50)],
         },
         "metadata": {
             "threadId": incident.id.as_str(),
