@@ -48,5 +48,7 @@ pub mod fakes;
 
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod shell_suite;
 
 pub use error::Error;
