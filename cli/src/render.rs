@@ -15,9 +15,14 @@ pub fn incident_table(incidents: &[Incident]) -> String {
         "ID", "STATE", "OPENED", "TTR(s)", "ACTS", "RESOURCE"
     );
     for incident in incidents {
+        // Time to mitigate after the resource: the columns stay as scripts read them.
+        let mitigated = incident
+            .time_to_mitigate_s
+            .map(|s| format!(" (mitigated in {})", human_duration(s)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<32} {:<12} {:<21} {:>7} {:>5}  {} {}",
+            "{:<32} {:<12} {:<21} {:>7} {:>5}  {} {}{mitigated}",
             incident.id,
             incident.state.as_str(),
             incident.opened_at.format("%Y-%m-%d %H:%M:%S"),
@@ -45,6 +50,16 @@ pub fn incident_detail(incident: &Incident) -> String {
     );
     let _ = writeln!(out, "Trigger   {}", incident.trigger);
     let _ = writeln!(out, "Opened    {}", incident.opened_at.to_rfc3339());
+    if let Some(mitigated) = incident.mitigated_at {
+        let ttm = incident
+            .time_to_mitigate_s
+            .map(|s| match s {
+                ..60 => format!(" (time to mitigate {s} s)"),
+                _ => format!(" (time to mitigate {s} s, {})", human_duration(s)),
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "Mitigated {}{ttm}", mitigated.to_rfc3339());
+    }
     if let Some(resolved) = incident.resolved_at {
         match incident.time_to_recover_s {
             Some(ttr) => {
@@ -64,11 +79,19 @@ pub fn incident_detail(incident: &Incident) -> String {
             }
         }
     }
-    // What the evidence says is the incident's kind's to tell.
-    let digest = kinds::view_of(incident.resource.kind.as_str()).digest(&incident.evidence);
+    // What the evidence says, and what to read first, is the incident's kind's to tell.
+    let view = kinds::view_of(incident.resource.kind.as_str());
+    let digest = view.digest(&incident.evidence);
     if let Some(section) = &digest.show {
         let _ = writeln!(out, "\n{}", section.heading);
         for line in &section.lines {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let highlights = view.highlights(incident);
+    if !highlights.is_empty() {
+        let _ = writeln!(out, "\nHighlights");
+        for line in &highlights {
             let _ = writeln!(out, "  {line}");
         }
     }
@@ -80,8 +103,8 @@ pub fn incident_detail(incident: &Incident) -> String {
                 "  {} {} {} in {}: {}{}{}",
                 action.requested_at.format("%H:%M:%S"),
                 action.kind.as_str(),
-                action.target.id,
-                action.scope.id,
+                short_name(&action.target.id),
+                short_name(&action.scope.id),
                 action.outcome.as_str(),
                 if action.dry_run { " (dry-run)" } else { "" },
                 action

@@ -6,6 +6,11 @@
 //! The window holds every incident open at some time in it: opened in it, or opened
 //! before and resolved in it or still open. An incident's duration counts from opened
 //! to resolved (to the end of the window while still open), cut to the window.
+//!
+//! Incidents whose impact ended before their resource recovered (a zone's traffic
+//! shifted away) also have a time to mitigate, and an incident's kind may name what to
+//! read first of it (a zone's shifts): both are shown only where there are some, so a
+//! report without them reads as it always did.
 
 mod html;
 
@@ -17,6 +22,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use rebound::domain::{ActionOutcome, Incident, IncidentState, ResourceRef};
 use rebound::ids::IncidentId;
+use rebound::kinds;
 use rebound::readable::{human_duration, short_name};
 use serde::Serialize;
 
@@ -58,6 +64,10 @@ pub struct Figures {
     /// Of those, escalated at some point: a person was needed.
     pub escalated: usize,
     pub time_to_recover_s: Recovery,
+    /// Time to mitigate of the incidents mitigated (impact ended before the resource
+    /// recovered: a zone's traffic shifted away); absent when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_mitigate_s: Option<Recovery>,
     pub actions: Actions,
     /// Time in the window with an incident open (overlapping incidents count once).
     pub downtime_s: i64,
@@ -66,7 +76,8 @@ pub struct Figures {
     pub availability: f64,
 }
 
-/// Time to recover of the incidents that recovered (resolved with a verified recovery).
+/// Time to recover of the incidents that recovered (resolved with a verified recovery),
+/// or time to mitigate of those mitigated.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recovery {
     pub samples: usize,
@@ -101,6 +112,16 @@ pub struct Span {
     pub escalated: bool,
     /// Seconds of this incident inside the window.
     pub in_window_s: i64,
+    /// When its impact ended before the resource recovered (a zone's traffic shifted
+    /// away), and how long after detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mitigated_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_mitigate_s: Option<i64>,
+    /// What its kind says to read first, one line each ("10:21:16 traffic shifted away
+    /// from us-east-1b (use1-az2)").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub highlights: Vec<String>,
 }
 
 impl Span {
@@ -163,6 +184,9 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
                 time_to_recover_s: i.time_to_recover_s,
                 escalated: was_escalated(i),
                 in_window_s: 0,
+                mitigated_at: i.mitigated_at,
+                time_to_mitigate_s: i.time_to_mitigate_s,
+                highlights: kinds::view_of(i.resource.kind.as_str()).highlights(i),
             };
             span.in_window_s = (span.end(&window) - span.start(&window))
                 .num_seconds()
@@ -183,12 +207,27 @@ fn was_escalated(incident: &Incident) -> bool {
         || incident.timeline.iter().any(|t| t.event == "escalated")
 }
 
+/// Count, mean, 90th percentile and maximum of some durations.
+fn summary(mut samples: Vec<i64>) -> Recovery {
+    samples.sort_unstable();
+    Recovery {
+        samples: samples.len(),
+        mean: (!samples.is_empty())
+            .then(|| samples.iter().sum::<i64>() as f64 / samples.len() as f64),
+        p90: percentile(&samples, 90),
+        max: samples.last().copied(),
+    }
+}
+
 fn figures(incidents: &[&Incident], window: &Window) -> Figures {
-    let mut recoveries: Vec<i64> = incidents
+    let recoveries: Vec<i64> = incidents
         .iter()
         .filter_map(|i| i.time_to_recover_s)
         .collect();
-    recoveries.sort_unstable();
+    let mitigations: Vec<i64> = incidents
+        .iter()
+        .filter_map(|i| i.time_to_mitigate_s)
+        .collect();
     let mut actions = Actions::default();
     for incident in incidents {
         for action in &incident.actions {
@@ -213,13 +252,8 @@ fn figures(incidents: &[&Incident], window: &Window) -> Figures {
             .filter(|i| i.resolved_at.is_none_or(|r| r > window.to))
             .count(),
         escalated: incidents.iter().filter(|i| was_escalated(i)).count(),
-        time_to_recover_s: Recovery {
-            samples: recoveries.len(),
-            mean: (!recoveries.is_empty())
-                .then(|| recoveries.iter().sum::<i64>() as f64 / recoveries.len() as f64),
-            p90: percentile(&recoveries, 90),
-            max: recoveries.last().copied(),
-        },
+        time_to_recover_s: summary(recoveries),
+        time_to_mitigate_s: (!mitigations.is_empty()).then(|| summary(mitigations)),
         actions,
         downtime_s,
         availability: 1.0 - downtime_s as f64 / window.seconds as f64,
@@ -313,17 +347,32 @@ pub fn text(report: &Report) -> String {
         "DOWNTIME",
         "AVAILABILITY",
     ];
-    let mut rows: Vec<[String; 11]> = report
+    let mut rows: Vec<Vec<String>> = report
         .resources
         .iter()
-        .map(|r| {
-            row(
-                &format!("{} {}", r.resource.kind.as_str(), r.name),
-                &r.figures,
-            )
-        })
+        .map(|r| row(&resource_label(r), &r.figures).to_vec())
         .collect();
-    rows.push(row("all resources", &report.all));
+    rows.push(row("all resources", &report.all).to_vec());
+    out.push_str(&table(&header, &rows));
+    out.push_str(
+        "\nTTR: time to recover, of the incidents resolved with a verified recovery.\n\
+         ACTIONS: calls made. REFUSED: times a guard stopped Rebound.\n\
+         AVAILABILITY: 1 - time with an incident open / window, an estimate (an incident often\n\
+         means degraded, not down); for all resources, the time with any incident open.\n",
+    );
+    out.push_str(&mitigation_text(report));
+    out.push_str(&highlights_text(report));
+    out
+}
+
+/// `target-group web`.
+fn resource_label(r: &ResourceFigures) -> String {
+    format!("{} {}", r.resource.kind.as_str(), r.name)
+}
+
+/// Columns aligned under their header, the first to the left and the others to the
+/// right, a rule above the last row (the total).
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
@@ -348,21 +397,88 @@ pub fn text(report: &Report) -> String {
         }
         line.trim_end().to_owned()
     };
-    let _ = writeln!(out, "{}", line(&header));
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(header));
     for (n, row) in rows.iter().enumerate() {
         if n == rows.len() - 1 {
-            let _ = writeln!(out, "{}", "-".repeat(line(&header).len()));
+            let _ = writeln!(out, "{}", "-".repeat(line(header).len()));
         }
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}", line(&cells));
     }
-    out.push_str(
-        "\nTTR: time to recover, of the incidents resolved with a verified recovery.\n\
-         ACTIONS: calls made. REFUSED: times a guard stopped Rebound.\n\
-         AVAILABILITY: 1 - time with an incident open / window, an estimate (an incident often\n\
-         means degraded, not down); for all resources, the time with any incident open.\n",
-    );
     out
+}
+
+/// Time to mitigate per resource, when some incident of the window was mitigated.
+fn mitigation_text(report: &Report) -> String {
+    let Some(all) = &report.all.time_to_mitigate_s else {
+        return String::new();
+    };
+    let cells = |label: String, m: &Recovery| {
+        vec![
+            label,
+            m.samples.to_string(),
+            ttr(m.mean),
+            ttr(m.p90.map(|s| s as f64)),
+            ttr(m.max.map(|s| s as f64)),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = report
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let m = r.figures.time_to_mitigate_s.as_ref()?;
+            Some(cells(resource_label(r), m))
+        })
+        .collect();
+    rows.push(cells("all resources".to_owned(), all));
+    format!(
+        "\nTime to mitigate\n{}\nTTM: time to mitigate, from detection to the end of the impact (a zone's traffic\n\
+         shifted away, say), before the resource itself recovered.\n",
+        table(&["RESOURCE", "MITIGATED", "TTM MEAN", "TTM P90", "TTM MAX"], &rows)
+    )
+}
+
+/// The incidents that were mitigated or whose kind names something to read first,
+/// oldest first, with what it names.
+fn highlights_text(report: &Report) -> String {
+    let spans: Vec<&Span> = report
+        .incidents
+        .iter()
+        .filter(|s| s.time_to_mitigate_s.is_some() || !s.highlights.is_empty())
+        .collect();
+    if spans.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nHighlights\n");
+    for span in spans {
+        let _ = writeln!(
+            out,
+            "{}  {} {}  {}, opened {}",
+            span.id,
+            span.resource.kind.as_str(),
+            span.name,
+            span.state.as_str(),
+            when(span.opened_at)
+        );
+        if let Some(line) = outcome_line(span) {
+            let _ = writeln!(out, "  {line}");
+        }
+        for line in &span.highlights {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+/// `mitigated in 1 min 2 s, recovered in 1 h 17 min`, for an incident mitigated.
+pub fn outcome_line(span: &Span) -> Option<String> {
+    let ttm = span.time_to_mitigate_s?;
+    let recovered = span
+        .time_to_recover_s
+        .map(|ttr| format!(", recovered in {}", human_duration(ttr)))
+        .unwrap_or_default();
+    Some(format!("mitigated in {}{recovered}", human_duration(ttm)))
 }
 
 fn row(label: &str, f: &Figures) -> [String; 11] {

@@ -3,7 +3,7 @@
 //! [`IncidentView`] and the [`TypeInfo`] of the resource types it names, registered once
 //! in [`crate::kinds`]; nothing that renders an incident matches on its type.
 
-use crate::domain::{Evidence, IncidentState, ResourceRef};
+use crate::domain::{Evidence, IncidentRecord, IncidentState, ResourceRef};
 
 /// A resource type as people read it.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +91,14 @@ pub trait IncidentView: Sync {
 
     /// The evidence, as people read it.
     fn digest(&self, evidence: &Evidence) -> Digest;
+
+    /// What happened that people look for first, one line each, oldest first, as they
+    /// say it ("10:02:11 traffic shifted away from us-east-1b (use1-az1)"): the report
+    /// lists them under the incident, `rebound incidents show` too. A kind whose actions
+    /// read well as they are has none.
+    fn highlights(&self, _incident: &IncidentRecord) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a kind brings to the registry: how its incidents read, and the resource types

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rebound::domain::IncidentState;
 use rebound::readable::human_duration;
 
-use super::{percent, ttr, when, Figures, Report, Span, Window};
+use super::{outcome_line, percent, ttr, when, Figures, Recovery, Report, Span, Window};
 
 const WIDTH: f64 = 960.0;
 /// Room for the row labels of the timeline and the axis labels of the chart.
@@ -108,6 +108,7 @@ pub fn html(report: &Report) -> String {
         page.push_str(&recovery_chart(report));
         page.push_str("<h2>Per resource</h2>\n");
         page.push_str(&resource_table(report));
+        page.push_str(&mitigation_table(report));
         page.push_str("<h2>Incidents</h2>\n");
         page.push_str(&incident_table(report));
     }
@@ -205,14 +206,13 @@ fn timeline(report: &Report) -> String {
                 "<rect class=\"row-band\" x=\"{LEFT}\" y=\"{top}\" width=\"{PLOT}\" height=\"{ROW}\"/>"
             );
         }
-        let _ =
-            writeln!(
+        let _ = writeln!(
             svg,
             "<text class=\"row\" x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{}</title>{}</text>",
             LEFT - 10.0,
             top + ROW / 2.0 + 4.0,
             esc(&resource.resource.id),
-            esc(&format!("{} {}", kind_label(resource.resource.kind.as_str()), resource.name)),
+            esc(&row_label(resource.resource.kind.as_str(), &resource.name)),
         );
     }
     // Time axis: gridlines and labels at round steps.
@@ -284,12 +284,29 @@ fn describe(span: &Span) -> String {
         (None, _) => format!("still {}", span.state.as_str()),
     };
     let escalated = if span.escalated { ", escalated" } else { "" };
+    let mitigated = span
+        .time_to_mitigate_s
+        .map(|ttm| format!(" · mitigated in {}", human_duration(ttm)))
+        .unwrap_or_default();
     format!(
-        "{} · {} · opened {} · {outcome}{escalated}",
+        "{} · {} · opened {}{mitigated} · {outcome}{escalated}",
         span.name,
         span.id,
         when(span.opened_at)
     )
+}
+
+/// Row labels are right-aligned in the room left of the plot: one too long for it (a
+/// zone of a load balancer) is its name alone, the full id in its tooltip.
+const MAX_ROW_LABEL: usize = 30;
+
+fn row_label(kind: &str, name: &str) -> String {
+    let label = format!("{} {name}", kind_label(kind));
+    if label.chars().count() > MAX_ROW_LABEL {
+        name.to_owned()
+    } else {
+        label
+    }
 }
 
 fn kind_label(kind: &str) -> String {
@@ -469,7 +486,62 @@ fn incident_table(report: &Report) -> String {
                 (_, ttr_s) => ttr(ttr_s.map(|s| s as f64)),
             }),
         );
+        // The mitigation and what the incident's kind says to read first, under it.
+        let notes: Vec<String> = outcome_line(span)
+            .into_iter()
+            .chain(span.highlights.iter().cloned())
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(
+                out,
+                "<tr class=\"highlights\"><td></td><td colspan=\"5\" style=\"white-space: normal; color: #57606a; font-size: 13px\">{}</td></tr>",
+                notes.iter().map(|n| esc(n)).collect::<Vec<_>>().join("<br>")
+            );
+        }
     }
     out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+/// Time to mitigate per resource, when some incident of the window was mitigated.
+fn mitigation_table(report: &Report) -> String {
+    let Some(all) = &report.all.time_to_mitigate_s else {
+        return String::new();
+    };
+    let row = |class: &str, label: &str, m: &Recovery| {
+        let n = |value: String| format!("<td class=\"n\">{}</td>", esc(&value));
+        format!(
+            "<tr{class}><td>{label}</td>{}{}{}{}</tr>\n",
+            n(m.samples.to_string()),
+            n(ttr(m.mean)),
+            n(ttr(m.p90.map(|s| s as f64))),
+            n(ttr(m.max.map(|s| s as f64))),
+        )
+    };
+    let mut out = String::from(
+        "<h2>Time to mitigate</h2>\n<table id=\"mitigation\">\n<thead><tr><th>Resource</th>\
+         <th class=\"n\">Mitigated</th><th class=\"n\">TTM mean</th><th class=\"n\">TTM p90</th>\
+         <th class=\"n\">TTM max</th></tr></thead>\n<tbody>\n",
+    );
+    for resource in &report.resources {
+        let Some(m) = &resource.figures.time_to_mitigate_s else {
+            continue;
+        };
+        out.push_str(&row(
+            "",
+            &format!(
+                "<span title=\"{}\">{} {}</span>",
+                esc(&resource.resource.id),
+                esc(&kind_label(resource.resource.kind.as_str())),
+                esc(&resource.name)
+            ),
+            m,
+        ));
+    }
+    out.push_str(&row(" class=\"all\"", "All resources", all));
+    out.push_str(
+        "</tbody>\n</table>\n<p class=\"note\">Time to mitigate: from detection to the end of the \
+         impact (a zone's traffic shifted away, say), before the resource itself recovered.</p>\n",
+    );
     out
 }

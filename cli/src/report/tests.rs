@@ -259,3 +259,80 @@ fn names_from_the_table_cannot_inject_markup() {
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;"));
 }
+
+/// A zone incident resolved after its traffic was shifted away: mitigated in 62 s.
+fn mitigated() -> Incident {
+    let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/50dc6c495c0c9188";
+    let zone = format!("{lb}#us-east-1b");
+    let action = |kind: &str, at: &str| {
+        serde_json::json!({
+            "kind": kind,
+            "target": {"type": "availability-zone", "id": zone},
+            "scope": {"type": "load-balancer", "id": lb},
+            "requested_at": at, "outcome": "succeeded", "dry_run": false
+        })
+    };
+    serde_json::from_value(serde_json::json!({
+        "id": "inc-20261125T102014Z-bacf5cbe",
+        "resource": {"type": "availability-zone", "id": zone},
+        "state": "resolved",
+        "opened_at": "2026-11-25T10:20:14Z", "updated_at": "2026-11-25T11:37:42Z",
+        "trigger": "sweep",
+        "evidence": {"load_balancer": lb, "zone": "us-east-1b", "zone_id": "use1-az2"},
+        "actions": [
+            action("start-zonal-shift", "2026-11-25T10:21:16Z"),
+            action("cancel-zonal-shift", "2026-11-25T11:36:40Z"),
+        ],
+        "resolved_at": "2026-11-25T11:37:42Z", "time_to_recover_s": 4648,
+        "mitigated_at": "2026-11-25T10:21:16Z", "time_to_mitigate_s": 62
+    }))
+    .unwrap()
+}
+
+#[test]
+fn without_a_mitigation_the_report_has_no_time_to_mitigate_nor_highlights() {
+    let report = report();
+    assert_eq!(report.all.time_to_mitigate_s, None);
+    assert!(report.incidents.iter().all(|s| s.highlights.is_empty()));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("mitigate") && !json.contains("highlights"));
+    let text = text(&report);
+    assert!(!text.contains("Time to mitigate") && !text.contains("Highlights"));
+    assert!(!html(&report).contains("mitigat"));
+}
+
+#[test]
+fn a_mitigated_incident_shows_its_time_to_mitigate_and_what_its_kind_highlights() {
+    let mut incidents = incidents();
+    incidents.push(mitigated());
+    let report = build(&incidents, window_start(), now());
+    let zone = resource(&report, "web-alb/us-east-1b");
+    let ttm = zone.figures.time_to_mitigate_s.as_ref().unwrap();
+    assert_eq!((ttm.samples, ttm.p90, ttm.max), (1, Some(62), Some(62)));
+    assert_eq!(resource(&report, "web").figures.time_to_mitigate_s, None);
+    assert_eq!(report.all.time_to_mitigate_s.as_ref().unwrap().samples, 1);
+    let span = report
+        .incidents
+        .iter()
+        .find(|s| s.time_to_mitigate_s.is_some())
+        .unwrap();
+    assert_eq!(
+        span.highlights,
+        [
+            "10:21:16 traffic shifted away from us-east-1b (use1-az2)",
+            "11:36:40 shift ended"
+        ]
+    );
+    let text = text(&report);
+    assert!(text.contains("\nTime to mitigate\n"));
+    assert!(text.contains(
+        "\nHighlights\ninc-20261125T102014Z-bacf5cbe  availability-zone web-alb/us-east-1b  resolved, opened 2026-11-25 10:20 UTC\n  \
+         mitigated in 1 min 2 s, recovered in 1 h 17 min\n  10:21:16 traffic shifted away from us-east-1b (use1-az2)\n"
+    ));
+    let page = html(&report);
+    assert!(page.contains("<table id=\"mitigation\">"));
+    assert!(page.contains(
+        "mitigated in 1 min 2 s, recovered in 1 h 17 min<br>10:21:16 traffic shifted away"
+    ));
+    assert!(page.contains("· mitigated in 1 min 2 s · recovered in 1 h 17 min</title>"));
+}

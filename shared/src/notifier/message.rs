@@ -132,7 +132,10 @@ impl<'a> Facts<'a> {
         for related in digest.related.iter().take(MAX_RELATED_LINKS) {
             let kind = related.kind.as_str();
             if let Some(url) = kinds::console_url(kind, &related.id, near.as_ref()) {
-                links.push((format!("{} {}", kinds::label(kind), related.id), url));
+                links.push((
+                    format!("{} {}", kinds::label(kind), short_name(&related.id)),
+                    url,
+                ));
             }
         }
         Self {
@@ -225,9 +228,10 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// One action as people read it. The only place that reads an action's fields for the
-/// message (the JSON body serialises actions whole), so a change to [`Action`] is
-/// adapted here.
+/// One action as people read it, its target and scope by their short names (`web-alb`
+/// for a load balancer's ARN; the full ids are in the JSON). The only place that reads
+/// an action's fields for the message (the JSON body serialises actions whole), so a
+/// change to [`Action`] is adapted here.
 pub fn action_line(action: &Action) -> String {
     let detail = action
         .detail
@@ -237,8 +241,8 @@ pub fn action_line(action: &Action) -> String {
     format!(
         "{} {} in {}: {}{}",
         action.kind.as_str(),
-        action.target.id,
-        action.scope.id,
+        short_name(&action.target.id),
+        short_name(&action.scope.id),
         action.outcome.as_str(),
         detail
     )
@@ -264,6 +268,15 @@ fn readable(facts: &Facts<'_>, digest: &Digest, caps: &Caps) -> String {
         opened = when(incident.opened_at),
         trigger = scalar(&incident.trigger),
     ));
+    if let Some(ttm) = incident.time_to_mitigate_s {
+        // In words too once past a minute: `in 62 s (1 min 2 s)`, `in 25 s`.
+        let words = if ttm >= 60 {
+            format!(" ({})", human_duration(ttm))
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("  Mitigated: in {ttm} s{words}\n"));
+    }
     match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => text.push_str(&format!(
             "  Recovered: in {ttr} s ({})\n",

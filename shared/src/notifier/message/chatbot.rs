@@ -56,13 +56,17 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
         kinds::label(facts.kind),
         card_text(&incident.resource.id, 300)
     ));
+    let mitigation = incident
+        .time_to_mitigate_s
+        .map(|ttm| format!(" · mitigated in {}", crate::readable::human_duration(ttm)))
+        .unwrap_or_default();
     let recovery = match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => format!(" · recovered in {}", crate::readable::human_duration(ttr)),
         (Some(_), None) => " · closed without a recovery".to_owned(),
         (None, _) => String::new(),
     };
     description.push_str(&format!(
-        "*Incident:* `{}` · opened {}{recovery}\n",
+        "*Incident:* `{}` · opened {}{mitigation}{recovery}\n",
         incident.id,
         super::when(incident.opened_at)
     ));
@@ -132,6 +136,10 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
     put(
         "resource_id",
         Some(bounded(limits::one_line(&incident.resource.id), 1_024)),
+    );
+    put(
+        "time_to_mitigate_s",
+        incident.time_to_mitigate_s.map(|s| s.to_string()),
     );
     put(
         "time_to_recover_s",
