@@ -171,6 +171,7 @@ async fn record(
                     Change::Decided {
                         decision: &decision,
                         intent: "",
+                        upkeep: "",
                         writer: "cli-test",
                         dry_run: false,
                     },

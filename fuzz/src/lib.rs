@@ -72,6 +72,7 @@ pub fn sample_account(mode: Mode) -> (FakeFleet, MemoryStore, Handler) {
         arn: None,
         max_size: 100,
         zonal_shift_enabled: false,
+        health_check_type: "EC2".into(),
     });
     let policy = Policy {
         settings: Settings {

@@ -175,6 +175,11 @@ impl<'a> Env<'a> {
     }
 
     /// A number variable, within its declared range.
+    /// Whether the variable was given a (non-blank) value rather than its default.
+    pub fn is_set(&self, variable: &Variable) -> bool {
+        (self.lookup)(variable.name).is_some_and(|v| !v.trim().is_empty())
+    }
+
     pub fn number(&self, variable: &Variable) -> Result<u64, ConfigError> {
         let Shape::Number {
             default, min, max, ..

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Settings;
-use crate::domain::{account_scope, Effect, Incident, Ledger, PlannedAction, Refusal, ResourceRef};
+use crate::domain::{
+    account_scope, Decision, Effect, Incident, Ledger, PlannedAction, Refusal, ResourceRef, Verdict,
+};
 
 /// What happened to this resource and the scopes it could be acted through before.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +104,10 @@ pub fn budget_exhausted(per_hour: u32) -> Refusal {
     )
 }
 
+/// How the loop guard's refusal starts: the incident's timeline keeps it, and it is how
+/// a later check knows the guard stopped replacements in this incident.
+const NOT_WORKING: &str = "replacements are not fixing this";
+
 /// Replacing is not fixing it: the same configuration keeps producing failures.
 pub fn replacements_not_working(
     group: &str,
@@ -113,9 +119,26 @@ pub fn replacements_not_working(
         "replacements-not-working",
         Effect::Escalate,
         format!(
-            "replacements are not fixing this: group {group}, launch template {configuration}, {replacements} replacements in {window_minutes} minutes and instances keep failing"
+            "{NOT_WORKING}: group {group}, {configuration}, {replacements} replacements in {window_minutes} minutes and instances keep failing"
         ),
     )
+}
+
+/// The loop guard stopped replacements in this incident: it stays stopped (it does not
+/// re-arm when the window has passed) until the incident resolves — a replacement
+/// verifiably succeeded — or a person closes it (invariant 11).
+pub fn stopped_by_loop_guard(incident: &Incident) -> Option<Refusal> {
+    incident
+        .timeline
+        .iter()
+        .any(|entry| entry.detail.contains(NOT_WORKING))
+        .then(|| {
+            Refusal::new(
+                "replacements-not-working",
+                Effect::Escalate,
+                format!("{NOT_WORKING}: replacements stay stopped in this incident until one verifiably succeeds or a person closes it (rebound incidents close)"),
+            )
+        })
 }
 
 /// Not verified recovered within the recovery objective or the recovery timeout.
@@ -169,6 +192,43 @@ pub fn recovery_limit_missed(
     (now >= later(since, timeout)).then(|| timeout.num_minutes())
 }
 
+/// Recovery objectives hold for every incident (invariant 13): one held, suppressed or
+/// still open, or one following a remediation it did not start, that passes its
+/// objective escalates once, whatever holds it. An incident whose impact was mitigated
+/// (a zone's traffic shifted away) met its objective; one a kind decided to act on,
+/// resolve or escalate is the kind's to judge.
+pub fn hold_within_objective(decision: &mut Decision, incident: &Incident, now: DateTime<Utc>) {
+    let waiting = matches!(
+        decision.verdict,
+        Verdict::Hold | Verdict::Suppress | Verdict::Underway | Verdict::Recovering
+    );
+    if !waiting || incident.mitigated_at.is_some() {
+        return;
+    }
+    let Some(rto) = incident.rto_s else {
+        return;
+    };
+    let rto = i64::try_from(rto)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .unwrap_or(Duration::MAX);
+    if now < later(incident.opened_at, rto) {
+        return;
+    }
+    let why = decision
+        .refusals
+        .iter()
+        .find(|r| !r.is_echo())
+        .map(|r| r.detail.clone())
+        .or_else(|| decision.waiting_for.clone())
+        .unwrap_or_else(|| decision.summary.clone());
+    decision.verdict = Verdict::Escalate;
+    decision.refusals.push(not_recovered(
+        rto.num_minutes().max(1),
+        &format!("past its recovery objective ({why})"),
+    ));
+}
+
 /// Recovery has taken longer than allowed (see [`recovery_limit_missed`]).
 pub fn recovery_overdue(incident: &Incident, settings: &Settings, now: DateTime<Utc>) -> bool {
     recovery_limit_missed(incident, settings, now).is_some()
@@ -197,6 +257,79 @@ mod tests {
         for bad in ["59", "604801", "99999999999999999", "-5", "1e3", "", "ten"] {
             assert_eq!(rto_from_tags(&tags(bad)), None, "{bad}");
         }
+    }
+
+    fn held_for(minutes: i64, rto_s: Option<u64>) -> (Incident, DateTime<Utc>) {
+        let opened = Utc::now();
+        let incident = Incident::open(
+            crate::domain::Opening {
+                resource: ResourceRef::new(
+                    crate::domain::ResourceType::named("target-group"),
+                    "tg",
+                ),
+                trigger: "sweep".into(),
+                evidence: crate::domain::Evidence::default(),
+                summary: "1 of 4 targets unhealthy".into(),
+                rto_s,
+                drill: None,
+            },
+            opened,
+        );
+        (incident, opened + Duration::minutes(minutes))
+    }
+
+    fn held(verdict: Verdict) -> Decision {
+        let mut decision = Decision::from_guards(
+            vec![],
+            vec![Refusal::new(
+                "dependency-held",
+                Effect::Suppress,
+                "db healing",
+            )],
+            "1 of 4".into(),
+        );
+        decision.verdict = verdict;
+        decision
+    }
+
+    #[test]
+    fn held_suppressed_and_open_incidents_escalate_once_past_their_objective() {
+        for verdict in [
+            Verdict::Hold,
+            Verdict::Suppress,
+            Verdict::Underway,
+            Verdict::Recovering,
+        ] {
+            let (incident, now) = held_for(16, Some(900));
+            let mut decision = held(verdict);
+            hold_within_objective(&mut decision, &incident, now);
+            assert_eq!(decision.verdict, Verdict::Escalate, "{verdict:?}");
+            let last = decision.refusals.last().unwrap();
+            assert_eq!(last.guard, "not-recovered");
+            assert!(last.detail.contains("db healing"), "{}", last.detail);
+        }
+    }
+
+    #[test]
+    fn within_the_objective_mitigated_or_decided_otherwise_nothing_changes() {
+        let (incident, now) = held_for(14, Some(900));
+        let mut decision = held(Verdict::Suppress);
+        hold_within_objective(&mut decision, &incident, now);
+        assert_eq!(decision.verdict, Verdict::Suppress);
+        let (incident, now) = held_for(16, Some(900));
+        for verdict in [Verdict::Remediate, Verdict::Resolve, Verdict::Escalate] {
+            let mut decision = held(verdict);
+            hold_within_objective(&mut decision, &incident, now);
+            assert_eq!(decision.verdict, verdict);
+        }
+        let mitigated = incident.stored_with(|r| r.mitigated_at = Some(now));
+        let mut decision = held(Verdict::Recovering);
+        hold_within_objective(&mut decision, &mitigated, now);
+        assert_eq!(decision.verdict, Verdict::Recovering);
+        let (no_objective, now) = held_for(10_000, None);
+        let mut decision = held(Verdict::Hold);
+        hold_within_objective(&mut decision, &no_objective, now);
+        assert_eq!(decision.verdict, Verdict::Hold);
     }
 
     #[test]

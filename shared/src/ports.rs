@@ -22,6 +22,10 @@ pub struct DependencyState {
     /// Its last incident that resolved, and when it verifiably recovered.
     pub last_incident: Option<IncidentId>,
     pub last_recovered_at: Option<DateTime<Utc>>,
+    /// When its open incident opened, and that incident's recovery objective (seconds):
+    /// no hold outlives them (invariant 13).
+    pub open_since: Option<DateTime<Utc>>,
+    pub open_rto_s: Option<u64>,
 }
 
 /// What Rebound's records say about resources others depend on (the incident store

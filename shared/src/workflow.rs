@@ -28,7 +28,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::ids::IncidentId;
 use crate::kind::{Acting, Kind};
-use crate::policy::History;
+use crate::policy::{hold_within_objective, History};
 use crate::ports::{Commit, Committed, IncidentStore};
 
 /// How many times a check re-reads and re-decides after losing a conditional write.
@@ -186,7 +186,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             let settled = incident
                 .as_mut()
                 .is_some_and(|i| self.settle_overdue(i, &observed, now));
-            let decision = self.kind.decide(
+            let mut decision = self.kind.decide(
                 &observed,
                 cue,
                 History {
@@ -195,6 +195,9 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 },
                 now,
             );
+            if let Some(incident) = incident.as_ref() {
+                hold_within_objective(&mut decision, incident, now);
+            }
             let mut report = CheckReport {
                 resource: resource.clone(),
                 verdict: decision.verdict,
@@ -258,9 +261,8 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             }
             report.incident_id = Some(incident.id.clone());
             report.actions = ours(&incident, &token);
-            let to_call = decision.verdict == Verdict::Remediate
-                && self.kind.settings().mode == Mode::Enforce
-                && !report.actions.is_empty();
+            // The actions of a decision to remediate, and the upkeep of any decision.
+            let to_call = self.kind.settings().mode == Mode::Enforce && !report.actions.is_empty();
             if to_call {
                 let failure = self.act(&mut incident, &observed, &token, tally).await;
                 report.actions = ours(&incident, &token);
@@ -331,17 +333,19 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             ),
         };
         let dry_run = self.kind.settings().mode == Mode::DryRun;
-        let intent = decision
-            .actions
-            .iter()
-            .map(|a| self.kind.describe(a))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let describe = |planned: &[crate::domain::PlannedAction]| {
+            planned
+                .iter()
+                .map(|a| self.kind.describe(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         changed |= incident.apply(
             now,
             Change::Decided {
                 decision,
-                intent: &intent,
+                intent: &describe(&decision.actions),
+                upkeep: &describe(&decision.upkeep),
                 writer: token,
                 dry_run,
             },

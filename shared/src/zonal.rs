@@ -58,13 +58,25 @@ impl ZonalRule {
             healthy_percent: env.count(&ZONE_HEALTHY_PERCENT)?,
         };
         if rule.healthy_percent >= rule.impaired_percent {
-            return Err(ConfigError::Invalid {
-                name: ZONE_HEALTHY_PERCENT.name,
-                value: rule.healthy_percent.to_string(),
-                expected: format!(
-                    "a share below ZONE_IMPAIRED_PERCENT ({})",
-                    rule.impaired_percent
-                ),
+            // Name the one that was set (the healthy share when both were).
+            return Err(if env.is_set(&ZONE_HEALTHY_PERCENT) {
+                ConfigError::Invalid {
+                    name: ZONE_HEALTHY_PERCENT.name,
+                    value: rule.healthy_percent.to_string(),
+                    expected: format!(
+                        "a share below ZONE_IMPAIRED_PERCENT ({})",
+                        rule.impaired_percent
+                    ),
+                }
+            } else {
+                ConfigError::Invalid {
+                    name: ZONE_IMPAIRED_PERCENT.name,
+                    value: rule.impaired_percent.to_string(),
+                    expected: format!(
+                        "a share above ZONE_HEALTHY_PERCENT ({})",
+                        rule.healthy_percent
+                    ),
+                }
             });
         }
         Ok(rule)

@@ -416,7 +416,10 @@ async fn replacements_that_keep_failing_stop_and_escalate_with_the_launch_templa
         detail.contains("replacements are not fixing this"),
         "{detail}"
     );
-    assert!(detail.contains("launch template lt-"), "{detail}");
+    assert!(
+        detail.contains("lt-"),
+        "names the launch template: {detail}"
+    );
 }
 
 // ---- 7. The sweep under failure ----

@@ -95,6 +95,7 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
             Change::Decided {
                 decision: &underway,
                 intent: "",
+                upkeep: "",
                 writer: "test-writer",
                 dry_run: false,
             },

@@ -234,10 +234,20 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
     let app = rebound::aws::target_health(&s.stack.target_health_config(Mode::Enforce), &s.sdk);
     let report = app.handle(s.stack.alarm_event(0)).await.unwrap();
     assert_eq!(report.checks[0].verdict, Verdict::Suppress, "{report:?}");
-    assert!(s.mutating_calls("autoscaling").is_empty());
+    // Held, not replaced; the group (ELB health checks) has its own replacement
+    // suspended for the hold, marked as Rebound's.
+    assert_eq!(
+        s.mutating_calls("autoscaling"),
+        ["CreateOrUpdateTags", "SuspendProcesses"]
+    );
     let held = s.incidents_of(target_group::TARGET_GROUP).await.remove(0);
     assert_eq!(held.state, IncidentState::Suppressed);
-    let reason = &held.timeline.last().unwrap().detail;
+    let reason = &held
+        .timeline
+        .iter()
+        .find(|t| t.event == "suppressed")
+        .expect("why it is held")
+        .detail;
     assert!(reason.contains(db_incident.id.as_str()), "{reason}");
     assert!(reason.contains(s.stack.db()), "{reason}");
 
@@ -254,7 +264,11 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
     );
     let sweep = sample_event("target-health/scheduled-sweep.json");
     app.handle(sweep.clone()).await.unwrap();
-    assert!(s.mutating_calls("autoscaling").is_empty());
+    assert_eq!(
+        s.mutating_calls("autoscaling").len(),
+        2,
+        "still held: nothing more"
+    );
     assert_eq!(
         s.incidents_of(target_group::TARGET_GROUP).await[0].state,
         IncidentState::Suppressed
@@ -266,10 +280,28 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
     config.policy.dependency_settle = std::time::Duration::ZERO;
     let released = rebound::aws::target_health(&config, &s.sdk);
     released.handle(sweep).await.unwrap();
-    assert_eq!(s.mutating_calls("autoscaling"), ["SetInstanceHealth"]);
+    assert_eq!(
+        s.mutating_calls("autoscaling"),
+        [
+            "CreateOrUpdateTags",
+            "SuspendProcesses",
+            "SetInstanceHealth",
+            "ResumeProcesses",
+            "DeleteTags"
+        ]
+    );
     let incident = &s.incidents_of(target_group::TARGET_GROUP).await[0];
     assert_eq!(incident.state, IncidentState::Remediating);
-    assert_eq!(incident.actions[0].target.id, broken);
+    let kinds: Vec<&str> = incident.actions.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "suspend-replace-unhealthy",
+            "set-instance-health",
+            "resume-replace-unhealthy"
+        ]
+    );
+    assert_eq!(incident.actions[1].target.id, broken);
 }
 
 fn database_evidence(incident: &Incident) -> database::observation::DatabaseEvidence {

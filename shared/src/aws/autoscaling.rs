@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, InstanceRefreshStatus};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, InstanceRefreshStatus, Tag};
 use aws_sdk_autoscaling::Client;
 use tracing::warn;
 
@@ -9,8 +9,10 @@ use super::classify;
 use super::LazyClient;
 use crate::domain::ActionKind;
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, AvailabilityZone, InstanceId, TargetGroupArn};
-use crate::kinds::target_group::observation::{GroupInstance, ScalingGroup};
+use crate::ids::{AutoScalingGroupName, AvailabilityZone, IncidentId, InstanceId, TargetGroupArn};
+use crate::kinds::target_group::observation::{
+    GroupInstance, ScalingGroup, REPLACE_UNHEALTHY, SUSPENDED_BY_TAG_KEY,
+};
 use crate::kinds::target_group::ports::{InstanceReplacer, Replaced, ScalingGroups};
 use crate::kinds::target_group::{SET_INSTANCE_HEALTH, TERMINATE_INSTANCE};
 use crate::kinds::zone::ports::CapacityRaiser;
@@ -114,6 +116,7 @@ impl AutoScaling {
                 .availability_zone_impairment_policy()
                 .and_then(|policy| policy.zonal_shift_enabled())
                 .unwrap_or(false),
+            health_check_type: group.health_check_type().unwrap_or("EC2").to_owned(),
             name,
         };
         if refresh_if_managed_by.is_some_and(|key| converted.is_managed(key)) {
@@ -142,8 +145,24 @@ fn target_groups_of(group: &AutoScalingGroup) -> Vec<TargetGroupArn> {
     arns
 }
 
-/// What new instances launch from, as people read it: `lt-0abc (web) version 7`.
+/// What new instances launch from, as people read it: `lt-0abc (web) version 7`, or
+/// `launch configuration web-v3`. However the group launches, the loop guard needs a key
+/// (a group whose configuration cannot be read still has one: its name).
 fn launch_template_of(group: &AutoScalingGroup) -> Option<String> {
+    launch_template_spec_of(group)
+        .or_else(|| {
+            group
+                .launch_configuration_name()
+                .map(|name| format!("launch configuration {name}"))
+        })
+        .or_else(|| {
+            group
+                .auto_scaling_group_name()
+                .map(|name| format!("the configuration of group {name}"))
+        })
+}
+
+fn launch_template_spec_of(group: &AutoScalingGroup) -> Option<String> {
     let template = group.launch_template().or_else(|| {
         group
             .mixed_instances_policy()
@@ -293,6 +312,57 @@ impl InstanceReplacer for AutoScaling {
             Err((true, _)) => Ok(Replaced::AlreadyGone),
             Err((false, err)) => Err(err),
         }
+    }
+
+    async fn suspend_replace_unhealthy(
+        &self,
+        group: &AutoScalingGroupName,
+        incident: &IncidentId,
+    ) -> Result<(), Error> {
+        // The tag first: a suspension Rebound made is always one it knows to resume.
+        let tag = Tag::builder()
+            .resource_id(group.as_str())
+            .resource_type("auto-scaling-group")
+            .key(SUSPENDED_BY_TAG_KEY)
+            .value(incident.as_str())
+            .propagate_at_launch(false)
+            .build();
+        self.client
+            .create_or_update_tags()
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| classify("CreateOrUpdateTags", e))?;
+        self.client
+            .suspend_processes()
+            .auto_scaling_group_name(group.as_str())
+            .scaling_processes(REPLACE_UNHEALTHY)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("SuspendProcesses", e))
+    }
+
+    async fn resume_replace_unhealthy(&self, group: &AutoScalingGroupName) -> Result<(), Error> {
+        self.client
+            .resume_processes()
+            .auto_scaling_group_name(group.as_str())
+            .scaling_processes(REPLACE_UNHEALTHY)
+            .send()
+            .await
+            .map_err(|e| classify("ResumeProcesses", e))?;
+        let tag = Tag::builder()
+            .resource_id(group.as_str())
+            .resource_type("auto-scaling-group")
+            .key(SUSPENDED_BY_TAG_KEY)
+            .build();
+        self.client
+            .delete_tags()
+            .tags(tag)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteTags", e))
     }
 }
 

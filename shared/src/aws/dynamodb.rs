@@ -447,8 +447,17 @@ impl Dependencies for DynamoStore {
                 .map(|at| at.with_timezone(&Utc)),
             _ => None,
         };
+        let open_incident = id("open_incident_id");
+        // The open incident itself says since when, and its objective: one more read,
+        // made only while the resource has one.
+        let open = match &open_incident {
+            Some(open) => self.load(open).await?,
+            None => None,
+        };
         Ok(DependencyState {
-            open_incident: id("open_incident_id"),
+            open_since: open.as_ref().map(|i| i.opened_at),
+            open_rto_s: open.as_ref().and_then(|i| i.rto_s),
+            open_incident,
             last_incident: id("last_incident_id"),
             last_recovered_at,
         })

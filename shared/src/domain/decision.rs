@@ -131,6 +131,12 @@ pub struct Decision {
     /// While recovering: what recovery still waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// Calls that keep a hold safe or undo what one did (suspend a group's own
+    /// replacement while its instances are held, resume it after), whatever the verdict:
+    /// recorded on the incident and made like any action, never a remediation (the
+    /// incident stays where the verdict puts it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upkeep: Vec<PlannedAction>,
 }
 
 impl Decision {
@@ -155,6 +161,7 @@ impl Decision {
             refusals,
             summary,
             waiting_for: None,
+            upkeep: vec![],
         }
     }
 
@@ -165,6 +172,7 @@ impl Decision {
             refusals: vec![],
             summary,
             waiting_for: None,
+            upkeep: vec![],
         }
     }
 

@@ -13,8 +13,11 @@ use crate::ids::IncidentId;
 /// How long entries are kept: longer than any window a guard looks at.
 pub const LEDGER_RETENTION: Duration = Duration::hours(24);
 
-/// Entries kept at most, newest last; guards never look further back.
-pub const LEDGER_MAX_ENTRIES: usize = 200;
+/// Entries kept at most, newest last: at least the largest rolling-hour budget the
+/// configuration accepts (ACTION_BUDGET_PER_HOUR up to 1,000), so the account's ledger
+/// counts every action of the hour, whatever the budget (a thousand entries stay far
+/// below DynamoDB's 400 KB item).
+pub const LEDGER_MAX_ENTRIES: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
@@ -106,6 +109,21 @@ mod tests {
         ledger.record(entry(now - Duration::minutes(59), "i-2"));
         ledger.record(entry(now - Duration::minutes(1), "i-3"));
         assert_eq!(ledger.within(Duration::hours(1), now).count(), 2);
+    }
+
+    #[test]
+    fn the_ledger_holds_every_action_of_the_hour_the_largest_budget_allows() {
+        let max_budget = match crate::config::ACTION_BUDGET_PER_HOUR.shape {
+            crate::config::Shape::Number { max, .. } => max as usize,
+            _ => unreachable!("a number"),
+        };
+        let now = Utc::now();
+        let mut ledger = Ledger::default();
+        for n in 0..max_budget + 5 {
+            let at = now - Duration::seconds(3000) + Duration::seconds(2 * n as i64);
+            ledger.record(entry(at, "i-1"));
+        }
+        assert!(ledger.within(Duration::hours(1), now).count() >= max_budget);
     }
 
     #[test]

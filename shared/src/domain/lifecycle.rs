@@ -14,8 +14,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Action, ActionOutcome, Decision, Evidence, IllegalTransition, Incident, IncidentState, Refusal,
-    ResourceRef, TimelineEntry, Verdict,
+    Action, ActionOutcome, Decision, Evidence, IllegalTransition, Incident, IncidentState,
+    PlannedAction, Refusal, ResourceRef, TimelineEntry, Verdict,
 };
 
 /// One change to an incident.
@@ -32,11 +32,13 @@ pub enum Change<'a> {
         /// The action mitigates the incident once it succeeds ([`Change::Outcome`]).
         mitigates: bool,
     },
-    /// A check's decision. `intent` says what its actions do ("replace i-0abc in web");
-    /// `writer` is the token of the write that records them ahead of their calls.
+    /// A check's decision. `intent` says what its actions do ("replace i-0abc in web"),
+    /// `upkeep` what its upkeep calls do; `writer` is the token of the write that
+    /// records them ahead of their calls.
     Decided {
         decision: &'a Decision,
         intent: &'a str,
+        upkeep: &'a str,
         writer: &'a str,
         dry_run: bool,
     },
@@ -97,9 +99,14 @@ impl Incident {
             Change::Decided {
                 decision,
                 intent,
+                upkeep,
                 writer,
                 dry_run,
-            } => self.decided(now, decision, intent, writer, dry_run),
+            } => {
+                let changed = self.decided(now, decision, intent, writer, dry_run)?;
+                let kept = self.upkeep(now, decision, upkeep, writer, dry_run);
+                Ok(changed || kept)
+            }
             Change::Outcome {
                 writer,
                 target,
@@ -326,6 +333,31 @@ impl Incident {
         Ok(changed)
     }
 
+    /// Records a decision's upkeep calls ahead, like actions, without moving the
+    /// incident: they keep its hold safe or undo what one did.
+    fn upkeep(
+        &mut self,
+        now: DateTime<Utc>,
+        decision: &Decision,
+        intent: &str,
+        writer: &str,
+        dry_run: bool,
+    ) -> bool {
+        if decision.upkeep.is_empty() {
+            return false;
+        }
+        let actions = written_ahead(&decision.upkeep, now, writer, dry_run);
+        self.record_mut().actions.extend(actions);
+        let event = if dry_run { "dry-run" } else { "upkeep" };
+        let text = if dry_run {
+            format!("would {intent}")
+        } else {
+            intent.to_owned()
+        };
+        self.note(now, event, text);
+        true
+    }
+
     /// Records the intended actions before their calls (winning the conditional write
     /// of this change is what makes its writer the one that acts).
     fn write_ahead(
@@ -340,22 +372,7 @@ impl Incident {
             self.actions_on(&planned.target.id)
                 .any(|a| a.outcome == ActionOutcome::Simulated)
         });
-        let actions = decision.actions.iter().map(|planned| Action {
-            kind: planned.kind.clone(),
-            target: planned.target.clone(),
-            scope: planned.scope.clone(),
-            requested_at: now,
-            outcome: if dry_run {
-                ActionOutcome::Simulated
-            } else {
-                ActionOutcome::Pending
-            },
-            dry_run,
-            detail: dry_run.then(|| "dry-run: no call made".to_owned()),
-            completed_at: None,
-            writer: Some(writer.to_owned()),
-            configuration: planned.configuration.clone(),
-        });
+        let actions = written_ahead(&decision.actions, now, writer, dry_run);
         self.record_mut().actions.extend(actions);
         if dry_run {
             self.note(
@@ -380,6 +397,34 @@ impl Incident {
     }
 }
 
+/// Planned actions as recorded ahead of their calls (simulated in dry-run).
+fn written_ahead(
+    planned: &[PlannedAction],
+    now: DateTime<Utc>,
+    writer: &str,
+    dry_run: bool,
+) -> Vec<Action> {
+    planned
+        .iter()
+        .map(|planned| Action {
+            kind: planned.kind.clone(),
+            target: planned.target.clone(),
+            scope: planned.scope.clone(),
+            requested_at: now,
+            outcome: if dry_run {
+                ActionOutcome::Simulated
+            } else {
+                ActionOutcome::Pending
+            },
+            dry_run,
+            detail: dry_run.then(|| "dry-run: no call made".to_owned()),
+            completed_at: None,
+            writer: Some(writer.to_owned()),
+            configuration: planned.configuration.clone(),
+        })
+        .collect()
+}
+
 fn refusal_text<'a>(refusals: impl Iterator<Item = &'a Refusal>) -> String {
     refusals
         .map(ToString::to_string)
@@ -391,7 +436,7 @@ fn refusal_text<'a>(refusals: impl Iterator<Item = &'a Refusal>) -> String {
 mod tests {
     use chrono::Duration;
 
-    use super::super::{Effect, Opening, PlannedAction, ResourceType};
+    use super::super::{Effect, Opening, ResourceType};
     use super::*;
     use crate::domain::ActionKind;
 
@@ -416,6 +461,7 @@ mod tests {
                 Change::Decided {
                     decision,
                     intent: "replace i-1 in web",
+                    upkeep: "",
                     writer: "w1",
                     dry_run: false,
                 },

@@ -22,7 +22,9 @@ use crate::kinds::database::observation::{
 };
 use crate::kinds::database::ports::{AlarmStates, DatabaseFailover, Databases, FailedOver};
 use crate::kinds::database::{FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
-use crate::kinds::target_group::observation::{ScalingGroup, TargetHealth};
+use crate::kinds::target_group::observation::{
+    ScalingGroup, TargetHealth, REPLACE_UNHEALTHY, SUSPENDED_BY_TAG_KEY,
+};
 use crate::kinds::target_group::ports::{
     InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
 };
@@ -141,6 +143,8 @@ struct FleetState {
     on_next_replace: Option<Box<dyn FnOnce() + Send>>,
     /// Load balancers, zonal shifts and capacity changes ([`zonal`]).
     zonal: zonal::ZonalState,
+    /// ReplaceUnhealthy suspended (true) and resumed (false), in order.
+    suspensions: Vec<(AutoScalingGroupName, bool)>,
 }
 
 impl FakeFleet {
@@ -181,6 +185,11 @@ impl FakeFleet {
 
     pub fn describe_calls(&self) -> usize {
         lock(&self.inner).describe_calls
+    }
+
+    /// Every ReplaceUnhealthy suspension (true) and resumption (false) asked, in order.
+    pub fn suspensions(&self) -> Vec<(AutoScalingGroupName, bool)> {
+        lock(&self.inner).suspensions.clone()
     }
 
     pub fn fail_next_replace(&self, error: Error) {
@@ -290,6 +299,35 @@ impl InstanceReplacer for FakeFleet {
             .push((kind.clone(), group.clone(), instance.clone()));
         Ok(Replaced::Requested)
     }
+
+    async fn suspend_replace_unhealthy(
+        &self,
+        group: &AutoScalingGroupName,
+        incident: &IncidentId,
+    ) -> Result<(), Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.suspensions.push((group.clone(), true));
+        if let Some(g) = state.groups.iter_mut().find(|g| &g.name == group) {
+            g.tags
+                .insert(SUSPENDED_BY_TAG_KEY.into(), incident.to_string());
+            if !g.is_suspended(REPLACE_UNHEALTHY) {
+                g.suspended_processes.push(REPLACE_UNHEALTHY.into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn resume_replace_unhealthy(&self, group: &AutoScalingGroupName) -> Result<(), Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.suspensions.push((group.clone(), false));
+        if let Some(g) = state.groups.iter_mut().find(|g| &g.name == group) {
+            g.tags.remove(SUSPENDED_BY_TAG_KEY);
+            g.suspended_processes.retain(|p| p != REPLACE_UNHEALTHY);
+        }
+        Ok(())
+    }
 }
 
 /// The incidents table.
@@ -379,6 +417,7 @@ impl MemoryStore {
                 Change::Decided {
                     decision: &decision,
                     intent: "",
+                    upkeep: "",
                     writer: "another-writer",
                     dry_run: false,
                 },
@@ -528,8 +567,14 @@ impl Dependencies for MemoryStore {
             .get(&key)
             .cloned()
             .map_or((None, None), |(id, at)| (Some(id), at));
+        let open_incident = state.open.get(&key).cloned();
+        let open = open_incident
+            .as_ref()
+            .and_then(|id| state.incidents.get(id).cloned());
         Ok(DependencyState {
-            open_incident: state.open.get(&key).cloned(),
+            open_since: open.as_ref().map(|i| i.opened_at),
+            open_rto_s: open.as_ref().and_then(|i| i.rto_s),
+            open_incident,
             last_incident,
             last_recovered_at,
         })

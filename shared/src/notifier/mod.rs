@@ -256,10 +256,18 @@ fn state_change(record: &EventRecord) -> Result<Option<StateChange>, Error> {
                     key,
                     source: Box::new(e),
                 })?;
-            Some(old.state)
+            Some(old)
         }
     };
-    if previous == Some(incident.state) {
+    // One message per state change, and one when the incident is first mitigated (a
+    // zone's traffic shifted away): people hear that the impact ended, not only, much
+    // later, that the zone recovered.
+    let mitigated_now = incident.mitigated_at.is_some()
+        && previous
+            .as_ref()
+            .is_some_and(|old| old.mitigated_at.is_none());
+    let previous = previous.map(|old| old.state);
+    if previous == Some(incident.state) && !mitigated_now {
         return Ok(None);
     }
     let home = record
@@ -276,6 +284,8 @@ fn state_change(record: &EventRecord) -> Result<Option<StateChange>, Error> {
 #[derive(serde::Deserialize)]
 struct PreviousState {
     state: IncidentState,
+    #[serde(default)]
+    mitigated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn kind_of(item: &serde_dynamo::Item) -> Option<&str> {

@@ -540,3 +540,33 @@ async fn console_links_come_from_the_resource_arn() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_first_mitigation_is_announced_though_the_state_stays() {
+    // The resolved sample's second record changes only updated_at (state unchanged).
+    let sample = stream_event("stream-incident-resolved.json");
+    let mut record = sample.records[1].clone();
+    let mitigated = serde_dynamo::AttributeValue::S("2026-11-26T10:16:10Z".into());
+    record
+        .change
+        .new_image
+        .insert("mitigated_at".into(), mitigated.clone());
+    let mut event = sample.clone();
+    event.records = vec![record.clone()];
+    let (first, notifier) = handler();
+    first.handle(event.clone()).await.unwrap();
+    assert_eq!(
+        notifier.published().len(),
+        1,
+        "first mitigation: one message"
+    );
+    // Mitigated already before this write: nothing new to say.
+    record
+        .change
+        .old_image
+        .insert("mitigated_at".into(), mitigated);
+    event.records = vec![record];
+    let (again, notifier) = handler();
+    again.handle(event).await.unwrap();
+    assert!(notifier.published().is_empty());
+}

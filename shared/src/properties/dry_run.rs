@@ -70,6 +70,7 @@ pub fn sample_world(mode: Mode) -> SampleWorld {
         arn: None,
         max_size: 100,
         zonal_shift_enabled: false,
+        health_check_type: "EC2".into(),
     });
     let policy = Policy {
         settings: Settings {

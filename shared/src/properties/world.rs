@@ -365,6 +365,7 @@ fn build(
             arn: None,
             max_size: 100,
             zonal_shift_enabled: false,
+            health_check_type: "EC2".into(),
         })
         .collect();
     let mut targets = Vec::new();

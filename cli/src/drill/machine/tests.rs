@@ -58,6 +58,7 @@ fn group_view(members: &[u32], states: &[TargetState]) -> GroupView {
             arn: None,
             max_size: 100,
             zonal_shift_enabled: false,
+            health_check_type: "EC2".into(),
         },
         targets: members
             .iter()

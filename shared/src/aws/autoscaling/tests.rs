@@ -317,3 +317,61 @@ async fn target_groups_attached_as_traffic_sources_count_like_target_group_arns(
         "no refresh lookup asked"
     );
 }
+
+#[tokio::test]
+async fn a_group_launching_from_a_launch_configuration_or_a_mixed_policy_has_a_loop_key() {
+    use aws_sdk_autoscaling::types::{
+        LaunchTemplate, LaunchTemplateSpecification, MixedInstancesPolicy,
+    };
+    let groups = mock!(Client::describe_auto_scaling_groups).then_output(|| {
+        DescribeAutoScalingGroupsOutput::builder()
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("legacy")
+                    .launch_configuration_name("web-v3")
+                    .build(),
+            )
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("mixed")
+                    .mixed_instances_policy(
+                        MixedInstancesPolicy::builder()
+                            .launch_template(
+                                LaunchTemplate::builder()
+                                    .launch_template_specification(
+                                        LaunchTemplateSpecification::builder()
+                                            .launch_template_id("lt-0mix")
+                                            .version("$Latest")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("bare")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_autoscaling, [&groups]);
+    let found = AutoScaling::new(client)
+        .groups_named(
+            &["legacy".to_owned(), "mixed".to_owned(), "bare".to_owned()],
+            None,
+        )
+        .await
+        .unwrap();
+    let keys: Vec<Option<&str>> = found.iter().map(|g| g.launch_template.as_deref()).collect();
+    assert_eq!(
+        keys,
+        [
+            Some("launch configuration web-v3"),
+            Some("lt-0mix version $Latest"),
+            Some("the configuration of group bare")
+        ]
+    );
+}

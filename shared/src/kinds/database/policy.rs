@@ -397,7 +397,10 @@ fn verify(
         return Decision::plain(Verdict::Resolve, summary);
     };
     let deadline = later(since, duration(policy.settings.pending_action_timeout));
-    let without_effect = !ours.is_empty() && instance.is_available() && now >= deadline;
+    let without_effect = !ours.is_empty()
+        && instance.is_available()
+        && now >= deadline
+        && !failover_completed(observation, cue, since);
     if without_effect {
         if healthy_without_it {
             return Decision::plain(
@@ -437,7 +440,13 @@ pub fn unverified(observation: Observation<'_>, cue: &Cue, since: DateTime<Utc>)
     if let Some(cluster) = observation.cluster.filter(|c| !c.is_available()) {
         return Some(format!("cluster {} is {}", cluster.id, cluster.status));
     }
-    if event_since(observation, cue, EventEffect::FailoverCompleted, since).is_some() {
+    // A designated alarm still in ALARM says the database is not well yet, failover or
+    // not: recovery is verified once it is OK again (its lag counts in the time to
+    // recover; past the objective, the incident escalates).
+    if let Some(alarm) = firing(observation, cue).first() {
+        return Some(format!("designated alarm {} is still in ALARM", alarm.name));
+    }
+    if failover_completed(observation, cue, since) {
         return None;
     }
     let Some(before) = observation
@@ -446,9 +455,6 @@ pub fn unverified(observation: Observation<'_>, cue: &Cue, since: DateTime<Utc>)
     else {
         return Some("nothing recorded of where the primary was before the failover".into());
     };
-    if moved(observation, before) {
-        return None;
-    }
     Some(match observation.cluster {
         Some(_) => format!(
             "the failover has not completed: the writer is still {}",
@@ -459,6 +465,16 @@ pub fn unverified(observation: Observation<'_>, cue: &Cue, since: DateTime<Utc>)
             before.primary_az.as_deref().unwrap_or("an unknown zone")
         ),
     })
+}
+
+/// The failover since `since` completed: RDS said so, or the primary (the cluster's
+/// writer) is no longer where it was before it.
+fn failover_completed(observation: Observation<'_>, cue: &Cue, since: DateTime<Utc>) -> bool {
+    event_since(observation, cue, EventEffect::FailoverCompleted, since).is_some()
+        || observation
+            .kept
+            .map(|d| d.before_failover.as_ref().unwrap_or(&d.detected))
+            .is_some_and(|before| moved(observation, before))
 }
 
 /// The primary (the cluster's writer) is no longer where it was.

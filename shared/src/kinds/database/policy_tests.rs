@@ -730,6 +730,32 @@ fn recovery_is_verified_when_available_with_primary_and_standby_swapped() {
 }
 
 #[test]
+fn after_the_failover_recovery_waits_for_the_designated_alarm_to_be_ok_again() {
+    let mut swapped = db();
+    swapped.primary_az = Some("us-east-1b".into());
+    swapped.standby_az = Some("us-east-1a".into());
+    let still_firing = Check::of(swapped.clone())
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+        .alarms(vec![alarm(LATENCY, "ALARM", Some(minutes_ago(6)))])
+        .decide();
+    assert_eq!(
+        still_firing.verdict,
+        Verdict::Recovering,
+        "{still_firing:?}"
+    );
+    assert!(still_firing
+        .waiting_for
+        .as_deref()
+        .unwrap()
+        .contains("still in ALARM"));
+    let ok = Check::of(swapped)
+        .incident(with_failover(ActionOutcome::Succeeded, minutes_ago(5)))
+        .alarms(vec![alarm(LATENCY, "OK", Some(minutes_ago(1)))])
+        .decide();
+    assert_eq!(ok.verdict, Verdict::Resolve);
+}
+
+#[test]
 fn recovery_is_not_declared_while_rebooting_or_before_the_primary_moved() {
     let mut rebooting = db();
     rebooting.status = "rebooting".into();

@@ -27,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use self::observation::{ScalingGroup, ShiftedZone, TargetHealth};
+use self::observation::{ScalingGroup, ShiftedZone, TargetHealth, SUSPENDED_BY_TAG_KEY};
 use self::ports::{InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource};
 use crate::config::{ConfigError, Env, Settings, Variable};
 use crate::domain::{
@@ -51,6 +51,11 @@ pub const INSTANCE: ResourceType = ResourceType::named("instance");
 pub const SET_INSTANCE_HEALTH: ActionKind = ActionKind::named("set-instance-health");
 /// `TerminateInstanceInAutoScalingGroup(ShouldDecrementDesiredCapacity=false)`.
 pub const TERMINATE_INSTANCE: ActionKind = ActionKind::named("terminate-instance");
+/// `SuspendProcesses(ReplaceUnhealthy)` while a group's instances are held, tagged as
+/// Rebound's own (upkeep of the hold, not a remediation).
+pub const SUSPEND_REPLACE_UNHEALTHY: ActionKind = ActionKind::named("suspend-replace-unhealthy");
+/// `ResumeProcesses(ReplaceUnhealthy)` of a suspension Rebound made, once the hold ends.
+pub const RESUME_REPLACE_UNHEALTHY: ActionKind = ActionKind::named("resume-replace-unhealthy");
 
 pub fn target_group(arn: &TargetGroupArn) -> ResourceRef {
     ResourceRef::new(TARGET_GROUP, arn.as_str())
@@ -356,9 +361,6 @@ where
                     .find(|g| g.instance(&t.instance_id).is_some())
             })
             .filter(|g| self.policy.settings.is_managed(&g.tags))
-            // A group held while its database's incident is open acts on nothing: its
-            // ledgers are not worth a read.
-            .filter(|g| !policy::held_by_open_incident(g, &observed.dependencies))
             .map(|g| &g.name)
             .collect();
         owners.into_iter().map(auto_scaling_group).collect()
@@ -402,10 +404,25 @@ where
     async fn act(
         &self,
         action: &Action,
-        _acting: Acting<'_, ObservedTargetGroup>,
+        acting: Acting<'_, ObservedTargetGroup>,
     ) -> Result<Option<String>, Error> {
         let group = AutoScalingGroupName::parse(action.scope.id.as_str())
             .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        if action.kind == SUSPEND_REPLACE_UNHEALTHY {
+            self.replacer
+                .suspend_replace_unhealthy(&group, &acting.incident.id)
+                .await?;
+            return Ok(Some(format!(
+                "ReplaceUnhealthy of {group} suspended while its instances are held (tag {SUSPENDED_BY_TAG_KEY}={})",
+                acting.incident.id
+            )));
+        }
+        if action.kind == RESUME_REPLACE_UNHEALTHY {
+            self.replacer.resume_replace_unhealthy(&group).await?;
+            return Ok(Some(format!(
+                "ReplaceUnhealthy of {group} resumed: nothing holds it any more"
+            )));
+        }
         let instance = InstanceId::parse(action.target.id.as_str())
             .map_err(|e| Error::InvalidEvent(e.to_string()))?;
         Ok(
@@ -424,7 +441,13 @@ where
     }
 
     fn describe(&self, action: &PlannedAction) -> String {
-        format!("replace {} in {}", action.target.id, action.scope.id)
+        if action.kind == SUSPEND_REPLACE_UNHEALTHY {
+            format!("suspend ReplaceUnhealthy of {} while held", action.scope.id)
+        } else if action.kind == RESUME_REPLACE_UNHEALTHY {
+            format!("resume ReplaceUnhealthy of {}", action.scope.id)
+        } else {
+            format!("replace {} in {}", action.target.id, action.scope.id)
+        }
     }
 
     /// The strictest `rebound:rto-seconds` of the groups behind the target group, or the

@@ -157,11 +157,18 @@ pub struct ScalingGroup {
     /// zonal shift (launches stay out of a zone it is shifted away from).
     #[serde(default)]
     pub zonal_shift_enabled: bool,
+    /// `EC2` or `ELB` (the group replaces what the load balancer finds unhealthy
+    /// itself, unless its ReplaceUnhealthy process is suspended).
+    #[serde(default)]
+    pub health_check_type: String,
 }
 
 /// Processes a group needs to replace an instance and put the replacement behind the
 /// load balancer; with any of them suspended the group would not heal, and marking an
 /// instance unhealthy would only shrink it (or add capacity that never serves).
+/// The process by which a group replaces what its health check finds unhealthy.
+pub const REPLACE_UNHEALTHY: &str = "ReplaceUnhealthy";
+
 pub const HEALING_PROCESSES: [&str; 5] = [
     "Launch",
     "Terminate",
@@ -169,6 +176,11 @@ pub const HEALING_PROCESSES: [&str; 5] = [
     "ReplaceUnhealthy",
     "AddToLoadBalancer",
 ];
+
+/// The tag Rebound puts on a group whose ReplaceUnhealthy process it suspended (the
+/// value: the incident that did): a suspension without it is an operator's, never
+/// resumed by Rebound, and Rebound's own is never mistaken by its guards for one.
+pub const SUSPENDED_BY_TAG_KEY: &str = "rebound:suspended-replace-unhealthy";
 
 /// The tag by which an Auto Scaling group names the DB instance it depends on: while
 /// that database heals, the group's unhealthy instances are held, not replaced.
@@ -191,12 +203,30 @@ impl ScalingGroup {
         self.instances.iter().find(|i| &i.instance_id == id)
     }
 
+    /// Healing processes an operator (or anything but Rebound) suspended: Rebound's own
+    /// suspension of ReplaceUnhealthy during a hold is not one.
     pub fn suspended_healing_processes(&self) -> Vec<&str> {
+        let ours = self.suspended_by_rebound().is_some();
         self.suspended_processes
             .iter()
             .map(String::as_str)
             .filter(|p| HEALING_PROCESSES.contains(p))
+            .filter(|p| !(ours && *p == REPLACE_UNHEALTHY))
             .collect()
+    }
+
+    /// The incident whose hold suspended this group's ReplaceUnhealthy, if Rebound did.
+    pub fn suspended_by_rebound(&self) -> Option<&str> {
+        self.tags.get(SUSPENDED_BY_TAG_KEY).map(String::as_str)
+    }
+
+    /// The group replaces ELB-unhealthy instances itself.
+    pub fn replaces_on_elb_health(&self) -> bool {
+        self.health_check_type.eq_ignore_ascii_case("ELB")
+    }
+
+    pub fn is_suspended(&self, process: &str) -> bool {
+        self.suspended_processes.iter().any(|p| p == process)
     }
 
     pub fn leaving_count(&self) -> usize {

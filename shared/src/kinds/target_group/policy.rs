@@ -2,19 +2,23 @@
 //! group, and when a target group verifiably serves again. Pure: every guard is a unit
 //! test (`policy_tests.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::observation::{GroupInstance, ScalingGroup, ShiftedZone, TargetHealth, TargetState};
-use super::{refusals, Policy, AUTO_SCALING_GROUP};
+use super::observation::{
+    GroupInstance, ScalingGroup, ShiftedZone, TargetHealth, TargetState, REPLACE_UNHEALTHY,
+};
+use super::{
+    refusals, Policy, AUTO_SCALING_GROUP, RESUME_REPLACE_UNHEALTHY, SUSPEND_REPLACE_UNHEALTHY,
+};
 use crate::config::Mode;
 use crate::domain::{
     Action, ActionOutcome, Decision, Incident, PlannedAction, Refusal, RepeatLimit, ResourceRef,
     Verdict,
 };
 use crate::ids::{AvailabilityZone, DbInstanceId, InstanceId};
-use crate::policy::{duration, later, ledger_guards, overdue, History};
+use crate::policy::{duration, later, ledger_guards, overdue, stopped_by_loop_guard, History};
 use crate::ports::DependencyState;
 use crate::zonal;
 
@@ -91,7 +95,9 @@ pub fn decide(
 ) -> Decision {
     let summary = observation.summary();
     if observation.unhealthy().next().is_none() {
-        return recovery(observation, history, policy, now, summary);
+        let mut decision = recovery(observation, history, policy, now, summary);
+        decision.upkeep = upkeep(observation, &BTreeSet::new(), policy);
+        return decision;
     }
     // What holds instances comes before the blast radius: a database the group depends
     // on healing (invariant 7), a zone impaired or evacuated (invariant 15). Only what
@@ -99,12 +105,73 @@ pub fn decide(
     let impaired = impaired_zone(observation, policy);
     let mut refusals: Vec<Refusal> = Vec::new();
     let mut open: Vec<&TargetHealth> = Vec::new();
+    let mut held_groups: BTreeSet<&str> = BTreeSet::new();
     for target in observation.unhealthy() {
         match held(target, observation, impaired.as_ref(), policy, now) {
-            Some(refusal) => refusals.push(refusal),
+            Some(refusal) => {
+                if let Some((group, _)) = observation.member(&target.instance_id) {
+                    held_groups.insert(group.name.as_str());
+                }
+                refusals.push(refusal);
+            }
             None => open.push(target),
         }
     }
+    let upkeep = upkeep(observation, &held_groups, policy);
+    let mut decision = decide_unheld(observation, history, policy, now, summary, refusals, open);
+    decision.upkeep = upkeep;
+    decision
+}
+
+/// What a hold needs done to the groups behind the target group: a group that replaces
+/// ELB-unhealthy instances by itself has its ReplaceUnhealthy suspended while its
+/// instances are held (or it would replace them anyway), and every suspension Rebound
+/// made is resumed once nothing holds the group any more (invariant 14: only Rebound's
+/// own, which its tag names).
+fn upkeep(
+    observation: Observation<'_>,
+    held_groups: &BTreeSet<&str>,
+    policy: &Policy,
+) -> Vec<PlannedAction> {
+    let mut upkeep = Vec::new();
+    for group in observation
+        .groups
+        .iter()
+        .filter(|g| policy.settings.is_managed(&g.tags))
+    {
+        let held = held_groups.contains(group.name.as_str());
+        let kind =
+            if held && group.replaces_on_elb_health() && !group.is_suspended(REPLACE_UNHEALTHY) {
+                SUSPEND_REPLACE_UNHEALTHY
+            } else if !held && group.suspended_by_rebound().is_some() {
+                RESUME_REPLACE_UNHEALTHY
+            } else {
+                continue;
+            };
+        let scope = super::auto_scaling_group(&group.name);
+        upkeep.push(PlannedAction {
+            kind,
+            target: scope.clone(),
+            scope,
+            configuration: None,
+            cooldown: std::time::Duration::ZERO,
+            repeat_limit: None,
+        });
+    }
+    upkeep
+}
+
+/// The blast radius and every per-instance guard, for the failing instances nothing
+/// holds (`open`), after the held ones' refusals.
+fn decide_unheld(
+    observation: Observation<'_>,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    summary: String,
+    mut refusals: Vec<Refusal>,
+    open: Vec<&TargetHealth>,
+) -> Decision {
     if !open.is_empty() {
         // The blast radius of what nothing holds: the held failing targets left out.
         let rest: Vec<TargetHealth> = observation
@@ -304,6 +371,9 @@ fn guard_instance(
             &member.health_status,
         ));
     }
+    if let Some(stopped) = history.incident.and_then(stopped_by_loop_guard) {
+        return Err(stopped);
+    }
     let scope = super::auto_scaling_group(&group.name);
     earlier_requests_spent(&instance, group, &scope, history, policy, now)?;
     let planned = PlannedAction {
@@ -346,6 +416,19 @@ pub fn dependency_hold(
         refusals::dependency_held(group.name.as_str(), database.as_str(), incident, &why)
     };
     if let Some(incident) = &state.open_incident {
+        // No hold outlives its cause's objective (invariant 13): past the database
+        // incident's recovery objective plus the settle time, the group is judged on its
+        // own again.
+        let objective = state
+            .open_rto_s
+            .and_then(|s| i64::try_from(s).ok())
+            .and_then(Duration::try_seconds);
+        if let (Some(since), Some(objective)) = (state.open_since, objective) {
+            let until = later(later(since, objective), duration(policy.dependency_settle));
+            if now >= until {
+                return None;
+            }
+        }
         return Some(held(incident.as_str(), "has an open incident".into()));
     }
     let recovered = state.last_recovered_at?;
@@ -359,18 +442,6 @@ pub fn dependency_hold(
                 until.to_rfc3339()
             ),
         )
-    })
-}
-
-/// The group depends on a database whose incident is open: held whatever the time.
-pub fn held_by_open_incident(
-    group: &ScalingGroup,
-    dependencies: &[(DbInstanceId, DependencyState)],
-) -> bool {
-    group.depends_on().is_some_and(|database| {
-        dependencies
-            .iter()
-            .any(|(id, state)| *id == database && state.open_incident.is_some())
     })
 }
 
@@ -471,6 +542,25 @@ pub fn settle_pending(
         )
     {
         return None;
+    }
+    if action.kind == SUSPEND_REPLACE_UNHEALTHY || action.kind == RESUME_REPLACE_UNHEALTHY {
+        let group = observation
+            .groups
+            .iter()
+            .find(|g| g.name.as_str() == action.target.id)?;
+        let suspended = group.is_suspended(REPLACE_UNHEALTHY);
+        let took_effect = suspended == (action.kind == SUSPEND_REPLACE_UNHEALTHY);
+        return Some(if took_effect {
+            (
+                ActionOutcome::Succeeded,
+                "settled: the group's ReplaceUnhealthy is as asked".into(),
+            )
+        } else {
+            (
+                ActionOutcome::Failed,
+                "settled: the request never took effect".into(),
+            )
+        });
     }
     let instance = InstanceId::parse(action.target.id.as_str()).ok()?;
     let still_a_target = observation

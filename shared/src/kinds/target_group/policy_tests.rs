@@ -71,6 +71,7 @@ fn group(instances: impl IntoIterator<Item = u32>) -> ScalingGroup {
         arn: None,
         max_size: 100,
         zonal_shift_enabled: false,
+        health_check_type: "EC2".into(),
     }
 }
 

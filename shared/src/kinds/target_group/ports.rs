@@ -6,7 +6,7 @@ use std::future::Future;
 use super::observation::{ScalingGroup, ShiftedZone, TargetHealth};
 use crate::domain::ActionKind;
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 
 pub trait TargetHealthSource: Send + Sync {
     /// The instance targets of a target group and their health; `None` when the target
@@ -63,6 +63,21 @@ pub trait InstanceReplacer: Send + Sync {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> impl Future<Output = Result<Replaced, Error>> + Send;
+
+    /// Tags the group as suspended by `incident`, then suspends its ReplaceUnhealthy
+    /// process: while Rebound holds its instances, the group must not replace them
+    /// either.
+    fn suspend_replace_unhealthy(
+        &self,
+        group: &AutoScalingGroupName,
+        incident: &IncidentId,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Resumes ReplaceUnhealthy, then removes Rebound's tag.
+    fn resume_replace_unhealthy(
+        &self,
+        group: &AutoScalingGroupName,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 pub trait ShiftedZones: Send + Sync {

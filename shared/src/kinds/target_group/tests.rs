@@ -97,6 +97,7 @@ fn web_group(managed: bool) -> ScalingGroup {
         arn: None,
         max_size: 100,
         zonal_shift_enabled: false,
+        health_check_type: "EC2".into(),
     }
 }
 
@@ -1155,6 +1156,128 @@ async fn a_hold_that_lifts_while_the_instances_recovered_resolves_the_suppressed
     deliver(&w, "scheduled-sweep.json").await;
     assert_eq!(alb_incident(&w).state, IncidentState::Resolved);
     assert!(w.fleet.replaced().is_empty());
+}
+
+#[tokio::test]
+async fn a_group_with_elb_health_checks_has_replace_unhealthy_suspended_while_held_and_resumed_after(
+) {
+    let (w, rds) = world_with_sick_database().await;
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.health_check_type = "ELB".into()
+    });
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4).map(|n| target(n, TargetState::Unhealthy)).collect(),
+    );
+    deliver(&w, "alarm-state-change.json").await;
+    let group = AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap();
+    assert_eq!(w.fleet.suspensions(), [(group.clone(), true)]);
+    let incident = alb_incident(&w);
+    // Held, not remediating: the suspension is upkeep of the hold, recorded as an action.
+    assert_eq!(incident.state, IncidentState::Suppressed);
+    assert_eq!(incident.actions.len(), 1);
+    assert_eq!(incident.actions[0].kind, SUSPEND_REPLACE_UNHEALTHY);
+    assert_eq!(
+        incident.actions[0].outcome,
+        crate::domain::ActionOutcome::Succeeded
+    );
+    // A second delivery while held changes nothing more.
+    deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(w.fleet.suspensions().len(), 1);
+
+    // The database recovers, the web tier with it; past the settle time the sweep
+    // resumes what Rebound suspended (and only that) and resolves.
+    rds.update_instance("rebound-demo-db", |db| {
+        std::mem::swap(&mut db.primary_az, &mut db.standby_az)
+    });
+    rds_handler(&w, &rds, Utc::now)
+        .handle(
+            serde_json::from_str(
+                &std::fs::read_to_string(
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../events/rds-health/scheduled-sweep.json"),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    w.fleet.set_targets(
+        &tg(),
+        (1..=4).map(|n| target(n, TargetState::Healthy)).collect(),
+    );
+    let mut later_on = handler(&w.fleet, &w.store, enforce());
+    later_on.clock = || Utc::now() + Minutes::minutes(6);
+    later_on
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.fleet.suspensions(),
+        [(group.clone(), true), (group, false)]
+    );
+    let incident = alb_incident(&w);
+    assert_eq!(
+        incident.state,
+        IncidentState::Resolved,
+        "{:?}",
+        incident.timeline
+    );
+    let kinds: Vec<&str> = incident.actions.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["suspend-replace-unhealthy", "resume-replace-unhealthy"]
+    );
+    assert!(w.fleet.replaced().is_empty());
+}
+
+#[tokio::test]
+async fn a_suspension_rebound_did_not_make_is_never_resumed_and_still_stops_replacements() {
+    let w = world(1);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.health_check_type = "ELB".into();
+        g.suspended_processes.push("ReplaceUnhealthy".into());
+    });
+    let report = deliver(&w, "alarm-state-change.json").await;
+    assert!(w.fleet.suspensions().is_empty());
+    assert!(w.fleet.replaced().is_empty());
+    assert_eq!(report.checks[0].refusals[0].guard, "group-cannot-heal");
+}
+
+#[tokio::test]
+async fn rebound_s_own_suspension_is_not_an_operator_s_once_the_hold_is_gone() {
+    let w = world(1);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.health_check_type = "ELB".into();
+        g.suspended_processes.push("ReplaceUnhealthy".into());
+        g.tags.insert(
+            super::observation::SUSPENDED_BY_TAG_KEY.into(),
+            "inc-20261203T100000Z-00000001".into(),
+        );
+    });
+    deliver(&w, "alarm-state-change.json").await;
+    let group = AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap();
+    // Nothing holds the group: its suspension is resumed and the instance replaced.
+    assert_eq!(w.fleet.suspensions(), [(group, false)]);
+    assert_eq!(w.fleet.replaced().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dependency_hold_ends_at_the_database_incident_s_objective_plus_the_settle_time() {
+    let (w, _rds) = world_with_sick_database().await;
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(alb_incident(&w).state, IncidentState::Suppressed);
+    assert!(w.fleet.replaced().is_empty());
+    // The database incident (objective 900 s) is still open 21 minutes later: past 15
+    // + 5 minutes, the group is judged on its own again.
+    let mut later_on = handler(&w.fleet, &w.store, enforce());
+    later_on.clock = || Utc::now() + Minutes::minutes(21);
+    later_on
+        .handle(event("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.fleet.replaced().len(), 1);
 }
 
 #[tokio::test]

@@ -329,7 +329,21 @@ where
             .managed_load_balancers(&self.policy.settings.managed_tag_key)
             .await?
         {
-            zones.extend(self.outliers(&balancer).await?);
+            match self.outliers(&balancer).await {
+                Ok(outliers) => zones.extend(outliers),
+                // One load balancer that cannot be read stops no other: each of its
+                // zones gets a check of its own, which reports the failure as that
+                // zone's (or finds the zone well after all).
+                Err(err) => {
+                    tracing::warn!(load_balancer = %balancer.arn, error = %err, "zones not counted; each checked on its own");
+                    zones.extend(
+                        balancer
+                            .zones
+                            .iter()
+                            .map(|zone| zone_ref(&balancer.arn, zone)),
+                    );
+                }
+            }
         }
         Ok(zones)
     }
@@ -530,20 +544,19 @@ where
     }
 
     fn describe(&self, action: &PlannedAction) -> String {
-        let zone = parse_zone_ref(&action.target.id)
-            .map(|(_, zone)| zone.to_string())
-            .unwrap_or_else(|_| action.target.id.clone());
-        let balancer = LoadBalancerArn::parse(action.scope.id.as_str())
-            .map(|arn| arn.full_name().to_owned())
-            .unwrap_or_else(|_| action.scope.id.clone());
+        if action.kind == RAISE_CAPACITY {
+            return format!("raise the desired capacity of group {}", action.target.id);
+        }
+        let Ok((balancer, zone)) = parse_zone_ref(&action.target.id) else {
+            return format!("{} {}", action.kind, action.target.id);
+        };
+        let balancer = balancer.name();
         if action.kind == START_ZONAL_SHIFT {
             format!("shift {balancer}'s traffic away from {zone}")
         } else if action.kind == EXTEND_ZONAL_SHIFT {
             format!("extend the shift of {balancer} away from {zone}")
         } else if action.kind == CANCEL_ZONAL_SHIFT {
             format!("end the shift of {balancer} away from {zone}")
-        } else if action.kind == RAISE_CAPACITY {
-            format!("raise the desired capacity of group {}", action.target.id)
         } else {
             format!("{} {}", action.kind, action.target.id)
         }

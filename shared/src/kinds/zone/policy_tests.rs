@@ -146,6 +146,7 @@ impl World {
             arn: Some("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:autoScalingGroupName/web".into()),
             max_size: self.max,
             zonal_shift_enabled: self.group_takes_part,
+            health_check_type: "EC2".into(),
         };
         let targets = vec![self
             .instances

@@ -71,15 +71,16 @@ pub fn capacity_launching(group: &str, serving: usize, needed: usize, zone: &str
     )
 }
 
-/// Shifted for as long as allowed, and the zone is still impaired.
+/// The zone is still impaired and its shift already runs to the longest Rebound keeps
+/// one zone shifted away: no further extension.
 pub fn shift_limit_reached(zone: &str, hours: i64, expires_at: Option<DateTime<Utc>>) -> Refusal {
     let ends = expires_at
-        .map(|at| format!("; the shift expires at {}", at.to_rfc3339()))
+        .map(|at| format!(" at {}", at.to_rfc3339()))
         .unwrap_or_default();
     Refusal::new(
         "shift-limit-reached",
         Effect::Escalate,
-        format!("{zone} is still impaired after {hours} h shifted away, the most Rebound extends a shift{ends}"),
+        format!("{zone} is still impaired, and its shift already runs to the {hours} h Rebound keeps a zone shifted away: it is not extended further and ends{ends}"),
     )
 }
 

@@ -75,6 +75,7 @@ impl World {
             arn: Some(GROUP_ARN.into()),
             max_size: 8,
             zonal_shift_enabled: true,
+            health_check_type: "EC2".into(),
         });
         fleet.add_load_balancer(LoadBalancer {
             arn: LoadBalancerArn::parse(LB).unwrap(),
@@ -297,4 +298,55 @@ async fn a_zone_the_load_balancer_no_longer_serves_from_closes_its_incident() {
     let report = w.sweep_at(in_2_minutes).await;
     assert_eq!(report.checks[0].verdict, Verdict::Gone);
     assert_eq!(w.incident().state, IncidentState::Resolved);
+}
+
+#[tokio::test]
+async fn a_load_balancer_that_cannot_be_read_during_the_listing_stops_no_other_zone() {
+    let w = World::new();
+    w.zone_b(true);
+    // A second managed load balancer, whose target group read is throttled once.
+    let other_tg = TargetGroupArn::parse(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/other/0123456789abcdef",
+    )
+    .unwrap();
+    let other = LoadBalancerArn::parse(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/other/0123456789abcdef",
+    )
+    .unwrap();
+    w.fleet.add_load_balancer(LoadBalancer {
+        arn: other.clone(),
+        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        zonal_shift_enabled: true,
+        zones: vec![zone(1), zone(3)],
+        target_groups: vec![other_tg.clone()],
+    });
+    w.fleet.set_targets(&other_tg, vec![]);
+    w.fleet.fail_next_target_health(
+        &other_tg,
+        crate::Error::Aws {
+            operation: "DescribeTargetHealth",
+            retryable: true,
+            detail: "Throttling: Rate exceeded".into(),
+            source: "throttled".into(),
+        },
+    );
+    let report = w
+        .handler(Mode::Enforce, Utc::now)
+        .handle(sweep())
+        .await
+        .unwrap();
+    let checked: Vec<&str> = report
+        .checks
+        .iter()
+        .map(|c| c.resource.id.as_str())
+        .collect();
+    assert!(
+        checked.contains(&format!("{LB}#us-east-1b").as_str()),
+        "{checked:?}"
+    );
+    // The unread load balancer's zones were each checked on their own.
+    assert!(
+        checked.iter().any(|id| id.starts_with(other.as_str())),
+        "{checked:?}"
+    );
 }
