@@ -15,13 +15,13 @@ use std::process::ExitCode;
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use rebound::config::{from_env, Store};
-use rebound::domain::Incident;
+use rebound::domain::{Change, Incident};
 use rebound::functions::{
     NotifierFunctionConfig, RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig,
 };
 use rebound::ids::IncidentId;
 use rebound::notifier::StreamEvent;
-use rebound::ports::IncidentStore;
+use rebound::ports::{Commit, Committed, IncidentStore};
 
 use select::Selection;
 
@@ -103,6 +103,14 @@ enum IncidentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ends an incident by hand (not verified recovered): resolved, with your identity
+    /// (STS GetCallerIdentity) and the reason on its timeline.
+    Close {
+        id: String,
+        /// Why it is closed, for the timeline and the notification.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -131,6 +139,12 @@ enum CliError {
     },
     #[error("no incident {0}")]
     NotFound(String),
+    #[error("incident {0} is already resolved")]
+    AlreadyResolved(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("who is closing it (STS GetCallerIdentity) could not be read: {0}")]
+    Identity(String),
     #[error(transparent)]
     InvalidId(#[from] rebound::ids::InvalidId),
     #[error("cannot print JSON: {0}")]
@@ -189,6 +203,34 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 print!("{}", render::incident_table(&incidents));
             }
+        }
+        Command::Incidents {
+            show: Some(IncidentsCommand::Close { id, reason }),
+            ..
+        } => {
+            let id = IncidentId::parse(id)?;
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                return Err(CliError::Invalid(
+                    "--reason: say why in 1 to 500 characters".into(),
+                ));
+            }
+            let caller = aws_sdk_sts::Client::new(&sdk)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| {
+                    CliError::Identity(
+                        aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                    )
+                })?;
+            let by = caller.arn().unwrap_or("an unknown caller").to_owned();
+            let incident = close(&store()?, &id, &by, reason).await?;
+            println!(
+                "{} closed by {by}: {}",
+                incident.id,
+                incident.state.as_str()
+            );
         }
         Command::Incidents {
             show: Some(IncidentsCommand::Show { id, json }),
@@ -262,6 +304,54 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Drill { .. } => {}
     }
     Ok(())
+}
+
+/// Closes an incident by hand: read, apply, write on the version read; a lost race
+/// reads again (another writer moved it meanwhile).
+async fn close(
+    store: &impl IncidentStore,
+    id: &IncidentId,
+    by: &str,
+    reason: &str,
+) -> Result<Incident, CliError> {
+    for _ in 0..rebound::workflow::MAX_WRITE_ATTEMPTS {
+        let mut incident = store
+            .load(id)
+            .await?
+            .ok_or_else(|| CliError::NotFound(id.to_string()))?;
+        let stored = incident.state;
+        if incident
+            .apply(Utc::now(), Change::Closed { by, reason })
+            .is_err()
+        {
+            return Err(CliError::AlreadyResolved(id.to_string()));
+        }
+        let token = format!("close-{:016x}", fastrand_token());
+        let committed = store
+            .commit(Commit {
+                incident: &mut incident,
+                stored_state: Some(stored),
+                ledgers: vec![],
+                token: &token,
+            })
+            .await?;
+        if committed == Committed::Landed {
+            return Ok(incident);
+        }
+    }
+    Err(CliError::Rebound(rebound::Error::Contention {
+        resource: id.to_string(),
+        attempts: rebound::workflow::MAX_WRITE_ATTEMPTS,
+    }))
+}
+
+/// A token for one write (the time's nanoseconds are unique enough for a person's
+/// command).
+fn fastrand_token() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
 }
 
 /// One watching function's answer to the event in `text` (read from `path`).

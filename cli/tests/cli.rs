@@ -104,6 +104,54 @@ fn invoke_then_list_and_show_the_incident() {
         "{detail}"
     );
     assert!(detail.contains(&web.instance_ids[0]), "{detail}");
+
+    // A person ends it: resolved, not verified, with who and why on its timeline.
+    let closed = rebound(
+        &emulator,
+        &stack,
+        &[
+            "incidents",
+            "close",
+            id,
+            "--reason",
+            "taken over by the on-call engineer",
+        ],
+    );
+    let said = stdout(&closed);
+    assert!(said.contains("closed by arn:aws:"), "{said}");
+    let incident: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "show", id, "--json"],
+    )))
+    .unwrap();
+    assert_eq!(incident["state"], "resolved");
+    assert!(incident.get("time_to_recover_s").is_none(), "{incident}");
+    let timeline = incident["timeline"].as_array().unwrap();
+    let closed = timeline
+        .iter()
+        .find(|t| t["event"] == "closed")
+        .expect("the close on the timeline");
+    let detail = closed["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("closed by arn:aws:")
+            && detail.ends_with(": taken over by the on-call engineer"),
+        "{detail}"
+    );
+    // Closing it again is refused, and says why.
+    let again = rebound(
+        &emulator,
+        &stack,
+        &["incidents", "close", id, "--reason", "again"],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already resolved"));
+    let blank = rebound(
+        &emulator,
+        &stack,
+        &["incidents", "close", id, "--reason", " "],
+    );
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("--reason"));
 }
 
 #[test]

@@ -209,6 +209,8 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 refusals: decision.refusals.clone(),
             };
             if incident.is_none() && opens_nothing(decision.verdict) {
+                self.upkeep_without_incident(resource, &observed, &decision, tally)
+                    .await?;
                 return Ok(report);
             }
             if incident.is_none() && drill.is_none() {
@@ -278,6 +280,58 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             resource: resource.id.clone(),
             attempts: MAX_WRITE_ATTEMPTS,
         })
+    }
+
+    /// Upkeep a resource needs while no incident is open on it (a suspension Rebound
+    /// made still in effect after its incident was closed by hand): made at once and
+    /// logged, there being no incident to record it on. Upkeep only ever undoes or
+    /// keeps safe, so a repeat is harmless.
+    async fn upkeep_without_incident(
+        &self,
+        resource: &ResourceRef,
+        observed: &K::Observed,
+        decision: &Decision,
+        tally: &Tally,
+    ) -> Result<(), Error> {
+        if decision.upkeep.is_empty() || self.kind.settings().mode != Mode::Enforce {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        // The calls take an incident; this one is never stored.
+        let unrecorded = Incident::open(
+            Opening {
+                resource: resource.clone(),
+                trigger: "upkeep".into(),
+                evidence: Evidence::default(),
+                summary: decision.summary.clone(),
+                rto_s: None,
+                drill: None,
+            },
+            now,
+        );
+        for planned in &decision.upkeep {
+            let action = crate::domain::Action {
+                kind: planned.kind.clone(),
+                target: planned.target.clone(),
+                scope: planned.scope.clone(),
+                requested_at: now,
+                outcome: ActionOutcome::Pending,
+                dry_run: false,
+                detail: None,
+                completed_at: None,
+                writer: None,
+                configuration: None,
+            };
+            let acting = Acting {
+                observed,
+                incident: &unrecorded,
+                now,
+            };
+            self.kind.act(&action, acting).await?;
+            Tally::add(&tally.actions_taken, 1);
+            info!(resource = %resource.id, action = action.kind.as_str(), target = %action.target.id, "upkeep with no incident open");
+        }
+        Ok(())
     }
 
     /// Turns a decision into the incident's next version and the ledgers to move.

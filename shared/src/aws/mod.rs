@@ -161,6 +161,7 @@ pub fn target_health(
         replacer: autoscaling,
         dependencies: store.clone(),
         policy: config.policy.clone(),
+        suspended_behind: Default::default(),
     };
     Function::new(
         target_group::FUNCTION,

@@ -56,6 +56,9 @@ pub enum Change<'a> {
     CallFailed { error: &'a str },
     /// The resource no longer exists: resolved, but not recovered (no time to recover).
     Gone { why: &'a str },
+    /// A person closed it (`rebound incidents close`): resolved, not verified recovered
+    /// (no time to recover), with who and why on the timeline.
+    Closed { by: &'a str, reason: &'a str },
     /// A drill's result, kept on the timeline whatever the state.
     DrillNote { detail: &'a str },
     /// The change was stored: the version moves on and the writer's token is kept.
@@ -127,6 +130,22 @@ impl Incident {
             ),
             Change::Gone { why } => {
                 let moved = self.transition(now, IncidentState::Resolved, why)?;
+                self.record_mut().time_to_recover_s = None;
+                Ok(moved)
+            }
+            Change::Closed { by, reason } => {
+                if self.state.is_closed() {
+                    return Err(IllegalTransition {
+                        from: self.state,
+                        to: IncidentState::Resolved,
+                    });
+                }
+                self.note(now, "closed", format!("closed by {by}: {reason}"));
+                let moved = self.transition(
+                    now,
+                    IncidentState::Resolved,
+                    "closed by a person, not verified recovered",
+                )?;
                 self.record_mut().time_to_recover_s = None;
                 Ok(moved)
             }
@@ -589,6 +608,36 @@ mod tests {
         );
         assert_eq!(inc.state, IncidentState::Open);
         assert_eq!(inc.timeline.last().unwrap().detail, "hold lifted: 3 of 4");
+    }
+
+    #[test]
+    fn a_person_closes_an_incident_with_who_and_why_and_no_time_to_recover() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        inc.apply(
+            now,
+            Change::Closed {
+                by: "arn:aws:iam::123456789012:user/ops",
+                reason: "the app was retired",
+            },
+        )
+        .unwrap();
+        assert_eq!(inc.state, IncidentState::Resolved);
+        assert_eq!(inc.time_to_recover_s, None);
+        let closed = inc.timeline.iter().find(|t| t.event == "closed").unwrap();
+        assert_eq!(
+            closed.detail,
+            "closed by arn:aws:iam::123456789012:user/ops: the app was retired"
+        );
+        assert!(inc
+            .apply(
+                now,
+                Change::Closed {
+                    by: "x",
+                    reason: "again"
+                }
+            )
+            .is_err());
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn target_health(
             dependencies: store.clone(),
             zones: fleet.clone(),
             policy,
+            suspended_behind: Default::default(),
         },
         target_group::trigger::parse,
         store.clone(),

@@ -212,6 +212,9 @@ pub struct TargetGroups<T, G, R, D, Z> {
     /// Where the zones shifted away from are read (ARC zonal shift).
     pub zones: Z,
     pub policy: Policy,
+    /// Target groups in front of a group Rebound suspended, as the last sweep's listing
+    /// found them.
+    pub suspended_behind: std::sync::Mutex<BTreeSet<TargetGroupArn>>,
 }
 
 /// A target group as observed: its instance targets, the groups behind them, and the
@@ -277,16 +280,27 @@ where
         &self.policy.settings
     }
 
-    /// Every managed group's target groups.
+    /// Every managed group's target groups. The listing also notes the target groups
+    /// in front of a group whose ReplaceUnhealthy Rebound suspended: their check reads
+    /// the group even when all is healthy, so a suspension whose incident was closed by
+    /// hand is still resumed.
     async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
         let mut target_groups = BTreeSet::new();
+        let mut suspended = BTreeSet::new();
         for group in self
             .groups
             .managed_groups(&self.policy.settings.managed_tag_key)
             .await?
         {
+            if group.suspended_by_rebound().is_some() {
+                suspended.extend(group.target_group_arns.iter().cloned());
+            }
             target_groups.extend(group.target_group_arns);
         }
+        *self
+            .suspended_behind
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = suspended;
         Ok(target_groups.iter().map(target_group).collect())
     }
 
@@ -306,7 +320,12 @@ where
         // they depend on, whether they can heal), and to verify the recovery of an open
         // incident; a healthy target group without one costs no Auto Scaling call.
         let mut groups = Vec::new();
-        if failing || incident.is_some() {
+        let suspended_behind = self
+            .suspended_behind
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&arn);
+        if failing || incident.is_some() || suspended_behind {
             let members: Vec<InstanceId> = targets.iter().map(|t| t.instance_id.clone()).collect();
             let refresh = failing.then_some(self.policy.settings.managed_tag_key.as_str());
             if !members.is_empty() {

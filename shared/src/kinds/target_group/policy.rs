@@ -260,7 +260,16 @@ fn recovery(
     let Some(incident) = history.incident else {
         return Decision::plain(Verdict::Healthy, summary);
     };
-    match unverified(observation, incident) {
+    match unverified(observation, incident, policy, now) {
+        None if !kept_in_service(observation, incident, policy, now).is_empty() => {
+            // The request was accepted and changed nothing (SetInstanceHealth inside
+            // the grace period): the instance serves again by itself, settled by
+            // reading state like a lost answer (invariant 13).
+            Decision::plain(
+                Verdict::Resolve,
+                format!("{summary}: recovered without replacement"),
+            )
+        }
         None => Decision::plain(Verdict::Resolve, summary),
         Some(why) => match overdue(incident, &policy.settings, now, &why) {
             Some(refusal) => Decision::from_guards(vec![], vec![refusal], summary),
@@ -269,10 +278,47 @@ fn recovery(
     }
 }
 
+/// Instances asked to be replaced that are still in service and healthy past the
+/// request's deadline: the request had no effect, and they serve again by themselves.
+fn kept_in_service<'a>(
+    observation: Observation<'a>,
+    incident: &Incident,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Vec<&'a InstanceId> {
+    observation
+        .targets
+        .iter()
+        .filter(|t| t.state == TargetState::Healthy)
+        .filter(|t| {
+            let Some((group, member)) = observation.member(&t.instance_id) else {
+                return false;
+            };
+            let deadline = duration(policy.settings.pending_action_timeout)
+                .max(Duration::seconds(group.health_check_grace_period_s.into()));
+            member.serving()
+                && incident
+                    .actions_on(t.instance_id.as_str())
+                    .filter(|a| a.outcome.was_requested())
+                    .all(|a| now >= later(a.requested_at, deadline))
+                && incident
+                    .actions_on(t.instance_id.as_str())
+                    .any(|a| a.outcome.was_requested())
+        })
+        .map(|t| &t.instance_id)
+        .collect()
+}
+
 /// What still stands between the target group and verified recovery (invariant 9), or
-/// `None` when it serves again: no replaced instance still registered, every registered
-/// target healthy, and every group acted through back at its desired capacity.
-pub fn unverified(observation: Observation<'_>, incident: &Incident) -> Option<String> {
+/// `None` when it serves again: no replaced instance still registered (unless its
+/// request had no effect and it serves again by itself), every registered target
+/// healthy, and every group acted through back at its desired capacity.
+pub fn unverified(
+    observation: Observation<'_>,
+    incident: &Incident,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Option<String> {
     if observation.targets.is_empty() {
         return Some("the target group has no registered targets".into());
     }
@@ -281,8 +327,12 @@ pub fn unverified(observation: Observation<'_>, incident: &Incident) -> Option<S
         .iter()
         .filter(|a| a.outcome.was_requested())
         .collect();
+    let kept = kept_in_service(observation, incident, policy, now);
     for target in observation.targets {
         let id = target.instance_id.as_str();
+        if kept.contains(&&target.instance_id) {
+            continue;
+        }
         if requested.iter().any(|a| a.target.id == id) {
             return Some(format!(
                 "replaced instance {id} is still registered ({})",

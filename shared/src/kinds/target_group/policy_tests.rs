@@ -887,3 +887,36 @@ fn held_refusals_suppress_rather_than_hold_or_escalate() {
     );
     assert_eq!(with_escalation.verdict, Verdict::Escalate);
 }
+
+#[test]
+fn an_accepted_replacement_that_changed_nothing_resolves_once_the_instance_serves_again() {
+    // SetInstanceHealth inside the grace period: accepted, ignored; the instance then
+    // recovered by itself and is still in service, healthy.
+    let mut record = incident();
+    record
+        .actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(6)));
+    let all_healthy = [healthy(1), healthy(2), healthy(3), healthy(4)];
+    let decision = decide_full(
+        &all_healthy,
+        &[group(1..=4)],
+        Some(&record),
+        &BTreeMap::new(),
+        &config(),
+    );
+    assert_eq!(decision.verdict, Verdict::Resolve, "{decision:?}");
+    assert!(decision.summary.ends_with("recovered without replacement"));
+    // Before the request's deadline it may still take effect: wait.
+    let mut recent = incident();
+    recent
+        .actions
+        .push(action_on(1, ActionOutcome::Succeeded, minutes_ago(1)));
+    let decision = decide_full(
+        &all_healthy,
+        &[group(1..=4)],
+        Some(&recent),
+        &BTreeMap::new(),
+        &config(),
+    );
+    assert_eq!(decision.verdict, Verdict::Recovering);
+}

@@ -1264,6 +1264,23 @@ async fn rebound_s_own_suspension_is_not_an_operator_s_once_the_hold_is_gone() {
 }
 
 #[tokio::test]
+async fn a_suspension_left_behind_by_an_incident_closed_by_hand_is_resumed_by_the_next_sweep() {
+    let w = world(0);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.health_check_type = "ELB".into();
+        g.suspended_processes.push("ReplaceUnhealthy".into());
+        g.tags.insert(
+            super::observation::SUSPENDED_BY_TAG_KEY.into(),
+            "inc-20261203T100000Z-00000001".into(),
+        );
+    });
+    deliver(&w, "scheduled-sweep.json").await;
+    let group = AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap();
+    assert_eq!(w.fleet.suspensions(), [(group, false)]);
+    assert!(w.store.incidents().is_empty(), "nothing to record it on");
+}
+
+#[tokio::test]
 async fn a_dependency_hold_ends_at_the_database_incident_s_objective_plus_the_settle_time() {
     let (w, _rds) = world_with_sick_database().await;
     deliver(&w, "alarm-state-change.json").await;
