@@ -49,6 +49,17 @@ pub trait Kind: Send + Sync {
     /// shell adds): the managed ones.
     fn sweep_list(&self) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send;
 
+    /// The resources of this kind a delivery about another resource is about (a DB
+    /// cluster's event reaches each of its instances): resolved before the checks. By
+    /// default a resource is its own only member.
+    fn members(
+        &self,
+        resource: &ResourceRef,
+    ) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send {
+        let own = vec![resource.clone()];
+        async move { Ok(own) }
+    }
+
     /// Reads the resource's real state; `None` when it no longer exists. The open
     /// incident, if any, says what else to look at (e.g. the groups it acted through),
     /// and the cue what the decision may need.

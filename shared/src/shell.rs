@@ -216,7 +216,25 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
                     ..Report::checked()
                 };
                 let mut first_error = None;
+                // A delivery about a resource of another type (a DB cluster's event)
+                // reaches the kind's resources it concerns.
+                let mut resolved = Vec::new();
                 for (resource, cue) in checks {
+                    if resource.kind == self.kind.resource_type() {
+                        resolved.push((resource, cue));
+                        continue;
+                    }
+                    match self.kind.members(&resource).await {
+                        Ok(members) => {
+                            resolved.extend(members.into_iter().map(|m| (m, cue.clone())))
+                        }
+                        Err(err) => {
+                            report.failures.push(failure(resource, &err));
+                            first_error.get_or_insert(err);
+                        }
+                    }
+                }
+                for (resource, cue) in resolved {
                     info!(resource = %resource, cue = ?cue, "check");
                     match self
                         .workflow()

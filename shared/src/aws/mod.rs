@@ -119,7 +119,7 @@ pub type ZoneHealthFunction = Function<
 >;
 
 /// rds-health wired to real AWS clients.
-pub type RdsHealthFunction = Function<DbInstances<Rds, Rds, CloudWatch>, DynamoStore>;
+pub type RdsHealthFunction = Function<DbInstances<Rds, Rds, CloudWatch, DynamoStore>, DynamoStore>;
 
 /// The notifier wired to SNS (and the chat topic, if configured), parking what SNS
 /// refuses in SQS.
@@ -174,18 +174,15 @@ pub fn target_health(
 /// rds-health: DB instances, their trigger parser, and their AWS ports.
 pub fn rds_health(config: &RdsHealthConfig, sdk: &aws_config::SdkConfig) -> RdsHealthFunction {
     let rds = Rds::new(LazyClient::from_sdk(sdk, aws_sdk_rds::Client::new));
+    let store = incident_store(&config.store, sdk);
     let kind = DbInstances {
         databases: rds.clone(),
         failover: rds,
         alarms: CloudWatch::new(LazyClient::from_sdk(sdk, aws_sdk_cloudwatch::Client::new)),
+        records: store.clone(),
         policy: config.policy.clone(),
     };
-    Function::new(
-        database::FUNCTION,
-        kind,
-        database::trigger::parse,
-        incident_store(&config.store, sdk),
-    )
+    Function::new(database::FUNCTION, kind, database::trigger::parse, store)
 }
 
 /// zone-health: zones behind load balancers, their trigger parser, and their AWS ports.

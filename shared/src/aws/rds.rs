@@ -96,6 +96,66 @@ fn timestamp(at: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(at.secs(), at.subsec_nanos())
 }
 
+impl Rds {
+    /// Events of one source (a DB instance, or a DB cluster) over the last `window`,
+    /// oldest first; a cluster's carry its id.
+    async fn events_of(
+        &self,
+        source: &str,
+        source_type: SourceType,
+        cluster: Option<&DbClusterId>,
+        window: std::time::Duration,
+    ) -> Result<Vec<RdsEvent>, Error> {
+        // DescribeEvents counts in whole minutes, at most 14 days.
+        let minutes = (window.as_secs().div_ceil(60)).clamp(1, 20_160) as i32;
+        // Only the categories of the events Rebound knows (backups, configuration changes
+        // and notifications are not worth reading).
+        let categories: Vec<String> = crate::kinds::database::events::event_categories()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut events = Vec::new();
+        let mut marker = None;
+        for _ in 0..MAX_EVENT_PAGES {
+            let output = self
+                .client
+                .describe_events()
+                .source_identifier(source)
+                .source_type(source_type.clone())
+                .duration(minutes)
+                .set_event_categories(Some(categories.clone()))
+                .max_records(MAX_EVENTS)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify("DescribeEvents", e))?;
+            events.extend(output.events().iter().filter_map(|e| {
+                Some(RdsEvent {
+                    // The API returns no event id: only categories and the message.
+                    id: None,
+                    categories: e.event_categories().to_vec(),
+                    message: e.message().unwrap_or_default().to_owned(),
+                    at: timestamp(e.date()?)?,
+                    cluster: cluster.cloned(),
+                })
+            }));
+            marker = output.marker().filter(|m| !m.is_empty()).map(str::to_owned);
+            if marker.is_none() {
+                break;
+            }
+        }
+        if marker.is_some() {
+            warn!(
+                source,
+                pages = MAX_EVENT_PAGES,
+                "DescribeEvents: pages past the limit left unread"
+            );
+        }
+        events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+}
+
 impl Databases for Rds {
     async fn db_instance(&self, id: &DbInstanceId) -> Result<Option<DbInstance>, Error> {
         let result = self
@@ -144,52 +204,17 @@ impl Databases for Rds {
         id: &DbInstanceId,
         window: std::time::Duration,
     ) -> Result<Vec<RdsEvent>, Error> {
-        // DescribeEvents counts in whole minutes, at most 14 days.
-        let minutes = (window.as_secs().div_ceil(60)).clamp(1, 20_160) as i32;
-        // Only the categories of the events Rebound knows (backups, configuration changes
-        // and notifications are not worth reading).
-        let categories: Vec<String> = crate::kinds::database::events::event_categories()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let mut events = Vec::new();
-        let mut marker = None;
-        for _ in 0..MAX_EVENT_PAGES {
-            let output = self
-                .client
-                .describe_events()
-                .source_identifier(id.as_str())
-                .source_type(SourceType::DbInstance)
-                .duration(minutes)
-                .set_event_categories(Some(categories.clone()))
-                .max_records(MAX_EVENTS)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| classify("DescribeEvents", e))?;
-            events.extend(output.events().iter().filter_map(|e| {
-                Some(RdsEvent {
-                    // The API returns no event id: only categories and the message.
-                    id: None,
-                    categories: e.event_categories().to_vec(),
-                    message: e.message().unwrap_or_default().to_owned(),
-                    at: timestamp(e.date()?)?,
-                })
-            }));
-            marker = output.marker().filter(|m| !m.is_empty()).map(str::to_owned);
-            if marker.is_none() {
-                break;
-            }
-        }
-        if marker.is_some() {
-            warn!(
-                db = id.as_str(),
-                pages = MAX_EVENT_PAGES,
-                "DescribeEvents: pages past the limit left unread"
-            );
-        }
-        events.sort_by_key(|e| e.at);
-        Ok(events)
+        self.events_of(id.as_str(), SourceType::DbInstance, None, window)
+            .await
+    }
+
+    async fn recent_cluster_events(
+        &self,
+        id: &DbClusterId,
+        window: std::time::Duration,
+    ) -> Result<Vec<RdsEvent>, Error> {
+        self.events_of(id.as_str(), SourceType::DbCluster, Some(id), window)
+            .await
     }
 
     async fn managed_instances(&self, tag_key: &str) -> Result<Vec<DbInstance>, Error> {

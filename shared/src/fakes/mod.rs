@@ -50,8 +50,10 @@ pub type ZoneHealthFunction =
     Function<zone::Zones<FakeFleet, FakeFleet, FakeFleet, FakeFleet, FakeFleet>, MemoryStore>;
 
 /// rds-health over the fakes.
-pub type RdsHealthFunction =
-    Function<database::DbInstances<FakeDatabases, FakeDatabases, FakeDatabases>, MemoryStore>;
+pub type RdsHealthFunction = Function<
+    database::DbInstances<FakeDatabases, FakeDatabases, FakeDatabases, MemoryStore>,
+    MemoryStore,
+>;
 
 /// target-health wired to a fake fleet and store, as the binary wires the real ones.
 pub fn target_health(
@@ -108,6 +110,7 @@ pub fn rds_health(
             databases: rds.clone(),
             failover: rds.clone(),
             alarms: rds.clone(),
+            records: store.clone(),
             policy,
         },
         database::trigger::parse,
@@ -626,6 +629,14 @@ impl FakeDatabases {
         }
     }
 
+    /// Changes one cluster in place (its writer, status, …).
+    pub fn update_cluster(&self, id: &str, change: impl FnOnce(&mut DbCluster)) {
+        let mut state = lock(&self.inner);
+        if let Some(cluster) = state.clusters.values_mut().find(|c| c.id.as_str() == id) {
+            change(cluster);
+        }
+    }
+
     pub fn delete_instance(&self, id: &DbInstanceId) {
         lock(&self.inner).instances.remove(id);
     }
@@ -736,7 +747,28 @@ impl Databases for FakeDatabases {
         round_trip().await;
         let mut state = lock(&self.inner);
         state.describe_calls += 1;
-        Ok(state.events.clone())
+        Ok(state
+            .events
+            .iter()
+            .filter(|e| e.cluster.is_none())
+            .cloned()
+            .collect())
+    }
+
+    async fn recent_cluster_events(
+        &self,
+        id: &DbClusterId,
+        _window: std::time::Duration,
+    ) -> Result<Vec<RdsEvent>, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.describe_calls += 1;
+        Ok(state
+            .events
+            .iter()
+            .filter(|e| e.cluster.as_ref() == Some(id))
+            .cloned()
+            .collect())
     }
 
     async fn managed_instances(&self, tag_key: &str) -> Result<Vec<DbInstance>, Error> {

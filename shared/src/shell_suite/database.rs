@@ -44,7 +44,7 @@ pub(crate) struct World {
 pub(crate) struct RdsHealthSuite;
 
 impl KindUnderTest for RdsHealthSuite {
-    type Kind = DbInstances<FakeDatabases, FakeDatabases, FakeDatabases>;
+    type Kind = DbInstances<FakeDatabases, FakeDatabases, FakeDatabases, MemoryStore>;
     type World = World;
 
     const FUNCTION: &'static str = database::FUNCTION;

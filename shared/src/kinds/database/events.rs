@@ -67,7 +67,7 @@ const fn rule(
 
 /// Every RDS DB instance event Rebound acts on, keyed by event id **and** category
 /// (never by message text, which RDS rewords).
-pub const EVENT_TABLE: [EventRule; 13] = [
+pub const EVENT_TABLE: [EventRule; 18] = [
     rule(
         "RDS-EVENT-0004",
         "availability",
@@ -145,6 +145,38 @@ pub const EVENT_TABLE: [EventRule; 13] = [
         "failover",
         EventEffect::FailoverCompleted,
         "the instance recovered from a partial failover",
+    ),
+    // DB cluster events (source type db-cluster): they count for the cluster's members
+    // as instance events do for an instance.
+    rule(
+        "RDS-EVENT-0069",
+        "failover",
+        EventEffect::FailoverSkipped,
+        "a cluster failover failed",
+    ),
+    rule(
+        "RDS-EVENT-0070",
+        "failover",
+        EventEffect::FailoverStarted,
+        "a cluster failover is promoting the previous primary again",
+    ),
+    rule(
+        "RDS-EVENT-0071",
+        "failover",
+        EventEffect::FailoverCompleted,
+        "a cluster failover completed",
+    ),
+    rule(
+        "RDS-EVENT-0072",
+        "failover",
+        EventEffect::FailoverStarted,
+        "a cluster failover started within the same Availability Zone",
+    ),
+    rule(
+        "RDS-EVENT-0073",
+        "failover",
+        EventEffect::FailoverStarted,
+        "a cluster failover started across Availability Zones",
     ),
 ];
 

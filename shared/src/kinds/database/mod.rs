@@ -40,6 +40,7 @@ use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId};
 use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
+use crate::ports::Dependencies;
 
 /// The function that watches DB instances.
 pub const FUNCTION: &str = "rds-health";
@@ -116,10 +117,13 @@ impl Policy {
 }
 
 /// DB instances as a kind of watched resource: the ports, and the policy.
-pub struct DbInstances<D, F, A> {
+pub struct DbInstances<D, F, A, R> {
     pub databases: D,
     pub failover: F,
     pub alarms: A,
+    /// Rebound's own record of each instance: when its last incident verifiably
+    /// recovered (a late event is older than that).
+    pub records: R,
     pub policy: Policy,
 }
 
@@ -136,6 +140,9 @@ pub struct ObservedDb {
     pub kept: Option<DatabaseEvidence>,
     /// A failover may be decided: what the guards need is worth reading.
     may_fail_over: bool,
+    /// When the instance's last incident verifiably recovered, read for a delivered
+    /// event with nothing open.
+    pub last_recovered_at: Option<DateTime<Utc>>,
 }
 
 impl ObservedDb {
@@ -165,11 +172,12 @@ fn kept_of(incident: &Incident) -> Option<DatabaseEvidence> {
     incident.evidence.read::<Evidence>().ok()?.database
 }
 
-impl<D, F, A> Kind for DbInstances<D, F, A>
+impl<D, F, A, R> Kind for DbInstances<D, F, A, R>
 where
     D: Databases,
     F: DatabaseFailover,
     A: AlarmStates,
+    R: Dependencies,
 {
     type Cue = Cue;
     type Observed = ObservedDb;
@@ -215,7 +223,14 @@ where
             alarms: Vec::new(),
             kept: incident.and_then(kept_of),
             may_fail_over: false,
+            last_recovered_at: None,
         };
+        // A delivered event with nothing open may be a late or duplicate copy of one a
+        // past incident already answered: what the record says of the last recovery
+        // tells.
+        if incident.is_none() && cue.event().is_some() {
+            observed.last_recovered_at = self.records.dependency(resource).await?.last_recovered_at;
+        }
         // The designated alarms' states decide whether an open incident still wants a
         // failover (or recovered without one), and let the sweep catch an alarm whose
         // delivery was lost; a delivery about one alarm with nothing open says enough.
@@ -238,6 +253,15 @@ where
         if observed.may_fail_over {
             let window = self.policy.cooldown.max(MIN_EVENT_WINDOW);
             observed.events = self.databases.recent_events(&id, window).await?;
+            // The cluster's own failovers count for its members too.
+            if let Some(cluster) = &observed.instance.cluster {
+                observed.events.extend(
+                    self.databases
+                        .recent_cluster_events(cluster, window)
+                        .await?,
+                );
+                observed.events.sort_by_key(|e| e.at);
+            }
         }
         Ok(Some(observed))
     }
@@ -263,7 +287,35 @@ where
         history: History<'_>,
         now: DateTime<Utc>,
     ) -> Decision {
+        if history.incident.is_none() {
+            if let Some(why) =
+                policy::opens_nothing(observed.observation(), observed.last_recovered_at, cue)
+            {
+                return Decision::plain(Verdict::Healthy, why);
+            }
+        }
         policy::decide(observed.observation(), cue, history, &self.policy, now)
+    }
+
+    /// A cluster's event reaches each of its member instances.
+    async fn members(&self, resource: &ResourceRef) -> Result<Vec<ResourceRef>, Error> {
+        if resource.kind != DB_CLUSTER {
+            return Ok(vec![resource.clone()]);
+        }
+        let id = DbClusterId::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        Ok(self
+            .databases
+            .db_cluster(&id)
+            .await?
+            .map(|cluster| {
+                cluster
+                    .members
+                    .iter()
+                    .map(|m| db_instance(&m.instance))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     fn evidence(

@@ -107,6 +107,9 @@ pub struct RdsEvent {
     #[serde(default)]
     pub message: String,
     pub at: DateTime<Utc>,
+    /// The cluster it is about, for a DB cluster event (it counts for every member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<DbClusterId>,
 }
 
 impl RdsEvent {
@@ -331,6 +334,7 @@ mod tests {
             categories: vec!["failover".into()],
             message: "A Multi-AZ failover has completed.".into(),
             at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, 10, minute, 0).unwrap(),
+            cluster: None,
         }
     }
 

@@ -193,6 +193,41 @@ pub fn failover_requested(incident: &Incident) -> bool {
         .any(|a| is_failover(&a.kind) && a.outcome.was_requested())
 }
 
+/// Why a delivered event opens nothing on a database with nothing open, if it does
+/// not: it is older than the last verified recovery (a late or duplicate delivery, a
+/// failover-started event for a failover already completed), or it is a cluster's
+/// failover starting and this member is not the cluster's writer (the writer's incident
+/// follows it).
+pub fn opens_nothing(
+    observation: Observation<'_>,
+    last_recovered_at: Option<DateTime<Utc>>,
+    cue: &Cue,
+) -> Option<String> {
+    let event = cue.event()?;
+    if let Some(recovered) = last_recovered_at.filter(|at| event.at <= *at) {
+        return Some(format!(
+            "{} of {} is older than the last verified recovery at {}: a late copy, it opens nothing",
+            event.label(),
+            event.at.to_rfc3339(),
+            recovered.to_rfc3339()
+        ));
+    }
+    let from_cluster = event.cluster.is_some();
+    let writer = observation.cluster.and_then(|c| c.writer());
+    if from_cluster
+        && cue.effect() == Some(EventEffect::FailoverStarted)
+        && writer.is_some_and(|w| *w != observation.instance.id)
+    {
+        return Some(format!(
+            "{} of cluster {}: {} is a reader; the writer's incident follows the failover",
+            event.label(),
+            observation.cluster.map_or("?", |c| c.id.as_str()),
+            observation.instance.id
+        ));
+    }
+    None
+}
+
 pub fn decide(
     observation: Observation<'_>,
     cue: &Cue,

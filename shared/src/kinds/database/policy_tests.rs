@@ -75,6 +75,7 @@ fn event(id: &str, category: &str, at: DateTime<Utc>) -> RdsEvent {
         categories: vec![category.into()],
         message: format!("{id} happened"),
         at,
+        cluster: None,
     }
 }
 
@@ -249,6 +250,11 @@ fn every_listed_event_id_maps_to_its_effect_in_its_category() {
         ("RDS-EVENT-0052", "recovery", Watch),
         ("RDS-EVENT-0053", "recovery", Recovered),
         ("RDS-EVENT-0065", "failover", FailoverCompleted),
+        ("RDS-EVENT-0069", "failover", FailoverSkipped),
+        ("RDS-EVENT-0070", "failover", FailoverStarted),
+        ("RDS-EVENT-0071", "failover", FailoverCompleted),
+        ("RDS-EVENT-0072", "failover", FailoverStarted),
+        ("RDS-EVENT-0073", "failover", FailoverStarted),
     ];
     assert_eq!(expected.len(), EVENT_TABLE.len());
     for (id, category, effect) in expected {

@@ -28,6 +28,13 @@ pub trait Databases: Send + Sync {
         window: std::time::Duration,
     ) -> impl Future<Output = Result<Vec<RdsEvent>, Error>> + Send;
 
+    /// RDS events about a DB cluster over the last `window`, oldest first.
+    fn recent_cluster_events(
+        &self,
+        id: &DbClusterId,
+        window: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<RdsEvent>, Error>> + Send;
+
     /// DB instances tagged `tag_key=true`, for the sweep.
     fn managed_instances(
         &self,

@@ -588,3 +588,101 @@ fn evidence_of(incident: &crate::domain::Incident) -> observation::DatabaseEvide
         .database
         .unwrap()
 }
+
+/// The sample instance as the writer of a managed cluster with one reader.
+fn clustered(w: &World) -> DbClusterId {
+    let cluster = DbClusterId::parse("rebound-demo-cluster").unwrap();
+    w.rds.update_instance(SAMPLE_DB, |db| {
+        db.cluster = Some(cluster.clone());
+        db.multi_az = false;
+    });
+    let reader = DbInstanceId::parse("rebound-demo-db-2").unwrap();
+    let mut second = instance(true, false);
+    second.id = reader.clone();
+    second.cluster = Some(cluster.clone());
+    w.rds.add_instance(second);
+    w.rds.add_cluster(DbCluster {
+        id: cluster.clone(),
+        status: "available".into(),
+        tags: BTreeMap::from([("rebound:managed".to_owned(), "true".to_owned())]),
+        members: vec![
+            ClusterMember {
+                instance: db_id(),
+                writer: true,
+            },
+            ClusterMember {
+                instance: reader,
+                writer: false,
+            },
+        ],
+    });
+    cluster
+}
+
+#[tokio::test]
+async fn a_cluster_failover_event_reaches_its_members_and_the_writer_s_incident_follows_it() {
+    let w = world();
+    clustered(&w);
+    let report = deliver(&w, event_now("event-cluster-failover-started.json")).await;
+    let verdicts: Vec<(String, Verdict)> = report
+        .checks
+        .iter()
+        .map(|c| (c.resource.id.clone(), c.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (SAMPLE_DB.to_owned(), Verdict::Underway),
+            ("rebound-demo-db-2".to_owned(), Verdict::Healthy)
+        ]
+    );
+    let incidents = w.store.incidents();
+    assert_eq!(incidents.len(), 1, "the writer's only");
+    assert_eq!(incidents[0].state, IncidentState::Remediating);
+    assert!(w.rds.failovers().is_empty());
+    // The cluster completes it (the reader is the writer now): verified, resolved.
+    w.rds.update_cluster("rebound-demo-cluster", |c| {
+        for member in &mut c.members {
+            member.writer = !member.writer;
+        }
+    });
+    deliver(&w, event_now("event-cluster-failover-completed.json")).await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Resolved);
+}
+
+#[tokio::test]
+async fn a_cluster_s_own_failover_counts_against_its_members_cooldown() {
+    let w = world();
+    clustered(&w);
+    w.rds.add_event(observation::RdsEvent {
+        id: None,
+        categories: vec!["failover".into()],
+        message: "Completed failover to DB instance: rebound-demo-db".into(),
+        at: Utc::now() - chrono::Duration::minutes(5),
+        cluster: Some(DbClusterId::parse("rebound-demo-cluster").unwrap()),
+    });
+    let report = deliver(&w, event("alarm-state-change.json")).await;
+    assert!(w.rds.failovers().is_empty(), "{report:?}");
+    assert_eq!(report.checks[0].refusals[0].guard, "recent-failover");
+}
+
+#[tokio::test]
+async fn a_late_failover_started_event_after_the_failover_resolved_opens_nothing() {
+    let w = world();
+    w.rds.failover_does_nothing();
+    deliver(&w, event("alarm-state-change.json")).await;
+    deliver(&w, event_now("event-failover-completed.json")).await;
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Resolved);
+    // The 0013 of that failover, delivered late (its own time is before the recovery),
+    // or a duplicate of the 0049: nothing opens.
+    let mut late = event("event-failover-started.json");
+    late["detail"]["Date"] = json!((Utc::now() - chrono::Duration::minutes(1)).to_rfc3339());
+    let report = deliver(&w, late).await;
+    assert_eq!(report.checks[0].verdict, Verdict::Healthy, "{report:?}");
+    assert!(report.checks[0].summary.contains("late copy"));
+    assert_eq!(w.store.incidents().len(), 1);
+    // A new failure after the recovery still opens an incident.
+    let report = deliver(&w, event_now("event-restart-error.json")).await;
+    assert_ne!(report.checks[0].verdict, Verdict::Healthy);
+    assert_eq!(w.store.incidents().len(), 2);
+}

@@ -10,13 +10,15 @@ use serde_json::Value;
 use super::events::event_rule;
 use super::observation::{AlarmState, RdsEvent};
 use super::policy::Cue;
-use super::{db_instance, FUNCTION};
+use super::{db_cluster, db_instance, FUNCTION};
 use crate::error::Error;
-use crate::ids::{DbInstanceId, RdsEventId};
+use crate::ids::{DbClusterId, DbInstanceId, RdsEventId};
 use crate::shell::{Delivery, Parsed};
 use crate::trigger::{decode, read, Alarm, Event, Incoming};
 
 const RDS_NAMESPACE: &str = "AWS/RDS";
+const INSTANCE_EVENT: &str = "RDS DB Instance Event";
+const CLUSTER_EVENT: &str = "RDS DB Cluster Event";
 const DB_INSTANCE_DIMENSION: &str = "DBInstanceIdentifier";
 
 pub fn parse(event: &Value) -> Result<Parsed<Delivery<Cue>>, Error> {
@@ -25,7 +27,8 @@ pub fn parse(event: &Value) -> Result<Parsed<Delivery<Cue>>, Error> {
         Parsed::Trigger(Incoming::Schedule) => Ok(Parsed::Trigger(Delivery::Sweep)),
         Parsed::Trigger(Incoming::Alarm(alarm)) => alarm_delivery(alarm),
         Parsed::Trigger(Incoming::Event(event))
-            if event.source == "aws.rds" && event.detail_type == "RDS DB Instance Event" =>
+            if event.source == "aws.rds"
+                && (event.detail_type == INSTANCE_EVENT || event.detail_type == CLUSTER_EVENT) =>
         {
             event_delivery(&event)
         }
@@ -88,20 +91,27 @@ struct RdsEventDetail {
 
 fn event_delivery(envelope: &Event) -> Result<Parsed<Delivery<Cue>>, Error> {
     let detail: RdsEventDetail = decode(&envelope.detail, "RDS event detail")?;
-    if !detail.source_type.is_empty() && detail.source_type != "DB_INSTANCE" {
+    let cluster_event = envelope.detail_type == CLUSTER_EVENT;
+    let expected = if cluster_event {
+        "DB_CLUSTER"
+    } else {
+        "DB_INSTANCE"
+    };
+    if !detail.source_type.is_empty() && detail.source_type != expected {
         return Ok(Parsed::Ignored(format!(
             "RDS event about a {} is not an rds-health trigger",
             detail.source_type
         )));
     }
-    // The ARN names the instance exactly; SourceIdentifier is the fallback (older
-    // events prefix it with `rds:`).
+    // The ARN names the instance (or cluster) exactly; SourceIdentifier is the fallback
+    // (older events prefix it with `rds:`).
+    let kind = if cluster_event { "cluster" } else { "db" };
     let from_arn = detail
         .source_arn
         .split(':')
         .collect::<Vec<_>>()
         .get(5..7)
-        .filter(|parts| parts[0] == "db")
+        .filter(|parts| parts[0] == kind)
         .map(|parts| parts[1].to_owned());
     let name = from_arn.unwrap_or_else(|| {
         detail
@@ -109,7 +119,18 @@ fn event_delivery(envelope: &Event) -> Result<Parsed<Delivery<Cue>>, Error> {
             .trim_start_matches("rds:")
             .to_owned()
     });
-    let instance = DbInstanceId::parse(name).map_err(|e| Error::InvalidEvent(e.to_string()))?;
+    let (resource, cluster, about) = if cluster_event {
+        let cluster = DbClusterId::parse(name).map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        (
+            db_cluster(&cluster),
+            Some(cluster.clone()),
+            cluster.to_string(),
+        )
+    } else {
+        let instance = DbInstanceId::parse(name).map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        (db_instance(&instance), None, instance.to_string())
+    };
+    let instance = about;
     let at = detail.date.or(envelope.time).ok_or_else(|| {
         Error::InvalidEvent(format!(
             "RDS event about {instance} has no Date and no time"
@@ -121,6 +142,7 @@ fn event_delivery(envelope: &Event) -> Result<Parsed<Delivery<Cue>>, Error> {
         categories: detail.event_categories,
         message: detail.message,
         at,
+        cluster,
     };
     let rule = event
         .id
@@ -139,7 +161,7 @@ fn event_delivery(envelope: &Event) -> Result<Parsed<Delivery<Cue>>, Error> {
     Ok(Parsed::Trigger(Delivery::Check {
         trigger,
         checks: vec![(
-            db_instance(&instance),
+            resource,
             Cue::Event {
                 effect: rule.map(|r| r.effect),
                 event,
@@ -242,5 +264,32 @@ mod tests {
                 "{ignored}"
             );
         }
+    }
+
+    #[test]
+    fn a_cluster_event_is_about_its_cluster_and_carries_it() {
+        let event = json!({
+            "version": "0", "id": "1", "detail-type": "RDS DB Cluster Event", "source": "aws.rds",
+            "account": "123456789012", "region": "us-east-1", "time": "2026-11-26T10:15:02Z",
+            "resources": ["arn:aws:rds:us-east-1:123456789012:cluster:orders"],
+            "detail": {
+                "EventCategories": ["failover"], "SourceType": "DB_CLUSTER",
+                "SourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:orders",
+                "Date": "2026-11-26T10:15:01.123Z", "Message": "Completed failover to DB instance: orders-2",
+                "SourceIdentifier": "orders", "EventID": "RDS-EVENT-0071"
+            }
+        });
+        let Parsed::Trigger(Delivery::Check { checks, .. }) = parse(&event).unwrap() else {
+            panic!("a check");
+        };
+        assert_eq!(
+            checks[0].0,
+            db_cluster(&DbClusterId::parse("orders").unwrap())
+        );
+        let Cue::Event { event, effect } = &checks[0].1 else {
+            panic!("an event cue");
+        };
+        assert_eq!(*effect, Some(EventEffect::FailoverCompleted));
+        assert_eq!(event.cluster.as_ref().map(|c| c.as_str()), Some("orders"));
     }
 }
