@@ -19,6 +19,7 @@
 //!   and console pages).
 //! - [`notifier`]: the incidents stream in, one message per state change out.
 //! - [`ports`]: capability traits shaped like the domain; [`aws`]: their adapters.
+//! - [`init`]: the init phase (an invalid configuration reported to Lambda).
 //! - [`error`], [`telemetry`], [`readable`]: classified errors, logs and metrics,
 //!   durations and names as people read them.
 //! - `fakes` (feature `test-util`): in-memory ports for tests.
@@ -30,6 +31,7 @@ pub mod domain;
 pub mod error;
 pub mod functions;
 pub mod ids;
+pub mod init;
 pub mod kind;
 pub mod kinds;
 pub mod notifier;

@@ -11,7 +11,7 @@ use rebound::notifier::StreamEvent;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
-    let config = NotifierFunctionConfig::from_env()?;
+    let config = rebound::init::configured(NotifierFunctionConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(&config.common, &[Service::Sns]).await;
     let handler = rebound::aws::notifier_handler(&config.notifier, &sdk);
     let handler = &handler;

@@ -12,7 +12,7 @@ use rebound::functions::RdsHealthConfig;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
-    let config = RdsHealthConfig::from_env()?;
+    let config = rebound::init::configured(RdsHealthConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(
         &config.common,
         &[Service::Rds, Service::CloudWatch, Service::DynamoDb],

@@ -12,7 +12,7 @@ use rebound::functions::TargetHealthConfig;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
-    let config = TargetHealthConfig::from_env()?;
+    let config = rebound::init::configured(TargetHealthConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(
         &config.common,
         &[

@@ -13,7 +13,7 @@ use rebound::functions::ZoneHealthConfig;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
-    let config = ZoneHealthConfig::from_env()?;
+    let config = rebound::init::configured(ZoneHealthConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(
         &config.common,
         &[
