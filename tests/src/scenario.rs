@@ -69,6 +69,46 @@ impl Scenario {
             .collect()
     }
 
+    /// The group's instances in `zone`.
+    pub async fn instances_in(&self, zone: &str) -> Vec<String> {
+        let described = AutoScalingClient::new(&self.sdk)
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.stack.web().auto_scaling_group)
+            .send()
+            .await
+            .unwrap();
+        described.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .filter(|i| i.availability_zone() == Some(zone))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect()
+    }
+
+    /// Every target in `zone` fails its health checks, as when the zone goes grey; the
+    /// instances, at least two.
+    pub async fn impair_zone(&self, zone: &str) -> Vec<String> {
+        let instances = self.instances_in(zone).await;
+        assert!(instances.len() >= 2, "{instances:?}");
+        for instance in &instances {
+            self.emulator.set_target_health(
+                &self.stack.web().target_group_arn,
+                instance,
+                "unhealthy",
+                "Target.Timeout",
+            );
+        }
+        instances
+    }
+
+    /// Every target's health check passes again (the emulator forgets what was set).
+    pub fn heal_targets(&self) {
+        let (status, body) = self
+            .emulator
+            .control("DELETE", "/_rebound/target-health", None);
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn registered_targets(&self) -> Vec<(String, String)> {
         let health = ElbClient::new(&self.sdk)
             .describe_target_health()

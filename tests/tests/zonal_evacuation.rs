@@ -35,44 +35,6 @@ fn zone_health(
     rebound::aws::zone_health(&config, &s.sdk)
 }
 
-/// The group's instances in `zone`.
-async fn instances_in(s: &Scenario, zone: &str) -> Vec<String> {
-    let described = AutoScalingClient::new(&s.sdk)
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&s.stack.web().auto_scaling_group)
-        .send()
-        .await
-        .unwrap();
-    described.auto_scaling_groups()[0]
-        .instances()
-        .iter()
-        .filter(|i| i.availability_zone() == Some(zone))
-        .filter_map(|i| i.instance_id().map(str::to_owned))
-        .collect()
-}
-
-/// Every target in `zone` fails its health checks, as when the zone goes grey.
-async fn impair(s: &Scenario, zone: &str) -> Vec<String> {
-    let instances = instances_in(s, zone).await;
-    assert!(instances.len() >= 2, "{instances:?}");
-    for instance in &instances {
-        s.emulator.set_target_health(
-            &s.stack.web().target_group_arn,
-            instance,
-            "unhealthy",
-            "Target.Timeout",
-        );
-    }
-    instances
-}
-
-fn heal(s: &Scenario) {
-    let (status, body) = s
-        .emulator
-        .control("DELETE", "/_rebound/target-health", None);
-    assert_eq!(status, 200, "{body}");
-}
-
 /// The shifts in effect on a resource, as ARC reports them: `(awayFrom, shiftType,
 /// comment, appliedStatus, id, expiry)`.
 async fn in_effect(
@@ -128,7 +90,7 @@ async fn zone_incident(s: &Scenario) -> rebound::domain::Incident {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grey_zone_is_shifted_away_with_its_group_and_none_of_its_instances_is_replaced() {
     let s = scenario(Managed::Yes).await;
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
     // target-health sees its target group first: the zone looks impaired, so its
     // instances are held for the evacuation, not replaced.
     let report = s
@@ -185,7 +147,7 @@ async fn a_grey_zone_is_shifted_away_with_its_group_and_none_of_its_instances_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_confirms_on_its_second_look_and_the_shift_is_extended_then_ended_after_recovery() {
     let s = scenario(Managed::Yes).await;
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
     let zone_health = zone_health(&s, |c| c.policy.confirm = std::time::Duration::ZERO);
     let first = zone_health.handle(sweep()).await.unwrap();
     assert_eq!(first.checks[0].refusals[0].guard, "confirming-impairment");
@@ -211,7 +173,7 @@ async fn a_sweep_confirms_on_its_second_look_and_the_shift_is_extended_then_ende
     );
 
     // The zone recovers: Rebound ends its own shifts, then verifies it takes traffic.
-    heal(&s);
+    s.heal_targets();
     zone_health.handle(sweep()).await.unwrap();
     assert!(in_effect(&s, &s.stack.load_balancer_arn).await.is_empty());
     assert!(in_effect(&s, &group_arn(&s).await).await.is_empty());
@@ -238,7 +200,7 @@ async fn a_sweep_confirms_on_its_second_look_and_the_shift_is_extended_then_ende
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_zones_left_cannot_carry_the_load_capacity_is_raised_first_then_the_shift() {
     let s = scenario(Managed::Yes).await;
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
     // Three of four needed outside the zone; the zone left serves two.
     let zone_health = zone_health(&s, |c| c.policy.capacity_percent = 75);
     let report = zone_health
@@ -254,8 +216,8 @@ async fn when_the_zones_left_cannot_carry_the_load_capacity_is_raised_first_then
     assert!(in_effect(&s, &s.stack.load_balancer_arn).await.is_empty());
     // The group was shifted away first, so its new capacity launched in the zone left.
     assert_eq!(in_effect(&s, &group_arn(&s).await).await.len(), 1);
-    assert_eq!(instances_in(&s, "us-east-1a").await.len(), 4);
-    assert_eq!(instances_in(&s, ZONE).await.len(), 2);
+    assert_eq!(s.instances_in("us-east-1a").await.len(), 4);
+    assert_eq!(s.instances_in(ZONE).await.len(), 2);
 
     let report = zone_health.handle(sweep()).await.unwrap();
     assert_eq!(
@@ -317,7 +279,7 @@ async fn an_autoshift_already_away_from_the_zone_is_followed_and_never_touched()
         Some(json!({"away_from": ZONE_ID, "resource_identifier": s.stack.load_balancer_arn})),
     );
     assert_eq!(status, 200, "{body}");
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
 
     let zone_health = zone_health(&s, |_| {});
     let report = zone_health
@@ -325,7 +287,7 @@ async fn an_autoshift_already_away_from_the_zone_is_followed_and_never_touched()
         .await
         .unwrap();
     assert_eq!(report.checks[0].verdict, Verdict::Underway, "{report:?}");
-    heal(&s);
+    s.heal_targets();
     zone_health.handle(sweep()).await.unwrap();
     for operation in ["StartZonalShift", "UpdateZonalShift", "CancelZonalShift"] {
         assert_eq!(s.emulator.calls_of(operation), 0, "{operation}");
@@ -348,7 +310,7 @@ async fn a_shift_someone_else_started_is_never_extended_or_cancelled_and_blocks_
         .send()
         .await
         .unwrap();
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
     let report = zone_health(&s, |_| {})
         .handle(s.stack.zone_alarm_event(ZONE, "ALARM"))
         .await
@@ -370,7 +332,7 @@ async fn a_shift_someone_else_started_is_never_extended_or_cancelled_and_blocks_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_records_the_shift_and_calls_nothing_that_changes_traffic() {
     let s = scenario(Managed::Yes).await;
-    impair(&s, ZONE).await;
+    s.impair_zone(ZONE).await;
     let mut config = s.stack.zone_health_config(Mode::DryRun);
     config.policy.settle = std::time::Duration::ZERO;
     rebound::aws::zone_health(&config, &s.sdk)

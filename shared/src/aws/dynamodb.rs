@@ -30,6 +30,7 @@ use super::LazyClient;
 use crate::domain::{Change, DrillMark, Incident, IncidentState, Ledger, ResourceRef};
 use crate::error::Error;
 use crate::ids::IncidentId;
+use crate::policy::later;
 use crate::ports::{
     Claim, Commit, Committed, Conditions, Dependencies, DependencyState, Expected, IncidentStore,
 };
@@ -129,7 +130,7 @@ impl DynamoStore {
             if let Some(resolved_at) = incident.resolved_at {
                 item.insert(
                     "expires_at".into(),
-                    number((resolved_at + self.retention).timestamp()),
+                    number(later(resolved_at, self.retention).timestamp()),
                 );
             }
         } else {
@@ -146,7 +147,10 @@ impl DynamoStore {
         item.insert("pk".into(), text(ledger_key(scope)));
         item.insert("kind".into(), text("ledger"));
         let last = ledger.last_action_at().unwrap_or_else(Utc::now);
-        item.insert("expires_at".into(), number((last + LEDGER_TTL).timestamp()));
+        item.insert(
+            "expires_at".into(),
+            number(later(last, LEDGER_TTL).timestamp()),
+        );
         Ok(item)
     }
 
@@ -611,6 +615,28 @@ mod tests {
                 builder.cancellation_reasons(CancellationReason::builder().code(*code).build());
         }
         TransactWriteItemsError::TransactionCanceledException(builder.build())
+    }
+
+    /// The expiry of an incident resolved, or a ledger last moved, at the end of time
+    /// (a clock gone wrong) is the end of time, not a panic (`DateTime + TimeDelta`
+    /// overflowed), as `properties::tags` drives the fakes' ledgers.
+    #[test]
+    fn items_written_at_the_last_instant_a_date_can_hold_expire_then() {
+        let end = DateTime::<Utc>::MAX_UTC;
+        let store = DynamoStore::new(mock_client!(aws_sdk_dynamodb, []), "t", 90);
+        let resolved =
+            stored(2, IncidentState::Resolved).stored_with(|r| r.resolved_at = Some(end));
+        let item = store.incident_item(&resolved).unwrap();
+        assert_eq!(item.get("expires_at"), Some(&number(end.timestamp())));
+        let mut ledger = Ledger::default();
+        ledger.record(LedgerEntry {
+            at: end,
+            target: "i-1".into(),
+            incident: resolved.id.clone(),
+            configuration: None,
+        });
+        let item = store.ledger_item(&web(), &ledger).unwrap();
+        assert_eq!(item.get("expires_at"), Some(&number(end.timestamp())));
     }
 
     #[tokio::test]

@@ -57,14 +57,17 @@ impl Ledger {
         self.entries.iter().map(|e| e.at).max()
     }
 
-    /// Entries newer than `window` before `now`.
+    /// Entries newer than `window` before `now` (every entry when that is before the
+    /// first instant a date can hold).
     pub fn within(
         &self,
         window: Duration,
         now: DateTime<Utc>,
     ) -> impl Iterator<Item = &LedgerEntry> {
-        let since = now - window;
-        self.entries.iter().filter(move |e| e.at > since)
+        let since = now.checked_sub_signed(window);
+        self.entries
+            .iter()
+            .filter(move |e| since.is_none_or(|since| e.at > since))
     }
 
     pub fn acted_on(
@@ -80,8 +83,9 @@ impl Ledger {
 
     /// Appends an entry and forgets what no guard will look at again.
     pub fn record(&mut self, entry: LedgerEntry) {
-        let horizon = entry.at - LEDGER_RETENTION;
-        self.entries.retain(|e| e.at > horizon);
+        if let Some(horizon) = entry.at.checked_sub_signed(LEDGER_RETENTION) {
+            self.entries.retain(|e| e.at > horizon);
+        }
         self.entries.push(entry);
         let excess = self.entries.len().saturating_sub(LEDGER_MAX_ENTRIES);
         self.entries.drain(..excess);
@@ -136,5 +140,19 @@ mod tests {
         assert_eq!(ledger.last_action_at(), Some(now));
         assert!(ledger.acted_on("i-2", Duration::hours(1), now).is_some());
         assert!(ledger.acted_on("i-1", Duration::hours(48), now).is_none());
+    }
+
+    /// Found by `properties::tags`: a clock reading (or an entry) within a day of the
+    /// first instant a date can hold panicked (`DateTime - TimeDelta` overflowed).
+    #[test]
+    fn a_window_or_a_retention_reaching_before_the_first_date_counts_and_keeps_everything() {
+        let first = DateTime::<Utc>::MIN_UTC;
+        let mut ledger = Ledger::default();
+        ledger.record(entry(first, "i-1"));
+        ledger.record(entry(first + Duration::minutes(1), "i-2"));
+        assert_eq!(ledger.entries.len(), 2);
+        assert_eq!(ledger.within(Duration::hours(1), first).count(), 2);
+        assert_eq!(ledger.within(Duration::MAX, Utc::now()).count(), 2);
+        assert!(ledger.acted_on("i-2", Duration::hours(1), first).is_some());
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`json`]: arbitrary JSON and mutations of the sample events in `events/`;
 //! - [`world`]: random observations (targets, groups, ledgers, incidents) and configs;
+//! - [`tags`]: any tag value and any clock reading, through every kind's whole decision;
 //! - one module per parser or property.
 //!
 //! Cases per property: `PROPTEST_CASES` (proptest's default, 256). `scripts/bench
@@ -16,6 +17,7 @@ mod items;
 mod json;
 mod policy;
 mod stream;
+mod tags;
 mod triggers;
 mod world;
 
