@@ -2,6 +2,7 @@
 //! code as the deployed functions; `AWS_ENDPOINT_URL` points it at an emulator.
 
 mod drill;
+mod pause;
 mod render;
 mod report;
 mod select;
@@ -87,6 +88,25 @@ enum Command {
         #[arg(long, short)]
         event: PathBuf,
     },
+    /// Pause Rebound on a resource: its incidents are still recorded (suppressed, with
+    /// your reason), nothing is done to it until the pause expires or `rebound resume`.
+    /// Written as tags on the resource (rebound:paused-until, -by, pause-reason).
+    Pause {
+        /// auto-scaling-group:NAME, db-instance:ID, db-cluster:ID, load-balancer:ARN, or
+        /// the resource's ARN.
+        resource: String,
+        /// How long: 30m, 12h, 7d (at most 7 days).
+        #[arg(long = "for", value_name = "DURATION", value_parser = select::parse_duration)]
+        duration: Duration,
+        /// Why, for the incidents' timeline and the notifications.
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a pause before it expires (removes its tags).
+    Resume {
+        /// As for `rebound pause`.
+        resource: String,
+    },
     /// Resilience drills: make one failure happen, watch the stack heal, measure it
     /// against the RTO (exit code non-zero when it missed or never recovered).
     Drill {
@@ -143,8 +163,10 @@ enum CliError {
     AlreadyResolved(String),
     #[error("{0}")]
     Invalid(String),
-    #[error("who is closing it (STS GetCallerIdentity) could not be read: {0}")]
+    #[error("who you are (STS GetCallerIdentity) could not be read: {0}")]
     Identity(String),
+    #[error("{0}")]
+    Tagging(String),
     #[error(transparent)]
     InvalidId(#[from] rebound::ids::InvalidId),
     #[error("cannot print JSON: {0}")]
@@ -215,22 +237,44 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     "--reason: say why in 1 to 500 characters".into(),
                 ));
             }
-            let caller = aws_sdk_sts::Client::new(&sdk)
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|e| {
-                    CliError::Identity(
-                        aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-                    )
-                })?;
-            let by = caller.arn().unwrap_or("an unknown caller").to_owned();
+            let by = caller(&sdk).await?;
             let incident = close(&store()?, &id, &by, reason).await?;
             println!(
                 "{} closed by {by}: {}",
                 incident.id,
                 incident.state.as_str()
             );
+        }
+        Command::Pause {
+            resource,
+            duration,
+            reason,
+        } => {
+            let what = pause::Paused::parse(&resource).map_err(CliError::Invalid)?;
+            if duration < Duration::minutes(1) || duration > pause::MAX_PAUSE {
+                return Err(CliError::Invalid(
+                    "--for: between 1 minute and 7 days (30m, 12h, 7d)".into(),
+                ));
+            }
+            let reason = pause::tag_value(&reason);
+            if reason.is_empty() {
+                return Err(CliError::Invalid("--reason: say why".into()));
+            }
+            let by = caller(&sdk).await?;
+            let until = Utc::now() + duration;
+            pause::tag(&sdk, &what, &pause::pause_tags(until, &by, &reason))
+                .await
+                .map_err(CliError::Tagging)?;
+            println!(
+                "{} paused until {} by {by}: {reason}",
+                what.describe(),
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+        }
+        Command::Resume { resource } => {
+            let what = pause::Paused::parse(&resource).map_err(CliError::Invalid)?;
+            pause::untag(&sdk, &what).await.map_err(CliError::Tagging)?;
+            println!("{} resumed", what.describe());
         }
         Command::Incidents {
             show: Some(IncidentsCommand::Show { id, json }),
@@ -304,6 +348,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Drill { .. } => {}
     }
     Ok(())
+}
+
+/// Who is running the command, as STS knows them (for the timeline and the tags).
+async fn caller(sdk: &aws_config::SdkConfig) -> Result<String, CliError> {
+    let caller = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            CliError::Identity(
+                aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            )
+        })?;
+    Ok(caller.arn().unwrap_or("an unknown caller").to_owned())
 }
 
 /// Closes an incident by hand: read, apply, write on the version read; a lost race

@@ -418,3 +418,211 @@ fn invoke_rds_health_fails_the_database_over_and_lists_its_incident() {
         "us-east-1a"
     );
 }
+
+/// The group's tags, as Auto Scaling reports them.
+async fn group_tags(emulator: &Emulator, group: &str) -> Vec<(String, String)> {
+    let described = aws_sdk_autoscaling::Client::new(&emulator.sdk_config().await)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .unwrap();
+    described.auto_scaling_groups()[0]
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn invoke(emulator: &Emulator, stack: &Stack, function: &str, event: &Value) -> Value {
+    let event_file = std::env::temp_dir().join(format!(
+        "rebound-cli-{function}-{}-{}.json",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let output = rebound(
+        emulator,
+        stack,
+        &["invoke", function, "--event", &event_file.to_string_lossy()],
+    );
+    std::fs::remove_file(&event_file).ok();
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+#[test]
+fn a_pause_records_incidents_without_acting_expires_by_itself_and_resume_ends_it() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let web = stack.web();
+    let group = format!("auto-scaling-group:{}", web.auto_scaling_group);
+    let said = stdout(&rebound(
+        &emulator,
+        &stack,
+        &[
+            "pause",
+            &group,
+            "--for",
+            "2h",
+            "--reason",
+            "v2.3 upgrade (ticket #42)",
+        ],
+    ));
+    assert!(
+        said.contains("paused until") && said.contains("by arn:aws:"),
+        "{said}"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tags = runtime.block_on(group_tags(&emulator, &web.auto_scaling_group));
+    let value = |key: &str| {
+        tags.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{key} missing: {tags:?}"))
+    };
+    let until = DateTime::parse_from_rfc3339(&value("rebound:paused-until")).unwrap();
+    let left = until.with_timezone(&Utc) - Utc::now();
+    assert!(
+        left > Duration::minutes(110) && left <= Duration::hours(2),
+        "{left}"
+    );
+    assert!(value("rebound:paused-by").starts_with("arn:aws:"));
+    // RDS's tag character set: the '(' ')' '#' are gone, the words kept.
+    assert_eq!(value("rebound:pause-reason"), "v2.3 upgrade ticket 42");
+
+    // A target fails while paused: the incident is recorded, suppressed with the
+    // pause's reason, and nothing is done to the instance.
+    emulator.set_target_health(
+        &web.target_group_arn,
+        &web.instance_ids[0],
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    let report = invoke(&emulator, &stack, "target-health", &stack.alarm_event(0));
+    assert_eq!(report["checks"][0]["verdict"], "suppress", "{report}");
+    let refusal = &report["checks"][0]["refusals"][0];
+    assert_eq!(refusal["guard"], "paused", "{report}");
+    assert!(
+        refusal["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("v2.3 upgrade ticket 42; observed, no action taken"),
+        "{refusal}"
+    );
+    assert_eq!(emulator.calls_of("SetInstanceHealth"), 0);
+    let incidents: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(incidents[0]["state"], "suppressed", "{incidents}");
+
+    // The pause runs out (its time is rewritten into the past, as by the clock): the
+    // next look acts.
+    runtime.block_on(async {
+        aws_sdk_autoscaling::Client::new(&emulator.sdk_config().await)
+            .create_or_update_tags()
+            .tags(
+                aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id(&web.auto_scaling_group)
+                    .resource_type("auto-scaling-group")
+                    .key("rebound:paused-until")
+                    .value("2026-01-01T00:00:00Z")
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let report = invoke(&emulator, &stack, "target-health", &stack.alarm_event(0));
+    assert_eq!(report["checks"][0]["verdict"], "remediate", "{report}");
+    assert_eq!(emulator.calls_of("SetInstanceHealth"), 1);
+
+    // resume takes the pause's tags away, and only those.
+    let said = stdout(&rebound(&emulator, &stack, &["resume", &group]));
+    assert!(said.contains("resumed"), "{said}");
+    let tags = runtime.block_on(group_tags(&emulator, &web.auto_scaling_group));
+    assert!(
+        tags.iter().all(|(k, _)| !k.starts_with("rebound:pause")),
+        "{tags:?}"
+    );
+    assert!(tags.iter().any(|(k, _)| k == "rebound:managed"), "{tags:?}");
+}
+
+#[test]
+fn a_paused_database_is_not_failed_over_and_bad_pauses_are_refused_clearly() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let database = format!("db-instance:{}", stack.db());
+    stdout(&rebound(
+        &emulator,
+        &stack,
+        &[
+            "pause",
+            &database,
+            "--for",
+            "30m",
+            "--reason",
+            "engine upgrade",
+        ],
+    ));
+    let report = invoke(&emulator, &stack, "rds-health", &stack.rds_alarm_event());
+    assert_eq!(report["checks"][0]["verdict"], "suppress", "{report}");
+    assert_eq!(report["checks"][0]["refusals"][0]["guard"], "paused");
+    assert_eq!(emulator.calls_of("RebootDBInstance"), 0);
+    // Resumed while its designated alarm is still in ALARM: the next look fails it over.
+    stdout(&rebound(&emulator, &stack, &["resume", &database]));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        aws_sdk_cloudwatch::Client::new(&emulator.sdk_config().await)
+            .set_alarm_state()
+            .alarm_name(format!("{}-read-latency", stack.db()))
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+            .state_reason("the drill")
+            .send()
+            .await
+            .unwrap();
+    });
+    let report = invoke(&emulator, &stack, "rds-health", &stack.rds_alarm_event());
+    assert_eq!(report["checks"][0]["verdict"], "remediate", "{report}");
+    assert_eq!(emulator.calls_of("RebootDBInstance"), 1);
+
+    for (args, says) in [
+        (
+            vec!["pause", "web-asg", "--for", "1h", "--reason", "x"],
+            "names no resource Rebound acts on",
+        ),
+        (
+            vec!["pause", &database, "--for", "8d", "--reason", "x"],
+            "between 1 minute and 7 days",
+        ),
+        (
+            vec!["pause", &database, "--for", "1h", "--reason", "()"],
+            "--reason",
+        ),
+        (
+            vec![
+                "pause",
+                "db-instance:no-such-db",
+                "--for",
+                "1h",
+                "--reason",
+                "x",
+            ],
+            "no-such-db",
+        ),
+    ] {
+        let output = rebound(&emulator, &stack, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

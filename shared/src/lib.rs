@@ -19,6 +19,7 @@
 //!   and console pages).
 //! - [`notifier`]: the incidents stream in, one message per state change out.
 //! - [`ports`]: capability traits shaped like the domain; [`aws`]: their adapters.
+//! - [`pause`]: people saying "not now" (a pause, a maintenance window), read from tags.
 //! - [`init`]: the init phase (an invalid configuration reported to Lambda).
 //! - [`error`], [`telemetry`], [`readable`]: classified errors, logs and metrics,
 //!   durations and names as people read them.
@@ -35,6 +36,7 @@ pub mod init;
 pub mod kind;
 pub mod kinds;
 pub mod notifier;
+pub mod pause;
 pub mod policy;
 pub mod ports;
 pub mod readable;

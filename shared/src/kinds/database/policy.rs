@@ -525,6 +525,16 @@ fn moved(observation: Observation<'_>, before: &Placement) -> bool {
 
 /// Every failover guard, in the order a person would check them. `retry`: the failover
 /// asked once more after one accepted without effect (no cooldown from it).
+/// A pause or a maintenance window on what would be failed over (invariant: a person's
+/// "not now" stands, the incident is recorded).
+fn hands_off(
+    what: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    crate::pause::hands_off(what, tags, now).map_or(Ok(()), Err)
+}
+
 pub fn guard_failover(
     observation: Observation<'_>,
     history: History<'_>,
@@ -542,6 +552,7 @@ pub fn guard_failover(
                     &policy.settings.managed_tag_key,
                 ));
             }
+            hands_off(&format!("cluster {}", cluster.id), &cluster.tags, now)?;
             let writer = cluster.writer();
             if writer != Some(&instance.id) {
                 let writer = writer.map_or("none", |w| w.as_str());
@@ -572,6 +583,7 @@ pub fn guard_failover(
                     &policy.settings.managed_tag_key,
                 ));
             }
+            hands_off(&format!("database {database}"), &instance.tags, now)?;
             if !instance.multi_az {
                 return Err(refusals::not_multi_az(database));
             }

@@ -977,3 +977,47 @@ fn a_cluster_failover_is_verified_when_the_writer_changed() {
         .decide();
     assert_eq!(done.verdict, Verdict::Resolve);
 }
+
+// ---- a person's "not now" -----------------------------------------------------------
+
+fn db_tagged(tags: &[(&str, &str)]) -> DbInstance {
+    let mut instance = db();
+    for (key, value) in tags {
+        instance.tags.insert((*key).to_owned(), (*value).to_owned());
+    }
+    instance
+}
+
+#[test]
+fn a_paused_database_is_suppressed_with_the_pause_and_never_failed_over() {
+    let paused = db_tagged(&[
+        (crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T12:00:00Z"),
+        (crate::pause::PAUSE_REASON_TAG, "engine upgrade"),
+    ]);
+    let cue = cue_for("RDS-EVENT-0022", "failure", minutes_ago(1));
+    let decision = Check::of(paused).cue(cue).decide();
+    assert_eq!(decision.verdict, Verdict::Suppress, "{decision:?}");
+    let refusal = only_refusal(&decision);
+    assert!(refusal.is("paused"));
+    assert!(
+        refusal
+            .to_string()
+            .contains("database orders-db is paused until 2026-11-26 12:00 UTC: engine upgrade"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn a_database_fails_over_once_its_pause_expired_and_waits_out_its_maintenance_window() {
+    let cue = cue_for("RDS-EVENT-0022", "failure", minutes_ago(1));
+    let expired = db_tagged(&[(crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T09:00:00Z")]);
+    assert_eq!(
+        Check::of(expired).cue(cue.clone()).decide().verdict,
+        Verdict::Remediate
+    );
+    // now() is Thursday 10:00 UTC.
+    let in_window = db_tagged(&[(crate::pause::MAINTENANCE_WINDOW_TAG, "thu:10:00-thu:11:00")]);
+    let decision = Check::of(in_window).cue(cue).decide();
+    assert_eq!(decision.verdict, Verdict::Hold, "{decision:?}");
+    assert!(only_refusal(&decision).is("maintenance-window"));
+}

@@ -18,6 +18,7 @@ use crate::domain::{
     Verdict,
 };
 use crate::ids::{AvailabilityZone, DbInstanceId, InstanceId};
+use crate::pause;
 use crate::policy::{duration, later, ledger_guards, overdue, stopped_by_loop_guard, History};
 use crate::ports::DependencyState;
 use crate::zonal;
@@ -96,7 +97,7 @@ pub fn decide(
     let summary = observation.summary();
     if observation.unhealthy().next().is_none() {
         let mut decision = recovery(observation, history, policy, now, summary);
-        decision.upkeep = upkeep(observation, &BTreeSet::new(), policy);
+        decision.upkeep = upkeep(observation, &BTreeSet::new(), policy, now);
         return decision;
     }
     // What holds instances comes before the blast radius: a database the group depends
@@ -107,6 +108,12 @@ pub fn decide(
     let mut open: Vec<&TargetHealth> = Vec::new();
     let mut held_groups: BTreeSet<&str> = BTreeSet::new();
     for target in observation.unhealthy() {
+        // A person said "not now" (a pause, a maintenance window): recorded, and nothing
+        // is done for the group, not even the upkeep of a hold.
+        if let Some(refusal) = hands_off(target, observation, policy, now) {
+            refusals.push(refusal);
+            continue;
+        }
         match held(target, observation, impaired.as_ref(), policy, now) {
             Some(refusal) => {
                 if let Some((group, _)) = observation.member(&target.instance_id) {
@@ -117,7 +124,7 @@ pub fn decide(
             None => open.push(target),
         }
     }
-    let upkeep = upkeep(observation, &held_groups, policy);
+    let upkeep = upkeep(observation, &held_groups, policy, now);
     let mut decision = decide_unheld(observation, history, policy, now, summary, refusals, open);
     decision.upkeep = upkeep;
     decision
@@ -132,13 +139,12 @@ fn upkeep(
     observation: Observation<'_>,
     held_groups: &BTreeSet<&str>,
     policy: &Policy,
+    now: DateTime<Utc>,
 ) -> Vec<PlannedAction> {
     let mut upkeep = Vec::new();
-    for group in observation
-        .groups
-        .iter()
-        .filter(|g| policy.settings.is_managed(&g.tags))
-    {
+    for group in observation.groups.iter().filter(|g| {
+        policy.settings.is_managed(&g.tags) && pause::hands_off("", &g.tags, now).is_none()
+    }) {
         let held = held_groups.contains(group.name.as_str());
         let kind =
             if held && group.replaces_on_elb_health() && !group.is_suspended(REPLACE_UNHEALTHY) {
@@ -221,6 +227,20 @@ fn impaired_zone(observation: Observation<'_>, policy: &Policy) -> Option<zonal:
             .then_some((zone, t.state.is_unhealthy()))
     }));
     zonal::outlier(&counts, &policy.zonal).cloned()
+}
+
+/// A pause or a maintenance window on the failing instance's managed group.
+fn hands_off(
+    target: &TargetHealth,
+    observation: Observation<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
+    let (group, _) = observation.member(&target.instance_id)?;
+    if !policy.settings.is_managed(&group.tags) {
+        return None;
+    }
+    pause::hands_off(&format!("group {}", group.name), &group.tags, now)
 }
 
 /// What holds a failing instance whatever its own state: the database its (managed)

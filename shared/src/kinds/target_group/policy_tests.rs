@@ -920,3 +920,100 @@ fn an_accepted_replacement_that_changed_nothing_resolves_once_the_instance_serve
     );
     assert_eq!(decision.verdict, Verdict::Recovering);
 }
+
+fn tagged(mut group: ScalingGroup, tags: &[(&str, &str)]) -> ScalingGroup {
+    for (key, value) in tags {
+        group.tags.insert((*key).to_owned(), (*value).to_owned());
+    }
+    group
+}
+
+#[test]
+fn a_paused_group_is_observed_and_suppressed_with_the_pause_and_nothing_is_called() {
+    let paused = tagged(
+        group(1..=4),
+        &[
+            (crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T11:00:00Z"),
+            (
+                crate::pause::PAUSED_BY_TAG,
+                "arn:aws:iam::123456789012:user/ana",
+            ),
+            (crate::pause::PAUSE_REASON_TAG, "deploying v42"),
+        ],
+    );
+    // Even every target failing (a deploy): the person's "not now" stands.
+    for targets in [
+        vec![failing(1), healthy(2), healthy(3), healthy(4)],
+        vec![failing(1), failing(2), failing(3), failing(4)],
+    ] {
+        let decision = decide_on(&targets, std::slice::from_ref(&paused));
+        assert_eq!(decision.verdict, Verdict::Suppress, "{decision:?}");
+        assert!(decision.actions.is_empty() && decision.upkeep.is_empty());
+        assert!(decision.refusals.iter().all(|r| r.is("paused")));
+        let text = decision.refusals[0].to_string();
+        assert!(text.contains("group web is paused until 2026-11-26 11:00 UTC by arn:aws:iam::123456789012:user/ana: deploying v42"), "{text}");
+    }
+}
+
+#[test]
+fn a_paused_group_with_elb_health_checks_keeps_its_processes_as_they_are() {
+    let mut paused = tagged(
+        group(1..=4),
+        &[(crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T11:00:00Z")],
+    );
+    paused.health_check_type = "ELB".into();
+    paused.suspended_processes = vec!["ReplaceUnhealthy".into()];
+    paused
+        .tags
+        .insert(SUSPENDED_BY_TAG_KEY.into(), "inc-1".into());
+    let decision = decide_on(&[healthy(1), healthy(2)], &[paused]);
+    assert!(
+        decision.upkeep.is_empty(),
+        "no resume while paused: {decision:?}"
+    );
+}
+
+#[test]
+fn an_expired_pause_holds_nothing_and_the_instance_is_replaced() {
+    let expired = tagged(
+        group(1..=4),
+        &[(crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T09:59:59Z")],
+    );
+    let decision = decide_on(
+        &[failing(1), healthy(2), healthy(3), healthy(4)],
+        &[expired],
+    );
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+}
+
+#[test]
+fn a_group_in_its_maintenance_window_is_held_and_acted_on_after_it() {
+    // now() is Thursday 2026-11-26 10:00 UTC.
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let inside = tagged(
+        group(1..=4),
+        &[(crate::pause::MAINTENANCE_WINDOW_TAG, "thu:09:30-thu:10:30")],
+    );
+    let decision = decide_on(&targets, &[inside]);
+    assert_eq!(decision.verdict, Verdict::Hold, "{decision:?}");
+    assert!(only_refusal(&decision).is("maintenance-window"));
+    let outside = tagged(
+        group(1..=4),
+        &[(crate::pause::MAINTENANCE_WINDOW_TAG, "sun:02:00-sun:04:00")],
+    );
+    assert_eq!(decide_on(&targets, &[outside]).verdict, Verdict::Remediate);
+}
+
+#[test]
+fn a_pause_on_an_unmanaged_group_changes_nothing_it_is_observed_only_anyway() {
+    let mut unmanaged = tagged(
+        group(1..=4),
+        &[(crate::pause::PAUSED_UNTIL_TAG, "2026-11-26T11:00:00Z")],
+    );
+    unmanaged.tags.remove(TAG);
+    let decision = decide_on(
+        &[failing(1), healthy(2), healthy(3), healthy(4)],
+        &[unmanaged],
+    );
+    assert!(only_refusal(&decision).is("not-managed"));
+}

@@ -229,6 +229,18 @@ fn shift(
             &policy.settings.managed_tag_key,
         ));
     }
+    // A person's "not now" stops a new shift (and the capacity raised for it); a shift
+    // Rebound already made is still extended and ended as usual.
+    // A pause on the load balancer or on any group behind it: the shift would move both.
+    let paused = crate::pause::hands_off(&format!("load balancer {name}"), &balancer.tags, now)
+        .or_else(|| {
+            observed.groups.iter().find_map(|group| {
+                crate::pause::hands_off(&format!("group {}", group.name), &group.tags, now)
+            })
+        });
+    if let Some(refusal) = paused {
+        return refuse(refusal);
+    }
     if !balancer.zonal_shift_enabled {
         return refuse(refusals::zonal_shift_disabled(name));
     }

@@ -761,3 +761,70 @@ fn the_recovery_objective_is_the_strictest_tag_or_the_zone_default() {
         .insert(crate::policy::RTO_TAG.into(), "300".into());
     assert_eq!(recovery_objective_of(&policy(), &observed), Some(120));
 }
+
+#[test]
+fn a_paused_load_balancer_gets_no_shift_and_its_incident_is_suppressed() {
+    let mut observed = World::b_down().observed();
+    observed.load_balancer.tags.insert(
+        crate::pause::PAUSED_UNTIL_TAG.to_owned(),
+        "2026-12-03T12:00:00Z".to_owned(),
+    );
+    let incident = Incident::from_record(confirmed());
+    let d = decide(
+        &observed,
+        &Cue::Look,
+        History {
+            incident: Some(&incident),
+            ledgers: &BTreeMap::new(),
+        },
+        &policy(),
+        now(),
+    );
+    assert_eq!((d.verdict, guards(&d)), (Verdict::Suppress, vec!["paused"]));
+    assert!(d.actions.is_empty());
+    // In its maintenance window instead (now() is Thursday 10:00 UTC): held.
+    observed.load_balancer.tags.clear();
+    observed
+        .load_balancer
+        .tags
+        .insert(TAG.to_owned(), "true".to_owned());
+    observed.load_balancer.tags.insert(
+        crate::pause::MAINTENANCE_WINDOW_TAG.to_owned(),
+        "thu:09:00-thu:12:00".to_owned(),
+    );
+    let d = decide(
+        &observed,
+        &Cue::Look,
+        History {
+            incident: Some(&incident),
+            ledgers: &BTreeMap::new(),
+        },
+        &policy(),
+        now(),
+    );
+    assert_eq!(
+        (d.verdict, guards(&d)),
+        (Verdict::Hold, vec!["maintenance-window"])
+    );
+    // A pause on a group behind it stops the shift too: the shift would move the group.
+    observed
+        .load_balancer
+        .tags
+        .remove(crate::pause::MAINTENANCE_WINDOW_TAG);
+    observed.groups[0].tags.insert(
+        crate::pause::PAUSED_UNTIL_TAG.to_owned(),
+        "2026-12-03T12:00:00Z".to_owned(),
+    );
+    let d = decide(
+        &observed,
+        &Cue::Look,
+        History {
+            incident: Some(&incident),
+            ledgers: &BTreeMap::new(),
+        },
+        &policy(),
+        now(),
+    );
+    assert_eq!((d.verdict, guards(&d)), (Verdict::Suppress, vec!["paused"]));
+    assert!(d.refusals[0].detail.starts_with("group "), "{d:?}");
+}
