@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape
 # work when loaded some other way too (e.g. runpy from the self-check).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import changes  # noqa: E402
 import cloudwatch_cbor  # noqa: E402
 import fidelity  # noqa: E402
 import zonal_shift  # noqa: E402
@@ -493,6 +494,12 @@ class ReboundApp:
             "/_rebound/zonal-shift/expiry": {
                 "POST": self._zonal_control(zonal_shift.control_set_expiry, {"zonal_shift_id", "expires_in_seconds"},
                                             set()),
+            },
+            "/_rebound/cloudformation/stack-status": {
+                "POST": self._changes_control(changes.set_stack_status, "stack_name", "stack"),
+            },
+            "/_rebound/codedeploy/deployment-status": {
+                "POST": self._changes_control(changes.set_deployment_status, "deployment_id", "deployment"),
             },
             "/_rebound/rds-events": {
                 "GET": lambda _b: (200, {"events": self._locked(fidelity.list_rds_events)}),
@@ -958,6 +965,23 @@ class ReboundApp:
 
         return call
 
+    # changes in flight: a stack's status, a deployment's
+
+    def _changes_control(
+        self, fn: Callable[[Any, Any], dict[str, Any]], key: str, answer: str
+    ) -> Callable[[Any], tuple[int, Any]]:
+        def call(body: Any) -> tuple[int, Any]:
+            if not isinstance(body, dict) or set(body) != {key, "status"}:
+                raise BadRequest(f'expected {{"{key}": …, "status": …}}')
+            with self.state.moto_lock:
+                try:
+                    result = fn(body[key], body["status"])
+                except ValueError as exc:
+                    raise BadRequest(str(exc)) from None
+            return 200, {"status": "ok", answer: result}
+
+        return call
+
     # request log
 
     def request_log(self) -> list[dict[str, Any]]:
@@ -998,6 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fidelity.install()
     zonal_shift.install()
+    changes.install()
     state = LayerState()
     app = ReboundApp(DomainDispatcherApplication(create_backend_app), state)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)

@@ -19,7 +19,9 @@
 //!   and console pages).
 //! - [`notifier`]: the incidents stream in, one message per state change out.
 //! - [`ports`]: capability traits shaped like the domain; [`aws`]: their adapters.
-//! - [`pause`]: people saying "not now" (a pause, a maintenance window), read from tags.
+//! - [`pause`]: people saying "not now" (a pause, a maintenance window), read from tags;
+//!   [`change`]: people changing a group (a CloudFormation stack update, a CodeDeploy
+//!   deployment in progress).
 //! - [`init`]: the init phase (an invalid configuration reported to Lambda).
 //! - [`error`], [`telemetry`], [`readable`]: classified errors, logs and metrics,
 //!   durations and names as people read them.
@@ -27,6 +29,7 @@
 //! - `properties` (tests only): property-based tests of every parser and the policy.
 
 pub mod aws;
+pub mod change;
 pub mod config;
 pub mod domain;
 pub mod error;

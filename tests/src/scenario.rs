@@ -55,6 +55,24 @@ impl Scenario {
         rebound::aws::target_health(&self.stack.target_health_config(mode), &self.sdk)
     }
 
+    /// Tags an Auto Scaling group `key=value`.
+    pub async fn tag_group(&self, group: &str, key: &str, value: &str) {
+        AutoScalingClient::new(&self.sdk)
+            .create_or_update_tags()
+            .tags(
+                aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id(group)
+                    .resource_type("auto-scaling-group")
+                    .key(key)
+                    .value(value)
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn group_instances(&self) -> Vec<String> {
         let groups = AutoScalingClient::new(&self.sdk)
             .describe_auto_scaling_groups()

@@ -240,23 +240,6 @@ async fn tag_db(s: &Scenario, key: &str, value: &str) {
         .unwrap();
 }
 
-async fn tag_group(s: &Scenario, group: &str, key: &str, value: &str) {
-    AutoScalingClient::new(&s.sdk)
-        .create_or_update_tags()
-        .tags(
-            aws_sdk_autoscaling::types::Tag::builder()
-                .resource_id(group)
-                .resource_type("auto-scaling-group")
-                .key(key)
-                .value(value)
-                .propagate_at_launch(false)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 /// The web group's suspended processes and its tags, as Auto Scaling reports them.
 async fn web_group(s: &Scenario) -> (Vec<String>, Vec<(String, String)>) {
     let described = AutoScalingClient::new(&s.sdk)
@@ -892,7 +875,7 @@ async fn absurd_recovery_objective_tags_fall_back_to_the_default_and_every_sweep
     let s = provisioned(|emulator| Stack::provision_with(emulator, Managed::Yes, 4, 4)).await;
     s.emulator.set_replacement_mode("phased");
     for (group, value) in s.stack.stacks.iter().zip(absurd) {
-        tag_group(&s, &group.auto_scaling_group, RTO_TAG, value).await;
+        s.tag_group(&group.auto_scaling_group, RTO_TAG, value).await;
         s.break_target(&group.target_group_arn, &group.instance_ids[0]);
     }
     let report = target_health(&s, Utc::now)

@@ -3,6 +3,7 @@
 
 mod arc;
 mod autoscaling;
+mod changes;
 mod cloudwatch;
 mod dynamodb;
 mod elbv2;
@@ -16,6 +17,7 @@ mod sqs;
 
 pub use arc::ZonalShift;
 pub use autoscaling::AutoScaling;
+pub use changes::Changes;
 pub use cloudwatch::CloudWatch;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
@@ -108,7 +110,7 @@ where
 
 /// target-health wired to real AWS clients.
 pub type TargetHealthFunction = Function<
-    TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore, ZonalShift>,
+    TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore, ZonalShift, Changes>,
     DynamoStore,
 >;
 
@@ -143,6 +145,15 @@ pub fn zonal_shift(sdk: &aws_config::SdkConfig, balancers: &LoadBalancing) -> Zo
     )
 }
 
+/// CloudFormation and CodeDeploy, for the changes in flight on a group (each client
+/// built by its first call: only a failing group is ever looked up).
+pub fn changes(sdk: &aws_config::SdkConfig) -> Changes {
+    Changes::new(
+        LazyClient::from_sdk(sdk, aws_sdk_cloudformation::Client::new),
+        LazyClient::from_sdk(sdk, aws_sdk_codedeploy::Client::new),
+    )
+}
+
 /// target-health: target groups, their trigger parser, and their AWS ports.
 pub fn target_health(
     config: &TargetHealthConfig,
@@ -156,6 +167,7 @@ pub fn target_health(
     let store = incident_store(&config.store, sdk);
     let kind = TargetGroups {
         zones: zonal_shift(sdk, &balancers),
+        changes: changes(sdk),
         targets: balancers,
         groups: autoscaling.clone(),
         replacer: autoscaling,

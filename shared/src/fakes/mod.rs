@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+use crate::change::{Deployment, Stack};
 use crate::domain::{
     ActionKind, Change, Decision, DrillMark, Incident, Ledger, ResourceRef, Verdict,
 };
@@ -30,8 +31,8 @@ use crate::kinds::target_group::ports::{
 };
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
-    Claim, Commit, Committed, Dependencies, DependencyState, Expected, FailedNotification,
-    FailedNotifications, IncidentStore, Notification, Notifier,
+    ChangeSource, Claim, Commit, Committed, Dependencies, DependencyState, Expected,
+    FailedNotification, FailedNotifications, IncidentStore, Notification, Notifier,
 };
 use crate::shell::Function;
 
@@ -41,7 +42,7 @@ pub use zonal::FakeShift;
 
 /// target-health over the fakes.
 pub type TargetHealthFunction = Function<
-    target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet>,
+    target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>,
     MemoryStore,
 >;
 
@@ -69,6 +70,7 @@ pub fn target_health(
             replacer: fleet.clone(),
             dependencies: store.clone(),
             zones: fleet.clone(),
+            changes: fleet.clone(),
             policy,
             suspended_behind: Default::default(),
         },
@@ -149,6 +151,11 @@ struct FleetState {
     zonal: zonal::ZonalState,
     /// ReplaceUnhealthy suspended (true) and resumed (false), in order.
     suspensions: Vec<(AutoScalingGroupName, bool)>,
+    /// CloudFormation stacks and CodeDeploy deployments (changes in flight).
+    stacks: Vec<Stack>,
+    deployments: Vec<Deployment>,
+    fail_next_stacks: Option<Error>,
+    change_reads: usize,
 }
 
 impl FakeFleet {
@@ -213,6 +220,63 @@ impl FakeFleet {
     /// The next replace call never returns, like a function killed mid-call.
     pub fn hang_next_replace(&self) {
         lock(&self.inner).hang_next_replace = true;
+    }
+
+    /// A CloudFormation stack in `status` (replacing the stack of that name).
+    pub fn set_stack(&self, name: &str, status: &str) {
+        let mut state = lock(&self.inner);
+        state.stacks.retain(|s| s.name != name);
+        state.stacks.push(Stack {
+            name: name.into(),
+            status: status.into(),
+        });
+    }
+
+    /// A CodeDeploy deployment (replacing the deployment of that id); only those in
+    /// progress are listed.
+    pub fn set_deployment(&self, deployment: Deployment) {
+        let mut state = lock(&self.inner);
+        state.deployments.retain(|d| d.id != deployment.id);
+        state.deployments.push(deployment);
+    }
+
+    /// Fails the next stacks read.
+    pub fn fail_next_stacks(&self, error: Error) {
+        lock(&self.inner).fail_next_stacks = Some(error);
+    }
+
+    /// Reads of changes in flight (stacks and deployments), each one call.
+    pub fn change_reads(&self) -> usize {
+        lock(&self.inner).change_reads
+    }
+}
+
+impl ChangeSource for FakeFleet {
+    async fn stacks(&self, names: &[String]) -> Result<Vec<Stack>, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.change_reads += 1;
+        if let Some(err) = state.fail_next_stacks.take() {
+            return Err(err);
+        }
+        Ok(state
+            .stacks
+            .iter()
+            .filter(|s| names.contains(&s.name))
+            .cloned()
+            .collect())
+    }
+
+    async fn deployments_in_progress(&self) -> Result<Vec<Deployment>, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.change_reads += 1;
+        Ok(state
+            .deployments
+            .iter()
+            .filter(|d| d.in_progress())
+            .cloned()
+            .collect())
     }
 }
 

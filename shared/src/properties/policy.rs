@@ -26,6 +26,7 @@ fn decide(world: &World) -> Decision {
             groups: &world.groups,
             dependencies: &[],
             shifted: &[],
+            changes: &crate::change::InFlight::default(),
         },
         History {
             incident: world.incident.as_ref(),

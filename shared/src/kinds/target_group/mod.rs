@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use self::observation::{ScalingGroup, ShiftedZone, TargetHealth, SUSPENDED_BY_TAG_KEY};
 use self::ports::{InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource};
+use crate::change::{self, InFlight};
 use crate::config::{ConfigError, Env, Settings, Variable};
 use crate::domain::{
     Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
@@ -37,7 +38,7 @@ use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
 use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
-use crate::ports::{Dependencies, DependencyState};
+use crate::ports::{ChangeSource, Dependencies, DependencyState};
 use crate::zonal::ZonalRule;
 
 /// The function that watches target groups.
@@ -203,7 +204,7 @@ impl Policy {
 
 /// Target groups as a kind of watched resource: the ports it reads and acts through,
 /// and its policy.
-pub struct TargetGroups<T, G, R, D, Z> {
+pub struct TargetGroups<T, G, R, D, Z, C> {
     pub targets: T,
     pub groups: G,
     pub replacer: R,
@@ -211,6 +212,8 @@ pub struct TargetGroups<T, G, R, D, Z> {
     pub dependencies: D,
     /// Where the zones shifted away from are read (ARC zonal shift).
     pub zones: Z,
+    /// Where changes in flight on the groups are read (CloudFormation, CodeDeploy).
+    pub changes: C,
     pub policy: Policy,
     /// Target groups in front of a group Rebound suspended, as the last sweep's listing
     /// found them.
@@ -226,6 +229,8 @@ pub struct ObservedTargetGroup {
     pub dependencies: Vec<(DbInstanceId, DependencyState)>,
     /// Zones traffic is shifted away from on the load balancers in front of it.
     pub shifted: Vec<ShiftedZone>,
+    /// Changes in flight on the managed groups with failing targets.
+    pub changes: InFlight,
 }
 
 impl ObservedTargetGroup {
@@ -235,6 +240,7 @@ impl ObservedTargetGroup {
             groups: &self.groups,
             dependencies: &self.dependencies,
             shifted: &self.shifted,
+            changes: &self.changes,
         }
     }
 }
@@ -260,13 +266,14 @@ pub enum Cue {
     Alarm { state: String },
 }
 
-impl<T, G, R, D, Z> Kind for TargetGroups<T, G, R, D, Z>
+impl<T, G, R, D, Z, C> Kind for TargetGroups<T, G, R, D, Z, C>
 where
     T: TargetHealthSource,
     G: ScalingGroups,
     R: InstanceReplacer,
     D: Dependencies,
     Z: ShiftedZones,
+    C: ChangeSource,
 {
     type Cue = Cue;
     type Observed = ObservedTargetGroup;
@@ -341,30 +348,58 @@ where
                 groups.extend(self.groups.groups_named(&missing, refresh).await?);
             }
         }
-        // What holds a failing group's instances comes first (invariants 7 and 15): the
-        // databases managed groups depend on, and the zones shifted away from.
+        // What holds a failing group's instances comes first (invariants 7, 15 and 16):
+        // the databases managed groups depend on, the zones shifted away from, and the
+        // changes in flight on the managed groups whose instances fail. Independent
+        // reads, in parallel; none of them on the healthy path.
         let mut dependencies = Vec::new();
         let mut shifted = Vec::new();
+        let mut changes = InFlight::default();
         if failing {
-            let databases: BTreeSet<DbInstanceId> = groups
+            let managed: Vec<&ScalingGroup> = groups
                 .iter()
                 .filter(|g| self.policy.settings.is_managed(&g.tags))
-                .filter_map(ScalingGroup::depends_on)
                 .collect();
-            for database in databases {
-                let state = self
-                    .dependencies
-                    .dependency(&crate::kinds::database::db_instance(&database))
-                    .await?;
-                dependencies.push((database, state));
-            }
-            shifted = self.zones.shifted_away(&arn).await?;
+            let databases: BTreeSet<DbInstanceId> =
+                managed.iter().filter_map(|g| g.depends_on()).collect();
+            let acting: Vec<(
+                &AutoScalingGroupName,
+                &std::collections::BTreeMap<String, String>,
+            )> = managed
+                .iter()
+                .filter(|g| {
+                    targets
+                        .iter()
+                        .any(|t| t.state.is_unhealthy() && g.instance(&t.instance_id).is_some())
+                })
+                .map(|g| (&g.name, &g.tags))
+                .collect();
+            let read_dependencies = async {
+                let mut read = Vec::new();
+                for database in databases {
+                    let state = self
+                        .dependencies
+                        .dependency(&crate::kinds::database::db_instance(&database))
+                        .await?;
+                    read.push((database, state));
+                }
+                Ok::<_, Error>(read)
+            };
+            let (read, zones, in_flight) = futures::join!(
+                read_dependencies,
+                self.zones.shifted_away(&arn),
+                change::read(&self.changes, &acting)
+            );
+            dependencies = read?;
+            shifted = zones?;
+            changes = in_flight;
         }
         Ok(Some(ObservedTargetGroup {
             targets,
             groups,
             dependencies,
             shifted,
+            changes,
         }))
     }
 

@@ -12,6 +12,7 @@ use super::observation::{
 use super::{
     refusals, Policy, AUTO_SCALING_GROUP, RESUME_REPLACE_UNHEALTHY, SUSPEND_REPLACE_UNHEALTHY,
 };
+use crate::change::InFlight;
 use crate::config::Mode;
 use crate::domain::{
     Action, ActionOutcome, Decision, Incident, PlannedAction, Refusal, RepeatLimit, ResourceRef,
@@ -34,6 +35,9 @@ pub struct Observation<'a> {
     pub dependencies: &'a [(DbInstanceId, DependencyState)],
     /// Zones shifted away from on the load balancers in front of the target group.
     pub shifted: &'a [ShiftedZone],
+    /// Changes in flight on the managed groups with failing targets (a stack update, a
+    /// deployment); read only when an action is possible.
+    pub changes: &'a InFlight,
 }
 
 impl Observation<'_> {
@@ -56,12 +60,17 @@ impl Observation<'_> {
             .and_then(|(_, member)| member.availability_zone.as_ref())
     }
 
+    /// What was observed, and which reads that guards depend on failed.
     pub fn summary(&self) -> String {
-        format!(
+        let summary = format!(
             "{} of {} targets unhealthy",
             self.unhealthy().count(),
             self.serving_total()
-        )
+        );
+        match self.changes.note() {
+            Some(note) => format!("{summary}; {note}"),
+            None => summary,
+        }
     }
 }
 
@@ -108,8 +117,9 @@ pub fn decide(
     let mut open: Vec<&TargetHealth> = Vec::new();
     let mut held_groups: BTreeSet<&str> = BTreeSet::new();
     for target in observation.unhealthy() {
-        // A person said "not now" (a pause, a maintenance window): recorded, and nothing
-        // is done for the group, not even the upkeep of a hold.
+        // A person said "not now" (a pause, a maintenance window) or is changing the
+        // group (a stack update, a deployment): recorded, and nothing is done for the
+        // group, not even the upkeep of a hold.
         if let Some(refusal) = hands_off(target, observation, policy, now) {
             refusals.push(refusal);
             continue;
@@ -143,7 +153,9 @@ fn upkeep(
 ) -> Vec<PlannedAction> {
     let mut upkeep = Vec::new();
     for group in observation.groups.iter().filter(|g| {
-        policy.settings.is_managed(&g.tags) && pause::hands_off("", &g.tags, now).is_none()
+        policy.settings.is_managed(&g.tags)
+            && pause::hands_off("", &g.tags, now).is_none()
+            && observation.changes.hold(&g.name).is_none()
     }) {
         let held = held_groups.contains(group.name.as_str());
         let kind =
@@ -229,7 +241,8 @@ fn impaired_zone(observation: Observation<'_>, policy: &Policy) -> Option<zonal:
     zonal::outlier(&counts, &policy.zonal).cloned()
 }
 
-/// A pause or a maintenance window on the failing instance's managed group.
+/// A pause or a maintenance window on the failing instance's managed group, or a
+/// change in flight on it (invariant 16).
 fn hands_off(
     target: &TargetHealth,
     observation: Observation<'_>,
@@ -241,6 +254,7 @@ fn hands_off(
         return None;
     }
     pause::hands_off(&format!("group {}", group.name), &group.tags, now)
+        .or_else(|| observation.changes.hold(&group.name))
 }
 
 /// What holds a failing instance whatever its own state: the database its (managed)

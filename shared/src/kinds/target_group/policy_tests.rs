@@ -152,6 +152,25 @@ fn decide_full(
     ledgers: &BTreeMap<ResourceRef, Ledger>,
     config: &Policy,
 ) -> Decision {
+    decide_with_changes(
+        targets,
+        groups,
+        incident,
+        ledgers,
+        config,
+        &crate::change::InFlight::default(),
+    )
+}
+
+/// Decides with everything spelled out, changes in flight included.
+fn decide_with_changes(
+    targets: &[TargetHealth],
+    groups: &[ScalingGroup],
+    incident: Option<&IncidentRecord>,
+    ledgers: &BTreeMap<ResourceRef, Ledger>,
+    config: &Policy,
+    changes: &crate::change::InFlight,
+) -> Decision {
     let incident = incident.map(|record| Incident::from_record(record.clone()));
     alb_decide(
         Observation {
@@ -159,6 +178,7 @@ fn decide_full(
             groups,
             dependencies: &[],
             shifted: &[],
+            changes,
         },
         History {
             incident: incident.as_ref(),
@@ -738,6 +758,7 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
         groups: &groups,
         dependencies: &[],
         shifted: &[],
+        changes: &crate::change::InFlight::default(),
     };
     assert_eq!(
         settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
@@ -753,6 +774,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         groups: &[],
         dependencies: &[],
         shifted: &[],
+        changes: &crate::change::InFlight::default(),
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -767,6 +789,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         groups: &groups,
         dependencies: &[],
         shifted: &[],
+        changes: &crate::change::InFlight::default(),
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -782,6 +805,7 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
         groups: &groups,
         dependencies: &[],
         shifted: &[],
+        changes: &crate::change::InFlight::default(),
     };
     let (outcome, detail) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -1015,5 +1039,225 @@ fn a_pause_on_an_unmanaged_group_changes_nothing_it_is_observed_only_anyway() {
         &[failing(1), healthy(2), healthy(3), healthy(4)],
         &[unmanaged],
     );
+    assert!(only_refusal(&decision).is("not-managed"));
+}
+
+// ---- Changes in flight (invariant 16) ----
+
+use crate::change::{Deployment, InFlight, Stack, STACK_NAME_TAG};
+
+fn stack(name: &str, status: &str) -> Stack {
+    Stack {
+        name: name.into(),
+        status: status.into(),
+    }
+}
+
+fn deployment_on(group: &str, status: &str) -> Deployment {
+    Deployment {
+        id: "d-ABC123XYZ".into(),
+        application: "web-app".into(),
+        deployment_group: "web-dg".into(),
+        status: status.into(),
+        auto_scaling_groups: vec![group.into()],
+    }
+}
+
+/// The changes read for `groups`, as target-health matches them.
+fn in_flight(
+    groups: &[ScalingGroup],
+    stacks: Vec<Stack>,
+    deployments: Vec<Deployment>,
+) -> InFlight {
+    InFlight::matched(
+        groups.iter().map(|g| (&g.name, &g.tags)),
+        Ok(stacks),
+        Ok(deployments),
+    )
+}
+
+fn decide_changing(
+    targets: &[TargetHealth],
+    groups: &[ScalingGroup],
+    incident: Option<&IncidentRecord>,
+    changes: &InFlight,
+) -> Decision {
+    decide_with_changes(
+        targets,
+        groups,
+        incident,
+        &BTreeMap::new(),
+        &config(),
+        changes,
+    )
+}
+
+/// Instance 1 of the four fails, nothing else known against it.
+fn one_of_four_failing(groups: &[ScalingGroup], changes: &InFlight) -> Decision {
+    decide_changing(
+        &[failing(1), healthy(2), healthy(3), healthy(4)],
+        groups,
+        None,
+        changes,
+    )
+}
+
+fn in_stack(name: &str) -> ScalingGroup {
+    tagged(group(1..=4), &[(STACK_NAME_TAG, name)])
+}
+
+#[test]
+fn a_group_whose_stack_is_updating_is_held_naming_the_stack_and_nothing_is_called() {
+    let mut updating = in_stack("prod-web");
+    // Its ELB health check replacement, suspended by an earlier hold, stays as it is.
+    updating.health_check_type = "ELB".into();
+    updating.suspended_processes = vec!["ReplaceUnhealthy".into()];
+    updating
+        .tags
+        .insert(SUSPENDED_BY_TAG_KEY.into(), "inc-1".into());
+    let groups = [updating];
+    for status in [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+    ] {
+        let changes = in_flight(&groups, vec![stack("prod-web", status)], vec![]);
+        // Even every target failing (a bad update): the change explains it.
+        for targets in [
+            vec![failing(1), healthy(2), healthy(3), healthy(4)],
+            vec![failing(1), failing(2), failing(3), failing(4)],
+        ] {
+            let decision = decide_changing(&targets, &groups, None, &changes);
+            assert_eq!(decision.verdict, Verdict::Hold, "{decision:?}");
+            assert!(decision.actions.is_empty() && decision.upkeep.is_empty());
+            assert!(decision.refusals.iter().all(|r| r.is("change-in-flight")));
+            assert!(
+                decision.refusals[0].detail.starts_with(&format!(
+                    "group web: CloudFormation stack prod-web is {status}"
+                )),
+                "{decision:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_whose_stack_is_complete_holds_nothing_and_is_replaced() {
+    let groups = [in_stack("prod-web")];
+    for status in [
+        "UPDATE_COMPLETE",
+        "CREATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ] {
+        let changes = in_flight(&groups, vec![stack("prod-web", status)], vec![]);
+        let decision = one_of_four_failing(&groups, &changes);
+        assert_eq!(
+            decision.verdict,
+            Verdict::Remediate,
+            "{status}: {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn another_stack_updating_holds_nothing() {
+    let groups = [in_stack("prod-web")];
+    let changes = in_flight(
+        &groups,
+        vec![stack("prod-api", "UPDATE_IN_PROGRESS")],
+        vec![],
+    );
+    let decision = one_of_four_failing(&groups, &changes);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+}
+
+#[test]
+fn a_deployment_in_progress_on_the_group_holds_it_naming_the_deployment() {
+    let groups = [group(1..=4)];
+    for status in crate::change::DEPLOYMENT_IN_PROGRESS {
+        let changes = in_flight(&groups, vec![], vec![deployment_on("web", status)]);
+        let decision = one_of_four_failing(&groups, &changes);
+        assert_eq!(decision.verdict, Verdict::Hold, "{decision:?}");
+        let refusal = only_refusal(&decision);
+        assert!(refusal.is("change-in-flight"));
+        assert!(
+            refusal.detail.starts_with(&format!(
+                "group web: CodeDeploy deployment d-ABC123XYZ (web-app/web-dg) is {status}"
+            )),
+            "{refusal}"
+        );
+    }
+}
+
+#[test]
+fn a_deployment_on_another_group_or_one_that_ended_holds_nothing() {
+    let groups = [group(1..=4)];
+    for deployment in [
+        deployment_on("api", "InProgress"),
+        deployment_on("web", "Succeeded"),
+        deployment_on("web", "Failed"),
+        deployment_on("web", "Stopped"),
+    ] {
+        let changes = in_flight(&groups, vec![], vec![deployment.clone()]);
+        let decision = one_of_four_failing(&groups, &changes);
+        assert_eq!(decision.verdict, Verdict::Remediate, "{deployment:?}");
+    }
+}
+
+#[test]
+fn the_hold_lifts_when_the_change_ends() {
+    let groups = [in_stack("prod-web")];
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let updating = in_flight(
+        &groups,
+        vec![stack("prod-web", "UPDATE_IN_PROGRESS")],
+        vec![],
+    );
+    let held = decide_changing(&targets, &groups, None, &updating);
+    assert_eq!(held.verdict, Verdict::Hold);
+    // The incident it opened, looked at again by the sweep once the update completed.
+    let open = incident();
+    let done = in_flight(&groups, vec![stack("prod-web", "UPDATE_COMPLETE")], vec![]);
+    let decision = decide_changing(&targets, &groups, Some(&open), &done);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    assert_eq!(decision.actions[0].target, instance(&id(1)));
+}
+
+#[test]
+fn changes_that_could_not_be_read_hold_nothing_and_the_summary_says_so() {
+    let groups = [in_stack("prod-web")];
+    let unread = InFlight::matched(
+        groups.iter().map(|g| (&g.name, &g.tags)),
+        Err(crate::error::Error::aws(
+            "DescribeStacks",
+            false,
+            Some("AccessDenied"),
+            Some("not authorized to perform cloudformation:DescribeStacks"),
+            std::io::Error::other("denied"),
+        )),
+        Ok(vec![]),
+    );
+    let decision = one_of_four_failing(&groups, &unread);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    assert!(
+        decision
+            .summary
+            .contains("changes in flight unknown (DescribeStacks failed: AccessDenied"),
+        "{}",
+        decision.summary
+    );
+}
+
+#[test]
+fn a_change_on_an_unmanaged_group_changes_nothing_it_is_observed_only_anyway() {
+    let mut unmanaged = in_stack("prod-web");
+    unmanaged.tags.remove(TAG);
+    let groups = [unmanaged];
+    let changes = in_flight(
+        &groups,
+        vec![stack("prod-web", "UPDATE_IN_PROGRESS")],
+        vec![],
+    );
+    let decision = one_of_four_failing(&groups, &changes);
     assert!(only_refusal(&decision).is("not-managed"));
 }

@@ -955,8 +955,11 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
 
 fn workflow_of(
     w: &World,
-) -> Workflow<'_, TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet>, MemoryStore>
-{
+) -> Workflow<
+    '_,
+    TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>,
+    MemoryStore,
+> {
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
