@@ -219,11 +219,32 @@ fn check_resolution(world: &World, decision: &Decision) -> Result<(), TestCaseEr
         .iter()
         .filter(|a| a.outcome.was_requested())
     {
+        // Still registered only when the request had no effect (invariant 13): the
+        // instance serves again in its group, and every request on it is older than
+        // the later of the pending-action timeout and the group's grace period.
+        let had_no_effect = |target: &crate::kinds::target_group::observation::TargetHealth| {
+            world.groups.iter().any(|group| {
+                let deadline = secs(world.config.settings.pending_action_timeout)
+                    .max(Duration::seconds(group.health_check_grace_period_s.into()));
+                group
+                    .instance(&target.instance_id)
+                    .is_some_and(|member| member.serving())
+                    && incident
+                        .actions_on(action.target.id.as_str())
+                        .filter(|a| a.outcome.was_requested())
+                        .all(|a| {
+                            a.requested_at
+                                .checked_add_signed(deadline)
+                                .is_some_and(|due| now() >= due)
+                        })
+            })
+        };
         prop_assert!(
             world
                 .targets
                 .iter()
-                .all(|t| t.instance_id.as_str() != action.target.id),
+                .filter(|t| t.instance_id.as_str() == action.target.id)
+                .all(had_no_effect),
             "replaced {} still registered",
             action.target.id
         );
