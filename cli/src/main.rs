@@ -15,14 +15,15 @@ use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use rebound::by_hand;
 use rebound::config::{from_env, Store};
-use rebound::domain::{Change, Incident};
+use rebound::domain::Incident;
 use rebound::functions::{
     NotifierFunctionConfig, RdsHealthConfig, TargetHealthConfig, ZoneHealthConfig,
 };
 use rebound::ids::IncidentId;
 use rebound::notifier::StreamEvent;
-use rebound::ports::{Commit, Committed, IncidentStore};
+use rebound::ports::IncidentStore;
 
 use select::Selection;
 
@@ -131,6 +132,25 @@ enum IncidentsCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Acknowledges an incident: your identity on its timeline; its later state changes
+    /// are still announced, once each, but no longer page (never severity critical).
+    Ack { id: String },
+    /// Approves the action an incident awaits: Rebound's next check reads the resource
+    /// again, runs every guard, and acts only if the action is still needed and allowed.
+    Approve {
+        id: String,
+        /// Why, for the timeline (optional).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Denies the action an incident awaits: no action in this incident, which is held
+    /// (suppressed) until the resource recovers or a person closes it.
+    Deny {
+        id: String,
+        /// Why, for the timeline and the notification.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -159,8 +179,8 @@ enum CliError {
     },
     #[error("no incident {0}")]
     NotFound(String),
-    #[error("incident {0} is already resolved")]
-    AlreadyResolved(String),
+    #[error(transparent)]
+    ByHand(#[from] rebound::by_hand::Refused),
     #[error("{0}")]
     Invalid(String),
     #[error("who you are (STS GetCallerIdentity) could not be read: {0}")]
@@ -231,18 +251,62 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ..
         } => {
             let id = IncidentId::parse(id)?;
-            let reason = reason.trim();
-            if reason.is_empty() || reason.chars().count() > 500 {
-                return Err(CliError::Invalid(
-                    "--reason: say why in 1 to 500 characters".into(),
-                ));
-            }
+            let reason = reason_text(&reason)?;
             let by = caller(&sdk).await?;
-            let incident = close(&store()?, &id, &by, reason).await?;
+            let incident = by_hand::close(&store()?, &id, &by, reason).await?;
             println!(
                 "{} closed by {by}: {}",
                 incident.id,
                 incident.state.as_str()
+            );
+        }
+        Command::Incidents {
+            show: Some(IncidentsCommand::Ack { id }),
+            ..
+        } => {
+            let id = IncidentId::parse(id)?;
+            let by = caller(&sdk).await?;
+            let (incident, changed) = by_hand::acknowledge(&store()?, &id, &by).await?;
+            match (&incident.acknowledged, changed) {
+                (Some(ack), false) => println!(
+                    "{} was already acknowledged by {} at {}",
+                    incident.id,
+                    ack.by,
+                    ack.at.to_rfc3339()
+                ),
+                _ => println!(
+                    "{} acknowledged by {by}: its state changes are still announced but no longer page",
+                    incident.id
+                ),
+            }
+        }
+        Command::Incidents {
+            show: Some(IncidentsCommand::Approve { id, reason }),
+            ..
+        } => {
+            let id = IncidentId::parse(id)?;
+            let reason = reason.as_deref().map(reason_text).transpose()?;
+            let by = caller(&sdk).await?;
+            let incident = by_hand::decide_approval(&store()?, &id, true, &by, reason).await?;
+            println!(
+                "{} approved by {by}: {}; Rebound's next check reads the resource again and acts only if it is still needed and every guard allows it",
+                incident.id,
+                incident.approval.as_ref().map_or("", |a| a.intent.as_str())
+            );
+        }
+        Command::Incidents {
+            show: Some(IncidentsCommand::Deny { id, reason }),
+            ..
+        } => {
+            let id = IncidentId::parse(id)?;
+            let reason = reason_text(&reason)?;
+            let by = caller(&sdk).await?;
+            let incident =
+                by_hand::decide_approval(&store()?, &id, false, &by, Some(reason)).await?;
+            println!(
+                "{} denied by {by}: {}; no action in this incident, held until the resource recovers or a person closes it",
+                incident.id,
+                incident.approval.as_ref().map_or("", |a| a.intent.as_str())
             );
         }
         Command::Pause {
@@ -364,52 +428,15 @@ async fn caller(sdk: &aws_config::SdkConfig) -> Result<String, CliError> {
     Ok(caller.arn().unwrap_or("an unknown caller").to_owned())
 }
 
-/// Closes an incident by hand: read, apply, write on the version read; a lost race
-/// reads again (another writer moved it meanwhile).
-async fn close(
-    store: &impl IncidentStore,
-    id: &IncidentId,
-    by: &str,
-    reason: &str,
-) -> Result<Incident, CliError> {
-    for _ in 0..rebound::workflow::MAX_WRITE_ATTEMPTS {
-        let mut incident = store
-            .load(id)
-            .await?
-            .ok_or_else(|| CliError::NotFound(id.to_string()))?;
-        let stored = incident.state;
-        if incident
-            .apply(Utc::now(), Change::Closed { by, reason })
-            .is_err()
-        {
-            return Err(CliError::AlreadyResolved(id.to_string()));
-        }
-        let token = format!("close-{:016x}", fastrand_token());
-        let committed = store
-            .commit(Commit {
-                incident: &mut incident,
-                stored_state: Some(stored),
-                ledgers: vec![],
-                token: &token,
-            })
-            .await?;
-        if committed == Committed::Landed {
-            return Ok(incident);
-        }
+/// A `--reason`: what people wrote, trimmed, 1 to 500 characters.
+fn reason_text(reason: &str) -> Result<&str, CliError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(CliError::Invalid(
+            "--reason: say why in 1 to 500 characters".into(),
+        ));
     }
-    Err(CliError::Rebound(rebound::Error::Contention {
-        resource: id.to_string(),
-        attempts: rebound::workflow::MAX_WRITE_ATTEMPTS,
-    }))
-}
-
-/// A token for one write (the time's nanoseconds are unique enough for a person's
-/// command).
-fn fastrand_token() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
+    Ok(reason)
 }
 
 /// One watching function's answer to the event in `text` (read from `path`).

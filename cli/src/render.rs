@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use rebound::domain::Incident;
+use rebound::domain::{ApprovalState, Incident};
 use rebound::kinds;
 use rebound::readable::{human_duration, short_name};
 
@@ -78,6 +78,25 @@ pub fn incident_detail(incident: &Incident) -> String {
                 );
             }
         }
+    }
+    if let Some(approval) = &incident.approval {
+        let status = match approval.state {
+            ApprovalState::Requested => format!(
+                "awaiting a person's decision (expires {}; rebound incidents approve {id}, or deny {id} --reason TEXT)",
+                approval.expires_at.to_rfc3339(),
+                id = incident.id,
+            ),
+            _ => approval.decision_text(),
+        };
+        let _ = writeln!(out, "Approval  {}: {status}", approval.intent);
+    }
+    if let Some(ack) = &incident.acknowledged {
+        let _ = writeln!(
+            out,
+            "Acknowledged by {} at {} (its changes no longer page)",
+            ack.by,
+            ack.at.to_rfc3339()
+        );
     }
     // What the evidence says, and what to read first, is the incident's kind's to tell.
     let view = kinds::view_of(incident.resource.kind.as_str());

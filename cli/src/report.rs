@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
-use rebound::domain::{ActionOutcome, Incident, IncidentState, ResourceRef};
+use rebound::domain::{ActionOutcome, ApprovalState, Incident, IncidentState, ResourceRef};
 use rebound::ids::IncidentId;
 use rebound::kinds;
 use rebound::readable::{human_duration, short_name};
@@ -63,6 +63,9 @@ pub struct Figures {
     pub open: usize,
     /// Of those, escalated at some point: a person was needed.
     pub escalated: usize,
+    /// Of those, waiting for a person's approval now (absent when none is).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub awaiting_approval: usize,
     pub time_to_recover_s: Recovery,
     /// Time to mitigate of the incidents mitigated (impact ended before the resource
     /// recovered: a zone's traffic shifted away); absent when none was.
@@ -122,6 +125,31 @@ pub struct Span {
     /// from us-east-1b (use1-az2)").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub highlights: Vec<String>,
+    /// Where its approval stands, when one was asked for ("awaiting approval of
+    /// set-instance-health i-0abc in web-asg until …", "approved by … at …").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Where an incident's approval stands, as the report says it.
+fn approval_line(incident: &Incident) -> Option<String> {
+    let approval = incident.approval.as_ref()?;
+    Some(match approval.state {
+        ApprovalState::Requested => format!(
+            "awaiting a person's approval of {} until {}",
+            approval.intent,
+            when(approval.expires_at)
+        ),
+        _ => format!(
+            "approval of {} {}",
+            approval.intent,
+            approval.decision_text()
+        ),
+    })
 }
 
 impl Span {
@@ -187,6 +215,7 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
                 mitigated_at: i.mitigated_at,
                 time_to_mitigate_s: i.time_to_mitigate_s,
                 highlights: kinds::view_of(i.resource.kind.as_str()).highlights(i),
+                approval: approval_line(i),
             };
             span.in_window_s = (span.end(&window) - span.start(&window))
                 .num_seconds()
@@ -252,6 +281,10 @@ fn figures(incidents: &[&Incident], window: &Window) -> Figures {
             .filter(|i| i.resolved_at.is_none_or(|r| r > window.to))
             .count(),
         escalated: incidents.iter().filter(|i| was_escalated(i)).count(),
+        awaiting_approval: incidents
+            .iter()
+            .filter(|i| i.state == IncidentState::AwaitingApproval)
+            .count(),
         time_to_recover_s: summary(recoveries),
         time_to_mitigate_s: (!mitigations.is_empty()).then(|| summary(mitigations)),
         actions,
@@ -360,6 +393,13 @@ pub fn text(report: &Report) -> String {
          AVAILABILITY: 1 - time with an incident open / window, an estimate (an incident often\n\
          means degraded, not down); for all resources, the time with any incident open.\n",
     );
+    if report.all.awaiting_approval > 0 {
+        let _ = writeln!(
+            out,
+            "\nAwaiting approval: {} incident(s) wait for a person (rebound incidents approve ID, or deny ID --reason TEXT).",
+            report.all.awaiting_approval
+        );
+    }
     out.push_str(&mitigation_text(report));
     out.push_str(&highlights_text(report));
     out
@@ -445,7 +485,9 @@ fn highlights_text(report: &Report) -> String {
     let spans: Vec<&Span> = report
         .incidents
         .iter()
-        .filter(|s| s.time_to_mitigate_s.is_some() || !s.highlights.is_empty())
+        .filter(|s| {
+            s.time_to_mitigate_s.is_some() || !s.highlights.is_empty() || s.approval.is_some()
+        })
         .collect();
     if spans.is_empty() {
         return String::new();
@@ -462,6 +504,9 @@ fn highlights_text(report: &Report) -> String {
             when(span.opened_at)
         );
         if let Some(line) = outcome_line(span) {
+            let _ = writeln!(out, "  {line}");
+        }
+        if let Some(line) = &span.approval {
             let _ = writeln!(out, "  {line}");
         }
         for line in &span.highlights {

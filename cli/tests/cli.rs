@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, Utc};
 use rebound::domain::{
-    Change, Decision, Effect, Evidence, Incident, IncidentState, Opening, Refusal, ResourceRef,
-    ResourceType, Verdict,
+    ActionKind, Change, Decision, Effect, Evidence, Incident, IncidentState, Opening,
+    PlannedAction, Refusal, ResourceRef, ResourceType, Verdict,
 };
 use rebound::ports::{Commit, Committed, IncidentStore};
 use rebound_tests::stack::Managed;
@@ -254,6 +254,22 @@ fn decision_for(state: IncidentState) -> Decision {
             Decision::from_guards(vec![], refusal(Effect::Suppress), "cli test".into())
         }
         IncidentState::Open => Decision::plain(Verdict::Hold, "cli test".into()),
+        IncidentState::AwaitingApproval => Decision {
+            verdict: Verdict::AwaitApproval,
+            approval_expires_at: Some(Utc::now() + Duration::minutes(30)),
+            ..Decision::from_guards(
+                vec![PlannedAction {
+                    kind: ActionKind::named("set-instance-health"),
+                    target: ResourceRef::new(ResourceType::named("instance"), "i-0cli"),
+                    scope: ResourceRef::new(ResourceType::named("auto-scaling-group"), "web"),
+                    configuration: None,
+                    cooldown: std::time::Duration::ZERO,
+                    repeat_limit: None,
+                }],
+                vec![],
+                "cli test".into(),
+            )
+        },
     }
 }
 
@@ -624,5 +640,151 @@ fn a_paused_database_is_not_failed_over_and_bad_pauses_are_refused_clearly() {
         assert!(!output.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+fn stderr_of(output: &Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", stdout(output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn ack_approve_and_deny_record_who_and_refuse_what_is_not_theirs_to_decide() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let now = Utc::now();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (approving, denying, open) = runtime.block_on(async {
+        let sdk = emulator.sdk_config().await;
+        let store = rebound::aws::incident_store(&stack.store_config(), &sdk);
+        let awaiting = [(IncidentState::AwaitingApproval, 1)];
+        (
+            record(&store, "tg-approve", now, &awaiting).await,
+            record(&store, "tg-deny", now, &awaiting).await,
+            record(&store, "tg-open", now, &[(IncidentState::Open, 1)]).await,
+        )
+    });
+    let show = |id: &str| -> Value {
+        serde_json::from_str(&stdout(&rebound(
+            &emulator,
+            &stack,
+            &["incidents", "show", id, "--json"],
+        )))
+        .unwrap()
+    };
+    let (approving, denying, open) = (
+        approving.id.to_string(),
+        denying.id.to_string(),
+        open.id.to_string(),
+    );
+
+    // The table and the detail show the new state and how to decide.
+    let table = stdout(&rebound(&emulator, &stack, &["incidents"]));
+    assert!(table.contains("awaiting-approval"), "{table}");
+    let detail = stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "show", &approving],
+    ));
+    assert!(
+        detail.contains(&format!("rebound incidents approve {approving}")),
+        "{detail}"
+    );
+
+    // Approve: recorded with the caller's identity; nothing else moves yet.
+    let said = stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "approve", &approving],
+    ));
+    assert!(said.contains("approved by arn:aws:"), "{said}");
+    let incident = show(&approving);
+    assert_eq!(incident["state"], "awaiting-approval");
+    assert_eq!(incident["approval"]["state"], "approved");
+    assert!(incident["approval"]["decided_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:"));
+    // Already decided: refused, naming the decision.
+    let again = stderr_of(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "deny", &approving, "--reason", "too late"],
+    ));
+    assert!(
+        again.contains("already decided, approved by arn:aws:"),
+        "{again}"
+    );
+
+    // Deny: with its reason, which it needs.
+    let no_reason = stderr_of(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "deny", &denying],
+    ));
+    assert!(no_reason.contains("--reason"), "{no_reason}");
+    let said = stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "deny", &denying, "--reason", "change freeze"],
+    ));
+    assert!(said.contains("denied by arn:aws:"), "{said}");
+    let incident = show(&denying);
+    assert_eq!(incident["approval"]["state"], "denied");
+    assert_eq!(incident["approval"]["reason"], "change freeze");
+
+    // Nothing awaits approval on an open incident; bad and unknown ids.
+    let not_awaiting = stderr_of(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "approve", &open],
+    ));
+    assert!(
+        not_awaiting.contains(&format!(
+            "incident {open} is not awaiting approval (it is open)"
+        )),
+        "{not_awaiting}"
+    );
+    for command in ["approve", "ack"] {
+        let bad = stderr_of(&rebound(&emulator, &stack, &["incidents", command, "nope"]));
+        assert!(bad.contains("invalid incident id"), "{command}: {bad}");
+        let unknown = stderr_of(&rebound(
+            &emulator,
+            &stack,
+            &["incidents", command, "inc-20990101T000000Z-00000000"],
+        ));
+        assert!(
+            unknown.contains("no incident inc-20990101T000000Z-00000000"),
+            "{command}: {unknown}"
+        );
+    }
+
+    // Ack: who, on the incident and its timeline; a second ack says who was first.
+    let said = stdout(&rebound(&emulator, &stack, &["incidents", "ack", &open]));
+    assert!(said.contains("acknowledged by arn:aws:"), "{said}");
+    let incident = show(&open);
+    assert!(incident["acknowledged"]["by"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:"));
+    let timeline = incident["timeline"].as_array().unwrap();
+    assert!(timeline.iter().any(|t| t["event"] == "acknowledged"));
+    let again = stdout(&rebound(&emulator, &stack, &["incidents", "ack", &open]));
+    assert!(
+        again.contains("was already acknowledged by arn:aws:"),
+        "{again}"
+    );
+    // A resolved incident is no one's to acknowledge or approve.
+    stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "close", &open, "--reason", "done"],
+    ));
+    for args in [
+        vec!["incidents", "ack", open.as_str()],
+        vec!["incidents", "approve", open.as_str()],
+    ] {
+        let refused = stderr_of(&rebound(&emulator, &stack, &args));
+        assert!(refused.contains("already resolved"), "{args:?}: {refused}");
     }
 }

@@ -258,7 +258,7 @@ class SamLocalInvoke(unittest.TestCase):
         for function, env in env_vars.items():
             self.assertEqual(set(env), set(declared[function]), f"{function}: only declared variables count")
             unset = {n for n, v in env.items() if v == ""}
-            self.assertLessEqual(unset, {"CHATBOT_TOPIC_ARN"}, f"{function}: only optional variables may be empty")
+            self.assertLessEqual(unset, {"CHATBOT_TOPIC_ARN", "APPROVAL_MODES"}, f"{function}: only optional variables may be empty")
             self.assertEqual(env["INCIDENTS_TABLE"], "deployed-IncidentsTableName")
             self.assertEqual(env["NOTIFY_TOPIC_ARN"], "deployed-NotificationsTopicArn")
         self.assertEqual(env_vars["TargetHealthFunction"]["MODE"], "dry-run", "never enforce with your own credentials")

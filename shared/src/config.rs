@@ -10,7 +10,10 @@
 //! This module holds what every function shares ([`Common`]) and what every watching
 //! function shares ([`Settings`]); each kind declares its own knobs beside it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use crate::domain::ActionKind;
 
 /// What kind of value a variable holds, its default and its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +357,138 @@ pub const SWEEP_CONCURRENCY: Variable = Variable::number(
     "Resources the sweep checks at once.",
 );
 
+pub const APPROVAL_MODES: Variable = Variable::optional(
+    "APPROVAL_MODES",
+    "Per action kind, auto (act), approve (wait for rebound incidents approve) or never (escalate instead): ACTION=MODE pairs separated by commas, e.g. reboot-with-failover=approve; unset kinds are auto. A resource's rebound:approval tag overrides it.",
+);
+pub const APPROVAL_TIMEOUT_SECONDS: Variable = Variable::seconds(
+    "APPROVAL_TIMEOUT_SECONDS",
+    1800,
+    60,
+    86_400,
+    "An approval no one decided within this long escalates the incident (once); a person may still decide afterwards.",
+);
+
+/// What Rebound does about an action of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// Act when every guard allows it.
+    Auto,
+    /// Ask a person first: the incident awaits approval, nothing is called.
+    Approve,
+    /// Never act: escalate instead (guard `approval-never`).
+    Never,
+}
+
+impl ApprovalMode {
+    pub const NAMES: &'static [&'static str] = &["auto", "approve", "never"];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "auto" => Some(Self::Auto),
+            "approve" => Some(Self::Approve),
+            "never" => Some(Self::Never),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Approve => "approve",
+            Self::Never => "never",
+        }
+    }
+}
+
+/// Approvals as a function is configured: the mode of each action kind it may hold for
+/// approval (`APPROVAL_MODES`; unnamed kinds are `auto`) and how long an approval waits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approvals {
+    pub modes: BTreeMap<ActionKind, ApprovalMode>,
+    pub timeout: Duration,
+}
+
+impl Default for Approvals {
+    fn default() -> Self {
+        Self {
+            modes: BTreeMap::new(),
+            timeout: Duration::from_secs(1800),
+        }
+    }
+}
+
+impl Approvals {
+    /// The mode the function gives `kind`.
+    pub fn mode(&self, kind: &ActionKind) -> ApprovalMode {
+        self.modes.get(kind).copied().unwrap_or(ApprovalMode::Auto)
+    }
+
+    /// Reads `APPROVAL_MODES` and `APPROVAL_TIMEOUT_SECONDS`; `gated` are the action
+    /// kinds this function may hold for approval (any other named is an error).
+    pub fn read(env: &Env<'_>, gated: &[ActionKind]) -> Result<Self, ConfigError> {
+        let modes = match env.text(&APPROVAL_MODES)? {
+            None => BTreeMap::new(),
+            Some(text) => {
+                parse_approval_modes(&text, gated).map_err(|expected| ConfigError::Invalid {
+                    name: APPROVAL_MODES.name,
+                    value: text.clone(),
+                    expected,
+                })?
+            }
+        };
+        Ok(Self {
+            modes,
+            timeout: env.duration(&APPROVAL_TIMEOUT_SECONDS)?,
+        })
+    }
+}
+
+/// `ACTION=MODE` pairs separated by commas (or spaces), each action one of `gated` and
+/// named once. The error says what was expected, naming the culprit.
+pub fn parse_approval_modes(
+    text: &str,
+    gated: &[ActionKind],
+) -> Result<BTreeMap<ActionKind, ApprovalMode>, String> {
+    let actions = || {
+        if gated.is_empty() {
+            "none: this function takes no action that can wait for approval".to_owned()
+        } else {
+            gated
+                .iter()
+                .map(ActionKind::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let shape = "ACTION=MODE pairs separated by commas, e.g. reboot-with-failover=approve";
+    let mut modes = BTreeMap::new();
+    for entry in text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+    {
+        let Some((action, mode)) = entry.split_once('=') else {
+            return Err(format!("{shape} ({entry:?} has no =)"));
+        };
+        let Some(kind) = gated.iter().find(|k| k.as_str() == action.trim()) else {
+            return Err(format!(
+                "{shape}; {action:?} is not an action this function can hold for approval (one of {})",
+                actions()
+            ));
+        };
+        let Some(mode) = ApprovalMode::parse(mode.trim()) else {
+            return Err(format!(
+                "{shape}; {mode:?} is not a mode (one of {})",
+                ApprovalMode::NAMES.join(", ")
+            ));
+        };
+        if modes.insert(kind.clone(), mode).is_some() {
+            return Err(format!("{shape}; {action} is named twice"));
+        }
+    }
+    Ok(modes)
+}
+
 /// What every function that watches a kind of resource shares: the workflow's and the
 /// shell's knobs.
 #[derive(Debug, Clone, PartialEq)]
@@ -369,6 +504,8 @@ pub struct Settings {
     pub recovery_timeout: Duration,
     /// Resources the sweep checks at once.
     pub sweep_concurrency: usize,
+    /// Which actions wait for a person, and for how long.
+    pub approvals: Approvals,
 }
 
 impl Default for Settings {
@@ -380,6 +517,7 @@ impl Default for Settings {
             pending_action_timeout: Duration::from_secs(300),
             recovery_timeout: Duration::from_secs(900),
             sweep_concurrency: 8,
+            approvals: Approvals::default(),
         }
     }
 }
@@ -392,9 +530,12 @@ impl Settings {
         PENDING_ACTION_TIMEOUT_SECONDS,
         RECOVERY_TIMEOUT_SECONDS,
         SWEEP_CONCURRENCY,
+        APPROVAL_MODES,
+        APPROVAL_TIMEOUT_SECONDS,
     ];
 
-    pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+    /// `gated`: the action kinds this function may hold for approval.
+    pub fn read(env: &Env<'_>, gated: &[ActionKind]) -> Result<Self, ConfigError> {
         Ok(Self {
             mode: match env.choice(&MODE)? {
                 "enforce" => Mode::Enforce,
@@ -405,6 +546,7 @@ impl Settings {
             pending_action_timeout: env.duration(&PENDING_ACTION_TIMEOUT_SECONDS)?,
             recovery_timeout: env.duration(&RECOVERY_TIMEOUT_SECONDS)?,
             sweep_concurrency: env.count(&SWEEP_CONCURRENCY)?,
+            approvals: Approvals::read(env, gated)?,
         })
     }
 
@@ -438,7 +580,46 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let vars = env_of(vars);
         let lookup = |name: &str| vars.get(name).cloned();
-        Settings::read(&Env::new(&lookup))
+        Settings::read(&Env::new(&lookup), &GATED)
+    }
+
+    const GATED: [ActionKind; 2] = [
+        ActionKind::named("set-instance-health"),
+        ActionKind::named("reboot-with-failover"),
+    ];
+
+    #[test]
+    fn approval_modes_are_read_per_action_and_unnamed_ones_are_auto() {
+        let read = settings(&[
+            (
+                "APPROVAL_MODES",
+                "reboot-with-failover=approve, set-instance-health=never",
+            ),
+            ("APPROVAL_TIMEOUT_SECONDS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(read.approvals.mode(&GATED[1]), ApprovalMode::Approve);
+        assert_eq!(read.approvals.mode(&GATED[0]), ApprovalMode::Never);
+        assert_eq!(read.approvals.timeout, Duration::from_secs(600));
+        let default = settings(&[]).unwrap();
+        assert_eq!(default.approvals.mode(&GATED[1]), ApprovalMode::Auto);
+        assert_eq!(default.approvals.timeout, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn bad_approval_modes_are_named_with_what_was_expected() {
+        for (value, says) in [
+            ("reboot-with-failover", "has no ="),
+            ("reboot-with-failover=maybe", "\"maybe\" is not a mode (one of auto, approve, never)"),
+            ("start-zonal-shift=approve", "\"start-zonal-shift\" is not an action this function can hold for approval (one of set-instance-health, reboot-with-failover)"),
+            ("set-instance-health=auto,set-instance-health=never", "set-instance-health is named twice"),
+        ] {
+            let err = settings(&[("APPROVAL_MODES", value)]).unwrap_err().to_string();
+            assert!(err.contains("APPROVAL_MODES="), "{err}");
+            assert!(err.contains(says), "{value}: {err}");
+        }
+        let err = settings(&[("APPROVAL_TIMEOUT_SECONDS", "10")]).unwrap_err();
+        assert!(err.to_string().contains("60–86400 seconds"), "{err}");
     }
 
     #[test]

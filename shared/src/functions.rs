@@ -164,6 +164,12 @@ mod tests {
                 let value = match v.shape {
                     crate::config::Shape::Number { default, .. } => default.to_string(),
                     crate::config::Shape::Choice { default, .. } => default.to_owned(),
+                    // A list of ACTION=MODE pairs; empty is every action auto.
+                    crate::config::Shape::Text { .. }
+                        if v.name == crate::config::APPROVAL_MODES.name =>
+                    {
+                        String::new()
+                    }
                     crate::config::Shape::Text { .. } => "x".to_owned(),
                 };
                 (v.name, value)

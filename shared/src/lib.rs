@@ -21,14 +21,18 @@
 //! - [`ports`]: capability traits shaped like the domain; [`aws`]: their adapters.
 //! - [`pause`]: people saying "not now" (a pause, a maintenance window), read from tags;
 //!   [`change`]: people changing a group (a CloudFormation stack update, a CodeDeploy
-//!   deployment in progress).
+//!   deployment in progress);
+//!   [`approval`]: people deciding first (an action's mode: auto, approve, never);
+//!   [`by_hand`]: what a person does to an incident (close, acknowledge, approve, deny).
 //! - [`init`]: the init phase (an invalid configuration reported to Lambda).
 //! - [`error`], [`telemetry`], [`readable`]: classified errors, logs and metrics,
 //!   durations and names as people read them.
 //! - `fakes` (feature `test-util`): in-memory ports for tests.
 //! - `properties` (tests only): property-based tests of every parser and the policy.
 
+pub mod approval;
 pub mod aws;
+pub mod by_hand;
 pub mod change;
 pub mod config;
 pub mod domain;

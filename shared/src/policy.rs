@@ -200,7 +200,11 @@ pub fn recovery_limit_missed(
 pub fn hold_within_objective(decision: &mut Decision, incident: &Incident, now: DateTime<Utc>) {
     let waiting = matches!(
         decision.verdict,
-        Verdict::Hold | Verdict::Suppress | Verdict::Underway | Verdict::Recovering
+        Verdict::Hold
+            | Verdict::Suppress
+            | Verdict::Underway
+            | Verdict::Recovering
+            | Verdict::AwaitApproval
     );
     if !waiting || incident.mitigated_at.is_some() {
         return;

@@ -101,6 +101,15 @@ pub trait IncidentView: Sync {
     }
 }
 
+/// What to do about an incident awaiting approval, whatever its kind: its reason (the
+/// timeline) names the action and the incident.
+pub const AWAITING_APPROVAL_STEPS: &[&str] = &[
+    "Rebound would act (Why, above) but the action's mode is approve: a person decides.",
+    "To let it act: rebound incidents approve <incident id>. Rebound then reads the resource again at its next check and acts only if the action is still needed and every guard allows it.",
+    "To refuse: rebound incidents deny <incident id> --reason TEXT. No action is taken in this incident; it is held until the resource recovers or a person closes it.",
+    "Undecided past its expiry, the incident escalates.",
+];
+
 /// What a kind brings to the registry: how its incidents read, and the resource types
 /// it names (its own and those it acts through).
 pub struct KindInfo {
@@ -126,6 +135,7 @@ impl IncidentView for GenericView {
             }
             Suppressed => &["Rebound holds action (Why, above): look at what it waits for first."],
             Escalated => &["A person is needed: Rebound has stopped acting (Why, above)."],
+            AwaitingApproval => AWAITING_APPROVAL_STEPS,
             Resolved => &["Nothing to do: recovery was verified."],
         }
     }

@@ -60,6 +60,7 @@ text.p90 { fill: #b34700; }
 .state { font-size: 12px; padding: 1px 7px; border-radius: 10px; background: #eaeef2; }
 .state.open, .state.remediating, .state.suppressed { background: #ffebe9; color: #b42318; }
 .state.escalated { background: #fff1e5; color: #b34700; }
+.state.awaiting-approval { background: #fff8c5; color: #7d4e00; }
 "#;
 
 /// Text for HTML, inside elements and attributes.
@@ -149,6 +150,13 @@ fn cards(all: &Figures) -> String {
         all.escalated.to_string(),
         "escalated to a person",
     ));
+    if all.awaiting_approval > 0 {
+        out.push_str(&card(
+            " bad",
+            all.awaiting_approval.to_string(),
+            "awaiting a person's approval",
+        ));
+    }
     out.push_str(&card(
         "",
         ttr(recovery.mean),
@@ -489,6 +497,7 @@ fn incident_table(report: &Report) -> String {
         // The mitigation and what the incident's kind says to read first, under it.
         let notes: Vec<String> = outcome_line(span)
             .into_iter()
+            .chain(span.approval.clone())
             .chain(span.highlights.iter().cloned())
             .collect();
         if !notes.is_empty() {

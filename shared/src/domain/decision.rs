@@ -31,6 +31,10 @@ pub enum Verdict {
     Underway,
     /// The resource no longer exists; its incident, if any, is closed.
     Gone,
+    /// The actions a check would take need a person's approval first (their mode is
+    /// `approve`): the incident awaits it with the actions recorded, and nothing is
+    /// called.
+    AwaitApproval,
 }
 
 /// What a refusal does to the incident.
@@ -137,6 +141,9 @@ pub struct Decision {
     /// incident stays where the verdict puts it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upkeep: Vec<PlannedAction>,
+    /// While awaiting approval: when the approval expires (and the incident escalates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Decision {
@@ -146,7 +153,21 @@ impl Decision {
         refusals: Vec<Refusal>,
         summary: String,
     ) -> Self {
-        let verdict = if !actions.is_empty() {
+        Self {
+            verdict: Self::verdict_of(&actions, &refusals),
+            actions,
+            refusals,
+            summary,
+            waiting_for: None,
+            upkeep: vec![],
+            approval_expires_at: None,
+        }
+    }
+
+    /// What chosen actions and refusals come to: act if anything is left to do, else
+    /// the strongest refusal's effect.
+    pub fn verdict_of(actions: &[PlannedAction], refusals: &[Refusal]) -> Verdict {
+        if !actions.is_empty() {
             Verdict::Remediate
         } else if refusals.iter().any(Refusal::escalates) {
             Verdict::Escalate
@@ -154,14 +175,6 @@ impl Decision {
             Verdict::Suppress
         } else {
             Verdict::Hold
-        };
-        Self {
-            verdict,
-            actions,
-            refusals,
-            summary,
-            waiting_for: None,
-            upkeep: vec![],
         }
     }
 
@@ -173,6 +186,7 @@ impl Decision {
             summary,
             waiting_for: None,
             upkeep: vec![],
+            approval_expires_at: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Evidence, ResourceRef, ResourceType};
+use super::{Acknowledgement, Approval, Evidence, ResourceRef, ResourceType};
 use crate::ids::IncidentId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,10 @@ pub enum IncidentState {
     Resolved,
     Escalated,
     Suppressed,
+    /// An action whose mode is `approve` waits for a person (`rebound incidents approve`
+    /// or `deny`); nothing is called meanwhile.
+    #[serde(rename = "awaiting-approval")]
+    AwaitingApproval,
 }
 
 impl IncidentState {
@@ -34,6 +38,7 @@ impl IncidentState {
             Self::Resolved => "resolved",
             Self::Escalated => "escalated",
             Self::Suppressed => "suppressed",
+            Self::AwaitingApproval => "awaiting-approval",
         }
     }
 
@@ -41,13 +46,24 @@ impl IncidentState {
         self == Self::Resolved
     }
 
+    /// Every state, in the order of the lifecycle.
+    pub const ALL: [IncidentState; 6] = [
+        Self::Open,
+        Self::AwaitingApproval,
+        Self::Remediating,
+        Self::Suppressed,
+        Self::Escalated,
+        Self::Resolved,
+    ];
+
     /// The lifecycle's legal moves. A resolved incident is final: a later failure of the
-    /// same resource opens a new one, so each record tells one story.
+    /// same resource opens a new one, so each record tells one story. Back to `open`
+    /// only from a hold that lifted or an approval no longer awaited.
     pub fn can_move_to(self, to: Self) -> bool {
         use IncidentState::*;
         match (self, to) {
             (Resolved, _) => false,
-            (_, Open) => matches!(self, Suppressed),
+            (_, Open) => matches!(self, Suppressed | AwaitingApproval),
             _ => self != to,
         }
     }
@@ -231,6 +247,13 @@ pub struct IncidentRecord {
     /// and the notifier flags their messages (`drill=true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<String>,
+    /// The approval the incident's planned actions wait for, or waited for (with the
+    /// decision a person recorded), while its mode is `approve`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// Who acknowledged it (`rebound incidents ack`): its state changes no longer page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Acknowledgement>,
 }
 
 impl IncidentRecord {
@@ -305,6 +328,8 @@ impl Incident {
                 version: 0,
                 written_by: None,
                 drill: opening.drill,
+                approval: None,
+                acknowledged: None,
             },
         }
     }
@@ -352,8 +377,17 @@ mod tests {
     #[test]
     fn the_lifecycle_allows_its_moves_and_refuses_the_rest() {
         use IncidentState::*;
-        let all = [Open, Remediating, Resolved, Escalated, Suppressed];
+        let all = IncidentState::ALL;
         let allowed = [
+            (Open, AwaitingApproval),
+            (Remediating, AwaitingApproval),
+            (Escalated, AwaitingApproval),
+            (Suppressed, AwaitingApproval),
+            (AwaitingApproval, Open),
+            (AwaitingApproval, Remediating),
+            (AwaitingApproval, Resolved),
+            (AwaitingApproval, Escalated),
+            (AwaitingApproval, Suppressed),
             (Open, Remediating),
             (Open, Resolved),
             (Open, Escalated),
@@ -378,6 +412,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_state_is_stored_as_the_contract_names_it() {
+        for state in IncidentState::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        assert_eq!(
+            IncidentState::AwaitingApproval.as_str(),
+            "awaiting-approval"
+        );
     }
 
     #[test]

@@ -9,13 +9,20 @@
 //!   │    ──► escalated ──► resolved          (still verified)
 //!   ▼
 //! suppressed ──► open | remediating          (the hold lifted)
+//!
+//! open | remediating | suppressed | escalated
+//!   ──► awaiting-approval                     (an action needs a person's approval)
+//!   ──► open | remediating                    (decided, or no longer needed: guards again)
+//!   ──► suppressed                            (denied)
+//!   ──► escalated                             (expired undecided)
 //! ```
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    Action, ActionOutcome, Decision, Evidence, IllegalTransition, Incident, IncidentState,
-    PlannedAction, Refusal, ResourceRef, TimelineEntry, Verdict,
+    Acknowledgement, Action, ActionOutcome, Approval, ApprovalState, Decision, Evidence,
+    IllegalTransition, Incident, IncidentState, PlannedAction, Refusal, ResourceRef, TimelineEntry,
+    Verdict,
 };
 
 /// One change to an incident.
@@ -59,6 +66,18 @@ pub enum Change<'a> {
     /// A person closed it (`rebound incidents close`): resolved, not verified recovered
     /// (no time to recover), with who and why on the timeline.
     Closed { by: &'a str, reason: &'a str },
+    /// A person acknowledged it (`rebound incidents ack`): who and when, on the
+    /// timeline; its later state changes no longer page. `Ok(false)` when it was
+    /// acknowledged already.
+    Acknowledged { by: &'a str },
+    /// A person decided the approval the incident waits for (`rebound incidents approve`
+    /// or `deny`). Nothing moves yet: the next check reads the resource again and runs
+    /// every guard. `Ok(false)` when there is no undecided approval to decide.
+    ApprovalDecided {
+        approved: bool,
+        by: &'a str,
+        reason: Option<&'a str>,
+    },
     /// A drill's result, kept on the timeline whatever the state.
     DrillNote { detail: &'a str },
     /// The change was stored: the version moves on and the writer's token is kept.
@@ -149,6 +168,58 @@ impl Incident {
                 self.record_mut().time_to_recover_s = None;
                 Ok(moved)
             }
+            Change::Acknowledged { by } => {
+                self.refuse_if_closed(IncidentState::Resolved)?;
+                if self.acknowledged.is_some() {
+                    return Ok(false);
+                }
+                self.record_mut().acknowledged = Some(Acknowledgement {
+                    by: by.to_owned(),
+                    at: now,
+                });
+                self.note(
+                    now,
+                    "acknowledged",
+                    format!("acknowledged by {by}: its state changes are still announced, once each, but no longer page"),
+                );
+                Ok(true)
+            }
+            Change::ApprovalDecided {
+                approved,
+                by,
+                reason,
+            } => {
+                self.refuse_if_closed(IncidentState::Resolved)?;
+                let Some(approval) = self
+                    .record_mut()
+                    .approval
+                    .as_mut()
+                    .filter(|a| a.state == ApprovalState::Requested)
+                else {
+                    return Ok(false);
+                };
+                approval.state = if approved {
+                    ApprovalState::Approved
+                } else {
+                    ApprovalState::Denied
+                };
+                approval.decided_by = Some(by.to_owned());
+                approval.decided_at = Some(now);
+                approval.reason = reason.map(str::to_owned);
+                let text = format!(
+                    "{} ({}): {}",
+                    approval.decision_text(),
+                    approval.intent,
+                    if approved {
+                        "the next check reads the resource again and acts only if every guard still allows it"
+                    } else {
+                        "no action in this incident; it is held until the resource recovers or a person closes it"
+                    }
+                );
+                let event = approval.state.as_str().to_owned();
+                self.note(now, &event, text);
+                Ok(true)
+            }
             Change::DrillNote { detail } => {
                 self.note(now, "drill", detail);
                 Ok(true)
@@ -160,6 +231,17 @@ impl Incident {
                 Ok(true)
             }
         }
+    }
+
+    /// A person's change to a resolved incident is refused: it is final.
+    fn refuse_if_closed(&self, to: IncidentState) -> Result<(), IllegalTransition> {
+        if self.state.is_closed() {
+            return Err(IllegalTransition {
+                from: self.state,
+                to,
+            });
+        }
+        Ok(())
     }
 
     fn note(&mut self, now: DateTime<Utc>, event: &str, detail: impl Into<String>) {
@@ -297,15 +379,27 @@ impl Incident {
         // A suppressed incident whose hold has lifted, and that this decision does not
         // move anywhere else, goes back to where it stood: remediating if an action was
         // taken, else open. What still holds it, if anything, follows as its own entry.
-        if self.state == IncidentState::Suppressed
-            && matches!(decision.verdict, Verdict::Hold | Verdict::Recovering)
+        // So does one awaiting an approval this decision no longer waits for (decided,
+        // or no action needed now): the guards ran again.
+        let lifted = match self.state {
+            IncidentState::Suppressed => Some("hold lifted"),
+            IncidentState::AwaitingApproval => {
+                Some(match self.approval.as_ref().map(|a| a.state) {
+                    Some(ApprovalState::Approved) => "approved, every guard checked again",
+                    _ => "no approval awaited now",
+                })
+            }
+            _ => None,
+        };
+        if let Some(lifted) =
+            lifted.filter(|_| matches!(decision.verdict, Verdict::Hold | Verdict::Recovering))
         {
             let back = if self.actions.iter().any(|a| a.outcome.was_requested()) {
                 IncidentState::Remediating
             } else {
                 IncidentState::Open
             };
-            changed |= self.transition(now, back, format!("hold lifted: {}", decision.summary))?;
+            changed |= self.transition(now, back, format!("{lifted}: {}", decision.summary))?;
         }
         match decision.verdict {
             Verdict::Healthy | Verdict::Gone => {}
@@ -348,7 +442,52 @@ impl Incident {
                 self.write_ahead(now, decision, intent, writer, dry_run)?;
                 changed = true;
             }
+            Verdict::AwaitApproval => {
+                changed |= self.await_approval(now, decision, intent)?;
+            }
         }
+        Ok(changed)
+    }
+
+    /// Records the actions a person must approve (unless an undecided approval already
+    /// covers them) and waits: nothing is called, nothing written ahead.
+    fn await_approval(
+        &mut self,
+        now: DateTime<Utc>,
+        decision: &Decision,
+        intent: &str,
+    ) -> Result<bool, IllegalTransition> {
+        let pending = self
+            .approval
+            .as_ref()
+            .filter(|a| a.state == ApprovalState::Requested && a.covers(decision.actions.iter()));
+        let mut changed = false;
+        let expires_at = match pending {
+            Some(approval) => approval.expires_at,
+            None => {
+                let expires_at = decision.approval_expires_at.unwrap_or(now);
+                self.record_mut().approval = Some(Approval::requested(
+                    &decision.actions,
+                    intent,
+                    now,
+                    expires_at,
+                ));
+                changed = true;
+                expires_at
+            }
+        };
+        let id = self.id.clone();
+        let text = format!(
+            "{}: would {intent}, once a person approves (until {}): rebound incidents approve {id}, or rebound incidents deny {id} --reason TEXT",
+            decision.summary,
+            expires_at.format("%Y-%m-%d %H:%M UTC"),
+        );
+        changed |= self.move_or_note(
+            now,
+            IncidentState::AwaitingApproval,
+            IncidentState::AwaitingApproval.as_str(),
+            &text,
+        )?;
         Ok(changed)
     }
 
@@ -458,6 +597,7 @@ mod tests {
     use super::super::{Effect, Opening, ResourceType};
     use super::*;
     use crate::domain::ActionKind;
+    use crate::domain::ApprovalState;
 
     fn incident(now: DateTime<Utc>) -> Incident {
         Incident::open(
@@ -646,5 +786,168 @@ mod tests {
         let mut inc = incident(now);
         inc.apply(now, Change::Written { token: "t1" }).unwrap();
         assert_eq!((inc.version, inc.written_by.as_deref()), (1, Some("t1")));
+    }
+
+    fn awaiting(now: DateTime<Utc>) -> Decision {
+        Decision {
+            verdict: Verdict::AwaitApproval,
+            approval_expires_at: Some(now + Duration::minutes(30)),
+            ..replace()
+        }
+    }
+
+    const ANA: &str = "arn:aws:iam::123456789012:user/ana";
+
+    #[test]
+    fn an_action_awaiting_approval_is_recorded_once_and_nothing_is_written_ahead() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        assert!(decided(&mut inc, now, &awaiting(now)));
+        assert_eq!(inc.state, IncidentState::AwaitingApproval);
+        assert!(inc.actions.is_empty(), "nothing written ahead");
+        let approval = inc.approval.clone().unwrap();
+        assert_eq!(approval.state, ApprovalState::Requested);
+        assert_eq!(approval.actions[0].target.id, "i-1");
+        assert_eq!(approval.intent, "replace i-1 in web");
+        assert_eq!(approval.expires_at, now + Duration::minutes(30));
+        let last = inc.timeline.last().unwrap();
+        assert_eq!(last.event, "awaiting-approval");
+        assert!(
+            last.detail
+                .contains(&format!("rebound incidents approve {}", inc.id))
+                && last.detail.contains("rebound incidents deny"),
+            "{}",
+            last.detail
+        );
+        // The next check asks again: the same request, no new entry, its expiry kept.
+        let later = now + Duration::minutes(5);
+        assert!(!decided(&mut inc, later, &awaiting(later)));
+        assert_eq!(inc.approval.as_ref().unwrap().requested_at, now);
+        assert_eq!(inc.timeline.len(), 2);
+    }
+
+    #[test]
+    fn a_person_decides_an_approval_once_with_who_and_why() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        decided(&mut inc, now, &awaiting(now));
+        let deny = Change::ApprovalDecided {
+            approved: false,
+            by: ANA,
+            reason: Some("sale in progress"),
+        };
+        assert!(inc.apply(now, deny).unwrap());
+        let approval = inc.approval.clone().unwrap();
+        assert_eq!(approval.state, ApprovalState::Denied);
+        assert_eq!(approval.decided_by.as_deref(), Some(ANA));
+        let entry = inc.timeline.last().unwrap();
+        assert_eq!(entry.event, "denied");
+        assert!(
+            entry.detail.starts_with(&format!("denied by {ANA}"))
+                && entry.detail.contains("sale in progress"),
+            "{}",
+            entry.detail
+        );
+        // Nothing moved: the next check decides. A second decision changes nothing.
+        assert_eq!(inc.state, IncidentState::AwaitingApproval);
+        let approve = Change::ApprovalDecided {
+            approved: true,
+            by: "someone else",
+            reason: None,
+        };
+        assert!(!inc.apply(now, approve).unwrap());
+        assert_eq!(inc.approval.as_ref().unwrap().state, ApprovalState::Denied);
+        // No approval asked: nothing to decide. Resolved: refused.
+        let mut plain = incident(now);
+        assert!(!plain.apply(now, approve).unwrap());
+        plain.apply(now, Change::Gone { why: "gone" }).unwrap();
+        assert!(plain.apply(now, approve).is_err());
+    }
+
+    #[test]
+    fn after_an_approval_the_next_decision_moves_the_incident_on() {
+        let now = Utc::now();
+        let approve = Change::ApprovalDecided {
+            approved: true,
+            by: ANA,
+            reason: None,
+        };
+        let mut acted = incident(now);
+        decided(&mut acted, now, &awaiting(now));
+        acted.apply(now, approve).unwrap();
+        decided(&mut acted, now, &replace());
+        assert_eq!(acted.state, IncidentState::Remediating);
+        assert_eq!(acted.actions[0].outcome, ActionOutcome::Pending);
+
+        let mut held = incident(now);
+        decided(&mut held, now, &awaiting(now));
+        held.apply(now, approve).unwrap();
+        let hold = Decision::from_guards(
+            vec![],
+            vec![Refusal::new(
+                "group-cannot-heal",
+                Effect::Hold,
+                "Launch suspended",
+            )],
+            "1 of 4".into(),
+        );
+        decided(&mut held, now, &hold);
+        assert_eq!(held.state, IncidentState::Open);
+        let events: Vec<_> = held.timeline.iter().map(|t| t.event.as_str()).collect();
+        assert_eq!(
+            events,
+            ["opened", "awaiting-approval", "approved", "open", "held"]
+        );
+        assert!(held.timeline[3]
+            .detail
+            .starts_with("approved, every guard checked again"));
+        assert_eq!(held.timeline[4].detail, "Launch suspended");
+    }
+
+    #[test]
+    fn an_expired_approval_escalates_once() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        decided(&mut inc, now, &awaiting(now));
+        let expired = Decision::from_guards(
+            vec![],
+            vec![Refusal::new(
+                "approval-expired",
+                Effect::Escalate,
+                "no one decided",
+            )],
+            "1 of 4".into(),
+        );
+        assert!(decided(&mut inc, now, &expired));
+        assert_eq!(inc.state, IncidentState::Escalated);
+        // Later checks find it expired still: no new move (no new notification), and
+        // the timeline keeps the reason once.
+        decided(&mut inc, now, &expired);
+        assert!(!decided(&mut inc, now, &expired));
+        assert_eq!(inc.state, IncidentState::Escalated);
+        let escalations = inc
+            .timeline
+            .iter()
+            .filter(|t| t.event == "escalated")
+            .count();
+        assert_eq!(escalations, 1);
+    }
+
+    #[test]
+    fn an_acknowledgement_is_recorded_once_with_who() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        assert!(inc.apply(now, Change::Acknowledged { by: ANA }).unwrap());
+        assert_eq!(inc.acknowledged.as_ref().unwrap().by, ANA);
+        assert!(inc
+            .timeline
+            .last()
+            .unwrap()
+            .detail
+            .starts_with(&format!("acknowledged by {ANA}")));
+        assert!(!inc.apply(now, Change::Acknowledged { by: "b" }).unwrap());
+        assert_eq!(inc.acknowledged.as_ref().unwrap().by, ANA);
+        inc.apply(now, Change::Gone { why: "gone" }).unwrap();
+        assert!(inc.apply(now, Change::Acknowledged { by: ANA }).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! What Rebound reasons about, whatever the kind of resource and free of any SDK type:
 //! resources and their types, the incident record and its lifecycle, the decision a
-//! check takes, and the ledgers of recent actions its guards count. What a kind
+//! check takes, the approvals and acknowledgements people record on an incident, and the ledgers of recent actions its guards count. What a kind
 //! observes (target health, a DB instance, a zone) lives with the kind.
 
+mod approval;
 mod decision;
 mod drill;
 mod evidence;
@@ -11,6 +12,7 @@ mod ledger;
 mod lifecycle;
 mod resource;
 
+pub use approval::{Acknowledgement, Approval, ApprovalState, ApprovalStep};
 pub use decision::{Decision, Effect, PlannedAction, Refusal, RepeatLimit, Verdict};
 pub use drill::DrillMark;
 pub use evidence::{Evidence, CONTRACT_LISTS};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::limits::{self, Caps, MAX_SCALAR_CHARS};
-use crate::domain::{Action, Incident, IncidentState};
+use crate::domain::{Action, ApprovalState, Incident, IncidentState};
 use crate::error::bounded;
 use crate::kinds;
 use crate::ports::Notification;
@@ -21,10 +21,17 @@ use crate::view::Digest;
 /// only ever added under this tag.
 pub const MESSAGE_SCHEMA: &str = "rebound.incident-state-change/1";
 
-pub fn severity(state: IncidentState) -> &'static str {
+/// How loud a change is: `critical` (pages) only for an escalation no one has
+/// acknowledged. Once a person acknowledged the incident (`rebound incidents ack`), its
+/// changes are still announced, once each, but an escalation is a `warning`: it does
+/// not page again.
+pub fn severity(state: IncidentState, acknowledged: bool) -> &'static str {
     match state {
-        IncidentState::Escalated => "critical",
-        IncidentState::Open | IncidentState::Remediating => "warning",
+        IncidentState::Escalated if !acknowledged => "critical",
+        IncidentState::Escalated
+        | IncidentState::Open
+        | IncidentState::Remediating
+        | IncidentState::AwaitingApproval => "warning",
         IncidentState::Resolved | IncidentState::Suppressed => "info",
     }
 }
@@ -146,7 +153,7 @@ impl<'a> Facts<'a> {
             name: short_name(id),
             reason,
             latest,
-            severity: severity(state),
+            severity: severity(state, incident.acknowledged.is_some()),
             links,
             next_steps: kinds::view_of(kind).next_steps(state),
         }
@@ -193,6 +200,9 @@ impl<'a> Facts<'a> {
                     IncidentState::Escalated => "Nothing: it stopped before acting (Why, above).",
                     IncidentState::Suppressed => {
                         "Nothing: it holds action while the dependency heals."
+                    }
+                    IncidentState::AwaitingApproval => {
+                        "Nothing yet: it waits for a person's approval (Why, above)."
                     }
                     IncidentState::Open | IncidentState::Remediating => "Nothing yet.",
                 }
@@ -295,6 +305,27 @@ fn readable(facts: &Facts<'_>, digest: &Digest, caps: &Caps) -> String {
         text.push_str(&format!(
             "  Drill:     {} (a resilience drill caused this incident)\n",
             scalar(drill)
+        ));
+    }
+    if let Some(approval) = &incident.approval {
+        let status = match approval.state {
+            ApprovalState::Requested if approval.is_expired(incident.updated_at) => {
+                format!("requested, expired at {}", when(approval.expires_at))
+            }
+            ApprovalState::Requested => format!("requested, until {}", when(approval.expires_at)),
+            _ => approval.decision_text(),
+        };
+        text.push_str(&format!(
+            "  Approval:  {} ({})\n",
+            line(&status),
+            line(&approval.intent)
+        ));
+    }
+    if let Some(ack) = &incident.acknowledged {
+        text.push_str(&format!(
+            "  Acknowledged: by {} at {} (changes no longer page)\n",
+            scalar(&ack.by),
+            when(ack.at)
         ));
     }
 

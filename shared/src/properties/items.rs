@@ -133,6 +133,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                 IncidentState::Resolved,
                 IncidentState::Escalated,
                 IncidentState::Suppressed,
+                IncidentState::AwaitingApproval,
             ]),
             time(),
             time(),
@@ -193,6 +194,8 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     written_by,
                     rto_s,
                     drill,
+                    approval: None,
+                    acknowledged: None,
                 })
             },
         )

@@ -206,7 +206,8 @@ fn suspended_by() -> BoxedStrategy<String> {
 
 /// The pause's tags (named here as text: the property drives them wherever a kind reads
 /// them): `rebound:paused-until` an instant, well written or not, at any time;
-/// `rebound:maintenance-window` a weekly window or anything.
+/// `rebound:maintenance-window` a weekly window or anything; `rebound:approval` a mode,
+/// well written or not.
 fn pause_tags() -> Vec<(&'static str, BoxedStrategy<String>)> {
     let until = prop_oneof![
         2 => instant().prop_map(|at| at.to_rfc3339()),
@@ -223,8 +224,18 @@ fn pause_tags() -> Vec<(&'static str, BoxedStrategy<String>)> {
         1 => "[a-z]{3}:[0-9]{2}:[0-9]{2}-[a-z]{3}:[0-9]{2}:[0-9]{2}",
         1 => tag_value(),
     ];
+    let approval = prop_oneof![
+        2 => prop::sample::select(vec![
+            "approve", "never", "auto", "reboot-with-failover=approve",
+            "set-instance-health=never start-zonal-shift=approve", "approve terminate-instance=auto",
+            "aprove", "approve never", "=", "set-instance-health=",
+        ])
+        .prop_map(str::to_owned),
+        1 => tag_value(),
+    ];
     vec![
         ("rebound:paused-until", until.boxed()),
+        ("rebound:approval", approval.boxed()),
         ("rebound:paused-by", tag_value()),
         ("rebound:pause-reason", tag_value()),
         ("rebound:maintenance-window", window.boxed()),

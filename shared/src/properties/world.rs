@@ -240,6 +240,7 @@ fn incident(instances: usize, groups: usize) -> impl Strategy<Value = Option<Inc
                 IncidentState::Remediating,
                 IncidentState::Escalated,
                 IncidentState::Suppressed,
+                IncidentState::AwaitingApproval,
             ]),
             prop::collection::vec(action, 0..4),
         )
@@ -297,6 +298,7 @@ pub fn policy_config() -> impl Strategy<Value = Policy> {
                         pending_action_timeout: StdDuration::from_secs(pending),
                         recovery_timeout: StdDuration::from_secs(recovery),
                         sweep_concurrency: 8,
+                        approvals: Default::default(),
                     },
                     replacement,
                     max_unhealthy_percent: max_unhealthy,

@@ -55,6 +55,10 @@ pub const REBOOT_WITH_FAILOVER: ActionKind = ActionKind::named("reboot-with-fail
 /// `FailoverDBCluster`: a reader of an Aurora or Multi-AZ DB cluster becomes the writer.
 pub const FAILOVER_DB_CLUSTER: ActionKind = ActionKind::named("failover-db-cluster");
 
+/// The actions whose mode (`APPROVAL_MODES`, the tag `rebound:approval`) may hold them
+/// for a person's approval: Failing a database over.
+pub const APPROVABLE: &[ActionKind] = &[REBOOT_WITH_FAILOVER, FAILOVER_DB_CLUSTER];
+
 pub fn db_instance(id: &DbInstanceId) -> ResourceRef {
     ResourceRef::new(DB_INSTANCE, id.as_str())
 }
@@ -109,7 +113,7 @@ impl Policy {
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::read(env)?,
+            settings: Settings::read(env, APPROVABLE)?,
             cooldown: env.duration(&RDS_COOLDOWN_SECONDS)?,
             rto: env.duration(&DATABASE_RTO_SECONDS)?,
         })

@@ -235,6 +235,33 @@ pub fn decide(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Decision {
+    let mut decision = guarded(observation, cue, history, policy, now);
+    // Last, after every other guard: a failover whose mode is approve waits for a
+    // person (the instance's or cluster's rebound:approval tag, or APPROVAL_MODES).
+    crate::approval::gate(
+        &mut decision,
+        history.incident,
+        &policy.settings.approvals,
+        super::APPROVABLE,
+        |scope| match observation.cluster {
+            Some(cluster) if cluster.id.as_str() == scope.id => Some(&cluster.tags),
+            _ => {
+                (observation.instance.id.as_str() == scope.id).then_some(&observation.instance.tags)
+            }
+        },
+        now,
+    );
+    decision
+}
+
+/// Every guard but the approval's.
+fn guarded(
+    observation: Observation<'_>,
+    cue: &Cue,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
     let summary = observation.summary();
     let instance = observation.instance;
     if let Some(incident) = history.incident {

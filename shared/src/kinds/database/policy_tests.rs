@@ -1021,3 +1021,72 @@ fn a_database_fails_over_once_its_pause_expired_and_waits_out_its_maintenance_wi
     assert_eq!(decision.verdict, Verdict::Hold, "{decision:?}");
     assert!(only_refusal(&decision).is("maintenance-window"));
 }
+
+// ---- approvals: auto, approve, never ------------------------------------------------
+
+fn approving(kind: ActionKind, mode: crate::config::ApprovalMode) -> Policy {
+    let mut policy = config();
+    policy.settings.approvals.modes = BTreeMap::from([(kind, mode)]);
+    policy
+}
+
+#[test]
+fn a_failover_in_approve_mode_awaits_a_person_and_never_mode_escalates() {
+    use crate::config::ApprovalMode::{Approve, Never};
+    let cue = cue_for("RDS-EVENT-0022", "failure", minutes_ago(1));
+    let asked = Check::of(db())
+        .cue(cue.clone())
+        .policy(approving(REBOOT_WITH_FAILOVER, Approve))
+        .decide();
+    assert_eq!(asked.verdict, Verdict::AwaitApproval, "{asked:?}");
+    assert_eq!(asked.actions[0].kind, REBOOT_WITH_FAILOVER);
+    assert!(asked.refusals[0].is("approval-required"));
+    let refused = Check::of(db())
+        .cue(cue)
+        .policy(approving(REBOOT_WITH_FAILOVER, Never))
+        .decide();
+    assert_eq!(refused.verdict, Verdict::Escalate, "{refused:?}");
+    let refusal = only_refusal(&refused);
+    assert!(refusal.is("approval-never"));
+    assert!(
+        refusal
+            .detail
+            .contains("reboot-with-failover orders-db in orders-db"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn a_databases_approval_tag_overrides_the_mode_and_a_bad_one_is_ignored() {
+    use crate::config::ApprovalMode::Approve;
+    let cue = cue_for("RDS-EVENT-0022", "failure", minutes_ago(1));
+    let tagged = db_tagged(&[(
+        crate::approval::APPROVAL_TAG,
+        "reboot-with-failover=approve",
+    )]);
+    let decision = Check::of(tagged).cue(cue.clone()).decide();
+    assert_eq!(decision.verdict, Verdict::AwaitApproval, "{decision:?}");
+    assert!(decision.refusals[0]
+        .detail
+        .contains("the tag rebound:approval on db-instance orders-db"));
+    let auto = db_tagged(&[(crate::approval::APPROVAL_TAG, "auto")]);
+    let decision = Check::of(auto)
+        .cue(cue.clone())
+        .policy(approving(REBOOT_WITH_FAILOVER, Approve))
+        .decide();
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    let bad = db_tagged(&[(crate::approval::APPROVAL_TAG, "reboot-with-failover=yes")]);
+    let decision = Check::of(bad).cue(cue).decide();
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+}
+
+#[test]
+fn a_cluster_failover_reads_the_clusters_approval_tag() {
+    let mut tagged = cluster("orders-db");
+    tagged
+        .tags
+        .insert(crate::approval::APPROVAL_TAG.into(), "approve".into());
+    let decision = Check::of(member()).cluster(tagged).cue(firing()).decide();
+    assert_eq!(decision.verdict, Verdict::AwaitApproval, "{decision:?}");
+    assert_eq!(decision.actions[0].kind, FAILOVER_DB_CLUSTER);
+}

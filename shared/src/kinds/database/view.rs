@@ -62,6 +62,7 @@ impl IncidentView for View {
             Suppressed => &[
                 "Rebound holds action on this database (Why, above): look at what it waits for first.",
             ],
+            AwaitingApproval => crate::view::AWAITING_APPROVAL_STEPS,
             Escalated => &[
                 "A person is needed: Rebound will not fail this database over (Why, above).",
                 "Check the RDS events and the instance status: full storage, incompatible parameters or a network problem are not fixed by a failover.",

@@ -58,6 +58,10 @@ pub const SUSPEND_REPLACE_UNHEALTHY: ActionKind = ActionKind::named("suspend-rep
 /// `ResumeProcesses(ReplaceUnhealthy)` of a suspension Rebound made, once the hold ends.
 pub const RESUME_REPLACE_UNHEALTHY: ActionKind = ActionKind::named("resume-replace-unhealthy");
 
+/// The actions whose mode (`APPROVAL_MODES`, the tag `rebound:approval`) may hold them
+/// for a person's approval: Replacing an instance, either way.
+pub const APPROVABLE: &[ActionKind] = &[SET_INSTANCE_HEALTH, TERMINATE_INSTANCE];
+
 pub fn target_group(arn: &TargetGroupArn) -> ResourceRef {
     ResourceRef::new(TARGET_GROUP, arn.as_str())
 }
@@ -185,7 +189,7 @@ impl Policy {
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::read(env)?,
+            settings: Settings::read(env, APPROVABLE)?,
             replacement: match env.choice(&REPLACEMENT_METHOD)? {
                 "terminate" => TERMINATE_INSTANCE,
                 _ => SET_INSTANCE_HEALTH,

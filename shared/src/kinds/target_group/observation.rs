@@ -187,6 +187,18 @@ pub const SUSPENDED_BY_TAG_KEY: &str = "rebound:suspended-replace-unhealthy";
 pub const DEPENDS_ON_TAG_KEY: &str = "rebound:depends-on";
 
 impl ScalingGroup {
+    /// The tags of the group among `groups` that `scope` names (where an action through
+    /// it reads its `rebound:approval`).
+    pub fn tags_of<'a>(
+        groups: &'a [ScalingGroup],
+        scope: &crate::domain::ResourceRef,
+    ) -> Option<&'a std::collections::BTreeMap<String, String>> {
+        groups
+            .iter()
+            .find(|g| g.name.as_str() == scope.id)
+            .map(|g| &g.tags)
+    }
+
     pub fn is_managed(&self, tag_key: &str) -> bool {
         self.tags.get(tag_key).is_some_and(|value| value == "true")
     }

@@ -103,6 +103,27 @@ pub fn decide(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Decision {
+    let mut decision = guarded(observation, history, policy, now);
+    // Last, after every other guard: a replacement whose mode is approve waits for a
+    // person (the group's rebound:approval tag, or APPROVAL_MODES).
+    crate::approval::gate(
+        &mut decision,
+        history.incident,
+        &policy.settings.approvals,
+        super::APPROVABLE,
+        |scope| ScalingGroup::tags_of(observation.groups, scope),
+        now,
+    );
+    decision
+}
+
+/// Every guard but the approval's.
+fn guarded(
+    observation: Observation<'_>,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
     let summary = observation.summary();
     if observation.unhealthy().next().is_none() {
         let mut decision = recovery(observation, history, policy, now, summary);

@@ -1261,3 +1261,254 @@ fn a_change_on_an_unmanaged_group_changes_nothing_it_is_observed_only_anyway() {
     let decision = one_of_four_failing(&groups, &changes);
     assert!(only_refusal(&decision).is("not-managed"));
 }
+
+// ---- approvals: auto, approve, never ------------------------------------------------
+
+fn approving(modes: &[(ActionKind, crate::config::ApprovalMode)]) -> Policy {
+    let mut policy = config();
+    policy.settings.approvals.modes = modes.iter().cloned().collect();
+    policy
+}
+
+fn one_failing() -> [TargetHealth; 4] {
+    [failing(1), healthy(2), healthy(3), healthy(4)]
+}
+
+/// The incident as a check left it awaiting approval of replacing instance 1, then as
+/// `decided` changed it.
+fn awaiting(decided: impl FnOnce(&mut Incident)) -> IncidentRecord {
+    let policy = approving(&[(SET_INSTANCE_HEALTH, crate::config::ApprovalMode::Approve)]);
+    let asked = decide_full(
+        &one_failing(),
+        &[group(1..=4)],
+        None,
+        &BTreeMap::new(),
+        &policy,
+    );
+    let mut incident = Incident::from_record(incident());
+    incident
+        .apply(
+            minutes_ago(4),
+            crate::domain::Change::Decided {
+                decision: &asked,
+                intent: "replace i-0001 in web",
+                upkeep: "",
+                writer: "w1",
+                dry_run: false,
+            },
+        )
+        .unwrap();
+    decided(&mut incident);
+    IncidentRecord::clone(&incident)
+}
+
+fn decide_approving(record: &IncidentRecord, modes: crate::config::ApprovalMode) -> Decision {
+    decide_full(
+        &one_failing(),
+        &[group(1..=4)],
+        Some(record),
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, modes)]),
+    )
+}
+
+#[test]
+fn a_replacement_in_approve_mode_awaits_a_person_with_the_action_planned() {
+    use crate::config::ApprovalMode::Approve;
+    let decision = decide_full(
+        &one_failing(),
+        &[group(1..=4)],
+        None,
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, Approve)]),
+    );
+    assert_eq!(decision.verdict, Verdict::AwaitApproval, "{decision:?}");
+    assert_eq!(decision.actions.len(), 1);
+    assert_eq!(decision.actions[0].target, instance(&id(1)));
+    assert_eq!(
+        decision.approval_expires_at,
+        Some(now() + chrono::Duration::minutes(30))
+    );
+    let refusal = &decision.refusals[0];
+    assert!(refusal.is("approval-required"), "{refusal:?}");
+    assert!(
+        refusal.detail.contains("set-instance-health i-0001 in web")
+            && refusal.detail.contains("APPROVAL_MODES"),
+        "{refusal}"
+    );
+    // Recorded on the incident, which now awaits it.
+    let record = awaiting(|_| {});
+    assert_eq!(record.state, crate::domain::IncidentState::AwaitingApproval);
+    let approval = record.approval.as_ref().unwrap();
+    assert_eq!(approval.actions[0].target, instance(&id(1)));
+    assert_eq!(approval.expires_at, now() + chrono::Duration::minutes(30));
+}
+
+#[test]
+fn a_replacement_in_never_mode_is_refused_and_escalated() {
+    use crate::config::ApprovalMode::Never;
+    let decision = decide_full(
+        &one_failing(),
+        &[group(1..=4)],
+        None,
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, Never)]),
+    );
+    assert_eq!(decision.verdict, Verdict::Escalate, "{decision:?}");
+    let refusal = only_refusal(&decision);
+    assert!(refusal.is("approval-never"));
+    assert!(
+        refusal.detail.contains("never done by Rebound"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn the_groups_approval_tag_overrides_the_functions_mode() {
+    use crate::config::ApprovalMode::{Approve, Never};
+    let tagged_approve = tagged(group(1..=4), &[(crate::approval::APPROVAL_TAG, "approve")]);
+    let decision = decide_on(&one_failing(), &[tagged_approve]);
+    assert_eq!(decision.verdict, Verdict::AwaitApproval, "{decision:?}");
+    assert!(decision.refusals[0]
+        .detail
+        .contains("the tag rebound:approval on auto-scaling-group web"));
+    // A kind's own entry wins over the bare mode, and over APPROVAL_MODES.
+    let tagged_auto = tagged(
+        group(1..=4),
+        &[(
+            crate::approval::APPROVAL_TAG,
+            "never set-instance-health=auto",
+        )],
+    );
+    let decision = decide_full(
+        &one_failing(),
+        &[tagged_auto],
+        None,
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, Approve)]),
+    );
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    let tagged_never = tagged(group(1..=4), &[(crate::approval::APPROVAL_TAG, "never")]);
+    assert!(only_refusal(&decide_on(&one_failing(), &[tagged_never])).is("approval-never"));
+    let _ = Never;
+}
+
+#[test]
+fn a_bad_approval_tag_is_ignored_and_the_functions_mode_applies() {
+    use crate::config::ApprovalMode::Approve;
+    for bad in ["aprove", "approve never", "", "set-instance-health=", "☃"] {
+        let tagged = tagged(group(1..=4), &[(crate::approval::APPROVAL_TAG, bad)]);
+        assert_eq!(
+            decide_on(&one_failing(), std::slice::from_ref(&tagged)).verdict,
+            Verdict::Remediate,
+            "{bad:?}: auto by default"
+        );
+        let decision = decide_full(
+            &one_failing(),
+            &[tagged],
+            None,
+            &BTreeMap::new(),
+            &approving(&[(SET_INSTANCE_HEALTH, Approve)]),
+        );
+        assert_eq!(decision.verdict, Verdict::AwaitApproval, "{bad:?}");
+    }
+}
+
+#[test]
+fn an_approved_replacement_is_taken_only_after_every_guard_again() {
+    use crate::config::ApprovalMode::Approve;
+    let approved = awaiting(|incident| {
+        incident
+            .apply(
+                minutes_ago(1),
+                crate::domain::Change::ApprovalDecided {
+                    approved: true,
+                    by: "arn:aws:iam::123456789012:user/ana",
+                    reason: None,
+                },
+            )
+            .unwrap();
+    });
+    let decision = decide_approving(&approved, Approve);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    assert_eq!(decision.actions[0].target, instance(&id(1)));
+    // The target recovered meanwhile: nothing to do.
+    let recovered = decide_full(
+        &[healthy(1), healthy(2), healthy(3), healthy(4)],
+        &[group(1..=4)],
+        Some(&approved),
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, Approve)]),
+    );
+    assert_ne!(recovered.verdict, Verdict::Remediate, "{recovered:?}");
+    assert!(recovered.actions.is_empty());
+    // A guard refuses now (the group cannot heal): no action, its reason.
+    let mut suspended = group(1..=4);
+    suspended.suspended_processes = vec!["Launch".into()];
+    let held = decide_full(
+        &one_failing(),
+        &[suspended],
+        Some(&approved),
+        &BTreeMap::new(),
+        &approving(&[(SET_INSTANCE_HEALTH, Approve)]),
+    );
+    assert!(held.actions.is_empty(), "{held:?}");
+    assert!(only_refusal(&held).is("group-cannot-heal"), "{held:?}");
+}
+
+#[test]
+fn a_denied_replacement_holds_the_incident_suppressed_with_the_denial() {
+    use crate::config::ApprovalMode::Approve;
+    let denied = awaiting(|incident| {
+        incident
+            .apply(
+                minutes_ago(1),
+                crate::domain::Change::ApprovalDecided {
+                    approved: false,
+                    by: "arn:aws:iam::123456789012:user/ana",
+                    reason: Some("black friday: hands off"),
+                },
+            )
+            .unwrap();
+    });
+    let decision = decide_approving(&denied, Approve);
+    assert_eq!(decision.verdict, Verdict::Suppress, "{decision:?}");
+    let refusal = only_refusal(&decision);
+    assert!(refusal.is("approval-denied"));
+    assert!(
+        refusal
+            .detail
+            .contains("denied by arn:aws:iam::123456789012:user/ana")
+            && refusal.detail.contains("black friday: hands off"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn an_approval_no_one_decided_escalates_once_expired() {
+    use crate::config::ApprovalMode::Approve;
+    let expired = awaiting(|_| {});
+    let policy = approving(&[(SET_INSTANCE_HEALTH, Approve)]);
+    let late = |minutes: i64| {
+        let incident = Incident::from_record(expired.clone());
+        alb_decide(
+            Observation {
+                targets: &one_failing(),
+                groups: &[group(1..=4)],
+                dependencies: &[],
+                shifted: &[],
+                changes: &crate::change::InFlight::default(),
+            },
+            History {
+                incident: Some(&incident),
+                ledgers: &BTreeMap::new(),
+            },
+            &policy,
+            now() + chrono::Duration::minutes(minutes),
+        )
+    };
+    assert_eq!(late(29).verdict, Verdict::AwaitApproval);
+    let decision = late(30);
+    assert_eq!(decision.verdict, Verdict::Escalate, "{decision:?}");
+    assert!(only_refusal(&decision).is("approval-expired"));
+}

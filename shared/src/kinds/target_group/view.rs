@@ -128,6 +128,7 @@ impl IncidentView for View {
                 "Rebound holds replacements because something this tier depends on is failing (Why, above): look at that first; the app tier should recover with it.",
                 "Once the dependency has recovered the sweep checks this target group again by itself.",
             ],
+            AwaitingApproval => crate::view::AWAITING_APPROVAL_STEPS,
             Escalated => &[
                 "A person is needed: Rebound has stopped acting on this target group (Why, above).",
                 "Check the Auto Scaling group's launch template: a new version, AMI or user-data change that new instances fail with.",

@@ -61,6 +61,10 @@ pub const CANCEL_ZONAL_SHIFT: ActionKind = ActionKind::named("cancel-zonal-shift
 /// first so the new capacity launches elsewhere.
 pub const RAISE_CAPACITY: ActionKind = ActionKind::named("raise-desired-capacity");
 
+/// The actions whose mode (`APPROVAL_MODES`, the tag `rebound:approval`) may hold them
+/// for a person's approval: Starting a shift, and raising a group's capacity for one (extending and ending Rebound's own shift are never held back).
+pub const APPROVABLE: &[ActionKind] = &[START_ZONAL_SHIFT, RAISE_CAPACITY];
+
 /// The separator between the load balancer's ARN and the zone in a zone's resource id.
 const ZONE_SEPARATOR: char = '#';
 
@@ -184,7 +188,7 @@ impl Policy {
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::read(env)?,
+            settings: Settings::read(env, APPROVABLE)?,
             rule: ZonalRule::read(env)?,
             confirm: env.duration(&ZONE_CONFIRM_SECONDS)?,
             shift_expiry: env.duration(&ZONAL_SHIFT_EXPIRY_SECONDS)?,

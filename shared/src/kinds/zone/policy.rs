@@ -152,6 +152,34 @@ pub fn decide(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Decision {
+    let mut decision = guarded(observed, cue, history, policy, now);
+    // Last, after every other guard: a shift (or the capacity raised for it) whose mode
+    // is approve waits for a person (the load balancer's or group's rebound:approval
+    // tag, or APPROVAL_MODES). Extending and ending Rebound's own shift never wait.
+    crate::approval::gate(
+        &mut decision,
+        history.incident,
+        &policy.settings.approvals,
+        super::APPROVABLE,
+        |scope| {
+            if observed.load_balancer.arn.as_str() == scope.id {
+                return Some(&observed.load_balancer.tags);
+            }
+            ScalingGroup::tags_of(&observed.groups, scope)
+        },
+        now,
+    );
+    decision
+}
+
+/// Every guard but the approval's.
+fn guarded(
+    observed: &ObservedZone,
+    cue: &Cue,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
     let summary = summary(observed);
     let kept = history
         .incident

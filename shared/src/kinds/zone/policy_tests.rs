@@ -828,3 +828,71 @@ fn a_paused_load_balancer_gets_no_shift_and_its_incident_is_suppressed() {
     assert_eq!((d.verdict, guards(&d)), (Verdict::Suppress, vec!["paused"]));
     assert!(d.refusals[0].detail.starts_with("group "), "{d:?}");
 }
+
+// ---- approvals: auto, approve, never ------------------------------------------------
+
+fn decide_observed(observed: &ObservedZone, record: &IncidentRecord, policy: &Policy) -> Decision {
+    let incident = Incident::from_record(record.clone());
+    decide(
+        observed,
+        &Cue::Look,
+        History {
+            incident: Some(&incident),
+            ledgers: &BTreeMap::new(),
+        },
+        policy,
+        now(),
+    )
+}
+
+#[test]
+fn a_shift_in_approve_mode_awaits_a_person_and_a_bad_tag_leaves_the_mode_as_configured() {
+    let mut approving = policy();
+    approving.settings.approvals.modes =
+        BTreeMap::from([(START_ZONAL_SHIFT, crate::config::ApprovalMode::Approve)]);
+    let observed = World::b_down().observed();
+    let d = decide_observed(&observed, &confirmed(), &approving);
+    assert_eq!(d.verdict, Verdict::AwaitApproval, "{d:?}");
+    assert_eq!(kinds(&d), ["start-zonal-shift"]);
+    assert_eq!(guards(&d), ["approval-required"]);
+    let mut bad = observed.clone();
+    bad.load_balancer
+        .tags
+        .insert(crate::approval::APPROVAL_TAG.into(), "later".into());
+    assert_eq!(
+        decide_observed(&bad, &confirmed(), &approving).verdict,
+        Verdict::AwaitApproval
+    );
+    assert_eq!(
+        decide_observed(&bad, &confirmed(), &policy()).verdict,
+        Verdict::Remediate
+    );
+}
+
+#[test]
+fn a_load_balancer_tagged_never_gets_no_shift_and_escalates() {
+    let mut observed = World::b_down().observed();
+    observed
+        .load_balancer
+        .tags
+        .insert(crate::approval::APPROVAL_TAG.into(), "never".into());
+    let d = decide_observed(&observed, &confirmed(), &policy());
+    assert_eq!(
+        (d.verdict, guards(&d)),
+        (Verdict::Escalate, vec!["approval-never"])
+    );
+    assert!(d.actions.is_empty());
+}
+
+#[test]
+fn extending_rebounds_own_shift_never_waits_for_approval() {
+    let (world, record) = shifted(25, |_| {});
+    let mut observed = world.observed();
+    observed
+        .load_balancer
+        .tags
+        .insert(crate::approval::APPROVAL_TAG.into(), "approve".into());
+    let d = decide_observed(&observed, &record, &policy());
+    assert_eq!(kinds(&d), ["extend-zonal-shift"], "{d:?}");
+    assert_eq!(d.verdict, Verdict::Remediate);
+}

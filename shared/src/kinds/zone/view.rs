@@ -158,6 +158,7 @@ impl IncidentView for View {
             Suppressed => &[
                 "Rebound holds action on this zone (Why, above): look at what it waits for first.",
             ],
+            AwaitingApproval => crate::view::AWAITING_APPROVAL_STEPS,
             Escalated => &[
                 "A person is needed: Rebound will not shift (or extend) further (Why, above).",
                 "To shift by hand: aws arc-zonal-shift start-zonal-shift --resource-identifier <load balancer ARN> --away-from <zone ID> --expires-in 1h --comment <why>.",

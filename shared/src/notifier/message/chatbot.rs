@@ -32,6 +32,7 @@ fn emoji(state: IncidentState) -> &'static str {
         IncidentState::Suppressed => ":double_vertical_bar:",
         IncidentState::Escalated => ":rotating_light:",
         IncidentState::Resolved => ":white_check_mark:",
+        IncidentState::AwaitingApproval => ":raised_hand:",
     }
 }
 
