@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/harness.py --name target-health --cmd target/release/target-health \\
         --env-file ENVFILE --cold-starts 20 --noop-event FILE --noop-invocations 200 \\
-        [--prepare target-health-break --stack STACK.json [--target-group-arn ARN]] \\
+        [--prepare target-health-break|rds-failover|zone-shift --stack STACK.json [--target-group-arn ARN]] \\
         [--work-event FILE | --work-event-cmd "CMD ARGS"] --work-invocations 200 \\
         [--runtime rust|python] [--cwd DIR] [--handler NAME] [--log FILE] \\
         [--set KEY=VALUE ...] [--first-call-starts N] [--perf-record FILE] \\
@@ -47,7 +47,7 @@ Work events (one is needed when --work-invocations > 0), checked in this order:
   and the group's and the account's ledgers: so every timed work invocation is the same
   "open an incident and replace" scenario (10 AWS calls) on a table of constant size,
   instead of 200 actions piling onto one ever-growing incident and ledgers. The resolving invocations are reported as settle_resolve_ms.
-  Run the function with MODE=enforce, COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=10000,
+  Run the function with MODE=enforce, COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=1000,
   MAX_IN_FLIGHT_PER_GROUP=1. REBOUND_EMULATOR_URL and AWS_ENDPOINT_URL (and the
   credentials and region) are read from --env-file, then from this environment.
   It implies --streamless-table (below) unless --keep-stream.
@@ -59,8 +59,23 @@ Work events (one is needed when --work-invocations > 0), checked in this order:
   with the database's and the account's ledgers, and the emulator forgets the RDS events
   recorded so far (DELETE /_rebound/rds-events),
   so each timed failover is its database's first within the DescribeEvents window.
-  Run the function with MODE=enforce, RDS_COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=10000.
+  Run the function with MODE=enforce, RDS_COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=1000.
   Also implies --streamless-table.
+- --prepare zone-shift: the same for zone-health: before each work invocation every
+  target of the stack's group in one Availability Zone (the smallest zone of two or more
+  instances, from Auto Scaling's DescribeAutoScalingGroups) fails its health checks
+  (reason Target.Timeout) while the other zone stays healthy, and the event is that
+  zone's alarm in ALARM (events/zone-health/alarm-state-change.json aimed at the stack's
+  load balancer, first target group and the zone), which confirms the impairment at
+  once; the invocation must start a zonal shift (a succeeded start-zonal-shift, and ARC's
+  GetManagedResource shows the load balancer shifted away from the zone's ID). Untimed,
+  the targets heal and the zone's alarm in OK (alarm-state-change-ok.json, aimed the
+  same way) is delivered until the function has cancelled its shifts and resolved the
+  incident (at most 3 times), which is deleted with the load balancer's, the zone's, the
+  group's and the account's ledgers. Run the function with MODE=enforce,
+  ZONE_SETTLE_SECONDS=0, ZONAL_SHIFT_COOLDOWN_SECONDS=0, ACTION_BUDGET_PER_HOUR=1000 on
+  a stack provisioned with zonal shift on (provision.py's default). Also implies
+  --streamless-table.
 - --work-event-cmd CMD: run before each work invocation (outside the timing; split like
   a shell would, no shell; environment = this one plus --env-file); its stdout is the
   event JSON (if it prints nothing, --work-event is used). A non-zero exit aborts.
@@ -111,7 +126,7 @@ Exit status: 0 when the measurement ran to the end (function errors are in the J
 summarised on stderr), 2 with --fail-on-error when any invocation erred, failed or was
 unverified, 1 when the function could not be started at all.
 
-Standard library, plus boto3 for --prepare target-health-break.
+Standard library, plus boto3 for the --prepare hooks.
 """
 
 from __future__ import annotations
@@ -137,6 +152,8 @@ from runtime_api import Invocation, RuntimeApi  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 ALARM_EVENT = ROOT / "events/target-health/alarm-state-change.json"
 RDS_ALARM_EVENT = ROOT / "events/rds-health/alarm-state-change.json"
+ZONE_ALARM_EVENT = ROOT / "events/zone-health/alarm-state-change.json"
+ZONE_OK_EVENT = ROOT / "events/zone-health/alarm-state-change-ok.json"
 
 
 def log(msg: str) -> None:
@@ -344,14 +361,52 @@ class CommandHook(Hook):
         return out
 
 
+def emulator_control(url: str, method: str, path: str, body: Any = None) -> Any:
+    """One call of the emulator's control API (/_rebound/...), its JSON answer."""
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read() or b"null")
+
+
+def aws_clients(env: dict[str, str], region: str, *services: str) -> list[Any]:
+    """boto3 clients of the hooks, on the emulator (AWS_ENDPOINT_URL, else
+    REBOUND_EMULATOR_URL) with --env-file's region and credentials."""
+    import boto3  # only the hooks need it
+
+    endpoint = env.get("AWS_ENDPOINT_URL") or env.get("REBOUND_EMULATOR_URL")
+    return [
+        boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        )
+        for service in services
+    ]
+
+
+def reported_actions(invocation: Invocation) -> list[dict[str, Any]]:
+    """The actions every check of the function's report took."""
+    report = invocation.response_json()
+    actions: list[dict[str, Any]] = []
+    if isinstance(report, dict):
+        for check in report.get("checks") or []:
+            actions.extend(check.get("actions") or [])
+    return actions
+
+
 class TargetHealthBreak(Hook):
     """One registered instance of the target group made unhealthy before each work
     invocation; the invocation must replace exactly that one."""
 
     def __init__(self, stack_path: str | None, arn: str | None, event_path: str | None, env: dict[str, str]) -> None:
         super().__init__(None)
-        import boto3  # only this hook needs it
-
         stack = json.loads(Path(stack_path).read_text()) if stack_path else None
         if arn is None:
             if stack is None:
@@ -371,23 +426,9 @@ class TargetHealthBreak(Hook):
                 dims["LoadBalancer"] = stack["load_balancer_full_name"]
         self.event = json.dumps(event).encode()
         self.emulator = env.get("REBOUND_EMULATOR_URL") or env.get("AWS_ENDPOINT_URL")
-        endpoint = env.get("AWS_ENDPOINT_URL") or self.emulator
-        if not self.emulator or not endpoint:
+        if not self.emulator:
             raise SystemExit("--prepare target-health-break needs REBOUND_EMULATOR_URL / AWS_ENDPOINT_URL")
-        self.elbv2 = boto3.client(
-            "elbv2",
-            endpoint_url=endpoint,
-            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region,
-            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
-            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        )
-        self.dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region,
-            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
-            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        )
+        self.elbv2, self.dynamodb = aws_clients(env, region, "elbv2", "dynamodb")
         self.table = env.get("INCIDENTS_TABLE")
         self.broken: str | None = None
         self.group: str | None = None
@@ -398,14 +439,7 @@ class TargetHealthBreak(Hook):
         )
 
     def _control(self, method: str, body: Any) -> Any:
-        request = urllib.request.Request(
-            f"{self.emulator}/_rebound/target-health",
-            data=json.dumps(body).encode(),
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        return emulator_control(self.emulator, method, "/_rebound/target-health", body)
 
     def _targets(self) -> dict[str, str]:
         described = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
@@ -431,11 +465,7 @@ class TargetHealthBreak(Hook):
         return self.event
 
     def verify(self, invocation: Invocation) -> str | None:
-        report = invocation.response_json()
-        actions = []
-        if isinstance(report, dict):
-            for check in report.get("checks") or []:
-                actions.extend(check.get("actions") or [])
+        actions = reported_actions(invocation)
         # A typed target ({"type", "id"}) from the Rust function; a bare id from the
         # baseline, which writes the record format from before targets were typed.
         def target_id(action: dict[str, Any]) -> Any:
@@ -447,7 +477,7 @@ class TargetHealthBreak(Hook):
             scope = replaced[0].get("scope") or replaced[0].get("group")
             self.group = scope.get("id") if isinstance(scope, dict) else scope
         if not replaced:
-            return f"no succeeded replacement of {self.broken} in the response: {json.dumps(report)[:300]}"
+            return f"no succeeded replacement of {self.broken} in the response: {json.dumps(invocation.response_json())[:300]}"
         if self.broken in self._targets():
             return f"{self.broken} is still registered in the target group after its replacement"
         return None
@@ -488,8 +518,6 @@ class RdsFailover(Hook):
 
     def __init__(self, stack_path: str | None, event_path: str | None, env: dict[str, str]) -> None:
         super().__init__(None)
-        import boto3  # only this hook needs it
-
         if not stack_path:
             raise SystemExit("--prepare rds-failover needs --stack")
         stack = json.loads(Path(stack_path).read_text())
@@ -499,16 +527,8 @@ class RdsFailover(Hook):
         text = Path(event_path).read_text() if event_path else RDS_ALARM_EVENT.read_text()
         self.template = json.loads(text.replace("rebound-demo-db", self.db))
         self.template["account"], self.template["region"] = stack["account"], stack["region"]
-        endpoint = env.get("AWS_ENDPOINT_URL") or env.get("REBOUND_EMULATOR_URL")
-        self.emulator = env.get("REBOUND_EMULATOR_URL") or endpoint
-        kw = dict(
-            endpoint_url=endpoint,
-            region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or stack["region"],
-            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
-            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        )
-        self.rds = boto3.client("rds", **kw)
-        self.dynamodb = boto3.client("dynamodb", **kw)
+        self.emulator = env.get("REBOUND_EMULATOR_URL") or env.get("AWS_ENDPOINT_URL")
+        self.rds, self.dynamodb = aws_clients(env, stack["region"], "rds", "dynamodb")
         self.table = env.get("INCIDENTS_TABLE")
         self.event = b""
         self.primary: str | None = None
@@ -531,13 +551,9 @@ class RdsFailover(Hook):
         return self.event
 
     def verify(self, invocation: Invocation) -> str | None:
-        report = invocation.response_json()
-        actions = []
-        if isinstance(report, dict):
-            for check in report.get("checks") or []:
-                actions.extend(check.get("actions") or [])
+        actions = reported_actions(invocation)
         if not any(a.get("kind") == "reboot-with-failover" and a.get("outcome") == "succeeded" for a in actions):
-            return f"no succeeded failover of {self.db} in the response: {json.dumps(report)[:300]}"
+            return f"no succeeded failover of {self.db} in the response: {json.dumps(invocation.response_json())[:300]}"
         if self._primary() == self.primary:
             return f"{self.db}'s primary is still in {self.primary} after its failover"
         return None
@@ -559,22 +575,129 @@ class RdsFailover(Hook):
         # events out of its window; here they are a fraction of a second apart, and every
         # invocation would read (DescribeEvents) all the events of the ones before it.
         # Forgetting them keeps every timed invocation a first failover in its window.
-        request = urllib.request.Request(f"{self.emulator}/_rebound/rds-events", method="DELETE")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
+        emulator_control(self.emulator, "DELETE", "/_rebound/rds-events")
         return None
 
     def extra_stats(self) -> dict[str, Any]:
         return {"settle_resolve_ms": summary(self.resolve_ms)}
 
 
-def forget_ledgers(dynamodb: Any, table: str, scope: str) -> None:
-    """Drops the ledger of the resource acted through and the account's ledger. Each
+class ZoneShift(Hook):
+    """One Availability Zone of the stack's load balancer grey before each work
+    invocation (every target of the group there failing its health checks, the other
+    zone healthy) and its zone alarm in ALARM: the invocation must shift the load
+    balancer's traffic away from it (ARC zonal shift). Then, untimed, the targets heal and
+    the zone's alarm returns to OK until the function has cancelled its shifts and
+    resolved the incident, which is deleted with the ledgers it wrote: every timed work
+    invocation is the same "open a zone incident and shift" scenario."""
+
+    def __init__(self, stack_path: str | None, event_path: str | None, env: dict[str, str]) -> None:
+        super().__init__(None)
+        if not stack_path:
+            raise SystemExit("--prepare zone-shift needs --stack")
+        self.stack = json.loads(Path(stack_path).read_text())
+        web = self.stack["stacks"][0]
+        self.target_group, self.group = web["target_group_arn"], web["auto_scaling_group"]
+        self.load_balancer = self.stack["load_balancer_arn"]
+        self.alarm = json.loads(Path(event_path).read_text() if event_path else ZONE_ALARM_EVENT.read_text())
+        self.ok = json.loads(ZONE_OK_EVENT.read_text())
+        self.emulator = env.get("REBOUND_EMULATOR_URL") or env.get("AWS_ENDPOINT_URL")
+        self.autoscaling, self.arc, self.dynamodb, ec2 = aws_clients(
+            env, self.stack["region"], "autoscaling", "arc-zonal-shift", "dynamodb", "ec2")
+        self.zone_ids = {z["ZoneName"]: z["ZoneId"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+        self.table = env.get("INCIDENTS_TABLE")
+        self.zone: str | None = None
+        self.event = b""
+        self.resolve_ms: list[float] = []
+        self.description = (
+            f"zone-shift on {self.load_balancer}: every target of {self.group} in one zone unhealthy and the "
+            "zone's alarm in ALARM -> the alarm opens a zone incident and shifts the load balancer (and the "
+            "group) away from the zone (timed); then, untimed, the targets heal and the zone's alarm in OK "
+            "cancels the shifts and resolves the incident, which is then deleted"
+        )
+
+    def _aimed(self, template: dict[str, Any], zone: str) -> bytes:
+        event = json.loads(json.dumps(template))
+        event["account"], event["region"] = self.stack["account"], self.stack["region"]
+        dims = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+        dims["TargetGroup"] = self.stack["stacks"][0]["target_group_full_name"]
+        dims["LoadBalancer"] = self.stack["load_balancer_full_name"]
+        dims["AvailabilityZone"] = zone
+        return json.dumps(event).encode()
+
+    def _heal(self) -> None:
+        emulator_control(self.emulator, "DELETE", "/_rebound/target-health", {"target_group_arn": self.target_group})
+
+    def _shifts(self) -> list[dict[str, Any]]:
+        return self.arc.get_managed_resource(resourceIdentifier=self.load_balancer).get("zonalShifts") or []
+
+    def prepare(self) -> bytes:
+        self._heal()
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])["AutoScalingGroups"][0]
+        zones: dict[str, list[str]] = {}
+        for instance in group["Instances"]:
+            if instance.get("LifecycleState") == "InService":
+                zones.setdefault(instance["AvailabilityZone"], []).append(instance["InstanceId"])
+        # The smallest zone of two or more: what it leaves the others is most likely to
+        # carry the load without raising the group's capacity first.
+        candidates = sorted((len(ids), zone) for zone, ids in zones.items() if len(ids) >= 2)
+        if len(zones) < 2 or not candidates:
+            raise SystemExit(f"zone-shift: {self.group} has no zone of two instances next to another zone ({zones})")
+        self.zone = candidates[0][1]
+        for instance in zones[self.zone]:
+            emulator_control(self.emulator, "POST", "/_rebound/target-health",
+                             {"target_group_arn": self.target_group, "instance_id": instance, "state": "unhealthy",
+                              "reason": "Target.Timeout", "description": "Request timed out"})
+        self.event = self._aimed(self.alarm, self.zone)
+        return self.event
+
+    def verify(self, invocation: Invocation) -> str | None:
+        actions = reported_actions(invocation)
+        if not any(a.get("kind") == "start-zonal-shift" and a.get("outcome") == "succeeded" for a in actions):
+            return f"no succeeded zonal shift away from {self.zone} in the response: {json.dumps(invocation.response_json())[:300]}"
+        away = self.zone_ids.get(self.zone or "")
+        if not any(s.get("awayFrom") == away and s.get("appliedStatus") == "APPLIED" for s in self._shifts()):
+            return f"{self.load_balancer} is not shifted away from {self.zone} ({away}) after the shift"
+        return None
+
+    def settle(self, invoke: Callable[[bytes], Invocation]) -> str | None:
+        """The zone healthy again: its OK alarm, delivered until the function has ended
+        its shifts (a first look) and resolved the incident (the next: the zone takes
+        traffic again)."""
+        self._heal()
+        ok = self._aimed(self.ok, self.zone or "")
+        check: dict[str, Any] = {}
+        for _ in range(3):
+            invocation = invoke(ok)
+            if invocation.outcome != "response":
+                return f"resolving invocation: {invocation.outcome} {invocation.response_body[:300]!r}"
+            self.resolve_ms.append(invocation.latency_ns / 1e6)  # type: ignore[operator]
+            report = invocation.response_json() or {}
+            check = (report.get("checks") or [{}])[0]
+            if check.get("incident_state") == "resolved":
+                break
+        else:
+            return f"the zone's OK alarm did not resolve the incident: {json.dumps(check)[:300]}"
+        if self._shifts():
+            return f"{self.load_balancer} is still shifted after the incident resolved: {self._shifts()}"
+        if self.table and check.get("incident_id"):
+            self.dynamodb.delete_item(TableName=self.table, Key={"pk": {"S": f"incident#{check['incident_id']}"}})
+        if self.table:
+            forget_ledgers(self.dynamodb, self.table, f"load-balancer#{self.load_balancer}",
+                           f"availability-zone#{self.load_balancer}#{self.zone}", f"auto-scaling-group#{self.group}")
+        return None
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {"settle_resolve_ms": summary(self.resolve_ms)}
+
+
+def forget_ledgers(dynamodb: Any, table: str, *scopes: str) -> None:
+    """Drops the ledgers of the resources acted through and the account's ledger. Each
     keeps the hour's actions (cooldowns, loops, the hourly budget); a run of 200 actions
     within minutes would grow both by one entry per invocation, and every invocation reads
     and rewrites them whole (own time grew 2.5 -> 4.4 ms of CPU over a run). Without them
     every timed invocation is the first action in its hour, as an incident mostly is."""
-    for key in (f"ledger#{scope}", "ledger#account#account"):
+    for key in (*(f"ledger#{scope}" for scope in scopes), "ledger#account#account"):
         dynamodb.delete_item(TableName=table, Key={"pk": {"S": key}})
 
 
@@ -585,18 +708,10 @@ def streamless_copy(env: dict[str, str]) -> str:
     with the stream on, the emulator's time per call and its memory grow with every
     incident written (6 GB after ~180 incidents). The stream only feeds the notifier,
     which is measured on its own, and has no visible effect on write latency in AWS."""
-    import boto3
-
     table = env.get("INCIDENTS_TABLE")
     if not table:
         raise SystemExit("--streamless-table needs INCIDENTS_TABLE in --env-file")
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=env.get("AWS_ENDPOINT_URL"),
-        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-    )
+    [dynamodb] = aws_clients(env, "us-east-1", "dynamodb")
     source = dynamodb.describe_table(TableName=table)["Table"]
     name = f"{table}-bench"
     try:
@@ -998,9 +1113,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--noop-invocations", type=int, default=200)
     parser.add_argument("--work-event", help="event file of the work invocations")
     parser.add_argument("--work-event-cmd", help="command printing each work event (run before each, untimed)")
-    parser.add_argument("--prepare", choices=("target-health-break", "rds-failover"),
+    parser.add_argument("--prepare", choices=("target-health-break", "rds-failover", "zone-shift"),
                         help="built-in hook run before each work invocation")
-    parser.add_argument("--stack", help="provision.py output (for --prepare target-health-break and rds-failover)")
+    parser.add_argument("--stack", help="provision.py output (for --prepare target-health-break, rds-failover and zone-shift)")
     parser.add_argument("--target-group-arn", help="target group for --prepare target-health-break (default: the stack's first)")
     parser.add_argument("--work-invocations", type=int, default=200)
     parser.add_argument("--init-timeout", type=float, default=30.0, help="seconds to wait for the first poll")
@@ -1066,6 +1181,8 @@ def main(argv: list[str] | None = None) -> int:
             hook = TargetHealthBreak(args.stack, args.target_group_arn, args.work_event, hook_env)
         elif args.prepare == "rds-failover":
             hook = RdsFailover(args.stack, args.work_event, hook_env)
+        elif args.prepare == "zone-shift":
+            hook = ZoneShift(args.stack, args.work_event, hook_env)
         elif args.work_event_cmd:
             hook = CommandHook(args.work_event_cmd, work_event, hook_env)
         elif work_event is not None:

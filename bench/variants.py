@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PREPARE = {
     "target-health": ["--noop-event", "events/target-health/alarm-other-metric.json", "--prepare", "target-health-break"],
     "rds-health": ["--noop-event", "events/rds-health/alarm-other-metric.json", "--prepare", "rds-failover"],
+    "zone-health": ["--noop-event", "events/target-health/alarm-other-metric.json", "--prepare", "zone-shift"],
 }
 
 

@@ -15,14 +15,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use rebound::config::Mode;
-use rebound::domain::ActionOutcome;
+use rebound::domain::{ActionOutcome, IncidentState};
 use rebound::notifier::StreamEvent;
 use rebound::ports::IncidentStore;
+use rebound_tests::scenario::Scenario;
 use rebound_tests::stack::Managed;
 use rebound_tests::{sample_event, Emulator, Stack};
 use serde_json::{json, Value};
@@ -78,6 +79,13 @@ enum BenchError {
         #[source]
         source: rebound::Error,
     },
+    /// A scenario that did not reach the state it measures: its counts would mean
+    /// nothing.
+    #[error("{scenario}: {found}")]
+    Unexpected {
+        scenario: &'static str,
+        found: String,
+    },
     #[error("the stream pump printed no valid stream event: {0}")]
     StreamEvent(#[from] serde_json::Error),
     #[error("cannot write {path}: {source}")]
@@ -93,20 +101,25 @@ fn in_scenario(scenario: &'static str) -> impl Fn(rebound::Error) -> BenchError 
     move |source| BenchError::Scenario { scenario, source }
 }
 
-fn counts(emulator: &Emulator) -> Counts {
-    let mut counts = Counts::new();
-    for (_, operation) in emulator.requests() {
-        *counts.entry(operation).or_default() += 1;
+/// The calls in the emulator's request log, per operation and per service.
+fn counts(emulator: &Emulator) -> (Counts, Counts) {
+    let mut operations = Counts::new();
+    let mut services = Counts::new();
+    for (service, operation) in emulator.requests() {
+        *operations.entry(operation).or_default() += 1;
+        *services.entry(service).or_default() += 1;
     }
-    counts
+    (operations, services)
 }
 
 fn minimum(calls: &[(&str, usize)]) -> Counts {
     calls.iter().map(|(op, n)| (op.to_string(), *n)).collect()
 }
 
-/// One scenario's measurement next to its minimum.
-fn scenario(name: &str, calls: Counts, minimum: Counts) -> Value {
+/// One scenario's measurement (the calls in the emulator's request log since it was
+/// last cleared) next to its minimum.
+fn scenario(name: &str, emulator: &Emulator, minimum: Counts) -> Value {
+    let (calls, services) = counts(emulator);
     let operations: BTreeSet<&String> = calls.keys().chain(minimum.keys()).collect();
     let above: Vec<String> = operations
         .into_iter()
@@ -119,7 +132,7 @@ fn scenario(name: &str, calls: Counts, minimum: Counts) -> Value {
             )
         })
         .collect();
-    json!({"scenario": name, "calls": calls, "minimum": minimum, "repeated": above})
+    json!({"scenario": name, "calls": calls, "by_service": services, "minimum": minimum, "repeated": above})
 }
 
 /// A fresh emulator with the reference stack, the real handler on it, and the first
@@ -177,7 +190,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("replace"))?;
     scenarios.push(scenario(
         "alarm: one instance failing health checks → replaced",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeTargetHealth", 1),
             ("DescribeAutoScalingInstances", 1),
@@ -201,7 +214,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("sweep"))?;
     scenarios.push(scenario(
         "sweep: recovery verified → resolved",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeAutoScalingGroups", 1),
             ("Query", 1),
@@ -226,7 +239,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("notifier"))?;
     scenarios.push(scenario(
         "notifier: two state changes → two messages",
-        counts(&emulator),
+        &emulator,
         minimum(&[("Publish", 2)]),
     ));
 
@@ -238,7 +251,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("healthy"))?;
     scenarios.push(scenario(
         "alarm: healthy target group, nothing open",
-        counts(&emulator),
+        &emulator,
         minimum(&[("DescribeTargetHealth", 1), ("GetItem", 1)]),
     ));
     drop(emulator);
@@ -257,7 +270,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("systemic"))?;
     scenarios.push(scenario(
         "alarm: all targets unhealthy → escalated",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeTargetHealth", 1),
             ("GetItem", 1),
@@ -279,7 +292,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         .map_err(in_scenario("unmanaged"))?;
     scenarios.push(scenario(
         "alarm: unmanaged group → reported, untouched",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeTargetHealth", 1),
             ("DescribeAutoScalingInstances", 1),
@@ -290,6 +303,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
     ));
     drop(emulator);
     scenarios.extend(measure_database_calls().await?);
+    scenarios.extend(measure_zone_calls().await?);
     Ok(Value::Array(scenarios))
 }
 
@@ -316,7 +330,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         .map_err(in_scenario("rds failover"))?;
     scenarios.push(scenario(
         "rds alarm: sick Multi-AZ primary → failed over",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeDBInstances", 1),
             ("DescribeEvents", 1),
@@ -345,7 +359,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         .map_err(in_scenario("dependency hold"))?;
     scenarios.push(scenario(
         "alarm: app instance failing while its database fails over → held (suppressed)",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeTargetHealth", 1),
             ("DescribeAutoScalingInstances", 1),
@@ -370,7 +384,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         .map_err(in_scenario("rds verify"))?;
     scenarios.push(scenario(
         "rds event 0049: failover verified → resolved",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeDBInstances", 1),
             ("GetItem", 2),
@@ -386,7 +400,7 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         .map_err(in_scenario("rds sweep"))?;
     scenarios.push(scenario(
         "rds sweep: healthy database, nothing open",
-        counts(&emulator),
+        &emulator,
         minimum(&[("DescribeDBInstances", 2), ("Query", 1), ("GetItem", 1)]),
     ));
     drop(emulator);
@@ -408,11 +422,299 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         .map_err(in_scenario("rds single-az"))?;
     scenarios.push(scenario(
         "rds alarm: single-AZ database → escalated, never rebooted",
-        counts(&emulator),
+        &emulator,
         minimum(&[
             ("DescribeDBInstances", 1),
             ("GetItem", 1),
             ("TransactWriteItems", 1),
+        ]),
+    ));
+    Ok(scenarios)
+}
+
+/// The zone the zonal scenarios impair: two of the reference group's four instances.
+const ZONE: &str = "us-east-1b";
+
+/// What observing one load balancer's zones reads, each once: the load balancer, its
+/// tags (the opt-in) and attributes (is zonal shift enabled), the target groups it
+/// forwards to and their targets, the groups owning them (each target's zone, whether
+/// the group takes part in zonal shift).
+const ZONE_OBSERVATION: [(&str, usize); 7] = [
+    ("DescribeLoadBalancers", 1),
+    ("DescribeTags", 1),
+    ("DescribeLoadBalancerAttributes", 1),
+    ("DescribeTargetGroups", 1),
+    ("DescribeTargetHealth", 1),
+    ("DescribeAutoScalingInstances", 1),
+    ("DescribeAutoScalingGroups", 1),
+];
+
+/// A zone scenario's minimum: one observation of the load balancer's zones, and `more`.
+fn zone_minimum(more: &[(&str, usize)]) -> Counts {
+    minimum(&[&ZONE_OBSERVATION[..], more].concat())
+}
+
+/// zone-health on the reference stack, whose load balancer has zonal shift enabled and
+/// whose group takes part in it, with no wait between looks: a second look confirms at
+/// once, and a zone healthy again is returned at once.
+fn zone_health(s: &Scenario) -> rebound::aws::ZoneHealthFunction {
+    let mut config = s.stack.zone_health_config(Mode::Enforce);
+    config.policy.confirm = Duration::ZERO;
+    config.policy.settle = Duration::ZERO;
+    rebound::aws::zone_health(&config, &s.sdk)
+}
+
+/// The calls of one zone-health invocation, which must leave the zone's incident in
+/// `state` having taken the actions of `kinds` (in order).
+async fn zone_step(
+    s: &Scenario,
+    handler: &rebound::aws::ZoneHealthFunction,
+    event: Value,
+    name: &'static str,
+    expect: (Option<IncidentState>, &[&str]),
+) -> Result<(), BenchError> {
+    s.emulator.clear_requests();
+    let report = handler.handle(event).await.map_err(in_scenario(name))?;
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.resource.kind == rebound::kinds::zone::AVAILABILITY_ZONE);
+    let state = check.and_then(|c| c.incident_state);
+    let kinds: Vec<&str> = check
+        .map(|c| c.actions.iter().map(|a| a.kind.as_str()).collect())
+        .unwrap_or_default();
+    let failed = check.is_some_and(|c| {
+        c.actions
+            .iter()
+            .any(|a| a.outcome != ActionOutcome::Succeeded)
+    });
+    if state != expect.0 || kinds != expect.1 || failed || !report.failures.is_empty() {
+        return Err(BenchError::Unexpected {
+            scenario: name,
+            found: serde_json::to_string(&report).unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
+
+/// The zonal path (zone-health): one zone of the reference stack going grey, from the
+/// schedule's first look through the shift, its extension, its end and the incident's
+/// resolution; and the quick path, where the zone's own alarm confirms the first look.
+async fn measure_zone_calls() -> Result<Vec<Value>, BenchError> {
+    let mut scenarios = Vec::new();
+    let s = rebound_tests::scenario::scenario(Managed::Yes).await;
+    let zones = zone_health(&s);
+    let sweep = || sample_event("zone-health/scheduled-sweep.json");
+
+    // Every zone healthy. Minimum: the managed load balancers' zones observed, the open
+    // incidents. A sweep observes each managed load balancer's zones to list the ones to
+    // check; the check of a zone it lists can decide on that observation, so each sweep
+    // below has one observation in its minimum (as target-health's sweep reads each
+    // target group's targets once). Each zone check also reads the shifts in effect on
+    // the load balancer and on the group (ARC: GetManagedResource each; a shift someone
+    // else started is followed, not doubled) and needs the zone IDs, read once per
+    // process (the first check of this handler).
+    zone_step(&s, &zones, sweep(), "zone sweep healthy", (None, &[])).await?;
+    scenarios.push(scenario(
+        "zone sweep: every zone healthy, nothing open",
+        &s.emulator,
+        zone_minimum(&[("Query", 1)]),
+    ));
+
+    // One zone's targets failing: the first look opens the zone's incident, held until
+    // a second look (or the zone's alarm) confirms. Minimum: the observation, the open
+    // incidents, the zone IDs and the shifts in effect; the resource record (one open
+    // incident, a drill); one transaction opening the incident. No ledger: nothing is
+    // done yet (as target-health's held and escalated incidents read none).
+    s.impair_zone(ZONE).await;
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone first look",
+        (Some(IncidentState::Open), &[]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone sweep: one zone's targets failing, first look → confirming (held)",
+        &s.emulator,
+        zone_minimum(&[
+            ("Query", 1),
+            ("DescribeAvailabilityZones", 1),
+            ("GetManagedResource", 2),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+
+    // The second look confirms: the shift. Minimum: the observation, the open incidents
+    // (the incident with them), the shifts in effect; the ledgers of the load balancer,
+    // the zone, the group and the account (cooldown, budget); one transaction with the
+    // write-ahead action and the ledgers moved; StartZonalShift on the load balancer and
+    // on the group (it takes part in zonal shift); the outcome recorded.
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone shift",
+        (Some(IncidentState::Remediating), &["start-zonal-shift"]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone sweep: second look → shifted away (load balancer and group)",
+        &s.emulator,
+        zone_minimum(&[
+            ("Query", 1),
+            ("GetManagedResource", 2),
+            ("BatchGetItem", 1),
+            ("TransactWriteItems", 1),
+            ("StartZonalShift", 2),
+            ("PutItem", 1),
+        ]),
+    ));
+
+    // A sweep while the zone stays impaired and shifted away waits, and records the
+    // shifts in effect (their IDs) in the incident's evidence. Untimed: the set-up of the
+    // next scenario, where those shifts near their expiry.
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone shifted",
+        (Some(IncidentState::Remediating), &[]),
+    )
+    .await?;
+    let incident = s
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i.resource.kind == rebound::kinds::zone::AVAILABILITY_ZONE);
+    let evidence: rebound::kinds::zone::Evidence = incident
+        .as_ref()
+        .and_then(|i| i.evidence.read().ok())
+        .unwrap_or_default();
+    let ids: Vec<&String> = evidence
+        .shifts
+        .iter()
+        .filter_map(|shift| shift.id.as_ref())
+        .collect();
+    if ids.is_empty() {
+        return Err(BenchError::Unexpected {
+            scenario: "zone shifted",
+            found: format!("no shift recorded in the zone incident's evidence: {evidence:?}"),
+        });
+    }
+    for id in ids {
+        let (status, body) = s.emulator.control(
+            "POST",
+            "/_rebound/zonal-shift/expiry",
+            Some(json!({"zonal_shift_id": id, "expires_in_seconds": 600})),
+        );
+        if status != 200 {
+            return Err(BenchError::Unexpected {
+                scenario: "zone extend",
+                found: format!("setting the expiry of shift {id}: {status} {body}"),
+            });
+        }
+    }
+    // Minimum: as for the shift, UpdateZonalShift of both shifts instead (an extension
+    // counts against the zone's ledger).
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone extend",
+        (Some(IncidentState::Remediating), &["extend-zonal-shift"]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone sweep: still impaired, the shifts expiring → extended",
+        &s.emulator,
+        zone_minimum(&[
+            ("Query", 1),
+            ("GetManagedResource", 2),
+            ("BatchGetItem", 1),
+            ("TransactWriteItems", 1),
+            ("UpdateZonalShift", 2),
+            ("PutItem", 1),
+        ]),
+    ));
+
+    // The zone healthy again (no settle time here): Rebound ends its own shifts.
+    // Minimum: as for the shift, CancelZonalShift of both shifts instead (a return
+    // counts against the zone's ledger).
+    s.heal_targets();
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone cancel",
+        (Some(IncidentState::Remediating), &["cancel-zonal-shift"]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone sweep: the zone healthy again → shifts cancelled",
+        &s.emulator,
+        zone_minimum(&[
+            ("Query", 1),
+            ("GetManagedResource", 2),
+            ("BatchGetItem", 1),
+            ("TransactWriteItems", 1),
+            ("CancelZonalShift", 2),
+            ("PutItem", 1),
+        ]),
+    ));
+
+    // No shift left and the zone healthy: resolved. Minimum: the observation, the open
+    // incidents, the shifts in effect (none of Rebound's left), one transaction resolving
+    // the incident. No ledger: nothing is done.
+    zone_step(
+        &s,
+        &zones,
+        sweep(),
+        "zone resolve",
+        (Some(IncidentState::Resolved), &[]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone sweep: the zone takes traffic again → resolved",
+        &s.emulator,
+        zone_minimum(&[
+            ("Query", 1),
+            ("GetManagedResource", 2),
+            ("TransactWriteItems", 1),
+        ]),
+    ));
+    drop(s);
+
+    // The zone's own alarm confirms the first look: shifted at once, by a fresh
+    // handler (the harness's zone-shift work invocation). Minimum: the observation, the
+    // zone IDs, the shifts in effect; the resource record (one open incident, a drill);
+    // the ledgers; one transaction opening the incident with the write-ahead action and
+    // the ledgers moved; StartZonalShift on the load balancer and on the group; the
+    // outcome recorded.
+    let s = rebound_tests::scenario::scenario(Managed::Yes).await;
+    let zones = zone_health(&s);
+    s.impair_zone(ZONE).await;
+    zone_step(
+        &s,
+        &zones,
+        s.stack.zone_alarm_event(ZONE, "ALARM"),
+        "zone alarm shift",
+        (Some(IncidentState::Remediating), &["start-zonal-shift"]),
+    )
+    .await?;
+    scenarios.push(scenario(
+        "zone alarm: one zone's targets failing, its alarm confirms → shifted away at once",
+        &s.emulator,
+        zone_minimum(&[
+            ("DescribeAvailabilityZones", 1),
+            ("GetManagedResource", 2),
+            ("GetItem", 1),
+            ("BatchGetItem", 1),
+            ("TransactWriteItems", 1),
+            ("StartZonalShift", 2),
+            ("PutItem", 1),
         ]),
     ));
     Ok(scenarios)
