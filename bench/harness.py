@@ -105,8 +105,9 @@ Emulator accounting (when REBOUND_EMULATOR_URL is known; off with
 --no-emulator-accounting): around each timed invocation, untimed, the emulator's request
 log is cleared and read back, giving the AWS calls the invocation made
 (aws_calls_per_invocation, aws_operations_total), the time the emulator spent serving
-them (emulator_ms, per operation in emulator_ms_per_call_by_operation) and the latency
-minus that time (own_ms: SDK, HTTP client and handler code). drift compares the median
+them (emulator_ms: the wall time with at least one call outstanding, so calls made in
+parallel count once; per operation, summed, in emulator_ms_per_call_by_operation) and the
+latency minus that time (own_ms: SDK, HTTP client and handler code). drift compares the median
 of the first and last tenth of the latencies.
 
 CPU time (cpu_ms, always): the CPU the function's process (every thread) used from the
@@ -163,6 +164,24 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------------------
 # statistics
 # --------------------------------------------------------------------------------------
+
+
+def waited_ms(served: list[dict[str, Any]]) -> float:
+    """The wall time with at least one AWS call outstanding, in ms: the union of the
+    requests' intervals. Calls a function makes in parallel overlap, so the sum of their
+    durations would count the same wait twice (and own time, latency minus this, would
+    come out negative)."""
+    intervals = sorted(
+        (r["started_s"], r["started_s"] + r.get("duration_s", 0.0)) for r in served if "started_s" in r
+    )
+    total = sum(r.get("duration_s", 0.0) for r in served if "started_s" not in r)
+    end = float("-inf")
+    for start, stop in intervals:
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total * 1000
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -909,7 +928,7 @@ def first_calls(
             latency = invocation.latency_ns / 1e6  # type: ignore[operator]
             latencies.append(latency)
             if served is not None:
-                own.append(latency - sum(r.get("duration_s", 0.0) for r in served) * 1000)
+                own.append(latency - waited_ms(served))
             problem = response_failure(invocation) or hook.verify(invocation)
             if problem:
                 unverified += 1
@@ -1000,7 +1019,7 @@ def warm_phase(
                     if cpu_before is not None and cpu_after is not None:
                         cpu.append((cpu_after - cpu_before) / 1e6)
                     if served is not None:
-                        spent = sum(r.get("duration_s", 0.0) for r in served) * 1000
+                        spent = waited_ms(served)
                         emulator_ms.append(spent)
                         own.append(latency - spent)
                         calls.append(len(served))

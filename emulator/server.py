@@ -576,6 +576,9 @@ class ReboundApp:
                 # left), and the part spent serving inside moto's lock: the benchmark
                 # sums busy_s to tell the emulator's own share.
                 "duration_s": time.perf_counter() - started_perf,
+                # The same start on the monotonic clock, for the benchmark's union of
+                # busy intervals (parallel calls overlap: their durations do not add up).
+                "started_s": started_perf,
                 "busy_s": timing.get("busy_s", 0.0),
                 **entry,
             }

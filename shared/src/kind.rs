@@ -46,8 +46,16 @@ pub trait Kind: Send + Sync {
     fn settings(&self) -> &Settings;
 
     /// The resources the sweep looks at besides those with an open incident (which the
-    /// shell adds): the managed ones.
-    fn sweep_list(&self) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send;
+    /// shell adds, and passes as `open` so the kind knows every resource the sweep will
+    /// check): the managed ones.
+    fn sweep_list(
+        &self,
+        open: &[ResourceRef],
+    ) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send;
+
+    /// The sweep's checks are over (or it failed): a kind that kept its listing's reads
+    /// for those checks drops them here, so no later delivery decides on them.
+    fn sweep_ended(&self) {}
 
     /// The resources of this kind a delivery about another resource is about (a DB
     /// cluster's event reaches each of its instances): resolved before the checks. By

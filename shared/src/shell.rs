@@ -296,6 +296,16 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
     /// when retrying it can help: its listing failed, or every check failed and some
     /// could pass on a retry.
     async fn sweep(&self, tally: &Tally, deadline: Option<SystemTime>) -> Result<Report, Error> {
+        let swept = self.sweep_checks(tally, deadline).await;
+        self.kind.sweep_ended();
+        swept
+    }
+
+    async fn sweep_checks(
+        &self,
+        tally: &Tally,
+        deadline: Option<SystemTime>,
+    ) -> Result<Report, Error> {
         let resources = self.sweep_list().await?;
         let total = resources.len();
         let stop_at = deadline.and_then(|d| d.checked_sub(DEADLINE_MARGIN));
@@ -351,18 +361,24 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
     /// Every managed resource of the kind, and every one with an open incident, with
     /// that incident: the listing saves each check its own read.
     async fn sweep_list(&self) -> Result<BTreeMap<ResourceRef, Option<Incident>>, Error> {
+        let kind = self.kind.resource_type();
+        let open: Vec<Incident> = self
+            .store
+            .open_incidents()
+            .await?
+            .into_iter()
+            .filter(|incident| incident.resource.kind == kind)
+            .collect();
+        let open_resources: Vec<ResourceRef> = open.iter().map(|i| i.resource.clone()).collect();
         let mut resources: BTreeMap<ResourceRef, Option<Incident>> = self
             .kind
-            .sweep_list()
+            .sweep_list(&open_resources)
             .await?
             .into_iter()
             .map(|resource| (resource, None))
             .collect();
-        let kind = self.kind.resource_type();
-        for incident in self.store.open_incidents().await? {
-            if incident.resource.kind == kind {
-                resources.insert(incident.resource.clone(), Some(incident));
-            }
+        for incident in open {
+            resources.insert(incident.resource.clone(), Some(incident));
         }
         info!(function = self.name, resources = resources.len(), "sweep");
         Ok(resources)

@@ -348,3 +348,49 @@ async fn dry_run_records_the_shift_and_calls_nothing_that_changes_traffic() {
         rebound::domain::ActionOutcome::Simulated
     );
 }
+
+/// The reads of one load balancer (its attributes, its target groups' health, their
+/// groups) made by one sweep, however many of its zones the sweep checks.
+fn balancer_reads(s: &Scenario) -> [usize; 3] {
+    [
+        s.emulator.calls_of("DescribeLoadBalancers"),
+        s.emulator.calls_of("DescribeTargetHealth"),
+        s.emulator.calls_of("DescribeAutoScalingInstances"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_reads_a_load_balancer_once_for_its_checks_and_a_later_delivery_reads_it_afresh() {
+    let s = scenario(Managed::Yes).await;
+    let target_groups = s.stack.target_groups().count();
+    s.impair_zone(ZONE).await;
+    let zone_health = zone_health(&s, |c| c.policy.confirm = std::time::Duration::ZERO);
+
+    // First look (the outlier listed), second look (shifted: now an open incident),
+    // the zone healed (no outlier, its incident open): the listing's read serves the
+    // check each time.
+    for step in ["first look", "shift", "healed"] {
+        if step == "healed" {
+            s.heal_targets();
+        }
+        s.emulator.clear_requests();
+        zone_health.handle(sweep()).await.unwrap();
+        assert_eq!(
+            balancer_reads(&s),
+            [1, target_groups, 1],
+            "{step}: {:?}",
+            s.emulator.requests()
+        );
+    }
+
+    // A delivery after the sweep decides on what it reads itself: the zone goes grey
+    // again and its alarm sees it, though the last sweep saw it healthy.
+    s.impair_zone(ZONE).await;
+    s.emulator.clear_requests();
+    let report = zone_health
+        .handle(s.stack.zone_alarm_event(ZONE, "ALARM"))
+        .await
+        .unwrap();
+    assert_eq!(balancer_reads(&s), [1, target_groups, 1]);
+    assert!(report.checks[0].summary.contains("unhealthy"), "{report:?}");
+}

@@ -175,7 +175,10 @@ async fn measure_calls() -> Result<Value, BenchError> {
     // Minimum: read the targets; map the instance to its group; read the group; check for
     // an instance refresh (invariant 4); read the resource record (one open incident)
     // and the record of the database the group depends on (invariant 7); read the
-    // group's and the account's ledgers (cooldown, budget); one transaction that opens
+    // group's and the account's ledgers (cooldown, budget); what else holds a failing
+    // managed group's instances (invariants 15 and 16): the load balancer in front of the
+    // target group and the zonal shifts on it, the deployments in flight on the group
+    // (no CloudFormation read: the group has no stack tag); one transaction that opens
     // the incident with its write-ahead action and moves both ledgers; the replacement;
     // record the outcome.
     let Fixture {
@@ -198,15 +201,22 @@ async fn measure_calls() -> Result<Value, BenchError> {
             ("DescribeInstanceRefreshes", 1),
             ("GetItem", 2),
             ("BatchGetItem", 1),
+            ("DescribeTargetGroups", 1),
+            ("GetManagedResource", 1),
+            ("ListDeployments", 1),
             ("TransactWriteItems", 1),
             ("SetInstanceHealth", 1),
             ("PutItem", 1),
         ]),
     ));
 
-    // The sweep after the group replaced it. Minimum: list managed groups; list open
-    // incidents; read the targets; read the resource record and the incident; one
-    // transaction that resolves the incident and frees the resource.
+    // The sweep after the group replaced it. Minimum: list managed groups (with their
+    // instances); list open incidents (the listing carries the incident: no GetItem);
+    // read the targets; one transaction that resolves the incident and frees the
+    // resource record (a condition on it, not a read). The check reads the incident's
+    // groups again to verify the replacement serves (DescribeAutoScalingInstances,
+    // DescribeAutoScalingGroups), though the listing read them: 2 above, left to the
+    // sweep's rework in performance round 3.
     emulator.clear_requests();
     handler
         .handle(sample_event("target-health/scheduled-sweep.json"))
@@ -219,7 +229,6 @@ async fn measure_calls() -> Result<Value, BenchError> {
             ("DescribeAutoScalingGroups", 1),
             ("Query", 1),
             ("DescribeTargetHealth", 1),
-            ("GetItem", 2),
             ("TransactWriteItems", 1),
         ]),
     ));
@@ -256,8 +265,13 @@ async fn measure_calls() -> Result<Value, BenchError> {
     ));
     drop(emulator);
 
-    // Every target failing: escalate without looking at groups. Minimum: targets, the
-    // resource record, one transaction opening the incident already escalated.
+    // Every target failing: escalated. What holds instances comes before the blast
+    // radius (invariants 7, 15 and 16: only what no hold explains is a systemic
+    // failure), so the minimum is a replacement's reads up to its decision: the
+    // targets, the instances' group with its refresh, the record of the database it
+    // depends on, the zonal shifts on the load balancer in front, the deployments in
+    // flight, the resource record and the ledgers; then one transaction opening the
+    // incident already escalated.
     let Fixture {
         emulator,
         stack,
@@ -273,13 +287,23 @@ async fn measure_calls() -> Result<Value, BenchError> {
         &emulator,
         minimum(&[
             ("DescribeTargetHealth", 1),
-            ("GetItem", 1),
+            ("DescribeAutoScalingInstances", 1),
+            ("DescribeAutoScalingGroups", 1),
+            ("DescribeInstanceRefreshes", 1),
+            ("DescribeTargetGroups", 1),
+            ("GetManagedResource", 1),
+            ("ListDeployments", 1),
+            ("GetItem", 2),
+            ("BatchGetItem", 1),
             ("TransactWriteItems", 1),
         ]),
     ));
     drop(emulator);
 
-    // An unmanaged group: observed and reported, no refresh lookup, no action.
+    // An unmanaged group: observed and reported, no refresh lookup, no ledger, no
+    // action. A zone shifted away holds any group's instances (the incident reads
+    // "zone evacuated", not "unmanaged"), so the shifts on the load balancer in front
+    // are read; deployments only for the managed groups Rebound could act on.
     let Fixture {
         emulator,
         stack,
@@ -297,6 +321,8 @@ async fn measure_calls() -> Result<Value, BenchError> {
             ("DescribeTargetHealth", 1),
             ("DescribeAutoScalingInstances", 1),
             ("DescribeAutoScalingGroups", 1),
+            ("DescribeTargetGroups", 1),
+            ("GetManagedResource", 1),
             ("GetItem", 1),
             ("TransactWriteItems", 1),
         ]),
@@ -342,10 +368,14 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         ]),
     ));
 
-    // An app instance failing meanwhile: held. Minimum: as for a replacement up to the
-    // groups (targets, the instance's group, the group, its refresh status), the
-    // database's record (the dependency), the target group's resource record, one
-    // transaction opening the incident already suppressed.
+    // An app instance failing meanwhile: held. Minimum: as for a replacement up to its
+    // decision (targets, the instance's group, the group, its refresh status, the
+    // database's record (the dependency), the zonal shifts on the load balancer in
+    // front, the deployments in flight, the target group's resource record, the
+    // ledgers), one transaction opening the incident already suppressed; then the hold's
+    // upkeep: the group replaces ELB-unhealthy instances by itself, so its
+    // ReplaceUnhealthy is suspended while its instances are held (written ahead and
+    // recorded: GetItem and PutItem; the suspension; the tag naming it Rebound's).
     let web = stack.web();
     emulator.set_target_health(
         &web.target_group_arn,
@@ -365,14 +395,22 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
             ("DescribeAutoScalingInstances", 1),
             ("DescribeAutoScalingGroups", 1),
             ("DescribeInstanceRefreshes", 1),
-            ("GetItem", 2),
+            ("DescribeTargetGroups", 1),
+            ("GetManagedResource", 1),
+            ("ListDeployments", 1),
+            ("GetItem", 3),
+            ("BatchGetItem", 1),
             ("TransactWriteItems", 1),
+            ("PutItem", 1),
+            ("SuspendProcesses", 1),
+            ("CreateOrUpdateTags", 1),
         ]),
     ));
 
     // RDS finished; the failover-completed event verifies it. Minimum: the instance,
-    // the resource record and the incident, one transaction resolving it and recording
-    // the recovery on the resource record.
+    // the resource record and the incident, the designated alarms (an open incident
+    // resolves only once they are back to OK), one transaction resolving it and
+    // recording the recovery on the resource record.
     emulator.rds_advance();
     let completed = emulator
         .rds_eventbridge_events()
@@ -387,13 +425,15 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         &emulator,
         minimum(&[
             ("DescribeDBInstances", 1),
+            ("DescribeAlarms", 1),
             ("GetItem", 2),
             ("TransactWriteItems", 1),
         ]),
     ));
 
     // A healthy managed database on the schedule: list the instances, the open
-    // incidents, then the instance and its resource record.
+    // incidents, then the instance and its designated alarms (the sweep catches an
+    // alarm whose delivery was lost); nothing open, so no resource record.
     emulator.clear_requests();
     rds.handle(sample_event("rds-health/scheduled-sweep.json"))
         .await
@@ -401,7 +441,11 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
     scenarios.push(scenario(
         "rds sweep: healthy database, nothing open",
         &emulator,
-        minimum(&[("DescribeDBInstances", 2), ("Query", 1), ("GetItem", 1)]),
+        minimum(&[
+            ("DescribeDBInstances", 2),
+            ("Query", 1),
+            ("DescribeAlarms", 1),
+        ]),
     ));
     drop(emulator);
 

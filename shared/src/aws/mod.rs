@@ -211,6 +211,7 @@ pub fn zone_health(config: &ZoneHealthConfig, sdk: &aws_config::SdkConfig) -> Zo
         groups: autoscaling.clone(),
         capacity: autoscaling,
         policy: config.policy.clone(),
+        swept: Default::default(),
     };
     Function::new(
         zone::FUNCTION,

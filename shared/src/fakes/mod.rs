@@ -94,6 +94,7 @@ pub fn zone_health(
             shifts: fleet.clone(),
             capacity: fleet.clone(),
             policy,
+            swept: Default::default(),
         },
         zone::trigger::parse,
         store.clone(),

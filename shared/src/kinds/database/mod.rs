@@ -195,7 +195,7 @@ where
         &self.policy.settings
     }
 
-    async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
+    async fn sweep_list(&self, _open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
         Ok(self
             .databases
             .managed_instances(&self.policy.settings.managed_tag_key)

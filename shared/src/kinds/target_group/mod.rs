@@ -295,7 +295,7 @@ where
     /// in front of a group whose ReplaceUnhealthy Rebound suspended: their check reads
     /// the group even when all is healthy, so a suspension whose incident was closed by
     /// hand is still resumed.
-    async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
+    async fn sweep_list(&self, _open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
         let mut target_groups = BTreeSet::new();
         let mut suspended = BTreeSet::new();
         for group in self

@@ -257,6 +257,70 @@ pub struct Zones<B, T, G, S, C> {
     pub shifts: S,
     pub capacity: C,
     pub policy: Policy,
+    /// What the sweep's listing read, for that sweep's checks.
+    pub swept: SweptBalancers,
+}
+
+/// What a sweep's listing read of a load balancer whose zones the sweep then checks (an
+/// outlier, or a zone with an open incident): without it each of those checks would read
+/// the load balancer, its targets and their groups a second time. Each zone's check takes
+/// it once; what is left is dropped when the sweep ends, so no later delivery decides on
+/// a sweep's reads. Only the load balancers about to be checked are kept.
+#[derive(Default)]
+pub struct SweptBalancers(std::sync::Mutex<BTreeMap<LoadBalancerArn, SweptBalancer>>);
+
+struct SweptBalancer {
+    balancer: LoadBalancer,
+    targets: Vec<observation::ZonedTarget>,
+    groups: Vec<ScalingGroup>,
+    /// The zones whose checks have not taken it yet.
+    zones: BTreeSet<AvailabilityZone>,
+}
+
+impl SweptBalancers {
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<LoadBalancerArn, SweptBalancer>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn clear(&self) {
+        self.entries().clear();
+    }
+
+    fn keep(&self, entry: SweptBalancer) {
+        if !entry.zones.is_empty() {
+            self.entries().insert(entry.balancer.arn.clone(), entry);
+        }
+    }
+
+    /// The listing's read for this zone's check, once.
+    fn take(
+        &self,
+        arn: &LoadBalancerArn,
+        zone: &AvailabilityZone,
+    ) -> Option<(
+        LoadBalancer,
+        Vec<observation::ZonedTarget>,
+        Vec<ScalingGroup>,
+    )> {
+        let mut entries = self.entries();
+        let entry = entries.get_mut(arn)?;
+        if !entry.zones.remove(zone) {
+            return None;
+        }
+        let read = if entry.zones.is_empty() {
+            let entry = entries.remove(arn)?;
+            (entry.balancer, entry.targets, entry.groups)
+        } else {
+            (
+                entry.balancer.clone(),
+                entry.targets.clone(),
+                entry.groups.clone(),
+            )
+        };
+        Some(read)
+    }
 }
 
 impl<B, T, G, S, C> Zones<B, T, G, S, C>
@@ -293,14 +357,32 @@ where
         Ok((merge_targets(per_target_group, &groups), groups))
     }
 
-    /// The zones of a load balancer that look like the isolated outlier right now.
-    async fn outliers(&self, balancer: &LoadBalancer) -> Result<Vec<ResourceRef>, Error> {
-        let (targets, _) = self.targets_and_groups(balancer).await?;
+    /// The zones of a load balancer that look like the isolated outlier right now; what
+    /// was read is kept for the checks of those zones and of `open` ones (zones of this
+    /// load balancer with an open incident).
+    async fn outliers(
+        &self,
+        balancer: LoadBalancer,
+        open: &BTreeSet<AvailabilityZone>,
+    ) -> Result<Vec<ResourceRef>, Error> {
+        let (targets, groups) = self.targets_and_groups(&balancer).await?;
         let counts = ObservedZone::count(&targets);
-        Ok(zonal::outlier(&counts, &self.policy.rule)
-            .map(|outlier| zone_ref(&balancer.arn, &outlier.zone))
+        let outliers: Vec<AvailabilityZone> = zonal::outlier(&counts, &self.policy.rule)
+            .map(|outlier| outlier.zone.clone())
             .into_iter()
-            .collect())
+            .collect();
+        let listed = outliers
+            .iter()
+            .map(|zone| zone_ref(&balancer.arn, zone))
+            .collect();
+        let zones = outliers.into_iter().chain(open.iter().cloned()).collect();
+        self.swept.keep(SweptBalancer {
+            balancer,
+            targets,
+            groups,
+            zones,
+        });
+        Ok(listed)
     }
 }
 
@@ -326,30 +408,43 @@ where
 
     /// The zones of managed load balancers that look impaired now (a healthy zone
     /// without an incident has nothing to decide; those with one the shell adds).
-    async fn sweep_list(&self) -> Result<Vec<ResourceRef>, Error> {
+    async fn sweep_list(&self, open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
+        self.swept.clear();
+        let mut open_zones: BTreeMap<LoadBalancerArn, BTreeSet<AvailabilityZone>> = BTreeMap::new();
+        for resource in open {
+            if let Ok((arn, zone)) = parse_zone_ref(&resource.id) {
+                open_zones.entry(arn).or_default().insert(zone);
+            }
+        }
         let mut zones = Vec::new();
         for balancer in self
             .balancers
             .managed_load_balancers(&self.policy.settings.managed_tag_key)
             .await?
         {
-            match self.outliers(&balancer).await {
+            let arn = balancer.arn.clone();
+            let all_zones: Vec<ResourceRef> = balancer
+                .zones
+                .iter()
+                .map(|zone| zone_ref(&arn, zone))
+                .collect();
+            let open = open_zones.remove(&arn).unwrap_or_default();
+            match self.outliers(balancer, &open).await {
                 Ok(outliers) => zones.extend(outliers),
                 // One load balancer that cannot be read stops no other: each of its
                 // zones gets a check of its own, which reports the failure as that
                 // zone's (or finds the zone well after all).
                 Err(err) => {
-                    tracing::warn!(load_balancer = %balancer.arn, error = %err, "zones not counted; each checked on its own");
-                    zones.extend(
-                        balancer
-                            .zones
-                            .iter()
-                            .map(|zone| zone_ref(&balancer.arn, zone)),
-                    );
+                    tracing::warn!(load_balancer = %arn, error = %err, "zones not counted; each checked on its own");
+                    zones.extend(all_zones);
                 }
             }
         }
         Ok(zones)
+    }
+
+    fn sweep_ended(&self) {
+        self.swept.clear();
     }
 
     async fn observe(
@@ -359,14 +454,20 @@ where
         _incident: Option<&Incident>,
     ) -> Result<Option<ObservedZone>, Error> {
         let (arn, zone) = parse_zone_ref(&resource.id)?;
-        let Some(balancer) = self.balancers.load_balancer(&arn).await? else {
-            return Ok(None);
+        let (balancer, targets, groups) = match self.swept.take(&arn, &zone) {
+            Some(read) => read,
+            None => {
+                let Some(balancer) = self.balancers.load_balancer(&arn).await? else {
+                    return Ok(None);
+                };
+                let (targets, groups) = self.targets_and_groups(&balancer).await?;
+                (balancer, targets, groups)
+            }
         };
         if !balancer.zones.contains(&zone) {
             // The load balancer no longer serves from that zone.
             return Ok(None);
         }
-        let (targets, groups) = self.targets_and_groups(&balancer).await?;
         let zone_ids = self.shifts.zone_ids().await?;
         let mut on_load_balancer = Vec::new();
         let mut on_groups = BTreeMap::new();
@@ -393,6 +494,14 @@ where
     /// The load balancer's ledger (cooldown between shifts), the zone's own (its
     /// extensions and returns), and each group's a raise may count against.
     fn scopes(&self, observed: &ObservedZone) -> Vec<ResourceRef> {
+        // A zone that is not the outlier, with no shift in effect on its load balancer or
+        // its groups, has no shift to start, extend or end: its decision (healthy, or an
+        // incident verified and resolved) needs no ledger.
+        let impaired = zonal::outlier(&observed.counts, &self.policy.rule)
+            .is_some_and(|outlier| outlier.zone == observed.zone);
+        if !impaired && observed.shifts().next().is_none() {
+            return Vec::new();
+        }
         let mut scopes = vec![
             load_balancer(&observed.load_balancer.arn),
             zone_ref(&observed.load_balancer.arn, &observed.zone),
