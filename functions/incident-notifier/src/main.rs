@@ -12,7 +12,7 @@ use rebound::notifier::StreamEvent;
 async fn main() -> Result<(), lambda_runtime::Error> {
     rebound::telemetry::init();
     let config = rebound::init::configured(NotifierFunctionConfig::from_env()).await?;
-    let sdk = rebound::aws::init_sdk(&config.common, &[Service::Sns]).await;
+    let sdk = rebound::aws::init_sdk(&config.common, &[Service::SNS]).await;
     let handler = rebound::aws::notifier_handler(&config.notifier, &sdk);
     let handler = &handler;
     run(service_fn(

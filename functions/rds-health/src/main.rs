@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = rebound::init::configured(RdsHealthConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(
         &config.common,
-        &[Service::Rds, Service::CloudWatch, Service::DynamoDb],
+        &[Service::RDS, Service::CLOUD_WATCH, Service::DYNAMO_DB],
     )
     .await;
     rebound::shell::serve(rebound::aws::rds_health(&config, &sdk)).await

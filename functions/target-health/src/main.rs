@@ -16,10 +16,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = rebound::aws::init_sdk(
         &config.common,
         &[
-            Service::ElasticLoadBalancing,
-            Service::AutoScaling,
-            Service::ArcZonalShift,
-            Service::DynamoDb,
+            Service::ELASTIC_LOAD_BALANCING,
+            Service::AUTO_SCALING,
+            Service::ARC_ZONAL_SHIFT,
+            Service::DYNAMO_DB,
         ],
     )
     .await;

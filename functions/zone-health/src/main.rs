@@ -17,11 +17,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = rebound::aws::init_sdk(
         &config.common,
         &[
-            Service::ElasticLoadBalancing,
-            Service::AutoScaling,
-            Service::ArcZonalShift,
-            Service::Ec2,
-            Service::DynamoDb,
+            Service::ELASTIC_LOAD_BALANCING,
+            Service::AUTO_SCALING,
+            Service::ARC_ZONAL_SHIFT,
+            Service::EC2,
+            Service::DYNAMO_DB,
         ],
     )
     .await;

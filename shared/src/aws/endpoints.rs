@@ -7,19 +7,33 @@ use std::collections::BTreeSet;
 use aws_types::service_config::ServiceConfigKey;
 use aws_types::SdkConfig;
 
-/// An AWS service a Rebound function calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Service {
-    DynamoDb,
-    ElasticLoadBalancing,
-    AutoScaling,
-    Rds,
-    Sns,
-    Sqs,
-    CloudWatch,
-    ArcZonalShift,
-    Ec2,
+/// An AWS service a Rebound function calls, with its SDK crate's endpoint rules.
+///
+/// A constant per service rather than an enum matched at run time: a binary links the
+/// rules of the services it names and no other (each crate's rules and partition table
+/// are tens of KB; a match would link every service's into every function).
+#[derive(Clone, Copy)]
+pub struct Service {
+    name: &'static str,
+    resolve: for<'a> fn(&'a SdkConfig) -> Resolving<'a>,
 }
+
+type Resolving<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Service {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Service {}
 
 /// The endpoint each service's client will call, without duplicates (every service
 /// shares one endpoint behind an emulator). A service whose endpoint cannot be
@@ -70,26 +84,34 @@ macro_rules! resolve_with {
     }};
 }
 
+/// Defines `Service::$name` with the rules of `$krate`.
+macro_rules! services {
+    ($($name:ident => $krate:ident, $service_id:literal;)*) => {
+        impl Service {
+            $(
+                pub const $name: Service = Service {
+                    name: $service_id,
+                    resolve: |sdk| Box::pin(async move { resolve_with!($krate, $service_id, sdk) }),
+                };
+            )*
+        }
+    };
+}
+
+services! {
+    DYNAMO_DB => aws_sdk_dynamodb, "DynamoDB";
+    ELASTIC_LOAD_BALANCING => aws_sdk_elasticloadbalancingv2, "Elastic Load Balancing v2";
+    AUTO_SCALING => aws_sdk_autoscaling, "Auto Scaling";
+    RDS => aws_sdk_rds, "RDS";
+    SNS => aws_sdk_sns, "SNS";
+    SQS => aws_sdk_sqs, "SQS";
+    CLOUD_WATCH => aws_sdk_cloudwatch, "CloudWatch";
+    ARC_ZONAL_SHIFT => aws_sdk_arczonalshift, "ARC Zonal Shift";
+    EC2 => aws_sdk_ec2, "EC2";
+}
+
 async fn resolve(sdk: &SdkConfig, service: Service) -> Result<String, String> {
-    match service {
-        Service::DynamoDb => resolve_with!(aws_sdk_dynamodb, "DynamoDB", sdk),
-        Service::ElasticLoadBalancing => {
-            resolve_with!(
-                aws_sdk_elasticloadbalancingv2,
-                "Elastic Load Balancing v2",
-                sdk
-            )
-        }
-        Service::AutoScaling => resolve_with!(aws_sdk_autoscaling, "Auto Scaling", sdk),
-        Service::Rds => resolve_with!(aws_sdk_rds, "RDS", sdk),
-        Service::Sns => resolve_with!(aws_sdk_sns, "SNS", sdk),
-        Service::Sqs => resolve_with!(aws_sdk_sqs, "SQS", sdk),
-        Service::CloudWatch => resolve_with!(aws_sdk_cloudwatch, "CloudWatch", sdk),
-        Service::ArcZonalShift => {
-            resolve_with!(aws_sdk_arczonalshift, "ARC Zonal Shift", sdk)
-        }
-        Service::Ec2 => resolve_with!(aws_sdk_ec2, "EC2", sdk),
-    }
+    (service.resolve)(sdk).await
 }
 
 #[cfg(test)]
@@ -110,9 +132,9 @@ mod tests {
         let found = endpoints(
             &sdk(None),
             &[
-                Service::DynamoDb,
-                Service::ElasticLoadBalancing,
-                Service::AutoScaling,
+                Service::DYNAMO_DB,
+                Service::ELASTIC_LOAD_BALANCING,
+                Service::AUTO_SCALING,
             ],
         )
         .await;
@@ -133,7 +155,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .use_fips(true)
             .build();
-        let found = endpoints(&config, &[Service::Rds]).await;
+        let found = endpoints(&config, &[Service::RDS]).await;
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["https://rds-fips.us-east-1.amazonaws.com"]
@@ -144,7 +166,7 @@ mod tests {
     async fn services_behind_one_endpoint_url_share_one_connection() {
         let found = endpoints(
             &sdk(Some("http://127.0.0.1:4566")),
-            &[Service::Sns, Service::Sqs, Service::DynamoDb],
+            &[Service::SNS, Service::SQS, Service::DYNAMO_DB],
         )
         .await;
         assert_eq!(
@@ -155,7 +177,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_region_there_is_nothing_to_open() {
-        let found = endpoints(&SdkConfig::builder().build(), &[Service::DynamoDb]).await;
+        let found = endpoints(&SdkConfig::builder().build(), &[Service::DYNAMO_DB]).await;
         assert!(found.is_empty());
     }
 }

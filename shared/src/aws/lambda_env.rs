@@ -132,7 +132,7 @@ mod tests {
         ]);
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-central-1"));
         assert!(sdk.credentials_provider().is_some());
-        let found = endpoints(&sdk, &[Service::AutoScaling]).await;
+        let found = endpoints(&sdk, &[Service::AUTO_SCALING]).await;
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["https://autoscaling.eu-central-1.amazonaws.com"]
@@ -146,7 +146,7 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
             ("AWS_ENDPOINT_URL_AUTO_SCALING", "http://127.0.0.1:5001"),
         ]);
-        let found = endpoints(&sdk, &[Service::AutoScaling, Service::DynamoDb]).await;
+        let found = endpoints(&sdk, &[Service::AUTO_SCALING, Service::DYNAMO_DB]).await;
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["http://127.0.0.1:5000", "http://127.0.0.1:5001"]
@@ -161,7 +161,7 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
             ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
         ]);
-        let found = endpoints(&sdk, &[Service::DynamoDb]).await;
+        let found = endpoints(&sdk, &[Service::DYNAMO_DB]).await;
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["https://dynamodb-fips.us-east-1.amazonaws.com"]
