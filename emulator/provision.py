@@ -291,11 +291,13 @@ class Provisioner:
 
     def auto_scaling_group(
         self, asg_name: str, lt_id: str, subnet_ids: list[str], tg_arns: list[str], instances: int, managed: str,
-        depends_on: str | None = None, zonal_shift: bool = False,
+        depends_on: str | None = None, zonal_shift: bool = False, health_check_type: str = "EC2",
     ) -> list[str]:
         """With `zonal_shift`, the group takes part in zonal shift (its impairment policy:
         ZonalShiftEnabled, IgnoreUnhealthy): shifted away from a zone, it launches only
-        into the others and leaves the zone's unhealthy instances be."""
+        into the others and leaves the zone's unhealthy instances be. `health_check_type`
+        EC2 leaves ELB-unhealthy instances to Rebound; ELB has the group replace them
+        itself, and Rebound gives it the first go."""
         tags = [{"Key": "Name", "Value": asg_name, "PropagateAtLaunch": True}]
         if managed != "none":
             tags.append({"Key": MANAGED_TAG_KEY, "Value": managed, "PropagateAtLaunch": False})
@@ -308,7 +310,7 @@ class Provisioner:
             MaxSize=2 * instances,
             DesiredCapacity=instances,
             VPCZoneIdentifier=",".join(subnet_ids),
-            HealthCheckType="ELB",
+            HealthCheckType=health_check_type,
             HealthCheckGracePeriod=60,
             TargetGroupARNs=tg_arns,
             Tags=tags,
@@ -485,7 +487,7 @@ def provision(args: argparse.Namespace) -> dict[str, Any]:
         asg_name = f"{name}-asg{group_suffix(args, i)}"
         instance_ids = p.auto_scaling_group(
             asg_name, lt_id, subnet_ids, [tg["target_group_arn"] for tg in target_groups], args.instances, args.managed,
-            depends_on=db_id, zonal_shift=args.zonal_shift == "on",
+            depends_on=db_id, zonal_shift=args.zonal_shift == "on", health_check_type=args.health_check_type,
         )
         stacks.append(
             {
@@ -576,6 +578,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("on", "off"),
         default="on",
         help="register the load balancers with ARC zonal shift and let the groups take part in it (default on)",
+    )
+    parser.add_argument(
+        "--health-check-type",
+        choices=("EC2", "ELB"),
+        default="EC2",
+        help="the groups' health check type (default EC2: Rebound replaces ELB-unhealthy instances; "
+        "ELB: the group does, and Rebound waits for it first)",
     )
     parser.add_argument(
         "--db-managed",

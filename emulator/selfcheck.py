@@ -294,7 +294,10 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     def provision() -> None:
         out = subprocess.run(
-            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "selfcheck", "--template", str(template)],
+            # ELB health checks (provision.py's default is EC2): the checks below read the
+            # health check settings and the traffic sources' InService state they give.
+            [PYTHON, str(HERE / "provision.py"), "--endpoint", url, "--name", "selfcheck", "--template", str(template),
+             "--health-check-type", "ELB"],
             capture_output=True,
             text=True,
             timeout=120,

@@ -60,6 +60,9 @@ pub fn incident_detail(incident: &Incident) -> String {
             .unwrap_or_default();
         let _ = writeln!(out, "Mitigated {}{ttm}", mitigated.to_rfc3339());
     }
+    if let Some(by) = &incident.native_healing {
+        let _ = writeln!(out, "Healed    {by} (no action by Rebound)");
+    }
     if let Some(resolved) = incident.resolved_at {
         match incident.time_to_recover_s {
             Some(ttr) => {

@@ -129,6 +129,9 @@ pub struct Span {
     /// set-instance-health i-0abc in web-asg until …", "approved by … at …").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// The resource's own healer took care of it ("healed by Auto Scaling").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_healing: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -216,6 +219,7 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
                 time_to_mitigate_s: i.time_to_mitigate_s,
                 highlights: kinds::view_of(i.resource.kind.as_str()).highlights(i),
                 approval: approval_line(i),
+                native_healing: i.native_healing.clone(),
             };
             span.in_window_s = (span.end(&window) - span.start(&window))
                 .num_seconds()

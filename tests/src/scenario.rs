@@ -21,6 +21,19 @@ pub struct Scenario {
 }
 
 /// The reference stack: one group of four behind one target group.
+/// `group` replaces ELB-unhealthy instances itself (HealthCheckType ELB), with `grace_s`
+/// of health-check grace period.
+pub async fn elb_health_checks(sdk: &aws_config::SdkConfig, group: &str, grace_s: i32) {
+    AutoScalingClient::new(sdk)
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(group)
+        .health_check_type("ELB")
+        .health_check_grace_period(grace_s)
+        .send()
+        .await
+        .unwrap();
+}
+
 pub async fn scenario(managed: Managed) -> Scenario {
     scenario_with(managed, 4, 1).await
 }
@@ -68,6 +81,27 @@ impl Scenario {
                     .propagate_at_launch(false)
                     .build(),
             )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The web group replaces ELB-unhealthy instances itself (HealthCheckType ELB, as
+    /// many real groups do), with `grace_s` of health-check grace period; the reference
+    /// stack's groups leave them to Rebound (EC2).
+    pub async fn elb_health_checks(&self, grace_s: i32) {
+        elb_health_checks(&self.sdk, &self.stack.web().auto_scaling_group, grace_s).await;
+    }
+
+    /// What the group's own health check does to an instance it finds unhealthy: marks it
+    /// Unhealthy, and the group replaces it (SetInstanceHealth as Auto Scaling calls it
+    /// internally; no Rebound code involved).
+    pub async fn group_replaces(&self, instance: &str) {
+        AutoScalingClient::new(&self.sdk)
+            .set_instance_health()
+            .instance_id(instance)
+            .health_status("Unhealthy")
+            .should_respect_grace_period(false)
             .send()
             .await
             .unwrap();

@@ -404,6 +404,8 @@ async fn only_an_alarm_the_database_designates_by_name_prefix_fails_it_over() {
 async fn every_web_target_failing_during_a_failover_is_held_not_paged_and_its_own_replacement_suspended_then_resumed(
 ) {
     let s = scenario(Managed::Yes).await;
+    s.elb_health_checks(60).await;
+    s.emulator.clear_requests();
     s.emulator.set_rds_mode("phased");
     let database = rds_health(&s, Utc::now);
     database.handle(s.stack.rds_alarm_event()).await.unwrap();
@@ -487,6 +489,7 @@ async fn every_web_target_failing_during_a_failover_is_held_not_paged_and_its_ow
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_unhealthy_suspension_the_operator_made_is_never_resumed() {
     let s = scenario(Managed::Yes).await;
+    s.elb_health_checks(60).await;
     AutoScalingClient::new(&s.sdk)
         .suspend_processes()
         .auto_scaling_group_name(&s.stack.web().auto_scaling_group)

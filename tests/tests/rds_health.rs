@@ -216,6 +216,9 @@ async fn dry_run_records_the_failover_and_makes_no_mutating_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_hold() {
     let s = scenario(Database::MultiAz).await;
+    // The group replaces ELB-unhealthy instances itself: the hold suspends that.
+    rebound_tests::scenario::elb_health_checks(&s.sdk, &s.stack.web().auto_scaling_group, 60).await;
+    s.emulator.clear_requests();
     s.emulator.set_rds_mode("phased");
     let database = s.rds_health(Mode::Enforce);
     database.handle(s.stack.rds_alarm_event()).await.unwrap();
@@ -275,33 +278,40 @@ async fn while_the_database_heals_the_app_tier_is_held_and_released_after_the_ho
     );
 
     // Once the hold lifts (here: a settle time of zero), the sweep re-evaluates: the
-    // instance is still failing, so it is replaced.
+    // instance is still failing. The group's own replacement is resumed, and the group
+    // gets the first go at it (its grace period plus a margin from now): nothing
+    // replaced by Rebound.
     let mut config = s.stack.target_health_config(Mode::Enforce);
     config.policy.dependency_settle = std::time::Duration::ZERO;
     let released = rebound::aws::target_health(&config, &s.sdk);
-    released.handle(sweep).await.unwrap();
+    let report = released.handle(sweep.clone()).await.unwrap();
     assert_eq!(
         s.mutating_calls("autoscaling"),
         [
             "CreateOrUpdateTags",
             "SuspendProcesses",
-            "SetInstanceHealth",
             "ResumeProcesses",
             "DeleteTags"
         ]
     );
+    let guards: Vec<&str> = report.checks[0].refusals.iter().map(|r| r.guard).collect();
+    assert_eq!(guards, ["native-healer-first"], "{report:?}");
     let incident = &s.incidents_of(target_group::TARGET_GROUP).await[0];
-    assert_eq!(incident.state, IncidentState::Remediating);
     let kinds: Vec<&str> = incident.actions.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        [
-            "suspend-replace-unhealthy",
-            "set-instance-health",
-            "resume-replace-unhealthy"
-        ]
+        ["suspend-replace-unhealthy", "resume-replace-unhealthy"]
     );
-    assert_eq!(incident.actions[1].target.id, broken);
+
+    // Past its grace period and the margin, the group has not started: Rebound acts.
+    let mut later = rebound::aws::target_health(&config, &s.sdk);
+    later.clock = || chrono::Utc::now() + chrono::Duration::minutes(3);
+    later.handle(sweep).await.unwrap();
+    let incident = &s.incidents_of(target_group::TARGET_GROUP).await[0];
+    let last = incident.actions.last().expect("Rebound's replacement");
+    assert_eq!(last.kind.as_str(), "set-instance-health");
+    assert_eq!(last.target.id, broken);
+    assert_eq!(incident.native_healing, None);
 }
 
 fn database_evidence(incident: &Incident) -> database::observation::DatabaseEvidence {

@@ -343,6 +343,10 @@ async fn measure_database_calls() -> Result<Vec<Value>, BenchError> {
         sdk,
         handler: app,
     } = fixture(Managed::Yes, 0).await;
+    // The web group replaces ELB-unhealthy instances itself, so the app tier's hold
+    // suspends that (the upkeep the held scenario counts).
+    rebound_tests::scenario::elb_health_checks(&sdk, &stack.web().auto_scaling_group, 60).await;
+    emulator.clear_requests();
     emulator.set_rds_mode("phased");
     let rds = rebound::aws::rds_health(&stack.rds_health_config(Mode::Enforce), &sdk);
 

@@ -497,6 +497,11 @@ fn incident_table(report: &Report) -> String {
         // The mitigation and what the incident's kind says to read first, under it.
         let notes: Vec<String> = outcome_line(span)
             .into_iter()
+            .chain(
+                span.native_healing
+                    .as_ref()
+                    .map(|by| format!("{by}: no action by Rebound")),
+            )
             .chain(span.approval.clone())
             .chain(span.highlights.iter().cloned())
             .collect();

@@ -144,6 +144,20 @@ pub struct Decision {
     /// While awaiting approval: when the approval expires (and the incident escalates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The resource's own healer is at work on what the incident is about (its group
+    /// replacing the instance, RDS failing over by itself): the incident records it once,
+    /// Rebound does not act on it, and recovery is verified as after its own action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_healing: Option<NativeHealing>,
+}
+
+/// What the resource's own healer did, as the incident records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NativeHealing {
+    /// How people read it, e.g. "healed by Auto Scaling", "failed over by RDS".
+    pub by: &'static str,
+    /// What was seen, e.g. "i-0abc is Terminating/Unhealthy in web".
+    pub detail: String,
 }
 
 impl Decision {
@@ -161,6 +175,7 @@ impl Decision {
             waiting_for: None,
             upkeep: vec![],
             approval_expires_at: None,
+            native_healing: None,
         }
     }
 
@@ -187,6 +202,7 @@ impl Decision {
             waiting_for: None,
             upkeep: vec![],
             approval_expires_at: None,
+            native_healing: None,
         }
     }
 

@@ -254,6 +254,10 @@ pub struct IncidentRecord {
     /// Who acknowledged it (`rebound incidents ack`): its state changes no longer page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged: Option<Acknowledgement>,
+    /// The resource's own healer took care of it ("healed by Auto Scaling", "failed over
+    /// by RDS"): set once, by the first check that saw it; Rebound acted on none of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_healing: Option<String>,
 }
 
 impl IncidentRecord {
@@ -330,6 +334,7 @@ impl Incident {
                 drill: opening.drill,
                 approval: None,
                 acknowledged: None,
+                native_healing: None,
             },
         }
     }

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Acknowledgement, Action, ActionOutcome, Approval, ApprovalState, Decision, Evidence,
-    IllegalTransition, Incident, IncidentState, PlannedAction, Refusal, ResourceRef, TimelineEntry,
-    Verdict,
+    IllegalTransition, Incident, IncidentState, NativeHealing, PlannedAction, Refusal, ResourceRef,
+    TimelineEntry, Verdict,
 };
 
 /// One change to an incident.
@@ -401,6 +401,11 @@ impl Incident {
             };
             changed |= self.transition(now, back, format!("{lifted}: {}", decision.summary))?;
         }
+        // The healer first, then what the verdict says: a later check with the same
+        // verdict then finds its own entry last and adds nothing.
+        if let Some(healing) = &decision.native_healing {
+            changed |= self.healed_natively(now, healing);
+        }
         match decision.verdict {
             Verdict::Healthy | Verdict::Gone => {}
             Verdict::Recovering => {
@@ -447,6 +452,26 @@ impl Incident {
             }
         }
         Ok(changed)
+    }
+
+    /// The resource's own healer at work (its group replacing the instance, RDS failing
+    /// over by itself): recorded once, with what was seen, unless Rebound's own action is
+    /// what the incident waits on. Recovery is then verified as usual, and its time to
+    /// recover counted.
+    fn healed_natively(&mut self, now: DateTime<Utc>, healing: &NativeHealing) -> bool {
+        if self.native_healing.is_some()
+            || self.state.is_closed()
+            || self.actions.iter().any(|a| a.outcome.was_requested())
+        {
+            return false;
+        }
+        self.record_mut().native_healing = Some(healing.by.to_owned());
+        self.note(
+            now,
+            "healing",
+            format!("{}: {}", healing.by, healing.detail),
+        );
+        true
     }
 
     /// Records the actions a person must approve (unless an undecided approval already
@@ -949,5 +974,49 @@ mod tests {
         assert_eq!(inc.acknowledged.as_ref().unwrap().by, ANA);
         inc.apply(now, Change::Gone { why: "gone" }).unwrap();
         assert!(inc.apply(now, Change::Acknowledged { by: ANA }).is_err());
+    }
+
+    fn healed_by_the_group() -> Decision {
+        let mut decision = Decision::plain(Verdict::Underway, "1 of 4 targets unhealthy".into());
+        decision.native_healing = Some(crate::domain::NativeHealing {
+            by: "healed by Auto Scaling",
+            detail: "i-1 is InService/Unhealthy in web".into(),
+        });
+        decision
+    }
+
+    #[test]
+    fn the_resource_s_own_healing_is_recorded_once_and_its_recovery_timed() {
+        let opened = Utc::now();
+        let mut inc = incident(opened);
+        assert!(decided(&mut inc, opened, &healed_by_the_group()));
+        assert_eq!(inc.state, IncidentState::Remediating);
+        assert_eq!(
+            inc.native_healing.as_deref(),
+            Some("healed by Auto Scaling")
+        );
+        let entries = inc.timeline.len();
+        assert!(inc.timeline.iter().any(|t| t.event == "healing"
+            && t.detail == "healed by Auto Scaling: i-1 is InService/Unhealthy in web"));
+        decided(
+            &mut inc,
+            opened + Duration::seconds(30),
+            &healed_by_the_group(),
+        );
+        assert_eq!(inc.timeline.len(), entries, "recorded once");
+        let resolve = Decision::plain(Verdict::Resolve, "4 of 4 healthy".into());
+        decided(&mut inc, opened + Duration::seconds(240), &resolve);
+        assert_eq!(inc.state, IncidentState::Resolved);
+        assert_eq!(inc.time_to_recover_s, Some(240));
+        assert!(inc.actions.is_empty(), "Rebound acted on none of it");
+    }
+
+    #[test]
+    fn an_incident_rebound_acted_on_is_not_recorded_as_healed_by_another() {
+        let now = Utc::now();
+        let mut inc = incident(now);
+        decided(&mut inc, now, &replace());
+        decided(&mut inc, now, &healed_by_the_group());
+        assert_eq!(inc.native_healing, None);
     }
 }

@@ -287,6 +287,12 @@ fn readable(facts: &Facts<'_>, digest: &Digest, caps: &Caps) -> String {
         };
         text.push_str(&format!("  Mitigated: in {ttm} s{words}\n"));
     }
+    if let Some(by) = &incident.native_healing {
+        text.push_str(&format!(
+            "  Healed:    {} (no action by Rebound)\n",
+            scalar(by)
+        ));
+    }
     match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => text.push_str(&format!(
             "  Recovered: in {ttr} s ({})\n",

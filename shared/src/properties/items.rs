@@ -196,6 +196,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     drill,
                     approval: None,
                     acknowledged: None,
+                    native_healing: None,
                 })
             },
         )

@@ -19,8 +19,8 @@ use super::observation::{
 use super::{refusals, Policy, FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
 use crate::config::Mode;
 use crate::domain::{
-    Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, Refusal, ResourceRef,
-    Verdict,
+    Action, ActionKind, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction, Refusal,
+    ResourceRef, Verdict,
 };
 use crate::policy::{duration, earlier, later, ledger_guards, overdue, History};
 
@@ -266,7 +266,11 @@ fn guarded(
     let instance = observation.instance;
     if let Some(incident) = history.incident {
         if let Some(since) = failover_since(observation, cue, incident) {
-            return verify(
+            let ours = incident
+                .actions
+                .iter()
+                .any(|a| is_failover(&a.kind) && a.outcome.was_requested());
+            let mut decision = verify(
                 observation,
                 cue,
                 incident,
@@ -276,13 +280,19 @@ fn guarded(
                 now,
                 summary,
             );
+            if !ours {
+                decision.native_healing = Some(failed_over_by_rds(observation, cue, since));
+            }
+            return decision;
         }
     }
     if cue.effect() == Some(EventEffect::FailoverStarted) || instance.status == "failing-over" {
-        return Decision::plain(
+        let mut decision = Decision::plain(
             Verdict::Underway,
             format!("RDS is failing over {}: {summary}", instance.id),
         );
+        decision.native_healing = Some(failed_over_by_rds(observation, cue, now));
+        return decision;
     }
     if instance.needs_a_person() {
         let why = format!("is {}", instance.status);
@@ -387,6 +397,37 @@ fn failover_since(
             )
         });
     by_rds.then_some(incident.opened_at)
+}
+
+/// RDS failing over by itself (a Multi-AZ instance's own failover on a hard failure, or
+/// one started outside Rebound): Rebound follows it and verifies the recovery.
+fn failed_over_by_rds(
+    observation: Observation<'_>,
+    cue: &Cue,
+    since: DateTime<Utc>,
+) -> NativeHealing {
+    let is_failover = |e: &&RdsEvent| {
+        matches!(
+            effect_of(e),
+            Some(EventEffect::FailoverStarted | EventEffect::FailoverCompleted)
+        )
+    };
+    let event = cue
+        .event()
+        .filter(is_failover)
+        .or_else(|| event_since(observation, cue, EventEffect::FailoverStarted, since))
+        .or_else(|| event_since(observation, cue, EventEffect::FailoverCompleted, since));
+    let detail = match event {
+        Some(event) => format!("{}: {}", event.label(), event.message),
+        None => format!(
+            "{} is {}",
+            observation.instance.id, observation.instance.status
+        ),
+    };
+    NativeHealing {
+        by: "failed over by RDS",
+        detail,
+    }
 }
 
 fn effect_of(event: &RdsEvent) -> Option<EventEffect> {

@@ -363,6 +363,9 @@ fn a_failover_started_by_rds_is_followed_not_acted_on() {
     let decision = Check::of(db()).cue(cue).decide();
     assert_eq!(decision.verdict, Verdict::Underway);
     assert!(decision.actions.is_empty());
+    let healing = decision.native_healing.expect("RDS's own failover");
+    assert_eq!(healing.by, "failed over by RDS");
+    assert!(healing.detail.contains("RDS-EVENT-0013"), "{healing:?}");
 }
 
 #[test]
@@ -386,12 +389,15 @@ fn a_failover_rds_made_by_itself_is_verified_from_where_the_primary_was_when_it_
     });
     let waiting = Check::of(db()).incident(followed.clone()).decide();
     assert_eq!(waiting.verdict, Verdict::Recovering);
+    assert_eq!(
+        waiting.native_healing.map(|h| h.by),
+        Some("failed over by RDS")
+    );
     let mut moved = db();
     moved.primary_az = Some("us-east-1b".into());
-    assert_eq!(
-        Check::of(moved).incident(followed).decide().verdict,
-        Verdict::Resolve
-    );
+    let verified = Check::of(moved).incident(followed).decide();
+    assert_eq!(verified.verdict, Verdict::Resolve);
+    assert!(verified.native_healing.is_some());
 }
 
 #[test]
@@ -971,6 +977,10 @@ fn a_cluster_failover_is_verified_when_the_writer_changed() {
         .incident(ours.clone())
         .decide();
     assert_eq!(waiting.verdict, Verdict::Recovering);
+    assert!(
+        waiting.native_healing.is_none(),
+        "Rebound's own failover: {waiting:?}"
+    );
     let done = Check::of(member())
         .cluster(cluster("orders-db-2"))
         .incident(ours)

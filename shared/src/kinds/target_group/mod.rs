@@ -133,6 +133,14 @@ pub const DEPENDENCY_SETTLE_SECONDS: Variable = Variable::seconds(
     "How long after a database recovers the groups that depend on it stay held.",
 );
 
+pub const NATIVE_HEALER_MARGIN_SECONDS: Variable = Variable::seconds(
+    "NATIVE_HEALER_MARGIN_SECONDS",
+    60,
+    0,
+    3_600,
+    "How long past its grace period a group with ELB health checks has to start replacing a failing instance itself before Rebound acts.",
+);
+
 /// The target-group policy's knobs, with the settings every kind shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -155,6 +163,9 @@ pub struct Policy {
     pub dependency_settle: Duration,
     /// When a zone's failing targets are the zone's problem: its instances are held.
     pub zonal: ZonalRule,
+    /// How long past its health-check grace period a group with ELB health checks has
+    /// to start replacing a failing instance itself before Rebound acts.
+    pub native_healer_margin: Duration,
 }
 
 impl Default for Policy {
@@ -170,6 +181,7 @@ impl Default for Policy {
             rto: Duration::from_secs(900),
             dependency_settle: Duration::from_secs(300),
             zonal: ZonalRule::default(),
+            native_healer_margin: Duration::from_secs(60),
         }
     }
 }
@@ -185,6 +197,7 @@ impl Policy {
         REPLACEMENT_LOOP_LIMIT,
         TARGET_GROUP_RTO_SECONDS,
         DEPENDENCY_SETTLE_SECONDS,
+        NATIVE_HEALER_MARGIN_SECONDS,
     ];
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -202,6 +215,7 @@ impl Policy {
             rto: env.duration(&TARGET_GROUP_RTO_SECONDS)?,
             dependency_settle: env.duration(&DEPENDENCY_SETTLE_SECONDS)?,
             zonal: ZonalRule::read(env)?,
+            native_healer_margin: env.duration(&NATIVE_HEALER_MARGIN_SECONDS)?,
         })
     }
 }

@@ -15,8 +15,8 @@ use super::{
 use crate::change::InFlight;
 use crate::config::Mode;
 use crate::domain::{
-    Action, ActionOutcome, Decision, Incident, PlannedAction, Refusal, RepeatLimit, ResourceRef,
-    Verdict,
+    Action, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction, Refusal, RepeatLimit,
+    ResourceRef, Verdict,
 };
 use crate::ids::{AvailabilityZone, DbInstanceId, InstanceId};
 use crate::pause;
@@ -128,6 +128,9 @@ fn guarded(
     if observation.unhealthy().next().is_none() {
         let mut decision = recovery(observation, history, policy, now, summary);
         decision.upkeep = upkeep(observation, &BTreeSet::new(), policy, now);
+        if decision.verdict != Verdict::Healthy {
+            decision.native_healing = native_healing(&seen_failing(history), observation, history);
+        }
         return decision;
     }
     // What holds instances comes before the blast radius: a database the group depends
@@ -227,6 +230,7 @@ fn decide_unheld(
         }
     }
 
+    let healing = native_healing(open.iter().map(|t| &t.instance_id), observation, history);
     let mut picked: Vec<PlannedAction> = Vec::new();
     for target in open {
         match guard_instance(target, observation, history, policy, now, &picked) {
@@ -235,6 +239,14 @@ fn decide_unheld(
         }
     }
     let mut decision = Decision::from_guards(picked, refusals, summary);
+    // Nothing for Rebound to do and the group replacing what fails: its healing is under
+    // way, recorded as the group's.
+    if decision.verdict == Verdict::Hold {
+        if let Some(healing) = healing {
+            decision.verdict = Verdict::Underway;
+            decision.native_healing = Some(healing);
+        }
+    }
     // Held while a replacement is under way, for longer than recovery may take: a
     // person is needed.
     if let Some(incident) = history.incident {
@@ -479,6 +491,9 @@ fn guard_instance(
     if let Some(stopped) = history.incident.and_then(stopped_by_loop_guard) {
         return Err(stopped);
     }
+    if let Some(first) = native_healer_first(&instance, group, history, policy, now) {
+        return Err(first);
+    }
     let scope = super::auto_scaling_group(&group.name);
     earlier_requests_spent(&instance, group, &scope, history, policy, now)?;
     let planned = PlannedAction {
@@ -503,6 +518,109 @@ fn guard_instance(
         ));
     }
     Ok(planned)
+}
+
+/// A group with ELB health checks replaces an ELB-unhealthy instance itself: it gets
+/// the first go, and Rebound acts only once the group's own replacement has not started
+/// within its grace period plus a margin from when the group could first have started:
+/// the incident's opening, or the end of a hold during which Rebound had suspended the
+/// group's ReplaceUnhealthy (resumed by this very check while the suspension is still
+/// in place). When the group does start, the instance is leaving and the check records
+/// the group's healing instead ([`native_healing`]).
+fn native_healer_first(
+    instance: &str,
+    group: &ScalingGroup,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
+    if !group.replaces_on_elb_health() {
+        return None;
+    }
+    let resumed = history.incident.and_then(|incident| {
+        incident
+            .actions
+            .iter()
+            .filter(|a| a.kind == RESUME_REPLACE_UNHEALTHY && a.scope.id == group.name.as_str())
+            .map(|a| a.requested_at)
+            .max()
+    });
+    let since = if group.is_suspended(REPLACE_UNHEALTHY) {
+        now
+    } else {
+        history
+            .incident
+            .map_or(now, |incident| incident.opened_at)
+            .max(resumed.unwrap_or(DateTime::<Utc>::MIN_UTC))
+    };
+    let grace = std::time::Duration::from_secs(group.health_check_grace_period_s.into());
+    let until = later(
+        later(since, duration(grace)),
+        duration(policy.native_healer_margin),
+    );
+    (now < until).then(|| {
+        refusals::native_healer_first(
+            instance,
+            group.name.as_str(),
+            &until.format("%H:%M:%S UTC").to_string(),
+        )
+    })
+}
+
+/// The group's own replacement of failing instances Rebound has not asked to replace:
+/// the instance is leaving the group (terminating, or marked unhealthy by the group's
+/// health check), or it left it and its target is draining. Recorded as the group's
+/// healing; Rebound does not act on it and verifies the recovery as after its own
+/// replacement.
+fn native_healing<'a>(
+    failing: impl IntoIterator<Item = &'a InstanceId>,
+    observation: Observation<'_>,
+    history: History<'_>,
+) -> Option<NativeHealing> {
+    let asked = |instance: &InstanceId| {
+        history.incident.is_some_and(|incident| {
+            incident
+                .actions_on(instance.as_str())
+                .any(|a| a.outcome.was_requested())
+        })
+    };
+    let healing: Vec<String> = failing
+        .into_iter()
+        .filter(|instance| !asked(instance))
+        .filter_map(|instance| match observation.member(instance) {
+            Some((group, member)) => member.leaving().then(|| {
+                format!(
+                    "{instance} is {}/{} in {}",
+                    member.lifecycle_state, member.health_status, group.name
+                )
+            }),
+            None => observation
+                .targets
+                .iter()
+                .any(|t| &t.instance_id == instance && t.state == TargetState::Draining)
+                .then(|| format!("{instance} left its group and is draining")),
+        })
+        .collect();
+    (!healing.is_empty()).then(|| NativeHealing {
+        by: "healed by Auto Scaling",
+        detail: healing.join("; "),
+    })
+}
+
+/// The instances an open incident saw failing (its evidence), for a check that finds
+/// none failing now: the group may have replaced them meanwhile.
+fn seen_failing(history: History<'_>) -> Vec<InstanceId> {
+    history
+        .incident
+        .and_then(|incident| incident.evidence.read::<super::Evidence>().ok())
+        .map(|seen| {
+            seen.targets
+                .into_iter()
+                .filter(|t| t.state.is_unhealthy())
+                .map(|t| t.instance_id)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Dependency awareness (invariant 7): a group whose database is healing (an open

@@ -1512,3 +1512,70 @@ fn an_approval_no_one_decided_escalates_once_expired() {
     assert_eq!(decision.verdict, Verdict::Escalate, "{decision:?}");
     assert!(only_refusal(&decision).is("approval-expired"));
 }
+
+// ---- Native healers (issue 19 point 5) ----
+
+/// A managed group that replaces ELB-unhealthy instances itself, with a grace period.
+fn elb_checked(grace_s: u32) -> ScalingGroup {
+    let mut web = group(1..=4);
+    web.health_check_type = "ELB".into();
+    web.health_check_grace_period_s = grace_s;
+    web
+}
+
+#[test]
+fn a_group_with_elb_health_checks_gets_the_first_go_at_replacing_a_failing_instance() {
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    // First seen now: the group has its grace period plus the margin.
+    let first = decide_on(&targets, &[elb_checked(300)]);
+    assert_eq!(first.verdict, Verdict::Hold, "{first:?}");
+    let refusal = only_refusal(&first);
+    assert_eq!(refusal.guard, "native-healer-first");
+    assert!(refusal.detail.contains("10:06:00 UTC"), "{refusal:?}");
+    // Opened five minutes ago: 300 s of grace and 60 s of margin are not over yet.
+    let record = incident();
+    let waiting = decide_in(&targets, &[elb_checked(300)], &record);
+    assert_eq!(only_refusal(&waiting).guard, "native-healer-first");
+    // With a grace period of 120 s they are: the group did not start, Rebound acts.
+    let acting = decide_in(&targets, &[elb_checked(120)], &record);
+    assert_eq!(acting.verdict, Verdict::Remediate, "{acting:?}");
+}
+
+#[test]
+fn a_group_with_ec2_health_checks_is_not_waited_for() {
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let decision = decide_on(&targets, &[group(1..=4)]);
+    assert_eq!(decision.verdict, Verdict::Remediate, "{decision:?}");
+    assert!(decision.native_healing.is_none());
+}
+
+#[test]
+fn the_group_replacing_an_instance_rebound_saw_failing_is_recorded_as_its_healing() {
+    let mut web = elb_checked(300);
+    web.instances[0].health_status = "Unhealthy".into();
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let decision = decide_in(&targets, &[web.clone()], &incident());
+    assert_eq!(decision.verdict, Verdict::Underway, "{decision:?}");
+    assert!(decision.actions.is_empty());
+    let healing = decision.native_healing.expect("the group's healing");
+    assert_eq!(healing.by, "healed by Auto Scaling");
+    assert!(healing.detail.contains("Unhealthy in web"), "{healing:?}");
+
+    // Terminating now: still the group's, still no action.
+    web.instances[0].lifecycle_state = "Terminating".into();
+    let decision = decide_in(&targets, &[web], &incident());
+    assert_eq!(decision.verdict, Verdict::Underway);
+    assert!(decision.native_healing.is_some());
+}
+
+#[test]
+fn an_instance_rebound_asked_to_replace_is_not_the_group_s_own_healing() {
+    let mut web = group(1..=4);
+    web.instances[0].health_status = "Unhealthy".into();
+    let mut record = incident();
+    record.actions = vec![action_on(1, ActionOutcome::Succeeded, minutes_ago(2))];
+    let targets = [failing(1), healthy(2), healthy(3), healthy(4)];
+    let decision = decide_in(&targets, &[web], &record);
+    assert!(decision.native_healing.is_none(), "{decision:?}");
+    assert!(decision.actions.is_empty());
+}

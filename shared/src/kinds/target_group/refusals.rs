@@ -68,6 +68,16 @@ pub fn not_in_service(instance: &str, lifecycle_state: &str, health_status: &str
     )
 }
 
+/// The group replaces ELB-unhealthy instances itself: it gets the first go, until its
+/// grace period plus a margin have passed since the failure was first seen.
+pub fn native_healer_first(instance: &str, group: &str, until: &str) -> Refusal {
+    Refusal::new(
+        "native-healer-first",
+        Effect::Hold,
+        format!("group {group} replaces ELB-unhealthy instances itself (HealthCheckType ELB): its own replacement of {instance} has until {until}, then Rebound acts"),
+    )
+}
+
 pub fn in_flight_limit(group: &str, in_flight: usize, limit: usize) -> Refusal {
     Refusal::new(
         "in-flight-limit",

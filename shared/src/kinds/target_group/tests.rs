@@ -1261,9 +1261,19 @@ async fn rebound_s_own_suspension_is_not_an_operator_s_once_the_hold_is_gone() {
     });
     deliver(&w, "alarm-state-change.json").await;
     let group = AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap();
-    // Nothing holds the group: its suspension is resumed and the instance replaced.
+    // Nothing holds the group: its suspension is resumed, and the group (which can heal:
+    // the suspension was Rebound's) gets the first go at the instance from now on.
     assert_eq!(w.fleet.suspensions(), [(group, false)]);
-    assert_eq!(w.fleet.replaced().len(), 1);
+    assert!(w.fleet.replaced().is_empty());
+    let incident = &w.store.incidents()[0];
+    assert!(
+        incident
+            .timeline
+            .iter()
+            .any(|t| t.detail.contains("replaces ELB-unhealthy instances itself")),
+        "{:?}",
+        incident.timeline
+    );
 }
 
 #[tokio::test]

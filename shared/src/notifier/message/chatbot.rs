@@ -60,7 +60,12 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
     let mitigation = incident
         .time_to_mitigate_s
         .map(|ttm| format!(" · mitigated in {}", crate::readable::human_duration(ttm)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &incident
+            .native_healing
+            .as_ref()
+            .map(|by| format!(" · {}", card_text(by, 60)))
+            .unwrap_or_default();
     let recovery = match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => format!(" · recovered in {}", crate::readable::human_duration(ttr)),
         (Some(_), None) => " · closed without a recovery".to_owned(),
@@ -142,6 +147,7 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
         "time_to_mitigate_s",
         incident.time_to_mitigate_s.map(|s| s.to_string()),
     );
+    put("native_healing", incident.native_healing.clone());
     put(
         "time_to_recover_s",
         incident.time_to_recover_s.map(|s| s.to_string()),
