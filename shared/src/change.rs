@@ -21,13 +21,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::future::Future;
 
 use tracing::warn;
 
 use crate::domain::{Effect, Refusal};
 use crate::error::Error;
 use crate::ids::AutoScalingGroupName;
-use crate::ports::ChangeSource;
+
+/// Where the changes people make to Auto Scaling groups are read: CloudFormation stacks
+/// and CodeDeploy deployments (the port; its adapter is `aws::Changes`).
+pub trait ChangeSource: Send + Sync {
+    /// The status of each named stack; a stack that no longer exists is left out.
+    fn stacks(&self, names: &[String]) -> impl Future<Output = Result<Vec<Stack>, Error>> + Send;
+
+    /// Every deployment in the account that has not ended, with the Auto Scaling groups
+    /// it targets.
+    fn deployments_in_progress(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Deployment>, Error>> + Send;
+}
 
 /// The tag CloudFormation puts on every Auto Scaling group it creates: its stack.
 pub const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";

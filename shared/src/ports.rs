@@ -38,22 +38,6 @@ pub trait Dependencies: Send + Sync {
     ) -> impl Future<Output = Result<DependencyState, Error>> + Send;
 }
 
-/// Changes people make to Auto Scaling groups ([`crate::change`]): CloudFormation
-/// stacks and CodeDeploy deployments.
-pub trait ChangeSource: Send + Sync {
-    /// The status of each named stack; a stack that no longer exists is left out.
-    fn stacks(
-        &self,
-        names: &[String],
-    ) -> impl Future<Output = Result<Vec<crate::change::Stack>, Error>> + Send;
-
-    /// Every deployment in the account that has not ended, with the Auto Scaling groups
-    /// it targets.
-    fn deployments_in_progress(
-        &self,
-    ) -> impl Future<Output = Result<Vec<crate::change::Deployment>, Error>> + Send;
-}
-
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {

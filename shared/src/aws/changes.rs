@@ -9,9 +9,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::try_join_all;
 
 use super::{classify, LazyClient};
+use crate::change::ChangeSource;
 use crate::change::{Deployment, Stack, DEPLOYMENT_IN_PROGRESS};
 use crate::error::Error;
-use crate::ports::ChangeSource;
 
 /// BatchGetDeployments takes at most 25 ids.
 const DEPLOYMENTS_PER_BATCH: usize = 25;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+use crate::change::ChangeSource;
 use crate::change::{Deployment, Stack};
 use crate::domain::{
     ActionKind, Change, Decision, DrillMark, Incident, Ledger, ResourceRef, Verdict,
@@ -31,8 +32,8 @@ use crate::kinds::target_group::ports::{
 };
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
-    ChangeSource, Claim, Commit, Committed, Dependencies, DependencyState, Expected,
-    FailedNotification, FailedNotifications, IncidentStore, Notification, Notifier,
+    Claim, Commit, Committed, Dependencies, DependencyState, Expected, FailedNotification,
+    FailedNotifications, IncidentStore, Notification, Notifier,
 };
 use crate::shell::Function;
 

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use self::observation::{ScalingGroup, ShiftedZone, TargetHealth, SUSPENDED_BY_TAG_KEY};
 use self::ports::{InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource};
+use crate::change::ChangeSource;
 use crate::change::{self, InFlight};
 use crate::config::{ConfigError, Env, Settings, Variable};
 use crate::domain::{
@@ -38,7 +39,7 @@ use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
 use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
-use crate::ports::{ChangeSource, Dependencies, DependencyState};
+use crate::ports::{Dependencies, DependencyState};
 use crate::zonal::ZonalRule;
 
 /// The function that watches target groups.
