@@ -455,14 +455,12 @@ impl Incident {
     }
 
     /// The resource's own healer at work (its group replacing the instance, RDS failing
-    /// over by itself): recorded once, with what was seen, unless Rebound's own action is
-    /// what the incident waits on. Recovery is then verified as usual, and its time to
-    /// recover counted.
+    /// over by itself): recorded once, with what was seen. The kind decides it is the
+    /// healer's and not a remediation of Rebound's (only it knows which of its actions
+    /// remediate and which keep a hold). Recovery is then verified as usual, and its time
+    /// to recover counted.
     fn healed_natively(&mut self, now: DateTime<Utc>, healing: &NativeHealing) -> bool {
-        if self.native_healing.is_some()
-            || self.state.is_closed()
-            || self.actions.iter().any(|a| a.outcome.was_requested())
-        {
+        if self.native_healing.is_some() || self.state.is_closed() {
             return false;
         }
         self.record_mut().native_healing = Some(healing.by.to_owned());
@@ -1012,11 +1010,20 @@ mod tests {
     }
 
     #[test]
-    fn an_incident_rebound_acted_on_is_not_recorded_as_healed_by_another() {
+    fn a_closed_incident_is_not_recorded_as_healed_afterwards() {
         let now = Utc::now();
         let mut inc = incident(now);
-        decided(&mut inc, now, &replace());
-        decided(&mut inc, now, &healed_by_the_group());
+        inc.apply(now, Change::Gone { why: "gone" }).unwrap();
+        let _ = inc.apply(
+            now,
+            Change::Decided {
+                decision: &healed_by_the_group(),
+                intent: "",
+                upkeep: "",
+                writer: "w1",
+                dry_run: false,
+            },
+        );
         assert_eq!(inc.native_healing, None);
     }
 }

@@ -567,26 +567,27 @@ fn native_healer_first(
     })
 }
 
-/// The group's own replacement of failing instances Rebound has not asked to replace:
-/// the instance is leaving the group (terminating, or marked unhealthy by the group's
-/// health check), or it left it and its target is draining. Recorded as the group's
-/// healing; Rebound does not act on it and verifies the recovery as after its own
-/// replacement.
+/// The group's own replacement of failing instances, in an incident where Rebound has
+/// asked to replace none (its upkeep of a hold aside): the instance is leaving the group
+/// (terminating, or marked unhealthy by the group's health check), or it left it and its
+/// target is draining. Recorded as the group's healing; Rebound does not act on it and
+/// verifies the recovery as after its own replacement.
 fn native_healing<'a>(
     failing: impl IntoIterator<Item = &'a InstanceId>,
     observation: Observation<'_>,
     history: History<'_>,
 ) -> Option<NativeHealing> {
-    let asked = |instance: &InstanceId| {
-        history.incident.is_some_and(|incident| {
-            incident
-                .actions_on(instance.as_str())
-                .any(|a| a.outcome.was_requested())
-        })
-    };
+    let replaced_by_rebound = history.incident.is_some_and(|incident| {
+        incident
+            .actions
+            .iter()
+            .any(|a| a.target.kind == super::INSTANCE && a.outcome.was_requested())
+    });
+    if replaced_by_rebound {
+        return None;
+    }
     let healing: Vec<String> = failing
         .into_iter()
-        .filter(|instance| !asked(instance))
         .filter_map(|instance| match observation.member(instance) {
             Some((group, member)) => member.leaving().then(|| {
                 format!(

@@ -1579,3 +1579,25 @@ fn an_instance_rebound_asked_to_replace_is_not_the_group_s_own_healing() {
     assert!(decision.native_healing.is_none(), "{decision:?}");
     assert!(decision.actions.is_empty());
 }
+
+#[test]
+fn an_incident_rebound_replaced_an_instance_in_is_not_the_group_s_healing_though_it_kept_a_hold() {
+    let mut group_web = elb_checked(300);
+    group_web.instances[1].lifecycle_state = "Terminating".into();
+    let targets = [healthy(1), failing(2), healthy(3), healthy(4)];
+    // Only the upkeep of a hold so far: the group's own replacement of i-2 is its healing.
+    let mut kept_a_hold = incident();
+    kept_a_hold.actions = vec![Action {
+        kind: RESUME_REPLACE_UNHEALTHY,
+        target: web(),
+        scope: web(),
+        ..action_on(1, ActionOutcome::Succeeded, minutes_ago(2))
+    }];
+    let decision = decide_in(&targets, &[group_web.clone()], &kept_a_hold);
+    assert!(decision.native_healing.is_some(), "{decision:?}");
+    // Rebound asked to replace i-1 earlier: not the group's alone.
+    let mut replaced = incident();
+    replaced.actions = vec![action_on(1, ActionOutcome::Succeeded, minutes_ago(2))];
+    let decision = decide_in(&targets, &[group_web], &replaced);
+    assert!(decision.native_healing.is_none(), "{decision:?}");
+}
