@@ -232,6 +232,7 @@ async fn record(
                 stored_state,
                 ledgers: vec![],
                 token: "cli-test",
+                observed_at: None,
             })
             .await
             .unwrap();

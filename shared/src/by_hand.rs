@@ -50,6 +50,7 @@ pub async fn change(
                 stored_state: Some(stored),
                 ledgers: vec![],
                 token: &token,
+                observed_at: None,
             })
             .await?;
         if committed == Committed::Landed {

@@ -58,6 +58,10 @@ pub struct Commit<'a> {
     /// Identifies this write (stored as `incident.written_by`, and used as the
     /// transaction's idempotency token) so the writer recognises it after a lost answer.
     pub token: &'a str,
+    /// When the state a new incident was decided on was read: a new incident lands only
+    /// if the resource has not recovered since (an older read is stale: another writer
+    /// acted and resolved meanwhile). `None` when the writer read nothing (by hand).
+    pub observed_at: Option<DateTime<Utc>>,
 }
 
 /// What must hold for a commit to land: the one description every store enforces, so
@@ -83,8 +87,10 @@ pub enum Expected {
 /// What the write does to its resource's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// A new incident claims the resource: it must have no open incident.
-    Open,
+    /// A new incident claims the resource: it must have no open incident, and no
+    /// recovery recorded at or after `observed_at` (when the state the incident was
+    /// decided on was read).
+    Open { observed_at: Option<DateTime<Utc>> },
     /// The write that resolves the incident releases the resource, which must still be
     /// held by this incident; it remembers the incident and when the resource
     /// verifiably recovered (`None`: resolved without a recovery).
@@ -105,7 +111,9 @@ impl Commit<'_> {
                 Some(_) => Expected::Version(self.incident.version),
             },
             resource: if self.is_new() {
-                Some(Claim::Open)
+                Some(Claim::Open {
+                    observed_at: self.observed_at,
+                })
             } else if resolving {
                 Some(Claim::Release {
                     recovered_at: self

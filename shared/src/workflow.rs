@@ -167,6 +167,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             // Observed afresh on every attempt: a lost race means another writer acted,
             // and what it did (a replacement under way, a ledger moved) is part of the
             // state this decision must see.
+            let observed_at = (self.clock)();
             let Some(observed) = self.kind.observe(resource, cue, current.as_ref()).await? else {
                 return self.close_gone(resource, current).await;
             };
@@ -245,7 +246,13 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 ledgers: ledger_writes,
             } = plan;
             let landed = self
-                .commit(&mut incident, before, ledger_writes, &token)
+                .commit(
+                    &mut incident,
+                    before,
+                    ledger_writes,
+                    &token,
+                    Some(observed_at),
+                )
                 .await?;
             if !landed {
                 current = self.store.open_incident(resource).await?;
@@ -488,7 +495,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         let results = ours(incident, token);
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let landed = self
-                .commit(incident, Some(stored), vec![], &new_token())
+                .commit(incident, Some(stored), vec![], &new_token(), None)
                 .await?;
             if landed {
                 return Ok(());
@@ -530,6 +537,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         stored_state: Option<IncidentState>,
         ledgers: Vec<(ResourceRef, Ledger)>,
         token: &str,
+        observed_at: Option<DateTime<Utc>>,
     ) -> Result<bool, Error> {
         let outcome = self
             .store
@@ -538,6 +546,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 stored_state,
                 ledgers,
                 token,
+                observed_at,
             })
             .await;
         match outcome {
@@ -633,7 +642,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 return Ok(report);
             }
             let landed = self
-                .commit(&mut incident, Some(stored), vec![], &new_token())
+                .commit(&mut incident, Some(stored), vec![], &new_token(), None)
                 .await?;
             if landed {
                 info!(incident_id = %incident.id, resource = %resource.id, "resource gone; incident closed");

@@ -299,3 +299,64 @@ async fn an_alarm_delivered_through_an_sns_subscription_heals_like_the_eventbrid
     assert_eq!(s.emulator.calls_of("SetInstanceHealth"), 1);
     assert!(s.incidents().await[0].trigger.starts_with("alarm:"));
 }
+
+/// A delivery that read the target group before another one replaced, verified and
+/// resolved: its decision is on a stale read and must not open a second incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_decided_on_a_read_older_than_the_last_recovery_does_not_open() {
+    use rebound::domain::{Evidence, Incident, Opening};
+    use rebound::ports::{Commit, Committed, IncidentStore};
+
+    let s = scenario(Managed::Yes).await;
+    s.break_instance(1);
+    let before_the_recovery = chrono::Utc::now();
+    let handler = s.target_health(Mode::Enforce);
+    handler.handle(s.stack.alarm_event(0)).await.unwrap();
+    handler
+        .handle(rebound_tests::sample_event(
+            "target-health/scheduled-sweep.json",
+        ))
+        .await
+        .unwrap();
+    let resolved = s.incidents().await.remove(0);
+    assert_eq!(resolved.state, IncidentState::Resolved);
+
+    let store = rebound::aws::incident_store(&s.stack.store_config(), &s.sdk);
+    let opening = |at| {
+        Incident::open(
+            Opening {
+                resource: resolved.resource.clone(),
+                trigger: "alarm:late".into(),
+                evidence: Evidence::default(),
+                summary: "1 of 4 targets unhealthy".into(),
+                rto_s: None,
+                drill: None,
+            },
+            at,
+        )
+    };
+    let mut stale = opening(chrono::Utc::now());
+    let committed = store
+        .commit(Commit {
+            incident: &mut stale,
+            stored_state: None,
+            ledgers: vec![],
+            token: "stale",
+            observed_at: Some(before_the_recovery),
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed, Committed::LostRace, "read before the recovery");
+    let mut fresh = opening(chrono::Utc::now());
+    let committed = store
+        .commit(Commit {
+            incident: &mut fresh,
+            stored_state: None,
+            ledgers: vec![],
+            token: "fresh",
+            observed_at: Some(chrono::Utc::now()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed, Committed::Landed, "read after it");
+}

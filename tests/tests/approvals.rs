@@ -182,6 +182,7 @@ async fn two_approvers_at_once_converge_on_one_decision() {
             incident,
             ledgers: vec![],
             token: "race",
+            observed_at: None,
         }
     }
     assert_eq!(

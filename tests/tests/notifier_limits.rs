@@ -81,6 +81,7 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
             stored_state,
             ledgers: vec![],
             token: "test-writer",
+            observed_at: None,
         }
     }
     assert_eq!(

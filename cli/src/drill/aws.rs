@@ -355,6 +355,7 @@ impl Records for TableRecords<'_> {
                     stored_state,
                     ledgers: vec![],
                     token: &format!("drill-note-{}", at.timestamp_millis()),
+                    observed_at: None,
                 })
                 .await?;
             if committed == Committed::Landed {

@@ -234,9 +234,18 @@ impl DynamoStore {
             .expression_attribute_values(":resource", text("resource"))
             .expression_attribute_values(":id", text(incident.id.as_str()));
         let update = match claim {
-            Claim::Open => update
+            Claim::Open { observed_at: None } => update
                 .update_expression("SET open_incident_id = :id, #kind = :resource")
                 .condition_expression("attribute_not_exists(open_incident_id)"),
+            // RFC 3339 in UTC, as written below, compares in time order as text.
+            Claim::Open {
+                observed_at: Some(observed),
+            } => update
+                .update_expression("SET open_incident_id = :id, #kind = :resource")
+                .condition_expression(
+                    "attribute_not_exists(open_incident_id) AND (attribute_not_exists(last_recovered_at) OR last_recovered_at < :observed)",
+                )
+                .expression_attribute_values(":observed", text(observed.to_rfc3339())),
             // The record remembers the last incident and when the resource verifiably
             // recovered: resources that depend on it stay held for a settle time.
             Claim::Release { recovered_at } => {
@@ -676,6 +685,7 @@ mod tests {
                 stored_state: None,
                 ledgers: vec![(web(), ledger)],
                 token: "token-1",
+                observed_at: None,
             })
             .await
             .unwrap();
@@ -703,6 +713,7 @@ mod tests {
                     stored_state: None,
                     ledgers: vec![],
                     token: "t",
+                    observed_at: None,
                 })
                 .await
                 .unwrap();
@@ -732,6 +743,7 @@ mod tests {
                 stored_state: Some(IncidentState::Open),
                 ledgers: vec![],
                 token: "t",
+                observed_at: None,
             }
         }
         assert_eq!(
@@ -789,6 +801,7 @@ mod tests {
                 stored_state: Some(IncidentState::Remediating),
                 ledgers: vec![],
                 token: "t",
+                observed_at: None,
             })
             .await
             .unwrap();
@@ -812,6 +825,7 @@ mod tests {
                 stored_state: Some(IncidentState::Resolved),
                 ledgers: vec![],
                 token: "t",
+                observed_at: None,
             })
             .await
             .unwrap();

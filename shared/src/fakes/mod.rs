@@ -567,7 +567,16 @@ impl IncidentStore for MemoryStore {
         };
         let resource_holds = match &conditions.resource {
             None => true,
-            Some(Claim::Open) => !state.open.contains_key(&key),
+            Some(Claim::Open { observed_at }) => {
+                !state.open.contains_key(&key)
+                    && observed_at.is_none_or(|observed| {
+                        state
+                            .last_resolved
+                            .get(&key)
+                            .and_then(|(_, recovered)| *recovered)
+                            .is_none_or(|recovered| recovered < observed)
+                    })
+            }
             Some(Claim::Release { .. }) => state.open.get(&key) == Some(&incident.id),
         };
         let ledgers_hold = conditions
@@ -579,7 +588,7 @@ impl IncidentStore for MemoryStore {
         }
         let _ = incident.apply(Utc::now(), Change::Written { token });
         match &conditions.resource {
-            Some(Claim::Open) => {
+            Some(Claim::Open { .. }) => {
                 state.open.insert(key, incident.id.clone());
             }
             Some(Claim::Release { recovered_at }) => {
