@@ -335,28 +335,30 @@ async fn an_incident_decided_on_a_read_older_than_the_last_recovery_does_not_ope
             at,
         )
     };
-    let mut stale = opening(chrono::Utc::now());
-    let committed = store
-        .commit(Commit {
-            incident: &mut stale,
-            stored_state: None,
-            ledgers: vec![],
-            token: "stale",
-            observed_at: Some(before_the_recovery),
-        })
-        .await
-        .unwrap();
-    assert_eq!(committed, Committed::LostRace, "read before the recovery");
-    let mut fresh = opening(chrono::Utc::now());
-    let committed = store
-        .commit(Commit {
-            incident: &mut fresh,
-            stored_state: None,
-            ledgers: vec![],
-            token: "fresh",
-            observed_at: Some(chrono::Utc::now()),
-        })
-        .await
-        .unwrap();
-    assert_eq!(committed, Committed::Landed, "read after it");
+    let open_observed_at = |observed_at, token: &'static str| {
+        let mut incident = opening(chrono::Utc::now());
+        let store = &store;
+        async move {
+            store
+                .commit(Commit {
+                    incident: &mut incident,
+                    stored_state: None,
+                    ledgers: vec![],
+                    token,
+                    observed_at: Some(observed_at),
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        open_observed_at(before_the_recovery, "stale").await,
+        Committed::LostRace,
+        "read before the recovery"
+    );
+    assert_eq!(
+        open_observed_at(chrono::Utc::now(), "fresh").await,
+        Committed::Landed,
+        "read after it"
+    );
 }
