@@ -13,7 +13,7 @@ mod resource;
 
 pub use decision::{Decision, Effect, PlannedAction, Refusal, RepeatLimit, Verdict};
 pub use drill::DrillMark;
-pub use evidence::{Evidence, CONTRACT_LISTS};
+pub use evidence::{Capture, Evidence, CONTRACT_LISTS};
 pub use incident::{
     Action, ActionKind, ActionOutcome, IllegalTransition, Incident, IncidentRecord, IncidentState,
     Opening, TimelineEntry,
