@@ -164,7 +164,7 @@ mod tests {
                 let value = match v.shape {
                     crate::config::Shape::Number { default, .. } => default.to_string(),
                     crate::config::Shape::Choice { default, .. } => default.to_owned(),
-                    crate::config::Shape::Text { .. } => "x".to_owned(),
+                    crate::config::Shape::Text { .. } => "rebound-x".to_owned(),
                 };
                 (v.name, value)
             })

@@ -62,7 +62,7 @@ pub(crate) struct World {
 pub(crate) struct TargetHealthSuite;
 
 impl KindUnderTest for TargetHealthSuite {
-    type Kind = TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet>;
+    type Kind = TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>;
     type World = World;
 
     const FUNCTION: &'static str = target_group::FUNCTION;
