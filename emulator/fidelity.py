@@ -134,6 +134,7 @@ def clear_health_overrides(target_group_arn: str | None = None, instance_id: str
 
 
 def reset_state() -> None:
+    CONSOLE_OUTPUTS.clear()
     HEALTH_OVERRIDES.clear()
     LIFECYCLE_HEALTH.clear()
     REPLACEMENTS.clear()
@@ -142,6 +143,79 @@ def reset_state() -> None:
     RDS_EVENTS.clear()
     _RDS_MODE["mode"] = "instant"
     _GRACE["respected"] = False
+
+
+# --------------------------------------------------------------------------------------
+# An instance's own console output (control endpoint /_rebound/console-output)
+# --------------------------------------------------------------------------------------
+
+# moto answers GetConsoleOutput with one sample boot log for every instance; real EC2
+# returns each instance's own console, and refuses it to a caller without the
+# permission (UnauthorizedOperation) or for an instance it cannot serve. The control
+# sets either, per instance.
+
+# instance_id -> {"output": str} or {"error_code": str, "message": str}
+CONSOLE_OUTPUTS: dict[str, dict[str, str]] = {}
+
+
+def set_console_output(instance_id: Any, output: Any = None, error_code: Any = None,
+                       message: Any = None) -> dict[str, Any]:
+    """What GetConsoleOutput answers for one instance: its output, or an error."""
+    if not isinstance(instance_id, str) or not instance_id.startswith("i-"):
+        raise ValueError("instance_id (an instance id, i-...) is required")
+    if (output is None) == (error_code is None):
+        raise ValueError("give exactly one of output (string) and error_code (string)")
+    if output is not None:
+        if not isinstance(output, str):
+            raise ValueError("output must be a string")
+        CONSOLE_OUTPUTS[instance_id] = {"output": output}
+    else:
+        if not isinstance(error_code, str) or not error_code:
+            raise ValueError("error_code must be an EC2 error code, e.g. UnauthorizedOperation")
+        if message is not None and not isinstance(message, str):
+            raise ValueError("message must be a string")
+        CONSOLE_OUTPUTS[instance_id] = {
+            "error_code": error_code,
+            "message": message or "You are not authorized to perform this operation.",
+        }
+    return {"instance_id": instance_id, **CONSOLE_OUTPUTS[instance_id]}
+
+
+def clear_console_outputs(instance_id: Any = None) -> int:
+    if instance_id is None:
+        cleared = len(CONSOLE_OUTPUTS)
+        CONSOLE_OUTPUTS.clear()
+        return cleared
+    return 1 if CONSOLE_OUTPUTS.pop(instance_id, None) is not None else 0
+
+
+def list_console_outputs() -> list[dict[str, str]]:
+    return [{"instance_id": i, **v} for i, v in sorted(CONSOLE_OUTPUTS.items())]
+
+
+def _patch_console_output() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.responses.general import General
+    from moto.ec2.utils import Base64EncodedString
+
+    orig = General.get_console_output
+
+    def get_console_output(self: General) -> ActionResult:
+        """The instance's own output or error when one was set, else moto's sample."""
+        instance_id = self._get_param("InstanceId")
+        answer = CONSOLE_OUTPUTS.get(instance_id)
+        if answer is None:
+            return orig(self)
+        if "error_code" in answer:
+            raise EC2ClientError(answer["error_code"], answer["message"])
+        instance = self.ec2_backend.get_instance(instance_id)
+        return ActionResult({
+            "InstanceId": instance.id,
+            "Timestamp": utcnow(),
+            "Output": Base64EncodedString.from_raw_string(answer["output"]),
+        })
+
+    General.get_console_output = get_console_output  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------
@@ -458,6 +532,7 @@ def install() -> None:
     _add_traffic_sources_api()
     _patch_rds()
     _patch_drills()
+    _patch_console_output()
 
 
 def _patch_elbv2() -> None:

@@ -463,6 +463,29 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("grace period respected: SetInstanceHealth inside it is accepted and ignored",
               grace_period_swallows_set_instance_health)
 
+    def console_output_per_instance() -> None:
+        ec2 = boto3.client("ec2", **kw)
+        first, second = sorted(health())[:2]
+        expect(control(url, "POST", "/_rebound/console-output", {"instance_id": first})[0] == 400,
+               "neither output nor error accepted")
+        control(url, "POST", "/_rebound/console-output", {"instance_id": first, "output": "kernel panic\n"})
+        control(url, "POST", "/_rebound/console-output",
+                {"instance_id": second, "error_code": "UnauthorizedOperation"})
+        try:
+            # boto3 decodes the base64 itself.
+            output = ec2.get_console_output(InstanceId=first, Latest=True)["Output"]
+            expect(output == "kernel panic\n", f"own output: {output!r}")
+            try:
+                ec2.get_console_output(InstanceId=second)
+                expect(False, "GetConsoleOutput did not fail")
+            except ClientError as exc:
+                expect(exc.response["Error"]["Code"] == "UnauthorizedOperation", f"{exc.response}")
+        finally:
+            expect(control(url, "DELETE", "/_rebound/console-output")[1]["cleared"] == 2, "cleared")
+        expect("Linux version" in ec2.get_console_output(InstanceId=first)["Output"], "moto's sample back")
+
+    check.run("console output: an instance's own, or an error, per instance", console_output_per_instance)
+
     def terminate_replaces() -> None:
         victim = sorted(health())[0]
         asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)

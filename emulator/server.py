@@ -204,6 +204,25 @@ def account_of(environ: dict[str, Any]) -> str:
     return str(get_account_id_from(access_key_of(environ) or "testing"))
 
 
+S3_OBJECT_OPERATIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+S3_BUCKET_OPERATIONS = {"PUT": "CreateBucket", "GET": "ListObjects", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
+
+
+def s3_operation_of(environ: dict[str, Any]) -> str:
+    """S3 (REST-XML, path-style on a loopback endpoint): the object or bucket operation
+    the method names, from `/<bucket>/<key>` or `/<bucket>`. Bucket sub-resources
+    (`?policy`, `?lifecycle`, …) are not told apart from the plain bucket call."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "/").strip("/")
+    if not path:
+        return "ListBuckets" if method == "GET" else "unknown"
+    if "/" in path:
+        if method == "PUT" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+            return "CopyObject"
+        return S3_OBJECT_OPERATIONS.get(method, "unknown")
+    return S3_BUCKET_OPERATIONS.get(method, "unknown")
+
+
 def operation_of(environ: dict[str, Any], body: bytes, service: str = "unknown") -> str:
     """`X-Amz-Target: DynamoDB_20120810.PutItem` -> PutItem for JSON protocols,
     the `Action` parameter (query string or form body) for query protocols, the path's
@@ -214,6 +233,8 @@ def operation_of(environ: dict[str, Any], body: bytes, service: str = "unknown")
         return cbor_operation
     if service == zonal_shift.SERVICE:
         return zonal_shift.operation_of(environ) or "unknown"
+    if service == "s3":
+        return s3_operation_of(environ)
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1]
@@ -445,6 +466,11 @@ class ReboundApp:
                 "GET": lambda _b: (200, {"overrides": self._locked(fidelity.list_health_overrides)}),
                 "POST": self.post_target_health,
                 "DELETE": self.delete_target_health,
+            },
+            "/_rebound/console-output": {
+                "GET": lambda _b: (200, {"console_outputs": self._locked(fidelity.list_console_outputs)}),
+                "POST": self.post_console_output,
+                "DELETE": self.delete_console_output,
             },
             "/_rebound/faults": {
                 "GET": lambda _b: (200, {"faults": self.active_faults()}),
@@ -883,6 +909,24 @@ class ReboundApp:
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
         return 200, {"status": "ok", "mode": mode}
+
+    def post_console_output(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not set(body) <= {"instance_id", "output", "error_code", "message"}:
+            raise BadRequest('expected {"instance_id", "output"} or {"instance_id", "error_code", "message"?}')
+        with self.state.moto_lock:
+            try:
+                answer = fidelity.set_console_output(**body)
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"status": "ok", "console_output": answer}
+
+    def delete_console_output(self, body: Any) -> tuple[int, Any]:
+        body = body if body is not None else {}
+        if not isinstance(body, dict) or set(body) - {"instance_id"}:
+            raise BadRequest('expected no body (all) or {"instance_id"}')
+        with self.state.moto_lock:
+            cleared = fidelity.clear_console_outputs(body.get("instance_id"))
+        return 200, {"status": "ok", "cleared": cleared}
 
     def post_grace_period(self, body: Any) -> tuple[int, Any]:
         if not isinstance(body, dict) or set(body) != {"respected"}:

@@ -137,6 +137,24 @@ pub fn incident_detail(incident: &Incident) -> String {
             );
         }
     }
+    if !incident.captures.is_empty() {
+        // Kept outside the record: where to read it (`aws s3 cp <uri> -`), or why not.
+        let _ = writeln!(out, "\nEvidence kept");
+        for capture in &incident.captures {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}{}",
+                capture.captured_at.format("%H:%M:%S"),
+                capture.target.id,
+                capture.uri.as_deref().unwrap_or("not kept"),
+                capture
+                    .failed
+                    .as_deref()
+                    .map(|f| format!(" — {f}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
     let _ = writeln!(out, "\nTimeline");
     for entry in &incident.timeline {
         let _ = writeln!(

@@ -789,3 +789,59 @@ fn ack_approve_and_deny_record_who_and_refuse_what_is_not_theirs_to_decide() {
         assert!(refused.contains("already resolved"), "{args:?}: {refused}");
     }
 }
+
+#[test]
+fn incidents_show_links_the_evidence_kept_before_a_replacement() {
+    let emulator = Emulator::start();
+    let stack = Stack::provision(&emulator, Managed::Yes);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(emulator.create_bucket("rebound-evidence"));
+    let web = stack.web();
+    let instance = web.instance_ids[0].as_str();
+    emulator.set_target_health(
+        &web.target_group_arn,
+        instance,
+        "unhealthy",
+        "Target.FailedHealthChecks",
+    );
+    let event_file = std::env::temp_dir().join(format!(
+        "rebound-cli-evidence-event-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&event_file, stack.alarm_event(0).to_string()).unwrap();
+    let invoked = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["invoke", "target-health", "--event"])
+        .arg(&event_file)
+        .env_clear()
+        .envs(stack.function_env(&emulator, "enforce"))
+        .env("EVIDENCE_BUCKET", "rebound-evidence")
+        .output()
+        .expect("run rebound");
+    std::fs::remove_file(&event_file).ok();
+    stdout(&invoked);
+
+    let incidents: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "--json"],
+    )))
+    .unwrap();
+    let id = incidents[0]["id"].as_str().unwrap().to_owned();
+    let shown: Value = serde_json::from_str(&stdout(&rebound(
+        &emulator,
+        &stack,
+        &["incidents", "show", &id, "--json"],
+    )))
+    .unwrap();
+    let uri = shown["captures"][0]["uri"].as_str().expect("a link");
+    let prefix = format!("s3://rebound-evidence/incidents/{id}/{instance}-");
+    assert!(uri.starts_with(&prefix), "{uri}");
+    assert_eq!(shown["captures"][0]["target"]["id"], instance);
+
+    let detail = stdout(&rebound(&emulator, &stack, &["incidents", "show", &id]));
+    assert!(detail.contains("Evidence kept"), "{detail}");
+    assert!(detail.contains(&format!("{instance}: {uri}")), "{detail}");
+}

@@ -170,7 +170,7 @@ mod tests {
                     {
                         String::new()
                     }
-                    crate::config::Shape::Text { .. } => "x".to_owned(),
+                    crate::config::Shape::Text { .. } => "rebound-x".to_owned(),
                 };
                 (v.name, value)
             })

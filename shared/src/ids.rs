@@ -208,6 +208,27 @@ string_id!(
     }
 );
 
+string_id!(
+    /// An S3 bucket name (general purpose): 3 to 63 lowercase letters, digits, dots and
+    /// hyphens, starting and ending with a letter or digit.
+    BucketName,
+    "S3 bucket name",
+    |s| {
+        let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !(3..=63).contains(&s.len()) {
+            Err("expected 3 to 63 characters")
+        } else if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
+            Err("expected only lowercase letters, digits, dots and hyphens")
+        } else if !edge(s.chars().next()) || !edge(s.chars().last()) {
+            Err("expected to start and end with a letter or digit")
+        } else if s.contains("..") {
+            Err("expected no two adjacent dots")
+        } else {
+            Ok(())
+        }
+    }
+);
+
 impl TargetGroupArn {
     /// Builds the ARN from the `TargetGroup` dimension CloudWatch reports
     /// (`targetgroup/<name>/<id>`) and the account and region the alarm lives in.

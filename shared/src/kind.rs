@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::domain::{
-    Action, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
+    Action, ActionOutcome, Capture, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
 };
 use crate::error::Error;
 use crate::policy::History;
@@ -111,6 +111,20 @@ pub trait Kind: Send + Sync {
         incident: &Incident,
         now: DateTime<Utc>,
     ) -> Option<(ActionOutcome, String)>;
+
+    /// Keeps what the action is about to destroy (an instance's console output and
+    /// status, before it is replaced): called once the action is written ahead and
+    /// before its call, in enforce mode only, for every action of the decision at once.
+    /// It must be quick and bounded; it never fails: a capture that could not be made is
+    /// a [`Capture`] that says why, and the call goes ahead either way. `None`: nothing
+    /// to keep for this action (the default).
+    fn capture(
+        &self,
+        _action: &Action,
+        _acting: Acting<'_, Self::Observed>,
+    ) -> impl Future<Output = Option<Capture>> + Send {
+        async { None }
+    }
 
     /// Makes the call, from the state the decision was taken on. `Ok(Some(detail))`
     /// says what it did or found (e.g. that it was done already).

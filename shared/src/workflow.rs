@@ -22,8 +22,8 @@ use tracing::{info, warn};
 
 use crate::config::Mode;
 use crate::domain::{
-    account_scope, ActionOutcome, Change, Decision, DrillMark, Evidence, Incident, IncidentState,
-    Ledger, LedgerEntry, Opening, ResourceRef, Verdict,
+    account_scope, ActionOutcome, Capture, Change, Decision, DrillMark, Evidence, Incident,
+    IncidentState, Ledger, LedgerEntry, Opening, ResourceRef, Verdict,
 };
 use crate::error::Error;
 use crate::ids::IncidentId;
@@ -434,7 +434,9 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
     ) -> Option<Error> {
         let stored = incident.state;
         let mut failure = None;
-        for action in ours(incident, token) {
+        let actions = ours(incident, token);
+        let captures = self.capture(incident, observed, &actions).await;
+        for action in actions {
             let acting = Acting {
                 observed,
                 incident,
@@ -472,13 +474,49 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             let _ = incident.apply(*at, Change::CallFailed { error });
         }
         if let Err(err) = self
-            .record_outcomes(incident, stored, token, escalation.as_ref())
+            .record_outcomes(incident, stored, token, escalation.as_ref(), &captures)
             .await
         {
             warn!(incident_id = %incident.id, error = %DisplayErrorContext(&err), "outcomes not recorded; the sweep settles them");
             failure.get_or_insert(err);
         }
         failure
+    }
+
+    /// What the kind keeps before the calls (the actions' captures, all at once), linked
+    /// from the incident; the captures themselves bound their time and never fail.
+    async fn capture(
+        &self,
+        incident: &mut Incident,
+        observed: &K::Observed,
+        actions: &[crate::domain::Action],
+    ) -> Vec<Capture> {
+        let now = (self.clock)();
+        let acting: &Incident = incident;
+        let captures: Vec<Capture> = futures::future::join_all(actions.iter().map(|action| {
+            let acting = Acting {
+                observed,
+                incident: acting,
+                now,
+            };
+            self.kind.capture(action, acting)
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+        for capture in &captures {
+            match &capture.failed {
+                None => {
+                    info!(incident_id = %incident.id, target = %capture.target.id, uri = capture.uri.as_deref(), "evidence kept")
+                }
+                Some(failed) => {
+                    warn!(incident_id = %incident.id, target = %capture.target.id, uri = capture.uri.as_deref(), failed = %failed, "evidence not kept in full; acting anyway")
+                }
+            }
+            let _ = incident.apply(capture.captured_at, Change::Captured(capture));
+        }
+        captures
     }
 
     /// Stores the outcomes of actions this writer wrote ahead. Other deliveries may have
@@ -491,6 +529,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         mut stored: IncidentState,
         token: &str,
         escalation: Option<&(DateTime<Utc>, String)>,
+        captures: &[Capture],
     ) -> Result<(), Error> {
         let results = ours(incident, token);
         for _ in 0..MAX_WRITE_ATTEMPTS {
@@ -505,6 +544,9 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 return Ok(());
             };
             stored = fresh.state;
+            for capture in captures {
+                let _ = fresh.apply(capture.captured_at, Change::Captured(capture));
+            }
             for result in &results {
                 if let Some(completed_at) = result.completed_at {
                     let _ = fresh.apply(

@@ -169,6 +169,38 @@ impl Emulator {
             .collect()
     }
 
+    /// Makes GetConsoleOutput answer `output` for one instance (moto's own sample for
+    /// every other).
+    pub fn set_console_output(&self, instance_id: &str, output: &str) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/console-output",
+            Some(json!({"instance_id": instance_id, "output": output})),
+        );
+        assert_eq!(code, 200, "set console output: {body}");
+    }
+
+    /// Makes GetConsoleOutput fail with `error_code` for one instance.
+    pub fn fail_console_output(&self, instance_id: &str, error_code: &str) {
+        let (code, body) = self.control(
+            "POST",
+            "/_rebound/console-output",
+            Some(json!({"instance_id": instance_id, "error_code": error_code})),
+        );
+        assert_eq!(code, 200, "fail console output: {body}");
+    }
+
+    /// Creates an S3 bucket (an evidence bucket, say) in the emulator.
+    pub async fn create_bucket(&self, name: &str) {
+        let sdk = self.sdk_config().await;
+        aws_sdk_s3::Client::new(&sdk)
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+    }
+
     /// The next `count` calls of `operation` fail with `error_code`.
     pub fn inject_fault(&self, operation: &str, error_code: &str, status: u16, count: u32) {
         let (code, body) = self.control(

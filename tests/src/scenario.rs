@@ -64,6 +64,18 @@ impl Scenario {
         instance
     }
 
+    /// target-health in `mode`, keeping evidence before a replacement in `bucket`.
+    pub fn target_health_keeping_evidence(
+        &self,
+        mode: Mode,
+        bucket: &str,
+    ) -> rebound::aws::TargetHealthFunction {
+        let mut config = self.stack.target_health_config(mode);
+        config.policy.evidence_bucket =
+            Some(rebound::ids::BucketName::parse(bucket).expect("a valid bucket name"));
+        self.handler_with(&config)
+    }
+
     pub fn target_health(&self, mode: Mode) -> rebound::aws::TargetHealthFunction {
         rebound::aws::target_health(&self.stack.target_health_config(mode), &self.sdk)
     }

@@ -8,6 +8,7 @@ mod cloudwatch;
 mod dynamodb;
 mod elbv2;
 mod endpoints;
+mod evidence;
 mod http;
 mod lambda_env;
 mod lazy_client;
@@ -22,6 +23,7 @@ pub use cloudwatch::CloudWatch;
 pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
 pub use endpoints::{endpoints, Service};
+pub use evidence::Evidence;
 pub use http::Https;
 pub use lambda_env::lambda_sdk_config;
 pub use lazy_client::LazyClient;
@@ -110,7 +112,15 @@ where
 
 /// target-health wired to real AWS clients.
 pub type TargetHealthFunction = Function<
-    TargetGroups<LoadBalancing, AutoScaling, AutoScaling, DynamoStore, ZonalShift, Changes>,
+    TargetGroups<
+        LoadBalancing,
+        AutoScaling,
+        AutoScaling,
+        DynamoStore,
+        ZonalShift,
+        Changes,
+        Evidence,
+    >,
     DynamoStore,
 >;
 
@@ -169,6 +179,10 @@ pub fn target_health(
         zones: zonal_shift(sdk, &balancers),
         changes: changes(sdk),
         targets: balancers,
+        evidence: Evidence::new(
+            LazyClient::from_sdk(sdk, aws_sdk_ec2::Client::new),
+            LazyClient::from_sdk(sdk, aws_sdk_s3::Client::new),
+        ),
         groups: autoscaling.clone(),
         replacer: autoscaling,
         dependencies: store.clone(),

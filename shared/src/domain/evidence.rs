@@ -4,9 +4,12 @@
 //! evidence into the object and reads it back, and keys it does not know (written by an
 //! older or newer version) are kept as they were.
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+use super::ResourceRef;
 
 /// Lists every incident's evidence has carried since 0.1, empty when its kind observes
 /// none: consumers of `rebound incidents --json` and of the notifications' JSON body
@@ -68,6 +71,44 @@ impl Evidence {
     /// The object itself, for what renders any kind's evidence (the notifier's JSON).
     pub fn as_object(&self) -> &Map<String, Value> {
         &self.0
+    }
+}
+
+/// Evidence kept before an action, outside the incident record (an instance's console
+/// output and status, read just before it is replaced, kept as an object in the
+/// evidence bucket): where it is, or why it could not be kept. A capture that fails
+/// never holds the action back; it is noted here and on the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capture {
+    /// What it is evidence of: the instance about to be replaced.
+    pub target: ResourceRef,
+    pub captured_at: DateTime<Utc>,
+    /// Where it is kept (`s3://bucket/key`); `None` when nothing could be kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// What is missing and why (`console output: UnauthorizedOperation: …`), when a
+    /// part or the whole of it could not be read or kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl Capture {
+    /// One line for the timeline and the CLI.
+    pub fn summary(&self) -> String {
+        match (&self.uri, &self.failed) {
+            (Some(uri), None) => format!("evidence of {} kept at {uri}", self.target.id),
+            (Some(uri), Some(failed)) => {
+                format!(
+                    "evidence of {} kept at {uri}, incomplete: {failed}",
+                    self.target.id
+                )
+            }
+            (None, failed) => format!(
+                "evidence of {} not kept: {}",
+                self.target.id,
+                failed.as_deref().unwrap_or("no reason given")
+            ),
+        }
     }
 }
 

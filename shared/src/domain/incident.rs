@@ -13,7 +13,7 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Acknowledgement, Approval, Evidence, ResourceRef, ResourceType};
+use super::{Acknowledgement, Approval, Capture, Evidence, ResourceRef, ResourceType};
 use crate::ids::IncidentId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +215,10 @@ pub struct IncidentRecord {
     pub updated_at: DateTime<Utc>,
     pub trigger: String,
     pub evidence: Evidence,
+    /// Evidence kept outside the record before an action (an instance's console output
+    /// and status before its replacement): where, or why not. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<Capture>,
     #[serde(default)]
     pub actions: Vec<Action>,
     #[serde(default)]
@@ -318,6 +322,7 @@ impl Incident {
                 updated_at: now,
                 trigger: opening.trigger,
                 evidence: opening.evidence,
+                captures: Vec::new(),
                 actions: Vec::new(),
                 timeline: vec![TimelineEntry {
                     at: now,
@@ -443,9 +448,8 @@ mod tests {
         assert_eq!(action.scope.id, "web");
     }
 
-    #[test]
-    fn the_incident_json_has_the_contract_field_names() {
-        let incident = Incident::open(
+    fn opened() -> Incident {
+        Incident::open(
             Opening {
                 resource: ResourceRef::new(ResourceType::named("target-group"), "tg"),
                 trigger: "alarm:x".into(),
@@ -455,8 +459,76 @@ mod tests {
                 drill: None,
             },
             Utc::now(),
+        )
+    }
+
+    fn capture(uri: Option<&str>, failed: Option<&str>) -> Capture {
+        Capture {
+            target: ResourceRef::new(ResourceType::named("instance"), "i-0abc"),
+            captured_at: Utc::now(),
+            uri: uri.map(str::to_owned),
+            failed: failed.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_capture_is_linked_from_the_incident_and_noted_on_its_timeline() {
+        let mut incident = opened();
+        let kept = capture(Some("s3://evidence/incidents/inc-1/i-0abc.json"), None);
+        assert_eq!(
+            incident.apply(kept.captured_at, super::super::Change::Captured(&kept)),
+            Ok(true)
         );
-        let value = serde_json::to_value(&incident).unwrap();
+        let lost = capture(None, Some("console output: UnauthorizedOperation"));
+        incident
+            .apply(lost.captured_at, super::super::Change::Captured(&lost))
+            .unwrap();
+
+        assert_eq!(incident.captures, vec![kept, lost]);
+        let notes: Vec<&str> = incident
+            .timeline
+            .iter()
+            .filter(|e| e.event == "evidence")
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "evidence of i-0abc kept at s3://evidence/incidents/inc-1/i-0abc.json",
+                "evidence of i-0abc not kept: console output: UnauthorizedOperation",
+            ]
+        );
+        assert_eq!(
+            incident.state,
+            IncidentState::Open,
+            "a capture moves no state"
+        );
+    }
+
+    #[test]
+    fn captures_are_additive_to_the_json_contract() {
+        let mut value = serde_json::to_value(opened()).unwrap();
+        assert!(value.get("captures").is_none(), "{value}");
+
+        // A record written before captures existed still reads; one with them keeps them.
+        let old: Incident = serde_json::from_value(value.clone()).unwrap();
+        assert!(old.captures.is_empty());
+        value["captures"] = serde_json::json!([{
+            "target": {"type": "instance", "id": "i-0abc"},
+            "captured_at": "2026-12-03T17:00:00Z",
+            "uri": "s3://evidence/incidents/inc-1/i-0abc.json"
+        }]);
+        let read: Incident = serde_json::from_value(value).unwrap();
+        assert_eq!(
+            read.captures[0].uri.as_deref(),
+            Some("s3://evidence/incidents/inc-1/i-0abc.json")
+        );
+        assert_eq!(read.captures[0].failed, None);
+    }
+
+    #[test]
+    fn the_incident_json_has_the_contract_field_names() {
+        let value = serde_json::to_value(opened()).unwrap();
         for field in [
             "id",
             "resource",

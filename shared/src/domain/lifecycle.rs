@@ -20,7 +20,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Acknowledgement, Action, ActionOutcome, Approval, ApprovalState, Decision, Evidence,
+    Acknowledgement, Action, ActionOutcome, Approval, ApprovalState, Capture, Decision, Evidence,
     IllegalTransition, Incident, IncidentState, NativeHealing, PlannedAction, Refusal, ResourceRef,
     TimelineEntry, Verdict,
 };
@@ -59,6 +59,9 @@ pub enum Change<'a> {
         /// away): the first one records the time to mitigate.
         mitigates: bool,
     },
+    /// Evidence kept (or not) before an action's call: linked from the incident and
+    /// noted on the timeline, whatever the incident's state.
+    Captured(&'a Capture),
     /// A remediation call failed: a person is needed now, not at the recovery deadline.
     CallFailed { error: &'a str },
     /// The resource no longer exists: resolved, but not recovered (no time to recover).
@@ -141,6 +144,11 @@ impl Incident {
                     self.mitigated(now, detail.unwrap_or_default());
                 }
                 Ok(recorded)
+            }
+            Change::Captured(capture) => {
+                self.note(now, "evidence", capture.summary());
+                self.record_mut().captures.push(capture.clone());
+                Ok(true)
             }
             Change::CallFailed { error } => self.transition(
                 now,

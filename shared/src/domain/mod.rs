@@ -15,7 +15,7 @@ mod resource;
 pub use approval::{Acknowledgement, Approval, ApprovalState, ApprovalStep};
 pub use decision::{Decision, Effect, NativeHealing, PlannedAction, Refusal, RepeatLimit, Verdict};
 pub use drill::DrillMark;
-pub use evidence::{Evidence, CONTRACT_LISTS};
+pub use evidence::{Capture, Evidence, CONTRACT_LISTS};
 pub use incident::{
     Action, ActionKind, ActionOutcome, IllegalTransition, Incident, IncidentRecord, IncidentState,
     Opening, TimelineEntry,

@@ -17,18 +17,20 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::ids::{
-    AutoScalingGroupName, DbClusterId, DbInstanceId, IncidentId, InstanceId, TargetGroupArn,
+    AutoScalingGroupName, BucketName, DbClusterId, DbInstanceId, IncidentId, InstanceId,
+    TargetGroupArn,
 };
 use crate::kinds::database::observation::{
     AlarmPattern, AlarmState, DbCluster, DbInstance, RdsEvent,
 };
 use crate::kinds::database::ports::{AlarmStates, DatabaseFailover, Databases, FailedOver};
 use crate::kinds::database::{FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
+use crate::kinds::target_group::capture::{ConsoleOutput, InstanceStatus, StatusCheck};
 use crate::kinds::target_group::observation::{
     ScalingGroup, TargetHealth, REPLACE_UNHEALTHY, SUSPENDED_BY_TAG_KEY,
 };
 use crate::kinds::target_group::ports::{
-    InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
+    InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
 };
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
@@ -42,9 +44,17 @@ mod zonal;
 pub use zonal::FakeShift;
 
 /// target-health over the fakes.
-pub type TargetHealthFunction = Function<
-    target_group::TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>,
+pub type TargetHealthFunction = Function<FakeTargetGroups, MemoryStore>;
+
+/// The target-group kind with every port on the fake fleet and the in-memory store.
+pub type FakeTargetGroups = target_group::TargetGroups<
+    FakeFleet,
+    FakeFleet,
+    FakeFleet,
     MemoryStore,
+    FakeFleet,
+    FakeFleet,
+    FakeFleet,
 >;
 
 /// zone-health over the fakes.
@@ -72,6 +82,7 @@ pub fn target_health(
             dependencies: store.clone(),
             zones: fleet.clone(),
             changes: fleet.clone(),
+            evidence: fleet.clone(),
             policy,
             suspended_behind: Default::default(),
         },
@@ -158,6 +169,21 @@ struct FleetState {
     deployments: Vec<Deployment>,
     fail_next_stacks: Option<Error>,
     change_reads: usize,
+    /// Evidence: console output reads that fail, buckets that do not exist, and the
+    /// objects kept.
+    failing_console_output: Option<String>,
+    missing_buckets: Vec<String>,
+    kept: Vec<KeptObject>,
+}
+
+/// An object the fake evidence bucket holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptObject {
+    pub bucket: String,
+    pub key: String,
+    pub body: Vec<u8>,
+    /// How many replacements had been requested when it was kept.
+    pub replacements_before: usize,
 }
 
 impl FakeFleet {
@@ -203,6 +229,21 @@ impl FakeFleet {
     /// Every ReplaceUnhealthy suspension (true) and resumption (false) asked, in order.
     pub fn suspensions(&self) -> Vec<(AutoScalingGroupName, bool)> {
         lock(&self.inner).suspensions.clone()
+    }
+
+    /// Every console output read fails with this error code (`UnauthorizedOperation`).
+    pub fn fail_console_output(&self, code: &str) {
+        lock(&self.inner).failing_console_output = Some(code.to_owned());
+    }
+
+    /// The bucket does not exist: keeping an object in it fails.
+    pub fn remove_bucket(&self, bucket: &str) {
+        lock(&self.inner).missing_buckets.push(bucket.to_owned());
+    }
+
+    /// Every evidence object kept, in order.
+    pub fn kept(&self) -> Vec<KeptObject> {
+        lock(&self.inner).kept.clone()
     }
 
     pub fn fail_next_replace(&self, error: Error) {
@@ -333,6 +374,64 @@ impl ScalingGroups for FakeFleet {
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {
         round_trip().await;
         Ok(self.describe_groups(|g| g.is_managed(tag_key)))
+    }
+}
+
+/// Every instance has a console that names it, and passes its status checks.
+impl InstanceEvidence for FakeFleet {
+    async fn console_output(&self, instance: &InstanceId) -> Result<Option<ConsoleOutput>, Error> {
+        round_trip().await;
+        if let Some(code) = lock(&self.inner).failing_console_output.clone() {
+            return Err(Error::aws(
+                "GetConsoleOutput",
+                false,
+                Some(&code),
+                Some("injected"),
+                std::io::Error::other(code.clone()),
+            ));
+        }
+        let text = format!("console of {instance}\n");
+        Ok(Some(ConsoleOutput::from_bytes(text.as_bytes(), None)))
+    }
+
+    async fn instance_status(
+        &self,
+        _instance: &InstanceId,
+    ) -> Result<Option<InstanceStatus>, Error> {
+        round_trip().await;
+        let ok = || StatusCheck {
+            status: "ok".into(),
+            details: vec!["reachability: passed".into()],
+        };
+        Ok(Some(InstanceStatus {
+            state: "running".into(),
+            availability_zone: Some("us-east-1a".into()),
+            system_status: Some(ok()),
+            instance_status: Some(ok()),
+            events: vec![],
+        }))
+    }
+
+    async fn keep(&self, bucket: &BucketName, key: &str, body: Vec<u8>) -> Result<String, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        if state.missing_buckets.iter().any(|b| b == bucket.as_str()) {
+            return Err(Error::aws(
+                "PutObject",
+                false,
+                Some("NoSuchBucket"),
+                Some("The specified bucket does not exist"),
+                std::io::Error::other("NoSuchBucket"),
+            ));
+        }
+        let replacements_before = state.replaced.len();
+        state.kept.push(KeptObject {
+            bucket: bucket.to_string(),
+            key: key.to_owned(),
+            body,
+            replacements_before,
+        });
+        Ok(format!("s3://{bucket}/{key}"))
     }
 }
 

@@ -184,6 +184,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                         targets,
                         auto_scaling_groups,
                     }),
+                    captures: Vec::new(),
                     actions,
                     timeline,
                     resolved_at,

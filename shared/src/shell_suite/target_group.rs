@@ -12,7 +12,7 @@ use crate::ids::{AutoScalingGroupName, InstanceId, TargetGroupArn};
 use crate::kinds::target_group::observation::{
     GroupInstance, ScalingGroup, TargetHealth, TargetState,
 };
-use crate::kinds::target_group::{self, target_group, Policy, TargetGroups};
+use crate::kinds::target_group::{self, target_group, Policy};
 use crate::shell::Function;
 
 /// The target group the sample events name.
@@ -62,7 +62,7 @@ pub(crate) struct World {
 pub(crate) struct TargetHealthSuite;
 
 impl KindUnderTest for TargetHealthSuite {
-    type Kind = TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>;
+    type Kind = crate::fakes::FakeTargetGroups;
     type World = World;
 
     const FUNCTION: &'static str = target_group::FUNCTION;

@@ -4,11 +4,13 @@
 //! ([`policy`]), and its failing instances are replaced through their group.
 //!
 //! - [`observation`]: target health and Auto Scaling groups as the policy sees them;
+//! - [`capture`]: the evidence kept before a replacement (console output, status);
 //! - [`policy`] and [`refusals`]: the decision and its guards;
 //! - [`ports`]: what the kind needs from AWS;
 //! - [`trigger`]: the events target-health answers;
 //! - [`view`]: how its incidents read.
 
+pub mod capture;
 pub mod observation;
 pub mod policy;
 pub mod ports;
@@ -28,15 +30,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use self::observation::{ScalingGroup, ShiftedZone, TargetHealth, SUSPENDED_BY_TAG_KEY};
-use self::ports::{InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource};
+use self::ports::{
+    InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource,
+};
 use crate::change::ChangeSource;
 use crate::change::{self, InFlight};
 use crate::config::{ConfigError, Env, Settings, Variable};
 use crate::domain::{
-    Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
+    Action, ActionKind, ActionOutcome, Capture, Decision, Incident, PlannedAction, ResourceRef,
+    ResourceType,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, DbInstanceId, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, BucketName, DbInstanceId, InstanceId, TargetGroupArn};
 use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
 use crate::ports::{Dependencies, DependencyState};
@@ -142,6 +147,11 @@ pub const NATIVE_HEALER_MARGIN_SECONDS: Variable = Variable::seconds(
     "How long past its grace period a group with ELB health checks has to start replacing a failing instance itself before Rebound acts.",
 );
 
+pub const EVIDENCE_BUCKET: Variable = Variable::optional(
+    "EVIDENCE_BUCKET",
+    "The S3 bucket an instance's console output and status are kept in before it is replaced (one object per capture under incidents/<incident id>/); empty: nothing captured.",
+);
+
 /// The target-group policy's knobs, with the settings every kind shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -167,6 +177,9 @@ pub struct Policy {
     /// How long past its health-check grace period a group with ELB health checks has
     /// to start replacing a failing instance itself before Rebound acts.
     pub native_healer_margin: Duration,
+    /// Where an instance's console output and status are kept before it is replaced;
+    /// `None`: nothing is captured.
+    pub evidence_bucket: Option<BucketName>,
 }
 
 impl Default for Policy {
@@ -183,6 +196,7 @@ impl Default for Policy {
             dependency_settle: Duration::from_secs(300),
             zonal: ZonalRule::default(),
             native_healer_margin: Duration::from_secs(60),
+            evidence_bucket: None,
         }
     }
 }
@@ -199,6 +213,7 @@ impl Policy {
         TARGET_GROUP_RTO_SECONDS,
         DEPENDENCY_SETTLE_SECONDS,
         NATIVE_HEALER_MARGIN_SECONDS,
+        EVIDENCE_BUCKET,
     ];
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -217,13 +232,26 @@ impl Policy {
             dependency_settle: env.duration(&DEPENDENCY_SETTLE_SECONDS)?,
             zonal: ZonalRule::read(env)?,
             native_healer_margin: env.duration(&NATIVE_HEALER_MARGIN_SECONDS)?,
+            evidence_bucket: env
+                .text(&EVIDENCE_BUCKET)?
+                .map(|name| {
+                    BucketName::parse(name.trim()).map_err(|invalid| ConfigError::Invalid {
+                        name: EVIDENCE_BUCKET.name,
+                        value: invalid.value,
+                        expected: format!(
+                            "an S3 bucket name, {}, or empty to capture nothing",
+                            invalid.why
+                        ),
+                    })
+                })
+                .transpose()?,
         })
     }
 }
 
 /// Target groups as a kind of watched resource: the ports it reads and acts through,
 /// and its policy.
-pub struct TargetGroups<T, G, R, D, Z, C> {
+pub struct TargetGroups<T, G, R, D, Z, C, E> {
     pub targets: T,
     pub groups: G,
     pub replacer: R,
@@ -233,6 +261,9 @@ pub struct TargetGroups<T, G, R, D, Z, C> {
     pub zones: Z,
     /// Where changes in flight on the groups are read (CloudFormation, CodeDeploy).
     pub changes: C,
+    /// Where an instance's console output and status are read, and kept, before it is
+    /// replaced (EC2, S3).
+    pub evidence: E,
     pub policy: Policy,
     /// Target groups in front of a group Rebound suspended, as the last sweep's listing
     /// found them.
@@ -285,7 +316,7 @@ pub enum Cue {
     Alarm { state: String },
 }
 
-impl<T, G, R, D, Z, C> Kind for TargetGroups<T, G, R, D, Z, C>
+impl<T, G, R, D, Z, C, E> Kind for TargetGroups<T, G, R, D, Z, C, E>
 where
     T: TargetHealthSource,
     G: ScalingGroups,
@@ -293,6 +324,7 @@ where
     D: Dependencies,
     Z: ShiftedZones,
     C: ChangeSource,
+    E: InstanceEvidence,
 {
     type Cue = Cue;
     type Observed = ObservedTargetGroup;
@@ -472,6 +504,36 @@ where
         now: DateTime<Utc>,
     ) -> Option<(ActionOutcome, String)> {
         policy::settle_pending(action, observed.observation(), &self.policy, now)
+    }
+
+    /// Before a replacement, when an evidence bucket is configured: the instance's
+    /// console output and status, which the replacement destroys.
+    async fn capture(
+        &self,
+        action: &Action,
+        acting: Acting<'_, ObservedTargetGroup>,
+    ) -> Option<Capture> {
+        let bucket = self.policy.evidence_bucket.as_ref()?;
+        if action.kind != SET_INSTANCE_HEALTH && action.kind != TERMINATE_INSTANCE {
+            return None;
+        }
+        let instance = InstanceId::parse(action.target.id.as_str()).ok()?;
+        let group = acting
+            .observed
+            .groups
+            .iter()
+            .find(|g| g.name.as_str() == action.scope.id);
+        Some(
+            capture::capture(
+                &self.evidence,
+                bucket,
+                &acting.incident.id,
+                &instance,
+                group,
+                acting.now,
+            )
+            .await,
+        )
     }
 
     async fn act(

@@ -953,13 +953,7 @@ fn the_deadline_is_read_as_lambda_sends_it_or_as_time_left_from_a_local_emulator
     assert!(left > std::time::Duration::from_secs(590), "{left:?}");
 }
 
-fn workflow_of(
-    w: &World,
-) -> Workflow<
-    '_,
-    TargetGroups<FakeFleet, FakeFleet, FakeFleet, MemoryStore, FakeFleet, FakeFleet>,
-    MemoryStore,
-> {
+fn workflow_of(w: &World) -> Workflow<'_, crate::fakes::FakeTargetGroups, MemoryStore> {
     Workflow {
         kind: &w.handler.kind,
         store: &w.store,
@@ -1632,4 +1626,148 @@ async fn an_incident_opened_on_a_resource_a_drill_marked_is_the_drills_and_an_ex
     );
     deliver(&w, "alarm-state-change.json").await;
     assert_eq!(w.store.incidents()[0].drill, None);
+}
+
+// ------------------------------------------------------- evidence kept before acting
+
+const EVIDENCE: &str = "rebound-evidence";
+
+fn enforce_keeping_evidence() -> Policy {
+    Policy {
+        evidence_bucket: Some(crate::ids::BucketName::parse(EVIDENCE).unwrap()),
+        ..enforce()
+    }
+}
+
+#[tokio::test]
+async fn a_replacement_keeps_the_instances_console_output_and_status_before_the_call() {
+    let w = world_with(1, true, enforce_keeping_evidence());
+    deliver(&w, "alarm-state-change.json").await;
+
+    assert_eq!(w.fleet.replaced().len(), 1);
+    let kept = w.fleet.kept();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].replacements_before, 0, "kept after the call");
+    let incident = &w.store.incidents()[0];
+    assert!(
+        kept[0]
+            .key
+            .starts_with(&format!("incidents/{}/{}-", incident.id, iid(1))),
+        "{}",
+        kept[0].key
+    );
+    let object: Value = serde_json::from_slice(&kept[0].body).unwrap();
+    assert_eq!(
+        object["console_output"]["text"],
+        format!("console of {}\n", iid(1))
+    );
+    assert_eq!(object["status"]["instance_status"]["status"], "ok");
+    assert_eq!(object["auto_scaling_group"], "rebound-demo-web-asg");
+    assert_eq!(object["incident"], incident.id.to_string());
+
+    assert_eq!(incident.captures.len(), 1);
+    let capture = &incident.captures[0];
+    assert_eq!(capture.target, instance(&iid(1)));
+    assert_eq!(
+        capture.uri.as_deref(),
+        Some(format!("s3://{EVIDENCE}/{}", kept[0].key).as_str())
+    );
+    assert_eq!(capture.failed, None);
+    assert!(incident
+        .timeline
+        .iter()
+        .any(|e| e.event == "evidence" && e.detail.contains("kept at s3://")));
+}
+
+#[tokio::test]
+async fn a_capture_that_fails_is_noted_and_the_instance_is_replaced_anyway() {
+    let w = world_with(1, true, enforce_keeping_evidence());
+    w.fleet.fail_console_output("UnauthorizedOperation");
+    w.fleet.remove_bucket(EVIDENCE);
+
+    deliver(&w, "alarm-state-change.json").await;
+
+    assert_eq!(
+        w.fleet.replaced().len(),
+        1,
+        "the capture held the replacement back"
+    );
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.state, IncidentState::Remediating);
+    let capture = &incident.captures[0];
+    assert_eq!(capture.uri, None);
+    let failed = capture.failed.as_deref().unwrap();
+    assert!(failed.contains("UnauthorizedOperation"), "{failed}");
+    assert!(failed.contains("NoSuchBucket"), "{failed}");
+    assert!(incident
+        .timeline
+        .iter()
+        .any(|e| e.event == "evidence" && e.detail.contains("not kept")));
+}
+
+#[tokio::test]
+async fn a_console_output_that_cannot_be_read_leaves_the_status_kept() {
+    let w = world_with(1, true, enforce_keeping_evidence());
+    w.fleet.fail_console_output("UnauthorizedOperation");
+
+    deliver(&w, "alarm-state-change.json").await;
+
+    let kept = w.fleet.kept();
+    assert_eq!(kept.len(), 1);
+    let object: Value = serde_json::from_slice(&kept[0].body).unwrap();
+    assert_eq!(object["console_output"], Value::Null);
+    assert_eq!(object["status"]["state"], "running");
+    let capture = &w.store.incidents()[0].captures[0];
+    assert!(capture.uri.is_some());
+    assert!(capture
+        .failed
+        .as_deref()
+        .is_some_and(|f| f.contains("console output")));
+}
+
+#[tokio::test]
+async fn dry_run_captures_nothing_as_it_replaces_nothing() {
+    let policy = Policy {
+        settings: Settings::default(),
+        ..enforce_keeping_evidence()
+    };
+    let w = world_with(1, true, policy);
+    deliver(&w, "alarm-state-change.json").await;
+
+    assert!(w.fleet.replaced().is_empty());
+    assert!(w.fleet.kept().is_empty());
+    assert!(w.store.incidents()[0].captures.is_empty());
+}
+
+#[tokio::test]
+async fn nothing_is_captured_without_an_evidence_bucket_or_on_the_healthy_path() {
+    let without = world(1);
+    deliver(&without, "alarm-state-change.json").await;
+    assert_eq!(without.fleet.replaced().len(), 1);
+    assert!(without.fleet.kept().is_empty());
+    assert!(without.store.incidents()[0].captures.is_empty());
+
+    let healthy = world_with(0, true, enforce_keeping_evidence());
+    deliver(&healthy, "alarm-state-change.json").await;
+    assert!(healthy.fleet.kept().is_empty());
+    assert!(healthy.store.incidents().is_empty());
+}
+
+#[test]
+fn an_invalid_evidence_bucket_is_named_with_what_is_expected() {
+    let read = |value: &'static str| {
+        let lookup = move |name: &str| (name == "EVIDENCE_BUCKET").then(|| value.to_owned());
+        Policy::read(&crate::config::Env::new(&lookup))
+    };
+    assert_eq!(read("").unwrap().evidence_bucket, None);
+    assert_eq!(
+        read("rebound-evidence-123").unwrap().evidence_bucket,
+        Some(crate::ids::BucketName::parse("rebound-evidence-123").unwrap())
+    );
+    let err = read("Rebound_Evidence").unwrap_err().to_string();
+    assert!(
+        err.contains("EVIDENCE_BUCKET=\"Rebound_Evidence\""),
+        "{err}"
+    );
+    assert!(err.contains("an S3 bucket name"), "{err}");
 }
