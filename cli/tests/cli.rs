@@ -10,7 +10,7 @@ use rebound::domain::{
     ActionKind, Change, Decision, Effect, Evidence, Incident, IncidentState, Opening,
     PlannedAction, Refusal, ResourceRef, ResourceType, Verdict,
 };
-use rebound::ports::{Commit, Committed, IncidentStore};
+use rebound::ports::{Commit, Committed, Freshness, IncidentStore};
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
 use serde_json::Value;
@@ -232,7 +232,7 @@ async fn record(
                 stored_state,
                 ledgers: vec![],
                 token: "cli-test",
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             })
             .await
             .unwrap();

@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::domain::{ApprovalState, Change, Incident};
 use crate::error::Error;
 use crate::ids::IncidentId;
-use crate::ports::{Commit, Committed, IncidentStore};
+use crate::ports::{Commit, Committed, Freshness, IncidentStore};
 use crate::workflow::MAX_WRITE_ATTEMPTS;
 
 /// Why a person's change was not made.
@@ -50,7 +50,7 @@ pub async fn change(
                 stored_state: Some(stored),
                 ledgers: vec![],
                 token: &token,
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             })
             .await?;
         if committed == Committed::Landed {

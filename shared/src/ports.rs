@@ -58,10 +58,34 @@ pub struct Commit<'a> {
     /// Identifies this write (stored as `incident.written_by`, and used as the
     /// transaction's idempotency token) so the writer recognises it after a lost answer.
     pub token: &'a str,
-    /// When the state a new incident was decided on was read: a new incident lands only
-    /// if the resource has not recovered since (an older read is stale: another writer
-    /// acted and resolved meanwhile). `None` when the writer read nothing (by hand).
-    pub observed_at: Option<DateTime<Utc>>,
+    /// What a new incident knows of the resource's last recovery: it lands only if no
+    /// incident on the resource resolved after the state it was decided on was read (an
+    /// older read is stale: another writer acted and resolved meanwhile).
+    pub freshness: Freshness,
+}
+
+/// How a new incident proves its decision was not made on a read older than the
+/// resource's last resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    /// The writer read nothing it decided on (by hand, tests).
+    Unchecked,
+    /// The resource's record was read before its state, and named this last resolved
+    /// incident: no other may have resolved since. Compared by value, so it holds
+    /// whatever the clocks of the writers say.
+    LastIncident(Option<IncidentId>),
+    /// Only the writer's clock is known (the sweep reads the open incidents, not each
+    /// record): no recovery recorded at or after this moment.
+    ObservedAt(DateTime<Utc>),
+}
+
+/// A resource's record: its open incident, the drill marked on it, and the last
+/// incident that resolved on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceRecord {
+    pub open: Option<Incident>,
+    pub drill: Option<DrillMark>,
+    pub last_incident: Option<IncidentId>,
 }
 
 /// What must hold for a commit to land: the one description every store enforces, so
@@ -88,9 +112,8 @@ pub enum Expected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// A new incident claims the resource: it must have no open incident, and no
-    /// recovery recorded at or after `observed_at` (when the state the incident was
-    /// decided on was read).
-    Open { observed_at: Option<DateTime<Utc>> },
+    /// resolution newer than the read the incident was decided on.
+    Open { freshness: Freshness },
     /// The write that resolves the incident releases the resource, which must still be
     /// held by this incident; it remembers the incident and when the resource
     /// verifiably recovered (`None`: resolved without a recovery).
@@ -112,7 +135,7 @@ impl Commit<'_> {
             },
             resource: if self.is_new() {
                 Some(Claim::Open {
-                    observed_at: self.observed_at,
+                    freshness: self.freshness.clone(),
                 })
             } else if resolving {
                 Some(Claim::Release {
@@ -140,15 +163,13 @@ pub trait IncidentStore: Send + Sync {
         resource: &ResourceRef,
     ) -> impl Future<Output = Result<Option<Incident>, Error>> + Send;
 
-    /// The resource's open incident and the drill marked on it, if any (`rebound drill`
-    /// marks the resources it disturbs). A store that keeps both in one record reads
-    /// them in one call; the default knows of no drills.
-    fn open_incident_and_drill(
+    /// The resource's record: its open incident, the drill marked on it (`rebound
+    /// drill` marks the resources it disturbs) and the last incident resolved on it,
+    /// in one read of the record (and one of the open incident).
+    fn resource_record(
         &self,
         resource: &ResourceRef,
-    ) -> impl Future<Output = Result<(Option<Incident>, Option<DrillMark>), Error>> + Send {
-        async move { Ok((self.open_incident(resource).await?, None)) }
-    }
+    ) -> impl Future<Output = Result<ResourceRecord, Error>> + Send;
 
     fn load(&self, id: &IncidentId)
         -> impl Future<Output = Result<Option<Incident>, Error>> + Send;

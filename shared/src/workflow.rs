@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::ids::IncidentId;
 use crate::kind::{Acting, Kind};
 use crate::policy::{hold_within_objective, History};
-use crate::ports::{Commit, Committed, IncidentStore};
+use crate::ports::{Commit, Committed, Freshness, IncidentStore, ResourceRecord};
 
 /// How many times a check re-reads and re-decides after losing a conditional write.
 /// Each loss means another delivery made progress, so a few are plenty.
@@ -131,8 +131,9 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let (current, drill) = self.store.open_incident_and_drill(resource).await?;
-        self.reconcile_known(resource, cue, current, Some(drill), trigger, tally)
+        let mut record = self.store.resource_record(resource).await?;
+        let current = record.open.take();
+        self.reconcile_known(resource, cue, current, Some(record), trigger, tally)
             .await
     }
 
@@ -152,22 +153,28 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
             .await
     }
 
-    /// `drill`: the drill marked on the resource, when it was read with the incident;
-    /// `None` when not read yet (it is then read only if a new incident opens).
+    /// `record`: the rest of the resource's record (its drill, its last resolved
+    /// incident), when it was read with the incident; `None` when not read yet (the
+    /// drill is then read only if a new incident opens).
     async fn reconcile_known(
         &self,
         resource: &ResourceRef,
         cue: &K::Cue,
         mut current: Option<Incident>,
-        mut drill: Option<Option<DrillMark>>,
+        mut record: Option<ResourceRecord>,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
         for _attempt in 0..MAX_WRITE_ATTEMPTS {
+            // What a new incident must prove about the resource's last resolution, known
+            // before its state is observed: the record read before it, else the clock.
+            let freshness = match &record {
+                Some(record) => Freshness::LastIncident(record.last_incident.clone()),
+                None => Freshness::ObservedAt((self.clock)()),
+            };
             // Observed afresh on every attempt: a lost race means another writer acted,
             // and what it did (a replacement under way, a ledger moved) is part of the
             // state this decision must see.
-            let observed_at = (self.clock)();
             let Some(observed) = self.kind.observe(resource, cue, current.as_ref()).await? else {
                 return self.close_gone(resource, current).await;
             };
@@ -214,8 +221,10 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                     .await?;
                 return Ok(report);
             }
-            if incident.is_none() && drill.is_none() {
-                drill = Some(self.store.open_incident_and_drill(resource).await?.1);
+            if incident.is_none() && record.is_none() {
+                let mut read = self.store.resource_record(resource).await?;
+                read.open = None;
+                record = Some(read);
             }
             let plan = match self.plan(
                 incident,
@@ -225,7 +234,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 &observed,
                 &decision,
                 settled,
-                drill.as_ref().and_then(Option::as_ref),
+                record.as_ref().and_then(|r| r.drill.as_ref()),
                 &ledgers,
                 &token,
                 now,
@@ -236,7 +245,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                     // The stored incident moved somewhere this decision cannot follow
                     // (resolved by another writer): read again.
                     info!(resource = %resource.id, error = %refusal, "incident moved on; reading again");
-                    current = self.store.open_incident(resource).await?;
+                    (current, record) = self.read_again(resource).await?;
                     continue;
                 }
             };
@@ -246,16 +255,10 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 ledgers: ledger_writes,
             } = plan;
             let landed = self
-                .commit(
-                    &mut incident,
-                    before,
-                    ledger_writes,
-                    &token,
-                    Some(observed_at),
-                )
+                .commit(&mut incident, before, ledger_writes, &token, freshness)
                 .await?;
             if !landed {
-                current = self.store.open_incident(resource).await?;
+                (current, record) = self.read_again(resource).await?;
                 continue;
             }
 
@@ -534,7 +537,13 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         let results = ours(incident, token);
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let landed = self
-                .commit(incident, Some(stored), vec![], &new_token(), None)
+                .commit(
+                    incident,
+                    Some(stored),
+                    vec![],
+                    &new_token(),
+                    Freshness::Unchecked,
+                )
                 .await?;
             if landed {
                 return Ok(());
@@ -570,6 +579,16 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         Ok(())
     }
 
+    /// The resource's record after a lost race: its open incident apart, the rest kept
+    /// for the next attempt (read before it observes, so its claim is by value).
+    async fn read_again(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<(Option<Incident>, Option<ResourceRecord>), Error> {
+        let mut record = self.store.resource_record(resource).await?;
+        Ok((record.open.take(), Some(record)))
+    }
+
     /// Writes, and settles any ambiguity by reading: true when this write landed —
     /// including when its answer was lost, or an SDK retry of it then lost its own
     /// condition (the stored incident carries this write's token).
@@ -579,7 +598,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         stored_state: Option<IncidentState>,
         ledgers: Vec<(ResourceRef, Ledger)>,
         token: &str,
-        observed_at: Option<DateTime<Utc>>,
+        freshness: Freshness,
     ) -> Result<bool, Error> {
         let outcome = self
             .store
@@ -588,7 +607,7 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 stored_state,
                 ledgers,
                 token,
-                observed_at,
+                freshness,
             })
             .await;
         match outcome {
@@ -684,7 +703,13 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
                 return Ok(report);
             }
             let landed = self
-                .commit(&mut incident, Some(stored), vec![], &new_token(), None)
+                .commit(
+                    &mut incident,
+                    Some(stored),
+                    vec![],
+                    &new_token(),
+                    Freshness::Unchecked,
+                )
                 .await?;
             if landed {
                 info!(incident_id = %incident.id, resource = %resource.id, "resource gone; incident closed");

@@ -301,11 +301,12 @@ async fn an_alarm_delivered_through_an_sns_subscription_heals_like_the_eventbrid
 }
 
 /// A delivery that read the target group before another one replaced, verified and
-/// resolved: its decision is on a stale read and must not open a second incident.
+/// resolved: its decision is on a stale read and must not open a second incident,
+/// whether it knows when it read (its clock) or which incident it saw resolved last.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_decided_on_a_read_older_than_the_last_recovery_does_not_open() {
     use rebound::domain::{Evidence, Incident, Opening};
-    use rebound::ports::{Commit, Committed, IncidentStore};
+    use rebound::ports::{Commit, Committed, Freshness, IncidentStore};
 
     let s = scenario(Managed::Yes).await;
     s.break_instance(1);
@@ -335,7 +336,7 @@ async fn an_incident_decided_on_a_read_older_than_the_last_recovery_does_not_ope
             at,
         )
     };
-    let open_observed_at = |observed_at, token: &'static str| {
+    let open_with = |freshness, token: &'static str| {
         let mut incident = opening(chrono::Utc::now());
         let store = &store;
         async move {
@@ -345,20 +346,25 @@ async fn an_incident_decided_on_a_read_older_than_the_last_recovery_does_not_ope
                     stored_state: None,
                     ledgers: vec![],
                     token,
-                    observed_at: Some(observed_at),
+                    freshness,
                 })
                 .await
                 .unwrap()
         }
     };
     assert_eq!(
-        open_observed_at(before_the_recovery, "stale").await,
+        open_with(Freshness::ObservedAt(before_the_recovery), "stale").await,
         Committed::LostRace,
         "read before the recovery"
     );
     assert_eq!(
-        open_observed_at(chrono::Utc::now(), "fresh").await,
+        open_with(Freshness::LastIncident(None), "unseen").await,
+        Committed::LostRace,
+        "its record read before the incident resolved"
+    );
+    assert_eq!(
+        open_with(Freshness::LastIncident(Some(resolved.id.clone())), "seen").await,
         Committed::Landed,
-        "read after it"
+        "its record read after it, whatever the clocks"
     );
 }

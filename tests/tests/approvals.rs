@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use rebound::by_hand::{self, Refused};
 use rebound::config::{ApprovalMode, Mode};
 use rebound::domain::{ApprovalState, Incident, IncidentState, Verdict};
-use rebound::ports::{Commit, Committed, IncidentStore};
+use rebound::ports::{Commit, Committed, Freshness, IncidentStore};
 use rebound_tests::sample_event;
 use rebound_tests::scenario::{scenario, Scenario};
 use rebound_tests::stack::Managed;
@@ -182,7 +182,7 @@ async fn two_approvers_at_once_converge_on_one_decision() {
             incident,
             ledgers: vec![],
             token: "race",
-            observed_at: None,
+            freshness: Freshness::Unchecked,
         }
     }
     assert_eq!(

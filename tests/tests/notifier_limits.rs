@@ -6,7 +6,7 @@ use rebound::domain::{Change, Decision, Evidence, Incident, IncidentState, Openi
 use rebound::ids::TargetGroupArn;
 use rebound::kinds::target_group;
 use rebound::notifier::StreamEvent;
-use rebound::ports::{Commit, Committed, IncidentStore};
+use rebound::ports::{Commit, Committed, Freshness, IncidentStore};
 use rebound_tests::stack::Managed;
 use rebound_tests::{Emulator, Stack};
 use serde_json::Value;
@@ -81,7 +81,7 @@ async fn a_notification_sns_refuses_is_parked_and_the_next_change_is_still_annou
             stored_state,
             ledgers: vec![],
             token: "test-writer",
-            observed_at: None,
+            freshness: Freshness::Unchecked,
         }
     }
     assert_eq!(

@@ -16,7 +16,7 @@ use rebound::kinds::target_group::observation::ScalingGroup;
 use rebound::kinds::target_group::ports::{ScalingGroups, TargetHealthSource};
 use rebound::kinds::target_group::{self};
 use rebound::kinds::zone;
-use rebound::ports::{Commit, Committed, IncidentStore};
+use rebound::ports::{Commit, Committed, Freshness, IncidentStore};
 
 use super::ports::{
     Deployment, GroupView, Injected, Injector, Observer, ReboundInfo, Records, Snapshot,
@@ -355,7 +355,7 @@ impl Records for TableRecords<'_> {
                     stored_state,
                     ledgers: vec![],
                     token: &format!("drill-note-{}", at.timestamp_millis()),
-                    observed_at: None,
+                    freshness: Freshness::Unchecked,
                 })
                 .await?;
             if committed == Committed::Landed {

@@ -32,7 +32,8 @@ use crate::error::Error;
 use crate::ids::IncidentId;
 use crate::policy::later;
 use crate::ports::{
-    Claim, Commit, Committed, Conditions, Dependencies, DependencyState, Expected, IncidentStore,
+    Claim, Commit, Committed, Conditions, Dependencies, DependencyState, Expected, Freshness,
+    IncidentStore, ResourceRecord,
 };
 
 pub const INCIDENTS_BY_TIME_INDEX: &str = "incidents-by-time";
@@ -234,18 +235,29 @@ impl DynamoStore {
             .expression_attribute_values(":resource", text("resource"))
             .expression_attribute_values(":id", text(incident.id.as_str()));
         let update = match claim {
-            Claim::Open { observed_at: None } => update
-                .update_expression("SET open_incident_id = :id, #kind = :resource")
-                .condition_expression("attribute_not_exists(open_incident_id)"),
-            // RFC 3339 in UTC, as written below, compares in time order as text.
-            Claim::Open {
-                observed_at: Some(observed),
-            } => update
-                .update_expression("SET open_incident_id = :id, #kind = :resource")
-                .condition_expression(
-                    "attribute_not_exists(open_incident_id) AND (attribute_not_exists(last_recovered_at) OR last_recovered_at < :observed)",
-                )
-                .expression_attribute_values(":observed", text(observed.to_rfc3339())),
+            Claim::Open { freshness } => {
+                let update =
+                    update.update_expression("SET open_incident_id = :id, #kind = :resource");
+                match freshness {
+                    Freshness::Unchecked => {
+                        update.condition_expression("attribute_not_exists(open_incident_id)")
+                    }
+                    Freshness::LastIncident(None) => update.condition_expression(
+                        "attribute_not_exists(open_incident_id) AND attribute_not_exists(last_incident_id)",
+                    ),
+                    Freshness::LastIncident(Some(last)) => update
+                        .condition_expression(
+                            "attribute_not_exists(open_incident_id) AND last_incident_id = :last",
+                        )
+                        .expression_attribute_values(":last", text(last.as_str())),
+                    // RFC 3339 in UTC, as written below, compares in time order as text.
+                    Freshness::ObservedAt(observed) => update
+                        .condition_expression(
+                            "attribute_not_exists(open_incident_id) AND (attribute_not_exists(last_recovered_at) OR last_recovered_at < :observed)",
+                        )
+                        .expression_attribute_values(":observed", text(observed.to_rfc3339())),
+                }
+            }
             // The record remembers the last incident and when the resource verifiably
             // recovered: resources that depend on it stay held for a settle time.
             Claim::Release { recovered_at } => {
@@ -321,28 +333,28 @@ impl DynamoStore {
 
 impl IncidentStore for DynamoStore {
     async fn open_incident(&self, resource: &ResourceRef) -> Result<Option<Incident>, Error> {
-        Ok(self.open_incident_and_drill(resource).await?.0)
+        Ok(self.resource_record(resource).await?.open)
     }
 
-    /// One read of the resource's record: the open incident's id and the drill marked
-    /// on it; then the incident, if one is open.
-    async fn open_incident_and_drill(
-        &self,
-        resource: &ResourceRef,
-    ) -> Result<(Option<Incident>, Option<DrillMark>), Error> {
+    /// One read of the resource's record: the open incident's id, the drill marked on
+    /// it and the last incident resolved; then the incident, if one is open.
+    async fn resource_record(&self, resource: &ResourceRef) -> Result<ResourceRecord, Error> {
         let Some(record) = self.get(resource_key(resource)).await? else {
-            return Ok((None, None));
+            return Ok(ResourceRecord::default());
         };
-        let open = match record.get("open_incident_id") {
+        let id = |name: &str| match record.get(name) {
             Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
             _ => None,
         };
-        let drill = drill_mark(&record);
-        let incident = match open {
+        let open = match id("open_incident_id") {
             Some(id) => self.load(&id).await?,
             None => None,
         };
-        Ok((incident, drill))
+        Ok(ResourceRecord {
+            open,
+            drill: drill_mark(&record),
+            last_incident: id("last_incident_id"),
+        })
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
@@ -685,7 +697,7 @@ mod tests {
                 stored_state: None,
                 ledgers: vec![(web(), ledger)],
                 token: "token-1",
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             })
             .await
             .unwrap();
@@ -713,7 +725,7 @@ mod tests {
                     stored_state: None,
                     ledgers: vec![],
                     token: "t",
-                    observed_at: None,
+                    freshness: Freshness::Unchecked,
                 })
                 .await
                 .unwrap();
@@ -743,7 +755,7 @@ mod tests {
                 stored_state: Some(IncidentState::Open),
                 ledgers: vec![],
                 token: "t",
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             }
         }
         assert_eq!(
@@ -801,7 +813,7 @@ mod tests {
                 stored_state: Some(IncidentState::Remediating),
                 ledgers: vec![],
                 token: "t",
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             })
             .await
             .unwrap();
@@ -825,7 +837,7 @@ mod tests {
                 stored_state: Some(IncidentState::Resolved),
                 ledgers: vec![],
                 token: "t",
-                observed_at: None,
+                freshness: Freshness::Unchecked,
             })
             .await
             .unwrap();
@@ -924,7 +936,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_drill_marked_on_a_resource_is_read_with_its_record_in_one_call() {
+    async fn the_drill_and_the_last_incident_are_read_with_the_resource_record_in_one_call() {
         let rule = mock!(Client::get_item)
             .match_requests(|req| {
                 req.key().and_then(|k| k.get("pk")) == Some(&text("resource#target-group#arn:tg"))
@@ -934,18 +946,23 @@ mod tests {
                     .item("pk", text("resource#target-group#arn:tg"))
                     .item("drill_id", text("drill-20261126T101500Z-3f9a1c2b"))
                     .item("drill_until", text("2026-11-26T10:45:00+00:00"))
+                    .item("last_incident_id", text("inc-20261126T101500Z-3f9a1c2b"))
                     .build()
             });
         let client = mock_client!(aws_sdk_dynamodb, [&rule]);
-        let (open, drill) = DynamoStore::new(client, "t", 90)
-            .open_incident_and_drill(&ResourceRef::new(
+        let record = DynamoStore::new(client, "t", 90)
+            .resource_record(&ResourceRef::new(
                 ResourceType::named("target-group"),
                 "arn:tg",
             ))
             .await
             .unwrap();
-        assert_eq!(open, None);
-        let drill = drill.unwrap();
+        assert_eq!(record.open, None);
+        assert_eq!(
+            record.last_incident.unwrap().as_str(),
+            "inc-20261126T101500Z-3f9a1c2b"
+        );
+        let drill = record.drill.unwrap();
         assert_eq!(drill.id, "drill-20261126T101500Z-3f9a1c2b");
         assert_eq!(drill.until.to_rfc3339(), "2026-11-26T10:45:00+00:00");
         assert_eq!(rule.num_calls(), 1);

@@ -35,7 +35,7 @@ use crate::kinds::target_group::ports::{
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
     Claim, Commit, Committed, Dependencies, DependencyState, Expected, FailedNotification,
-    FailedNotifications, IncidentStore, Notification, Notifier,
+    FailedNotifications, Freshness, IncidentStore, Notification, Notifier, ResourceRecord,
 };
 use crate::shell::Function;
 
@@ -610,12 +610,20 @@ impl IncidentStore for MemoryStore {
             .cloned())
     }
 
-    async fn open_incident_and_drill(
-        &self,
-        resource: &ResourceRef,
-    ) -> Result<(Option<Incident>, Option<DrillMark>), Error> {
-        let drill = lock(&self.inner).drills.get(&resource.key()).cloned();
-        Ok((self.open_incident(resource).await?, drill))
+    async fn resource_record(&self, resource: &ResourceRef) -> Result<ResourceRecord, Error> {
+        let (drill, last_incident) = {
+            let state = lock(&self.inner);
+            let key = resource.key();
+            (
+                state.drills.get(&key).cloned(),
+                state.last_resolved.get(&key).map(|(id, _)| id.clone()),
+            )
+        };
+        Ok(ResourceRecord {
+            open: self.open_incident(resource).await?,
+            drill,
+            last_incident,
+        })
     }
 
     async fn load(&self, id: &IncidentId) -> Result<Option<Incident>, Error> {
@@ -666,15 +674,16 @@ impl IncidentStore for MemoryStore {
         };
         let resource_holds = match &conditions.resource {
             None => true,
-            Some(Claim::Open { observed_at }) => {
+            Some(Claim::Open { freshness }) => {
+                let last = state.last_resolved.get(&key);
                 !state.open.contains_key(&key)
-                    && observed_at.is_none_or(|observed| {
-                        state
-                            .last_resolved
-                            .get(&key)
+                    && match freshness {
+                        Freshness::Unchecked => true,
+                        Freshness::LastIncident(seen) => last.map(|(id, _)| id) == seen.as_ref(),
+                        Freshness::ObservedAt(observed) => last
                             .and_then(|(_, recovered)| *recovered)
-                            .is_none_or(|recovered| recovered < observed)
-                    })
+                            .is_none_or(|recovered| recovered < *observed),
+                    }
             }
             Some(Claim::Release { .. }) => state.open.get(&key) == Some(&incident.id),
         };
