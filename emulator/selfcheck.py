@@ -1914,9 +1914,105 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     check.run("DELETE /_rebound/rds-events forgets the recorded RDS events (the benchmark's)", forget_rds_events)
 
+    # ---- AWS Health scheduled changes ---------------------------------------------------
+
+    def key_shape(value: Any) -> Any:
+        """A JSON value's keys and types, not its values: what two events must share."""
+        if isinstance(value, dict):
+            return {k: key_shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [key_shape(v) for v in value]
+        return type(value).__name__
+
+    def health_events() -> None:
+        instance = "i-0a1b2c3d4e5f60718"
+        status, answer = control(url, "POST", "/_rebound/health-events", {
+            "service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED",
+            "entities": [instance], "start_time": "2026-12-05T02:00:00Z",
+        })
+        expect(status == 200 and "event" in answer, f"{status} {answer}")
+        event = answer["event"]
+        detail = event["detail"]
+        expect((event["version"], event["detail-type"], event["source"]) == ("0", "AWS Health Event", "aws.health"),
+               f"{event}")
+        expect((event["account"], event["region"], event["resources"]) == ("123456789012", "us-east-1", [instance]),
+               f"{event}")
+        expect(dt.datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ") is not None, event["time"])
+        expect(detail["eventArn"].startswith(
+            "arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED/AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED_"),
+            detail["eventArn"])
+        expect((detail["service"], detail["eventTypeCode"], detail["eventTypeCategory"], detail["eventScopeCode"],
+                detail["statusCode"], detail["eventRegion"], detail["affectedAccount"])
+               == ("EC2", "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "scheduledChange", "ACCOUNT_SPECIFIC", "upcoming",
+                   "us-east-1", "123456789012"), f"{detail}")
+        # RFC 1123, as AWS Health writes it; the end defaults to the start + 2 h.
+        expect(detail["startTime"] == "Sat, 05 Dec 2026 02:00:00 GMT", detail["startTime"])
+        expect(detail["endTime"] == "Sat, 05 Dec 2026 04:00:00 GMT", detail["endTime"])
+        expect(dt.datetime.strptime(detail["lastUpdatedTime"], "%a, %d %b %Y %H:%M:%S GMT") is not None,
+               detail["lastUpdatedTime"])
+        expect([e["entityValue"] for e in detail["affectedEntities"]] == [instance], f"{detail['affectedEntities']}")
+        # Field for field the shape of the samples the functions are tested with.
+        sample = json.loads((REPO_ROOT / "events/target-health/health-instance-retirement-scheduled.json").read_text())
+        expect(key_shape(event) == key_shape(sample), f"not the sample's shape: {key_shape(event)}")
+
+        # An RDS one with the defaults: the window starts three days from now, lasts two hours.
+        status, rds_answer = control(url, "POST", "/_rebound/health-events", {
+            "service": "RDS", "event_type_code": "AWS_RDS_HARDWARE_MAINTENANCE_SCHEDULED", "entities": ["selfcheck-db"],
+        })
+        expect(status == 200, f"{status} {rds_answer}")
+        rds_detail = rds_answer["event"]["detail"]
+        start = dt.datetime.strptime(rds_detail["startTime"], "%a, %d %b %Y %H:%M:%S GMT")
+        end = dt.datetime.strptime(rds_detail["endTime"], "%a, %d %b %Y %H:%M:%S GMT")
+        lead = start - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        expect(dt.timedelta(days=2, hours=23) < lead <= dt.timedelta(days=3), f"start {rds_detail['startTime']}")
+        expect(end - start == dt.timedelta(hours=2), f"{rds_detail['startTime']} .. {rds_detail['endTime']}")
+        rds_sample = json.loads((REPO_ROOT / "events/rds-health/health-maintenance-scheduled.json").read_text())
+        expect(key_shape(rds_answer["event"]) == key_shape(rds_sample), "not the RDS sample's shape")
+        expect(rds_answer["event"]["id"] != event["id"] and rds_detail["eventArn"] != detail["eventArn"],
+               "ids and event ARNs must be fresh")
+
+        status, listed = control(url, "GET", "/_rebound/health-events")
+        expect(status == 200 and listed["events"] == [event, rds_answer["event"]], f"{status} {listed}")
+
+        bad = [
+            ({"service": "S3", "event_type_code": "AWS_S3_X", "entities": ["b"]}, "service"),
+            ({"service": "EC2", "event_type_code": "AWS_RDS_HARDWARE_MAINTENANCE_SCHEDULED", "entities": [instance]},
+             "event_type_code"),
+            ({"service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "entities": []}, "entities"),
+            ({"service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "entities": [instance],
+              "start_time": "next Saturday"}, "start_time"),
+            ({"service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "entities": [instance],
+              "start_time": "2026-12-05T02:00:00Z", "end_time": "2026-12-05T01:00:00Z"}, "end_time"),
+            ({"service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "entities": [instance],
+              "status": "scheduled"}, "status"),
+            ({"service": "EC2", "entities": [instance]}, "event_type_code"),
+            ({"service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "entities": [instance],
+              "instance": instance}, "instance"),
+        ]
+        for body, field in bad:
+            status, answer = control(url, "POST", "/_rebound/health-events", body)
+            expect(status == 400 and field in answer.get("error", ""), f"{body}: {status} {answer}")
+        expect(len(control(url, "GET", "/_rebound/health-events")[1]["events"]) == 2, "a bad request was recorded")
+
+        status, answer = control(url, "DELETE", "/_rebound/health-events")
+        expect(status == 200 and answer == {"forgotten": 2}, f"{status} {answer}")
+        expect(control(url, "GET", "/_rebound/health-events")[1] == {"events": []}, "DELETE left events")
+
+    check.run("POST /_rebound/health-events emits AWS Health scheduled changes in the samples' shape; "
+              "GET lists them, DELETE forgets them, bad input 400", health_events)
+
+    def emit_health_event() -> None:
+        status, answer = control(url, "POST", "/_rebound/health-events", {
+            "service": "EC2", "event_type_code": "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED",
+            "entities": ["i-0a1b2c3d4e5f60718"],
+        })
+        expect(status == 200, f"{status} {answer}")
+
     def reset() -> None:
         control(url, "POST", "/_rebound/faults", {"operation": "PutItem", "error_code": "Throttling"})
+        emit_health_event()
         expect(control(url, "POST", "/_rebound/reset")[0] == 200, "reset")
+        expect(control(url, "GET", "/_rebound/health-events")[1] == {"events": []}, "health events survived reset")
         expect(control(url, "GET", "/_rebound/faults")[1]["faults"] == [], "faults survived reset")
         expect(control(url, "GET", "/_rebound/requests")[1] == [], "request log survived reset")
         expect(asg.describe_auto_scaling_groups()["AutoScalingGroups"] == [], "groups survived reset")
@@ -1925,6 +2021,15 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(control(url, "GET", "/_rebound/zonal-shift/clock")[1]["offset_seconds"] == 0, "clock offset survived reset")
 
     check.run("POST /_rebound/reset clears moto and the layer (zonal shifts and their clock included)", reset)
+
+    def moto_reset() -> None:
+        emit_health_event()
+        request = urllib.request.Request(url + "/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            expect(response.status == 200, f"{response.status}")
+        expect(control(url, "GET", "/_rebound/health-events")[1] == {"events": []}, "health events survived")
+
+    check.run("POST /moto-api/reset clears the layer too (health events)", moto_reset)
 
 
 if __name__ == "__main__":

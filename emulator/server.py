@@ -18,6 +18,8 @@ On top of moto (see emulator/README.md for the why of each):
     speaks) from moto's CloudWatch backend;
   * zonal_shift.py implements ARC zonal shift (REST-JSON), which moto lacks, with the
     load balancer attribute and the Auto Scaling group's impairment policy;
+  * health_events.py emits AWS Health scheduled changes in the shape EventBridge
+    delivers them (/_rebound/health-events), which moto lacks too;
   * this file adds fault injection (before moto, after moto with the answer lost, or
     a dropped connection), a request log, and the /_rebound control API;
   * a global lock serialises AWS requests, because moto's backends are not
@@ -52,6 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import changes  # noqa: E402
 import cloudwatch_cbor  # noqa: E402
 import fidelity  # noqa: E402
+import health_events  # noqa: E402
 import zonal_shift  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -118,6 +121,7 @@ class LayerState:
         with self.moto_lock:
             fidelity.reset_state()
             zonal_shift.reset_state()
+            health_events.reset_state()
 
     def take_fault(self, service: str, operation: str) -> dict[str, Any] | None:
         """Consume one use of the first armed fault matching this call."""
@@ -530,6 +534,11 @@ class ReboundApp:
             "/_rebound/rds-events": {
                 "GET": lambda _b: (200, {"events": self._locked(fidelity.list_rds_events)}),
                 "DELETE": lambda _b: (200, {"forgotten": self._locked(fidelity.clear_rds_events)}),
+            },
+            "/_rebound/health-events": {
+                "GET": lambda _b: (200, {"events": self._locked(health_events.list_health_events)}),
+                "POST": self.post_health_event,
+                "DELETE": lambda _b: (200, {"forgotten": self._locked(health_events.clear_health_events)}),
             },
         }
 
@@ -987,6 +996,31 @@ class ReboundApp:
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
         return 200, {"status": "ok", "db_instance": result}
+
+    # AWS Health: scheduled changes, as EventBridge would deliver them
+
+    def post_health_event(self, body: Any) -> tuple[int, Any]:
+        fields = {"service", "event_type_code", "entities", "start_time", "end_time", "status", "account", "region"}
+        if not isinstance(body, dict):
+            raise BadRequest(
+                'expected {"service": "EC2" | "RDS", "event_type_code": "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", '
+                '"entities": ["i-..."], "start_time"?, "end_time"?, "status"?, "account"?, "region"?}'
+            )
+        missing = {"service", "event_type_code", "entities"} - set(body)
+        if missing:
+            raise BadRequest(f"missing field(s): {', '.join(sorted(missing))}")
+        unknown = set(body) - fields
+        if unknown:
+            raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+        # The account moto gives a request that names none (MOTO_ACCOUNT_ID, else moto's
+        # default): the one the stack the event is about was provisioned in.
+        account = account_of({})
+        with self.state.moto_lock:
+            try:
+                event = health_events.emit(body, account)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        return 200, {"event": event}
 
     # ARC zonal shift: what AWS does on its own
 
