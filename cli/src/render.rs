@@ -63,6 +63,9 @@ pub fn incident_detail(incident: &Incident) -> String {
     if let Some(by) = &incident.native_healing {
         let _ = writeln!(out, "Healed    {by} (no action by Rebound)");
     }
+    if let Some(planned) = &incident.planned {
+        let _ = writeln!(out, "Planned   {}", planned.line());
+    }
     if let Some(resolved) = incident.resolved_at {
         match incident.time_to_recover_s {
             Some(ttr) => {

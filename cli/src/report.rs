@@ -132,6 +132,9 @@ pub struct Span {
     /// The resource's own healer took care of it ("healed by Auto Scaling").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_healing: Option<String>,
+    /// The work AWS announced that it was about (a planned incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -220,6 +223,7 @@ pub fn build(incidents: &[Incident], from: DateTime<Utc>, to: DateTime<Utc>) -> 
                 highlights: kinds::view_of(i.resource.kind.as_str()).highlights(i),
                 approval: approval_line(i),
                 native_healing: i.native_healing.clone(),
+                planned: i.planned.as_ref().map(|p| format!("planned: {}", p.line())),
             };
             span.in_window_s = (span.end(&window) - span.start(&window))
                 .num_seconds()

@@ -124,15 +124,36 @@ impl WeeklyWindow {
         }
     }
 
+    /// When the window next opens at or after `now` (`now` itself inside it).
+    pub fn next_opening(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if self.contains(now) {
+            return now;
+        }
+        let minute = minute_of_week_at(now);
+        let ahead = (self.start + MINUTES_PER_WEEK - minute) % MINUTES_PER_WEEK;
+        let start_of_minute = now
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(now);
+        start_of_minute
+            .checked_add_signed(chrono::Duration::minutes(ahead.into()))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
     pub fn contains(&self, now: DateTime<Utc>) -> bool {
-        let minute =
-            now.weekday().num_days_from_monday() * 24 * 60 + now.hour() * 60 + now.minute();
+        let minute = minute_of_week_at(now);
         if self.start < self.end {
             (self.start..self.end).contains(&minute)
         } else {
             minute >= self.start || minute < self.end
         }
     }
+}
+
+const MINUTES_PER_WEEK: u32 = 7 * 24 * 60;
+
+fn minute_of_week_at(now: DateTime<Utc>) -> u32 {
+    now.weekday().num_days_from_monday() * 24 * 60 + now.hour() * 60 + now.minute()
 }
 
 fn minute_of_week(text: &str) -> Result<u32, String> {
@@ -174,6 +195,40 @@ pub fn hands_off(
             ),
         )
     })
+}
+
+/// Planned work (a replacement ahead of a scheduled retirement) goes inside the
+/// resource's maintenance window, the reverse of a remediation: what holds `what` until
+/// the window next opens, unless the work AWS scheduled (`deadline`) starts before then
+/// and waiting would let it happen outside any window anyway. A malformed window is
+/// ignored, as everywhere.
+pub fn waits_for_window(
+    what: &str,
+    tags: &BTreeMap<String, String>,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> Option<Refusal> {
+    let value = tags.get(MAINTENANCE_WINDOW_TAG)?;
+    let window = match WeeklyWindow::parse(value) {
+        Ok(window) => window,
+        Err(err) => {
+            warn!(tag = MAINTENANCE_WINDOW_TAG, value = %value, error = %err, "ignored: not a weekly window such as sun:02:00-sun:04:00");
+            return None;
+        }
+    };
+    let opens = window.next_opening(now);
+    if opens <= now || deadline.is_some_and(|deadline| deadline <= opens) {
+        return None;
+    }
+    Some(Refusal::new(
+        "waits-for-window",
+        Effect::Hold,
+        format!(
+            "{what} waits for the maintenance window ({} UTC), next open {}",
+            value.trim(),
+            opens.format("%a %Y-%m-%d %H:%M UTC")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -282,5 +337,45 @@ mod tests {
         ]);
         let refusal = hands_off("x", &both, at("2026-12-06T03:00:00Z")).unwrap();
         assert!(refusal.is("paused"));
+    }
+
+    #[test]
+    fn a_window_next_opens_later_this_week_or_next_and_at_once_inside_it() {
+        // 2026-12-03 is a Thursday.
+        let window = WeeklyWindow::parse("sun:02:00-sun:04:00").unwrap();
+        let thursday = at("2026-12-03T10:30:45Z");
+        assert_eq!(window.next_opening(thursday), at("2026-12-06T02:00:00Z"));
+        let inside = at("2026-12-06T03:10:00Z");
+        assert_eq!(window.next_opening(inside), inside);
+        let just_after = at("2026-12-06T04:00:00Z");
+        assert_eq!(window.next_opening(just_after), at("2026-12-13T02:00:00Z"));
+        let wrapping = WeeklyWindow::parse("sun:23:00-mon:01:00").unwrap();
+        assert_eq!(wrapping.next_opening(thursday), at("2026-12-06T23:00:00Z"));
+    }
+
+    #[test]
+    fn planned_work_waits_for_the_window_unless_the_work_comes_first_or_there_is_none() {
+        let window = tags(&[(MAINTENANCE_WINDOW_TAG, "sun:02:00-sun:04:00")]);
+        let thursday = at("2026-12-03T10:30:00Z");
+        let waits = waits_for_window("the replacement", &window, thursday, None).unwrap();
+        assert!(waits.is("waits-for-window"));
+        assert!(!waits.escalates() && !waits.suppresses());
+        assert!(
+            waits.detail.contains("Sun 2026-12-06 02:00 UTC"),
+            "{}",
+            waits.detail
+        );
+        let after_the_window = Some(at("2026-12-10T00:00:00Z"));
+        assert!(waits_for_window("x", &window, thursday, after_the_window).is_some());
+        let before_the_window = Some(at("2026-12-05T12:00:00Z"));
+        assert_eq!(
+            waits_for_window("x", &window, thursday, before_the_window),
+            None
+        );
+        let inside = at("2026-12-06T02:30:00Z");
+        assert_eq!(waits_for_window("x", &window, inside, None), None);
+        assert_eq!(waits_for_window("x", &tags(&[]), thursday, None), None);
+        let malformed = tags(&[(MAINTENANCE_WINDOW_TAG, "sunday")]);
+        assert_eq!(waits_for_window("x", &malformed, thursday, None), None);
     }
 }

@@ -15,7 +15,10 @@ use serde_json::Value;
 use crate::error::Error;
 pub use crate::shell::Parsed;
 
+mod health;
 mod sns;
+
+pub use health::{HealthEvent, HEALTH_SOURCE, SCHEDULED_CHANGE};
 
 /// What a raw event is.
 #[derive(Debug, Clone, PartialEq)]

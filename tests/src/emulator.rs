@@ -169,6 +169,28 @@ impl Emulator {
             .collect()
     }
 
+    /// Has AWS Health announce work (`service` EC2 or RDS, an event type such as
+    /// `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`) on `entities`, starting at `starts_at`
+    /// (the emulator's default, three days ahead, when `None`): the event as
+    /// EventBridge would deliver it.
+    pub fn health_event(
+        &self,
+        service: &str,
+        event_type_code: &str,
+        entities: &[&str],
+        starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Value {
+        let mut request = json!({
+            "service": service, "event_type_code": event_type_code, "entities": entities,
+        });
+        if let Some(starts_at) = starts_at {
+            request["start_time"] = json!(starts_at.to_rfc3339());
+        }
+        let (code, body) = self.control("POST", "/_rebound/health-events", Some(request));
+        assert_eq!(code, 200, "health event: {body}");
+        body["event"].clone()
+    }
+
     /// Makes GetConsoleOutput answer `output` for one instance (moto's own sample for
     /// every other).
     pub fn set_console_output(&self, instance_id: &str, output: &str) {

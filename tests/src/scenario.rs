@@ -198,6 +198,28 @@ impl Scenario {
             .collect()
     }
 
+    /// Lets the group's replacements go on and sweeps, up to four times, until the
+    /// target group's incident resolves: that incident, or `None` if it never does.
+    pub async fn sweep_until_resolved(
+        &self,
+        web: &rebound::aws::TargetHealthFunction,
+    ) -> Option<rebound::domain::Incident> {
+        for _ in 0..4 {
+            self.emulator.advance();
+            web.handle(crate::sample_event("target-health/scheduled-sweep.json"))
+                .await
+                .unwrap();
+            let resolved = self.incidents().await.into_iter().find(|i| {
+                i.resource.kind == rebound::kinds::target_group::TARGET_GROUP
+                    && i.state == rebound::domain::IncidentState::Resolved
+            });
+            if resolved.is_some() {
+                return resolved;
+            }
+        }
+        None
+    }
+
     pub async fn incidents(&self) -> Vec<rebound::domain::Incident> {
         rebound::aws::incident_store(&self.stack.store_config(), &self.sdk)
             .list(100)

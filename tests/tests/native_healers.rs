@@ -7,7 +7,6 @@ use aws_sdk_rds::Client as RdsClient;
 use rebound::config::Mode;
 use rebound::domain::{Incident, IncidentState, Verdict};
 use rebound::kinds::{database, target_group};
-use rebound_tests::sample_event;
 use rebound_tests::scenario::{scenario, Scenario};
 use rebound_tests::stack::Managed;
 
@@ -50,19 +49,10 @@ async fn a_group_replacing_an_instance_itself_is_recorded_and_verified_without_a
 
     // The replacement serves: verified and resolved, its time to recover counted, and
     // Rebound never asked for anything.
-    let mut resolved = None;
-    for _ in 0..4 {
-        s.emulator.advance();
-        web.handle(sample_event("target-health/scheduled-sweep.json"))
-            .await
-            .unwrap();
-        let incident = incident_of(&s, target_group::TARGET_GROUP).await;
-        if incident.state == IncidentState::Resolved {
-            resolved = Some(incident);
-            break;
-        }
-    }
-    let resolved = resolved.expect("resolved once the replacement serves");
+    let resolved = s
+        .sweep_until_resolved(&web)
+        .await
+        .expect("resolved once the replacement serves");
     assert!(resolved.time_to_recover_s.is_some());
     assert!(resolved.actions.is_empty(), "{:?}", resolved.actions);
     assert_eq!(

@@ -502,6 +502,7 @@ fn incident_table(report: &Report) -> String {
                     .as_ref()
                     .map(|by| format!("{by}: no action by Rebound")),
             )
+            .chain(span.planned.clone())
             .chain(span.approval.clone())
             .chain(span.highlights.iter().cloned())
             .collect();

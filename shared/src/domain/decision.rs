@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ActionKind, ResourceRef};
 
@@ -149,6 +149,25 @@ pub struct Decision {
     /// Rebound does not act on it, and recovery is verified as after its own action.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_healing: Option<NativeHealing>,
+    /// Work AWS announced ahead of time on the resource (an instance's scheduled
+    /// retirement, a database's maintenance), which the incident is about: recorded on
+    /// the incident, so it reads as planned rather than broken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<PlannedWork>,
+}
+
+/// Work announced ahead of time, as the incident records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedWork {
+    /// What was announced: the AWS Health event type, e.g.
+    /// `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`.
+    pub event: String,
+    /// When the work starts: what Rebound acts ahead of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What it concerns and what Rebound does about it, e.g. "i-0abc in web: replaced
+    /// ahead of it".
+    pub detail: String,
 }
 
 /// What the resource's own healer did, as the incident records it.
@@ -158,6 +177,18 @@ pub struct NativeHealing {
     pub by: &'static str,
     /// What was seen, e.g. "i-0abc is Terminating/Unhealthy in web".
     pub detail: String,
+}
+
+impl PlannedWork {
+    /// One line for people: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED, starting 2026-12-05
+    /// 02:00 UTC: i-0abc to be replaced ahead of it".
+    pub fn line(&self) -> String {
+        let starts = self
+            .starts_at
+            .map(|at| format!(", starting {}", at.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default();
+        format!("{}{starts}: {}", self.event, self.detail)
+    }
 }
 
 impl Decision {
@@ -176,6 +207,7 @@ impl Decision {
             upkeep: vec![],
             approval_expires_at: None,
             native_healing: None,
+            planned: None,
         }
     }
 
@@ -203,6 +235,7 @@ impl Decision {
             upkeep: vec![],
             approval_expires_at: None,
             native_healing: None,
+            planned: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Acknowledgement, Approval, Capture, Evidence, ResourceRef, ResourceType};
+use super::{Acknowledgement, Approval, Capture, Evidence, PlannedWork, ResourceRef, ResourceType};
 use crate::ids::IncidentId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +262,10 @@ pub struct IncidentRecord {
     /// by RDS"): set once, by the first check that saw it; Rebound acted on none of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_healing: Option<String>,
+    /// The work AWS announced that the incident is about (a scheduled retirement, a
+    /// database's maintenance): a planned incident, opened ahead of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<PlannedWork>,
 }
 
 impl IncidentRecord {
@@ -340,6 +344,7 @@ impl Incident {
                 approval: None,
                 acknowledged: None,
                 native_healing: None,
+                planned: None,
             },
         }
     }

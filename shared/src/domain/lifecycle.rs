@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Acknowledgement, Action, ActionOutcome, Approval, ApprovalState, Capture, Decision, Evidence,
-    IllegalTransition, Incident, IncidentState, NativeHealing, PlannedAction, Refusal, ResourceRef,
-    TimelineEntry, Verdict,
+    IllegalTransition, Incident, IncidentState, NativeHealing, PlannedAction, PlannedWork, Refusal,
+    ResourceRef, TimelineEntry, Verdict,
 };
 
 /// One change to an incident.
@@ -414,6 +414,9 @@ impl Incident {
         if let Some(healing) = &decision.native_healing {
             changed |= self.healed_natively(now, healing);
         }
+        if let Some(planned) = &decision.planned {
+            changed |= self.plan(now, planned);
+        }
         match decision.verdict {
             Verdict::Healthy | Verdict::Gone => {}
             Verdict::Recovering => {
@@ -477,6 +480,18 @@ impl Incident {
             "healing",
             format!("{}: {}", healing.by, healing.detail),
         );
+        true
+    }
+
+    /// Work announced ahead of time: recorded when first seen and whenever what is
+    /// known of it changes (a later announcement, a new start), each time on the
+    /// timeline.
+    fn plan(&mut self, now: DateTime<Utc>, planned: &PlannedWork) -> bool {
+        if self.state.is_closed() || self.planned.as_ref() == Some(planned) {
+            return false;
+        }
+        self.record_mut().planned = Some(planned.clone());
+        self.note(now, "planned", planned.line());
         true
     }
 

@@ -13,7 +13,9 @@ mod lifecycle;
 mod resource;
 
 pub use approval::{Acknowledgement, Approval, ApprovalState, ApprovalStep};
-pub use decision::{Decision, Effect, NativeHealing, PlannedAction, Refusal, RepeatLimit, Verdict};
+pub use decision::{
+    Decision, Effect, NativeHealing, PlannedAction, PlannedWork, Refusal, RepeatLimit, Verdict,
+};
 pub use drill::DrillMark;
 pub use evidence::{Capture, Evidence, CONTRACT_LISTS};
 pub use incident::{

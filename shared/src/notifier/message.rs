@@ -293,6 +293,9 @@ fn readable(facts: &Facts<'_>, digest: &Digest, caps: &Caps) -> String {
             scalar(by)
         ));
     }
+    if let Some(planned) = &incident.planned {
+        text.push_str(&format!("  Planned:   {}\n", scalar(&planned.line())));
+    }
     match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => text.push_str(&format!(
             "  Recovered: in {ttr} s ({})\n",

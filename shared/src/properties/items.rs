@@ -183,6 +183,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     evidence: Evidence::of(&target_group::Evidence {
                         targets,
                         auto_scaling_groups,
+                        scheduled: Vec::new(),
                     }),
                     captures: Vec::new(),
                     actions,
@@ -198,6 +199,7 @@ pub fn incident() -> impl Strategy<Value = Incident> {
                     approval: None,
                     acknowledged: None,
                     native_healing: None,
+                    planned: None,
                 })
             },
         )

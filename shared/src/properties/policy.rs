@@ -27,6 +27,7 @@ fn decide(world: &World) -> Decision {
             dependencies: &[],
             shifted: &[],
             changes: &crate::change::InFlight::default(),
+            scheduled: &[],
         },
         History {
             incident: world.incident.as_ref(),

@@ -340,6 +340,9 @@ where
         if let Cue::Alarm(alarm) = cue {
             database.record_alarm(alarm);
         }
+        if let Some(maintenance) = cue.scheduled() {
+            database.scheduled = Some(maintenance.clone());
+        }
         for alarm in &observed.alarms {
             database.record_alarm(alarm);
         }
@@ -411,6 +414,14 @@ where
     /// The instance's (or its cluster's) `rebound:rto-seconds`, or the default for
     /// databases.
     fn recovery_objective(&self, observed: &ObservedDb) -> Option<u64> {
+        // Announced maintenance on an available database: nothing is broken.
+        let planned = observed
+            .kept
+            .as_ref()
+            .is_some_and(|kept| kept.scheduled.is_some());
+        if planned && observed.instance.is_available() {
+            return None;
+        }
         rto_from_tags(&observed.instance.tags)
             .or_else(|| {
                 observed

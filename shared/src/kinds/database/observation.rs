@@ -161,6 +161,25 @@ pub struct DatabaseEvidence {
     /// last: its designated failover alarms, and the others, kept as evidence only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<AlarmState>,
+    /// Maintenance AWS Health announced on the database: what the incident is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<ScheduledMaintenance>,
+}
+
+/// AWS Health's announcement of maintenance on a database (a hardware maintenance, a
+/// system upgrade): announced on a planned incident, with a failover to the standby
+/// ahead of it when a person approves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledMaintenance {
+    /// The AWS Health event type, e.g. `AWS_RDS_HARDWARE_MAINTENANCE_SCHEDULED`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_arn: Option<String>,
+    /// AWS Health said the work is over.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 impl DatabaseEvidence {
@@ -171,6 +190,7 @@ impl DatabaseEvidence {
             after_failover: None,
             events: Vec::new(),
             alarms: Vec::new(),
+            scheduled: None,
         }
     }
 

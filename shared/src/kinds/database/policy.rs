@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use super::events::{event_rule, EventEffect};
 use super::observation::{
     designated_alarms, AlarmPattern, AlarmState, DatabaseEvidence, DbCluster, DbInstance,
-    Placement, RdsEvent,
+    Placement, RdsEvent, ScheduledMaintenance,
 };
 use super::{refusals, Policy, FAILOVER_DB_CLUSTER, REBOOT_WITH_FAILOVER};
 use crate::config::Mode;
 use crate::domain::{
-    Action, ActionKind, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction, Refusal,
-    ResourceRef, Verdict,
+    Action, ActionKind, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction,
+    PlannedWork, Refusal, ResourceRef, Verdict,
 };
 use crate::policy::{duration, earlier, later, ledger_guards, overdue, History};
 
@@ -38,12 +38,21 @@ pub enum Cue {
         event: RdsEvent,
         effect: Option<EventEffect>,
     },
+    /// AWS Health announced maintenance on the instance (or said it is over).
+    Scheduled(ScheduledMaintenance),
 }
 
 impl Cue {
     pub fn effect(&self) -> Option<EventEffect> {
         match self {
             Self::Event { effect, .. } => *effect,
+            _ => None,
+        }
+    }
+
+    pub fn scheduled(&self) -> Option<&ScheduledMaintenance> {
+        match self {
+            Self::Scheduled(maintenance) => Some(maintenance),
             _ => None,
         }
     }
@@ -236,6 +245,14 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let mut decision = guarded(observation, cue, history, policy, now);
+    decision.planned = scheduled(observation, cue).map(|maintenance| PlannedWork {
+        event: maintenance.event.clone(),
+        starts_at: maintenance.starts_at,
+        detail: format!(
+            "maintenance of {}: Rebound fails it over to its standby ahead of it only when its approval mode for a failover is approve (rebound:approval) and a person approves",
+            observation.instance.id
+        ),
+    });
     // Last, after every other guard: a failover whose mode is approve waits for a
     // person (the instance's or cluster's rebound:approval tag, or APPROVAL_MODES).
     crate::approval::gate(
@@ -328,6 +345,9 @@ fn guarded(
         }
         return decision;
     }
+    if let Some(maintenance) = scheduled(observation, cue) {
+        return ahead_of_maintenance(observation, maintenance, history, policy, now, summary);
+    }
     match history.incident {
         None if cue.effect() == Some(EventEffect::Watch) => Decision::plain(Verdict::Hold, summary),
         None => Decision::plain(Verdict::Healthy, summary),
@@ -339,6 +359,70 @@ fn guarded(
             let why = format!("{} is {}", instance.id, instance.status);
             waiting(incident, why, policy, now, summary)
         }
+    }
+}
+
+/// The maintenance announced on the database: by this delivery, else as its incident
+/// keeps it.
+pub fn scheduled<'a>(
+    observation: Observation<'a>,
+    cue: &'a Cue,
+) -> Option<&'a ScheduledMaintenance> {
+    cue.scheduled()
+        .or_else(|| observation.kept.and_then(|kept| kept.scheduled.as_ref()))
+}
+
+/// A healthy database with maintenance announced: the incident announces it and waits
+/// for it to pass (AWS Health says it is over, or its start is a recovery timeout behind
+/// and the database is available). RDS applies Multi-AZ maintenance to the standby
+/// first, so Rebound fails over ahead of it only where people asked to decide
+/// (approval mode `approve` for the failover): then the failover is proposed with every
+/// guard, and a person's approval makes the next check read again and act.
+fn ahead_of_maintenance(
+    observation: Observation<'_>,
+    maintenance: &ScheduledMaintenance,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    summary: String,
+) -> Decision {
+    let available = observation.instance.is_available() && cluster_available(observation);
+    let over = maintenance.closed
+        || maintenance
+            .starts_at
+            .is_some_and(|starts| later(starts, duration(policy.settings.recovery_timeout)) <= now);
+    if over {
+        return match history.incident {
+            Some(_) if available => Decision::plain(
+                Verdict::Resolve,
+                format!("{summary}: the announced maintenance is over"),
+            ),
+            Some(incident) => {
+                let why = format!(
+                    "{} is {}",
+                    observation.instance.id, observation.instance.status
+                );
+                waiting(incident, why, policy, now, summary)
+            }
+            None => Decision::plain(Verdict::Healthy, summary),
+        };
+    }
+    let summary = format!("{summary}; maintenance {} announced", maintenance.event);
+    let ahead = maintenance.starts_at.is_none_or(|starts| now < starts);
+    let failover = guard_failover(observation, history, policy, now, false);
+    let wanted = |action: &PlannedAction| {
+        let tags = match observation.cluster {
+            Some(cluster) if cluster.id.as_str() == action.scope.id => &cluster.tags,
+            _ => &observation.instance.tags,
+        };
+        crate::approval::mode_of(action, &policy.settings.approvals, Some(tags)).0
+            == crate::config::ApprovalMode::Approve
+    };
+    match failover {
+        Ok(action) if ahead && wanted(&action) => {
+            Decision::from_guards(vec![action], vec![], summary)
+        }
+        _ => Decision::plain(Verdict::Hold, summary),
     }
 }
 

@@ -1,20 +1,20 @@
 //! What rds-health answers: an RDS DB instance event (matched on its id and category,
 //! never its message), an alarm on an `AWS/RDS` metric of one DB instance (any state is
 //! a reason to look; whether it may fail the database over is the database's to say),
-//! and the schedule.
+//! AWS Health's announcement of maintenance on a DB instance, and the schedule.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::events::event_rule;
-use super::observation::{AlarmState, RdsEvent};
+use super::observation::{AlarmState, RdsEvent, ScheduledMaintenance};
 use super::policy::Cue;
 use super::{db_cluster, db_instance, FUNCTION};
 use crate::error::Error;
 use crate::ids::{DbClusterId, DbInstanceId, RdsEventId};
 use crate::shell::{Delivery, Parsed};
-use crate::trigger::{decode, read, Alarm, Event, Incoming};
+use crate::trigger::{decode, read, Alarm, Event, HealthEvent, Incoming, SCHEDULED_CHANGE};
 
 const RDS_NAMESPACE: &str = "AWS/RDS";
 const INSTANCE_EVENT: &str = "RDS DB Instance Event";
@@ -32,8 +32,60 @@ pub fn parse(event: &Value) -> Result<Parsed<Delivery<Cue>>, Error> {
         {
             event_delivery(&event)
         }
-        Parsed::Trigger(Incoming::Event(event)) => Ok(Parsed::Ignored(event.not_for(FUNCTION))),
+        Parsed::Trigger(Incoming::Event(event)) => match event.health() {
+            Some(health) => health_delivery(health?),
+            None => Ok(Parsed::Ignored(event.not_for(FUNCTION))),
+        },
     }
+}
+
+/// Maintenance AWS Health announces on DB instances (a hardware maintenance, a system
+/// upgrade): each managed instance it names gets a planned incident. An announcement
+/// that is over (`closed`) is delivered too: it lets the incident resolve.
+fn health_delivery(health: HealthEvent) -> Result<Parsed<Delivery<Cue>>, Error> {
+    let code = health.event_type_code.as_str();
+    let maintenance = code.starts_with("AWS_RDS_")
+        && code.ends_with("_SCHEDULED")
+        && (code.contains("MAINTENANCE") || code.contains("UPGRADE"));
+    if health.service != "RDS" || health.category != SCHEDULED_CHANGE || !maintenance {
+        return Ok(Parsed::Ignored(format!(
+            "AWS Health event {code} ({}) is not maintenance scheduled on a database",
+            health.service
+        )));
+    }
+    // A DB instance identifier, or its ARN (`arn:aws:rds:…:db:name`).
+    let instances: Vec<DbInstanceId> = health
+        .entities
+        .iter()
+        .filter_map(|entity| {
+            let name = match entity.split_once(":db:") {
+                Some((_, name)) => name,
+                None if entity.starts_with("arn:") => return None,
+                None => entity.as_str(),
+            };
+            DbInstanceId::parse(name).ok()
+        })
+        .collect();
+    if instances.is_empty() {
+        return Ok(Parsed::Ignored(format!(
+            "AWS Health event {code} names no DB instance (affected: {:?})",
+            health.entities
+        )));
+    }
+    let scheduled = ScheduledMaintenance {
+        event: health.event_type_code.clone(),
+        starts_at: health.starts_at,
+        event_arn: health.event_arn.clone(),
+        closed: !health.is_scheduled_change_ahead(),
+    };
+    Ok(Parsed::Trigger(Delivery::Check {
+        trigger: health.label(),
+        checks: instances
+            .iter()
+            .map(|id| (db_instance(id), Cue::Scheduled(scheduled.clone())))
+            .collect(),
+        observation: None,
+    }))
 }
 
 fn alarm_delivery(alarm: Alarm) -> Result<Parsed<Delivery<Cue>>, Error> {
@@ -291,5 +343,42 @@ mod tests {
         };
         assert_eq!(*effect, Some(EventEffect::FailoverCompleted));
         assert_eq!(event.cluster.as_ref().map(|c| c.as_str()), Some("orders"));
+    }
+
+    #[test]
+    fn announced_maintenance_checks_its_database_and_its_end_is_delivered_too() {
+        let path = format!(
+            "{}/../events/rds-health/health-maintenance-scheduled.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let Parsed::Trigger(Delivery::Check {
+            trigger, checks, ..
+        }) = parse(&event).unwrap()
+        else {
+            panic!("expected a check");
+        };
+        assert_eq!(trigger, "health:AWS_RDS_HARDWARE_MAINTENANCE_SCHEDULED");
+        assert_eq!(
+            checks[0].0,
+            db_instance(&DbInstanceId::parse("rebound-demo-db").unwrap())
+        );
+        let Cue::Scheduled(maintenance) = &checks[0].1 else {
+            panic!("{:?}", checks[0].1);
+        };
+        assert!(!maintenance.closed);
+        assert!(maintenance.starts_at.is_some());
+
+        event["detail"]["statusCode"] = json!("closed");
+        event["detail"]["affectedEntities"] =
+            json!([{"entityValue": "arn:aws:rds:us-east-1:123456789012:db:rebound-demo-db"}]);
+        let Parsed::Trigger(Delivery::Check { checks, .. }) = parse(&event).unwrap() else {
+            panic!("expected a check");
+        };
+        assert!(matches!(&checks[0].1, Cue::Scheduled(m) if m.closed));
+
+        event["detail"]["service"] = json!("EC2");
+        assert!(matches!(parse(&event).unwrap(), Parsed::Ignored(_)));
     }
 }

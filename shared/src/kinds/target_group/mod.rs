@@ -279,8 +279,12 @@ pub struct ObservedTargetGroup {
     pub dependencies: Vec<(DbInstanceId, DependencyState)>,
     /// Zones traffic is shifted away from on the load balancers in front of it.
     pub shifted: Vec<ShiftedZone>,
-    /// Changes in flight on the managed groups with failing targets.
+    /// Changes in flight on the managed groups with failing targets, or with work
+    /// scheduled on their instances.
     pub changes: InFlight,
+    /// Work AWS scheduled on the target group's instances (retirement, maintenance):
+    /// what the delivery announced and what the open incident already knows of.
+    pub scheduled: Vec<ScheduledChange>,
 }
 
 impl ObservedTargetGroup {
@@ -291,6 +295,7 @@ impl ObservedTargetGroup {
             dependencies: &self.dependencies,
             shifted: &self.shifted,
             changes: &self.changes,
+            scheduled: &self.scheduled,
         }
     }
 }
@@ -303,6 +308,38 @@ pub struct Evidence {
     pub targets: Vec<TargetHealth>,
     #[serde(default)]
     pub auto_scaling_groups: Vec<String>,
+    /// Work AWS scheduled on instances behind the target group, replaced ahead of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled: Vec<ScheduledChange>,
+}
+
+/// An AWS Health announcement of work on one instance: a scheduled retirement, a
+/// reboot or stop for maintenance. The instance is replaced ahead of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledChange {
+    pub instance_id: InstanceId,
+    /// The AWS Health event type, e.g. `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`.
+    pub event: String,
+    /// When the work starts, if announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// The announcement's ARN (AWS Health's event), to find it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_arn: Option<String>,
+}
+
+/// The scheduled changes `known` and `announced` together, one per instance (the
+/// latest announcement wins).
+fn merge_scheduled(
+    known: Vec<ScheduledChange>,
+    announced: &[ScheduledChange],
+) -> Vec<ScheduledChange> {
+    let mut merged = known;
+    for change in announced {
+        merged.retain(|c| c.instance_id != change.instance_id);
+        merged.push(change.clone());
+    }
+    merged
 }
 
 /// What an alarm said of a target group. The decision reads the targets themselves, so
@@ -314,6 +351,17 @@ pub enum Cue {
     Look,
     /// An `UnHealthyHostCount` alarm changed to this state.
     Alarm { state: String },
+    /// AWS Health announced work on an instance behind the target group.
+    Scheduled(ScheduledChange),
+}
+
+impl Cue {
+    fn scheduled(&self) -> &[ScheduledChange] {
+        match self {
+            Cue::Scheduled(change) => std::slice::from_ref(change),
+            _ => &[],
+        }
+    }
 }
 
 impl<T, G, R, D, Z, C, E> Kind for TargetGroups<T, G, R, D, Z, C, E>
@@ -362,10 +410,27 @@ where
         Ok(target_groups.iter().map(target_group).collect())
     }
 
+    /// An instance with work scheduled on it resolves to the target groups its managed
+    /// Auto Scaling group serves (none when it is in no managed group).
+    async fn members(&self, resource: &ResourceRef) -> Result<Vec<ResourceRef>, Error> {
+        if resource.kind != INSTANCE {
+            return Ok(vec![resource.clone()]);
+        }
+        let id = InstanceId::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let groups = self.groups.groups_owning(&[id], None).await?;
+        let target_groups: BTreeSet<TargetGroupArn> = groups
+            .into_iter()
+            .filter(|g| self.policy.settings.is_managed(&g.tags))
+            .flat_map(|g| g.target_group_arns)
+            .collect();
+        Ok(target_groups.iter().map(target_group).collect())
+    }
+
     async fn observe(
         &self,
         resource: &ResourceRef,
-        _cue: &Cue,
+        cue: &Cue,
         incident: Option<&Incident>,
     ) -> Result<Option<ObservedTargetGroup>, Error> {
         let arn = TargetGroupArn::parse(resource.id.as_str())
@@ -373,7 +438,21 @@ where
         let Some(targets) = self.targets.target_health(&arn).await? else {
             return Ok(None);
         };
+        let known = incident
+            .and_then(|i| i.evidence.read::<Evidence>().ok())
+            .map(|e| e.scheduled)
+            .unwrap_or_default();
+        let scheduled = merge_scheduled(known, cue.scheduled());
         let failing = targets.iter().any(|t| t.state.is_unhealthy());
+        // Work scheduled on an instance is acted on like a failure: the same reads,
+        // the same guards.
+        let acting_on = |instance: &InstanceId| {
+            targets
+                .iter()
+                .any(|t| t.state.is_unhealthy() && &t.instance_id == instance)
+                || scheduled.iter().any(|s| &s.instance_id == instance)
+        };
+        let failing = failing || !scheduled.is_empty();
         // Groups are needed to decide on unhealthy targets (their zones, the databases
         // they depend on, whether they can heal), and to verify the recovery of an open
         // incident; a healthy target group without one costs no Auto Scaling call.
@@ -418,11 +497,7 @@ where
                 &std::collections::BTreeMap<String, String>,
             )> = managed
                 .iter()
-                .filter(|g| {
-                    targets
-                        .iter()
-                        .any(|t| t.state.is_unhealthy() && g.instance(&t.instance_id).is_some())
-                })
+                .filter(|g| g.instances.iter().any(|m| acting_on(&m.instance_id)))
                 .map(|g| (&g.name, &g.tags))
                 .collect();
             let read_dependencies = async {
@@ -451,19 +526,23 @@ where
             dependencies,
             shifted,
             changes,
+            scheduled,
         }))
     }
 
     fn scopes(&self, observed: &ObservedTargetGroup) -> Vec<ResourceRef> {
-        let owners: BTreeSet<&AutoScalingGroupName> = observed
+        let acting_on = observed
             .targets
             .iter()
             .filter(|t| t.state.is_unhealthy())
-            .filter_map(|t| {
+            .map(|t| &t.instance_id)
+            .chain(observed.scheduled.iter().map(|s| &s.instance_id));
+        let owners: BTreeSet<&AutoScalingGroupName> = acting_on
+            .filter_map(|instance| {
                 observed
                     .groups
                     .iter()
-                    .find(|g| g.instance(&t.instance_id).is_some())
+                    .find(|g| g.instance(instance).is_some())
             })
             .filter(|g| self.policy.settings.is_managed(&g.tags))
             .map(|g| &g.name)
@@ -481,7 +560,8 @@ where
         policy::decide(observed.observation(), history, &self.policy, now)
     }
 
-    /// What was observed when the incident opened stays its evidence.
+    /// What was observed when the incident opened stays its evidence, with the work
+    /// scheduled on its instances as it becomes known.
     fn evidence(
         &self,
         observed: &ObservedTargetGroup,
@@ -490,10 +570,13 @@ where
         kept: Option<Evidence>,
         _now: DateTime<Utc>,
     ) -> Evidence {
-        kept.unwrap_or_else(|| Evidence {
+        let mut evidence = kept.unwrap_or_else(|| Evidence {
             targets: observed.targets.clone(),
             auto_scaling_groups: observed.groups.iter().map(|g| g.name.to_string()).collect(),
-        })
+            scheduled: vec![],
+        });
+        evidence.scheduled = observed.scheduled.clone();
+        evidence
     }
 
     fn settle(
@@ -587,7 +670,13 @@ where
 
     /// The strictest `rebound:rto-seconds` of the groups behind the target group, or the
     /// default for target groups.
+    /// Planned work has none: nothing is broken, and it waits for its window.
     fn recovery_objective(&self, observed: &ObservedTargetGroup) -> Option<u64> {
+        if !observed.scheduled.is_empty()
+            && !observed.targets.iter().any(|t| t.state.is_unhealthy())
+        {
+            return None;
+        }
         observed
             .groups
             .iter()

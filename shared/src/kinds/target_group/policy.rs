@@ -10,13 +10,14 @@ use super::observation::{
     GroupInstance, ScalingGroup, ShiftedZone, TargetHealth, TargetState, REPLACE_UNHEALTHY,
 };
 use super::{
-    refusals, Policy, AUTO_SCALING_GROUP, RESUME_REPLACE_UNHEALTHY, SUSPEND_REPLACE_UNHEALTHY,
+    refusals, Policy, ScheduledChange, AUTO_SCALING_GROUP, RESUME_REPLACE_UNHEALTHY,
+    SUSPEND_REPLACE_UNHEALTHY,
 };
 use crate::change::InFlight;
 use crate::config::Mode;
 use crate::domain::{
-    Action, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction, Refusal, RepeatLimit,
-    ResourceRef, Verdict,
+    Action, ActionOutcome, Decision, Incident, NativeHealing, PlannedAction, PlannedWork, Refusal,
+    RepeatLimit, ResourceRef, Verdict,
 };
 use crate::ids::{AvailabilityZone, DbInstanceId, InstanceId};
 use crate::pause;
@@ -38,6 +39,8 @@ pub struct Observation<'a> {
     /// Changes in flight on the managed groups with failing targets (a stack update, a
     /// deployment); read only when an action is possible.
     pub changes: &'a InFlight,
+    /// Work AWS scheduled on instances behind the target group: replaced ahead of it.
+    pub scheduled: &'a [ScheduledChange],
 }
 
 impl Observation<'_> {
@@ -104,6 +107,7 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let mut decision = guarded(observation, history, policy, now);
+    decision.planned = planned_work(observation.scheduled);
     // Last, after every other guard: a replacement whose mode is approve waits for a
     // person (the group's rebound:approval tag, or APPROVAL_MODES).
     crate::approval::gate(
@@ -126,6 +130,10 @@ fn guarded(
 ) -> Decision {
     let summary = observation.summary();
     if observation.unhealthy().next().is_none() {
+        if let Some(mut decision) = ahead_of_scheduled_work(observation, history, policy, now) {
+            decision.upkeep = upkeep(observation, &BTreeSet::new(), policy, now);
+            return decision;
+        }
         let mut decision = recovery(observation, history, policy, now, summary);
         decision.upkeep = upkeep(observation, &BTreeSet::new(), policy, now);
         if decision.verdict != Verdict::Healthy {
@@ -148,7 +156,13 @@ fn guarded(
             refusals.push(refusal);
             continue;
         }
-        match held(target, observation, impaired.as_ref(), policy, now) {
+        match held(
+            &target.instance_id,
+            observation,
+            impaired.as_ref(),
+            policy,
+            now,
+        ) {
             Some(refusal) => {
                 if let Some((group, _)) = observation.member(&target.instance_id) {
                     held_groups.insert(group.name.as_str());
@@ -233,7 +247,24 @@ fn decide_unheld(
     let healing = native_healing(open.iter().map(|t| &t.instance_id), observation, history);
     let mut picked: Vec<PlannedAction> = Vec::new();
     for target in open {
-        match guard_instance(target, observation, history, policy, now, &picked) {
+        let guarded = if target.failed_health_checks() {
+            guard_instance(
+                &target.instance_id,
+                Replacing::Failing,
+                observation,
+                history,
+                policy,
+                now,
+                &picked,
+            )
+        } else {
+            let reason = target.reason.as_deref().unwrap_or("no reason code");
+            Err(refusals::not_an_instance_failure(
+                target.instance_id.as_str(),
+                reason,
+            ))
+        };
+        match guarded {
             Ok(action) => picked.push(action),
             Err(refusal) => refusals.push(refusal),
         }
@@ -293,21 +324,21 @@ fn hands_off(
 /// What holds a failing instance whatever its own state: the database its (managed)
 /// group depends on healing, or its zone impaired or shifted away from.
 fn held(
-    target: &TargetHealth,
+    instance_id: &InstanceId,
     observation: Observation<'_>,
     impaired: Option<&zonal::ZoneCount>,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<Refusal> {
-    let instance = target.instance_id.as_str();
-    if let Some((group, _)) = observation.member(&target.instance_id) {
+    let instance = instance_id.as_str();
+    if let Some((group, _)) = observation.member(instance_id) {
         if policy.settings.is_managed(&group.tags) {
             if let Some(hold) = dependency_hold(group, observation.dependencies, policy, now) {
                 return Some(hold);
             }
         }
     }
-    let zone = observation.zone_of(&target.instance_id)?;
+    let zone = observation.zone_of(instance_id)?;
     if let Some(shift) = observation.shifted.iter().find(|s| &s.zone == zone) {
         return Some(refusals::zone_evacuated(instance, zone.as_str(), &shift.by));
     }
@@ -445,21 +476,26 @@ fn state_name(state: &TargetState) -> String {
     }
 }
 
+/// Why an instance is replaced: it fails its health checks, or AWS scheduled work on
+/// it (which the group's own health check will not see coming).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replacing {
+    Failing,
+    Scheduled,
+}
+
 /// Every per-instance guard, in the order a person would check them.
 fn guard_instance(
-    target: &TargetHealth,
+    instance_id: &InstanceId,
+    replacing: Replacing,
     observation: Observation<'_>,
     history: History<'_>,
     policy: &Policy,
     now: DateTime<Utc>,
     picked: &[PlannedAction],
 ) -> Result<PlannedAction, Refusal> {
-    let instance = target.instance_id.to_string();
-    if !target.failed_health_checks() {
-        let reason = target.reason.as_deref().unwrap_or("no reason code");
-        return Err(refusals::not_an_instance_failure(&instance, reason));
-    }
-    let Some((group, member)) = observation.member(&target.instance_id) else {
+    let instance = instance_id.to_string();
+    let Some((group, member)) = observation.member(instance_id) else {
         return Err(refusals::not_in_auto_scaling_group(&instance));
     };
     if !policy.settings.is_managed(&group.tags) {
@@ -491,14 +527,16 @@ fn guard_instance(
     if let Some(stopped) = history.incident.and_then(stopped_by_loop_guard) {
         return Err(stopped);
     }
-    if let Some(first) = native_healer_first(&instance, group, history, policy, now) {
-        return Err(first);
+    if replacing == Replacing::Failing {
+        if let Some(first) = native_healer_first(&instance, group, history, policy, now) {
+            return Err(first);
+        }
     }
     let scope = super::auto_scaling_group(&group.name);
     earlier_requests_spent(&instance, group, &scope, history, policy, now)?;
     let planned = PlannedAction {
         kind: policy.replacement.clone(),
-        target: super::instance(&target.instance_id),
+        target: super::instance(instance_id),
         scope,
         configuration: group.launch_template.clone(),
         cooldown: policy.cooldown,
@@ -518,6 +556,93 @@ fn guard_instance(
         ));
     }
     Ok(planned)
+}
+
+/// Work AWS scheduled on instances still in service behind the target group, all of
+/// whose targets are healthy: each is replaced ahead of it with every guard a failing
+/// instance gets (a pause, a change in flight, the database it depends on, an evacuated
+/// zone, one replacement at a time, cooldown, budget), inside its group's maintenance
+/// window when it has one — unless the work starts before the window next opens, when
+/// replacing now is the gentler of the two. `None` when no such instance is left (the
+/// replacements are verified as after any other).
+fn ahead_of_scheduled_work(
+    observation: Observation<'_>,
+    history: History<'_>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Option<Decision> {
+    let due: Vec<(&ScheduledChange, &ScalingGroup)> = observation
+        .scheduled
+        .iter()
+        .filter_map(|change| {
+            let (group, member) = observation.member(&change.instance_id)?;
+            (member.in_service() && !member.leaving()).then_some((change, group))
+        })
+        .collect();
+    if due.is_empty() {
+        return None;
+    }
+    let mut picked: Vec<PlannedAction> = Vec::new();
+    let mut refusals: Vec<Refusal> = Vec::new();
+    for (change, group) in &due {
+        let what = format!("group {}", group.name);
+        let hands_off = policy
+            .settings
+            .is_managed(&group.tags)
+            .then(|| {
+                pause::Pause::in_effect(&group.tags, now)
+                    .map(|pause| pause.refusal(&what))
+                    .or_else(|| observation.changes.hold(&group.name))
+                    .or_else(|| {
+                        pause::waits_for_window(
+                            &format!("the replacement of {} in {what}", change.instance_id),
+                            &group.tags,
+                            now,
+                            change.starts_at,
+                        )
+                    })
+            })
+            .flatten()
+            .or_else(|| held(&change.instance_id, observation, None, policy, now));
+        if let Some(refusal) = hands_off {
+            refusals.push(refusal);
+            continue;
+        }
+        match guard_instance(
+            &change.instance_id,
+            Replacing::Scheduled,
+            observation,
+            history,
+            policy,
+            now,
+            &picked,
+        ) {
+            Ok(action) => picked.push(action),
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    let summary = format!(
+        "{}; {} of its instances with work scheduled, to be replaced ahead of it",
+        observation.summary(),
+        due.len()
+    );
+    Some(Decision::from_guards(picked, refusals, summary))
+}
+
+/// How the incident reads the work scheduled on the target group's instances: the
+/// earliest start, and every instance it concerns (stable as the replacements go on,
+/// so the incident records it once).
+fn planned_work(scheduled: &[ScheduledChange]) -> Option<PlannedWork> {
+    if scheduled.is_empty() {
+        return None;
+    }
+    let events: BTreeSet<&str> = scheduled.iter().map(|s| s.event.as_str()).collect();
+    let instances: Vec<&str> = scheduled.iter().map(|s| s.instance_id.as_str()).collect();
+    Some(PlannedWork {
+        event: events.into_iter().collect::<Vec<_>>().join(", "),
+        starts_at: scheduled.iter().filter_map(|s| s.starts_at).min(),
+        detail: format!("{} to be replaced ahead of it", instances.join(", ")),
+    })
 }
 
 /// A group with ELB health checks replaces an ELB-unhealthy instance itself: it gets

@@ -179,6 +179,7 @@ fn decide_with_changes(
             dependencies: &[],
             shifted: &[],
             changes,
+            scheduled: &[],
         },
         History {
             incident: incident.as_ref(),
@@ -759,6 +760,7 @@ fn a_pending_action_is_left_alone_until_it_is_overdue() {
         dependencies: &[],
         shifted: &[],
         changes: &crate::change::InFlight::default(),
+        scheduled: &[],
     };
     assert_eq!(
         settle_pending(&pending(minutes_ago(1)), observation, &config(), now()),
@@ -775,6 +777,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         dependencies: &[],
         shifted: &[],
         changes: &crate::change::InFlight::default(),
+        scheduled: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -790,6 +793,7 @@ fn an_overdue_pending_action_whose_instance_left_service_is_settled_as_succeeded
         dependencies: &[],
         shifted: &[],
         changes: &crate::change::InFlight::default(),
+        scheduled: &[],
     };
     let (outcome, _) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -806,6 +810,7 @@ fn an_overdue_pending_action_that_never_took_effect_is_settled_as_failed() {
         dependencies: &[],
         shifted: &[],
         changes: &crate::change::InFlight::default(),
+        scheduled: &[],
     };
     let (outcome, detail) =
         settle_pending(&pending(minutes_ago(60)), observation, &config(), now()).unwrap();
@@ -1498,6 +1503,7 @@ fn an_approval_no_one_decided_escalates_once_expired() {
                 dependencies: &[],
                 shifted: &[],
                 changes: &crate::change::InFlight::default(),
+                scheduled: &[],
             },
             History {
                 incident: Some(&incident),

@@ -65,6 +65,11 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
             .native_healing
             .as_ref()
             .map(|by| format!(" · {}", card_text(by, 60)))
+            .unwrap_or_default()
+        + &incident
+            .planned
+            .as_ref()
+            .map(|planned| format!(" · planned: {}", card_text(&planned.line(), 200)))
             .unwrap_or_default();
     let recovery = match (incident.resolved_at, incident.time_to_recover_s) {
         (Some(_), Some(ttr)) => format!(" · recovered in {}", crate::readable::human_duration(ttr)),
@@ -148,6 +153,13 @@ pub(super) fn card(facts: &Facts<'_>, digest: &Digest, subject: &str, caps: &Cap
         incident.time_to_mitigate_s.map(|s| s.to_string()),
     );
     put("native_healing", incident.native_healing.clone());
+    put(
+        "planned",
+        incident
+            .planned
+            .as_ref()
+            .map(|p| bounded(p.event.clone(), 256)),
+    );
     put(
         "time_to_recover_s",
         incident.time_to_recover_s.map(|s| s.to_string()),

@@ -106,6 +106,7 @@ fn incident(targets: Vec<TargetHealth>, summary: &str) -> IncidentRecord {
             evidence: Evidence::of(&target_group::Evidence {
                 targets,
                 auto_scaling_groups: vec!["web-asg".into()],
+                ..Default::default()
             }),
             summary: summary.into(),
             rto_s: None,
