@@ -215,12 +215,11 @@ impl Emulator {
     /// Creates an S3 bucket (an evidence bucket, say) in the emulator.
     pub async fn create_bucket(&self, name: &str) {
         let sdk = self.sdk_config().await;
-        aws_sdk_s3::Client::new(&sdk)
-            .create_bucket()
-            .bucket(name)
-            .send()
+        let answer = rebound::aws::ObjectWriter::new(&sdk)
+            .send("PUT", name, "", &[], vec![])
             .await
-            .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+            .unwrap_or_else(|e| panic!("create bucket {name}: {e}"));
+        assert_eq!(answer.status, 200, "create bucket {name}: {answer:?}");
     }
 
     /// The next `count` calls of `operation` fail with `error_code`.

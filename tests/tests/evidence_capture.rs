@@ -5,7 +5,6 @@
 //! the incident; a capture that fails (console output refused, bucket missing) is noted
 //! on the incident and the instance is replaced all the same.
 
-use aws_sdk_s3::types::ServerSideEncryption;
 use rebound::config::Mode;
 use rebound::domain::{Incident, IncidentState};
 use rebound_tests::scenario::{scenario, Scenario};
@@ -79,20 +78,17 @@ async fn a_replacement_keeps_the_instances_console_output_and_status_in_s3_linke
     // The object, read back: encrypted, keyed under the incident, the instance's own
     // console and its status.
     let key = uri.trim_start_matches(&format!("s3://{BUCKET}/"));
-    let object = aws_sdk_s3::Client::new(&s.sdk)
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
+    let object = rebound::aws::ObjectWriter::new(&s.sdk)
+        .send("GET", BUCKET, key, &[], vec![])
         .await
-        .expect("the object is there");
+        .unwrap();
+    assert_eq!(object.status, 200, "the object is there: {object:?}");
     assert_eq!(
-        object.server_side_encryption(),
-        Some(&ServerSideEncryption::Aes256)
+        object.header("x-amz-server-side-encryption"),
+        Some("AES256")
     );
-    assert_eq!(object.content_type(), Some("application/json"));
-    let body = object.body.collect().await.unwrap().into_bytes();
-    let kept: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(object.header("content-type"), Some("application/json"));
+    let kept: Value = serde_json::from_slice(&object.body).unwrap();
     assert_eq!(kept["incident"], incident.id.to_string());
     assert_eq!(kept["instance"], instance.as_str());
     assert_eq!(kept["console_output"]["text"], format!("booted\n{PANIC}"));

@@ -1,12 +1,11 @@
 //! An instance's evidence before its replacement: its console output and status from
-//! EC2 (read-only), kept as an object in the evidence bucket (S3 `PutObject`, SSE-S3).
+//! EC2 (read-only), kept as an object in the evidence bucket (S3 `PutObject`, SSE-S3,
+//! through [`ObjectWriter`]).
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use chrono::{DateTime, Utc};
 
-use super::{classify, LazyClient};
+use super::{classify, LazyClient, ObjectWriter};
 use crate::error::Error;
 use crate::ids::{BucketName, InstanceId};
 use crate::kinds::target_group::capture::{ConsoleOutput, InstanceStatus, StatusCheck};
@@ -16,17 +15,14 @@ use crate::kinds::target_group::ports::InstanceEvidence;
 #[derive(Clone)]
 pub struct Evidence {
     ec2: LazyClient<aws_sdk_ec2::Client>,
-    s3: LazyClient<aws_sdk_s3::Client>,
+    s3: ObjectWriter,
 }
 
 impl Evidence {
-    pub fn new(
-        ec2: impl Into<LazyClient<aws_sdk_ec2::Client>>,
-        s3: impl Into<LazyClient<aws_sdk_s3::Client>>,
-    ) -> Self {
+    pub fn new(ec2: impl Into<LazyClient<aws_sdk_ec2::Client>>, s3: ObjectWriter) -> Self {
         Self {
             ec2: ec2.into(),
-            s3: s3.into(),
+            s3,
         }
     }
 
@@ -153,15 +149,8 @@ impl InstanceEvidence for Evidence {
 
     async fn keep(&self, bucket: &BucketName, key: &str, body: Vec<u8>) -> Result<String, Error> {
         self.s3
-            .put_object()
-            .bucket(bucket.as_str())
-            .key(key)
-            .content_type("application/json")
-            .server_side_encryption(ServerSideEncryption::Aes256)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| classify("PutObject", e))?;
+            .put(bucket.as_str(), key, "application/json", body)
+            .await?;
         Ok(format!("s3://{bucket}/{key}"))
     }
 }

@@ -130,6 +130,31 @@ impl Https {
         opened.into_iter().filter(|&ok| ok).count()
     }
 
+    /// Sends one request a caller built and signed itself (S3's `PutObject`): the
+    /// answer's status and body.
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<super::s3::S3Answer, String> {
+        let response = self
+            .connector
+            .call(request)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let body = ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(super::s3::S3Answer {
+            status,
+            headers,
+            body: body.into_bytes().to_vec(),
+        })
+    }
+
     async fn touch(&self, endpoint: &str) -> Result<(), String> {
         let mut request = HttpRequest::new(SdkBody::empty());
         request.set_uri(endpoint).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ mod http;
 mod lambda_env;
 mod lazy_client;
 mod rds;
+mod s3;
 mod sns;
 mod sqs;
 
@@ -28,6 +29,7 @@ pub use http::Https;
 pub use lambda_env::lambda_sdk_config;
 pub use lazy_client::LazyClient;
 pub use rds::Rds;
+pub use s3::{ObjectWriter, S3Answer};
 pub use sns::SnsNotifier;
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 
@@ -181,7 +183,7 @@ pub fn target_health(
         targets: balancers,
         evidence: Evidence::new(
             LazyClient::from_sdk(sdk, aws_sdk_ec2::Client::new),
-            LazyClient::from_sdk(sdk, aws_sdk_s3::Client::new),
+            ObjectWriter::new(sdk),
         ),
         groups: autoscaling.clone(),
         replacer: autoscaling,
