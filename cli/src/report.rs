@@ -310,10 +310,13 @@ fn percentile(sorted: &[i64], pct: usize) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
-/// Seconds of the window with at least one of these incidents open.
+/// Seconds of the window with at least one of these incidents open. Planned work
+/// (an instance replaced ahead of its retirement, a database's maintenance announced) is
+/// not downtime: nothing was broken while it waited for its window.
 fn downtime(incidents: &[&Incident], window: &Window) -> i64 {
     let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = incidents
         .iter()
+        .filter(|i| i.planned.is_none())
         .map(|i| {
             let end = i.resolved_at.unwrap_or(window.to).min(window.to);
             (i.opened_at.max(window.from), end)

@@ -178,8 +178,12 @@ struct DatabaseScenario {
 
 impl DatabaseScenario {
     async fn new() -> Self {
+        Self::provisioned(Managed::Yes).await
+    }
+
+    async fn provisioned(managed: Managed) -> Self {
         let emulator = Emulator::start();
-        let stack = Stack::provision_database(&emulator, Managed::Yes, Database::MultiAz);
+        let stack = Stack::provision_database(&emulator, managed, Database::MultiAz);
         let sdk = emulator.sdk_config().await;
         emulator.clear_requests();
         Self {
@@ -296,4 +300,23 @@ async fn where_people_decide_failovers_an_approved_failover_runs_ahead_of_the_ma
         .actions
         .iter()
         .any(|a| a.kind == database::REBOOT_WITH_FAILOVER));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_announced_on_a_database_rebound_does_not_manage_opens_nothing() {
+    let s = DatabaseScenario::provisioned(Managed::No).await;
+    let db = s.stack.db().to_owned();
+    let report = s
+        .rds_health()
+        .handle(s.emulator.health_event("RDS", DB_MAINTENANCE, &[&db], None))
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Healthy, "{report:?}");
+    use rebound::ports::IncidentStore;
+    let incidents = rebound::aws::incident_store(&s.stack.store_config(), &s.sdk)
+        .list(10)
+        .await
+        .unwrap();
+    assert!(incidents.is_empty(), "{incidents:?}");
+    assert_eq!(s.emulator.calls_of("RebootDBInstance"), 0);
 }

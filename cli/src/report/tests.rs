@@ -97,6 +97,31 @@ fn availability_is_one_minus_downtime_over_the_window_worst_first() {
 }
 
 #[test]
+fn planned_work_is_an_incident_but_not_downtime() {
+    let mut incidents = incidents();
+    let planned = incidents
+        .iter()
+        .find(|i| i.time_to_recover_s == Some(184))
+        .unwrap()
+        .clone()
+        .stored_with(|record| {
+            record.resource.id = record.resource.id.replace("/web/", "/batch/");
+            record.trigger = "health:AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED".into();
+            record.planned = Some(rebound::domain::PlannedWork {
+                event: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED".into(),
+                starts_at: None,
+                detail: "i-1 to be replaced ahead of it".into(),
+            });
+        });
+    incidents.push(planned);
+    let report = build(&incidents, window_start(), now());
+    let batch = &resource(&report, "batch").figures;
+    assert_eq!(batch.incidents, 1);
+    assert_eq!(batch.downtime_s, 0);
+    assert_eq!(report.all.downtime_s, 3_904 + 3_600 + 900);
+}
+
+#[test]
 fn overlapping_incidents_count_their_downtime_once() {
     let mut incidents = incidents();
     let copy = incidents

@@ -386,6 +386,19 @@ fn ahead_of_maintenance(
     now: DateTime<Utc>,
     summary: String,
 ) -> Decision {
+    let managed = match observation.cluster {
+        Some(cluster) => policy.settings.is_managed(&cluster.tags),
+        None => policy.settings.is_managed(&observation.instance.tags),
+    };
+    if !managed && history.incident.is_none() {
+        return Decision::plain(
+            Verdict::Healthy,
+            format!(
+                "{summary}; maintenance {} announced on a database Rebound does not manage",
+                maintenance.event
+            ),
+        );
+    }
     let available = observation.instance.is_available() && cluster_available(observation);
     let over = maintenance.closed
         || maintenance
