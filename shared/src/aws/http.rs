@@ -132,7 +132,7 @@ impl Https {
 
     /// Sends one request a caller built and signed itself (S3's `PutObject`): the
     /// answer's status and body.
-    pub(crate) async fn send(&self, request: HttpRequest) -> Result<super::s3::S3Answer, String> {
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpAnswer, String> {
         let response = self
             .connector
             .call(request)
@@ -148,7 +148,7 @@ impl Https {
             .collect()
             .await
             .map_err(|e| e.to_string())?;
-        Ok(super::s3::S3Answer {
+        Ok(HttpAnswer {
             status,
             headers,
             body: body.into_bytes().to_vec(),
@@ -169,6 +169,24 @@ impl Https {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The answer to a request sent with [`Https::send`], read to its end.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

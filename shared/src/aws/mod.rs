@@ -25,11 +25,11 @@ pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
 pub use endpoints::{endpoints, Service};
 pub use evidence::Evidence;
-pub use http::Https;
+pub use http::{HttpAnswer, Https};
 pub use lambda_env::lambda_sdk_config;
 pub use lazy_client::LazyClient;
 pub use rds::Rds;
-pub use s3::{ObjectWriter, S3Answer};
+pub use s3::ObjectWriter;
 pub use sns::SnsNotifier;
 pub use sqs::{SqsFailedNotifications, FAILED_NOTIFICATION_SCHEMA};
 

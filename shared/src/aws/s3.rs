@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 
-use super::Https;
+use super::http::{HttpAnswer, Https};
 use crate::error::Error;
 
 const PUT_OBJECT: &str = "PutObject";
@@ -33,24 +33,6 @@ pub struct ObjectWriter {
     credentials: Option<SharedCredentialsProvider>,
     region: Option<String>,
     endpoint: Option<String>,
-}
-
-/// S3's answer to one request.
-#[derive(Debug, Clone)]
-pub struct S3Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl S3Answer {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// What went wrong with a write, as S3 said it (or the transport).
@@ -167,7 +149,7 @@ impl ObjectWriter {
         key: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-    ) -> Result<S3Answer, Error> {
+    ) -> Result<HttpAnswer, Error> {
         let region = self
             .region
             .as_deref()

@@ -7,6 +7,7 @@
 //! is bounded by [`CAPTURE_TIMEOUT`]: a capture that fails or runs late is noted on the
 //! incident, never a reason to hold the replacement back.
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,9 +15,36 @@ use serde::{Deserialize, Serialize};
 
 use super::instance;
 use super::observation::{GroupInstance, ScalingGroup};
-use super::ports::InstanceEvidence;
 use crate::domain::Capture;
+use crate::error::Error;
 use crate::ids::{BucketName, IncidentId, InstanceId};
+
+/// What an instance leaves behind that its replacement destroys, and where it is kept:
+/// read just before the instance is replaced (read-only calls), kept per incident.
+pub trait InstanceEvidence: Send + Sync {
+    /// The instance's most recent console output (`GetConsoleOutput`, `Latest`),
+    /// decoded and capped; `None` when it has none or EC2 no longer knows it.
+    fn console_output(
+        &self,
+        instance: &InstanceId,
+    ) -> impl Future<Output = Result<Option<ConsoleOutput>, Error>> + Send;
+
+    /// Its state and status checks (`DescribeInstanceStatus`, every state included);
+    /// `None` when EC2 no longer knows it.
+    fn instance_status(
+        &self,
+        instance: &InstanceId,
+    ) -> impl Future<Output = Result<Option<InstanceStatus>, Error>> + Send;
+
+    /// Keeps `body` (a JSON document) as `key` in `bucket`, encrypted at rest
+    /// (SSE-S3); returns where (`s3://bucket/key`).
+    fn keep(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+}
 
 /// How long a capture may hold a replacement back, its reads and its write together.
 pub const CAPTURE_TIMEOUT: Duration = Duration::from_secs(3);

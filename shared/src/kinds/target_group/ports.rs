@@ -3,11 +3,10 @@
 
 use std::future::Future;
 
-use super::capture::{ConsoleOutput, InstanceStatus};
 use super::observation::{ScalingGroup, ShiftedZone, TargetHealth};
 use crate::domain::ActionKind;
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, BucketName, IncidentId, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
 
 pub trait TargetHealthSource: Send + Sync {
     /// The instance targets of a target group and their health; `None` when the target
@@ -90,29 +89,5 @@ pub trait ShiftedZones: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ShiftedZone>, Error>> + Send;
 }
 
-/// What an instance leaves behind that its replacement destroys, and where it is kept:
-/// read just before the instance is replaced (read-only calls), kept per incident.
-pub trait InstanceEvidence: Send + Sync {
-    /// The instance's most recent console output (`GetConsoleOutput`, `Latest`),
-    /// decoded and capped; `None` when it has none or EC2 no longer knows it.
-    fn console_output(
-        &self,
-        instance: &InstanceId,
-    ) -> impl Future<Output = Result<Option<ConsoleOutput>, Error>> + Send;
-
-    /// Its state and status checks (`DescribeInstanceStatus`, every state included);
-    /// `None` when EC2 no longer knows it.
-    fn instance_status(
-        &self,
-        instance: &InstanceId,
-    ) -> impl Future<Output = Result<Option<InstanceStatus>, Error>> + Send;
-
-    /// Keeps `body` (a JSON document) as `key` in `bucket`, encrypted at rest
-    /// (SSE-S3); returns where (`s3://bucket/key`).
-    fn keep(
-        &self,
-        bucket: &BucketName,
-        key: &str,
-        body: Vec<u8>,
-    ) -> impl Future<Output = Result<String, Error>> + Send;
-}
+/// The evidence port lives with what it exchanges ([`super::capture`]).
+pub use super::capture::InstanceEvidence;
