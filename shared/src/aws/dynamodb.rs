@@ -342,10 +342,7 @@ impl IncidentStore for DynamoStore {
         let Some(record) = self.get(resource_key(resource)).await? else {
             return Ok(ResourceRecord::default());
         };
-        let id = |name: &str| match record.get(name) {
-            Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
-            _ => None,
-        };
+        let id = |name: &str| incident_id_at(&record, name);
         let open = match id("open_incident_id") {
             Some(id) => self.load(&id).await?,
             None => None,
@@ -462,10 +459,7 @@ impl Dependencies for DynamoStore {
         let Some(record) = self.get(resource_key(resource)).await? else {
             return Ok(DependencyState::default());
         };
-        let id = |name: &str| match record.get(name) {
-            Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
-            _ => None,
-        };
+        let id = |name: &str| incident_id_at(&record, name);
         let last_recovered_at = match record.get("last_recovered_at") {
             Some(AttributeValue::S(at)) => DateTime::parse_from_rfc3339(at)
                 .ok()
@@ -486,6 +480,15 @@ impl Dependencies for DynamoStore {
             last_incident: id("last_incident_id"),
             last_recovered_at,
         })
+    }
+}
+
+/// The incident a resource record names under `name` (`open_incident_id`,
+/// `last_incident_id`), if it is a well-formed id.
+fn incident_id_at(record: &Item, name: &str) -> Option<IncidentId> {
+    match record.get(name) {
+        Some(AttributeValue::S(id)) => IncidentId::parse(id.as_str()).ok(),
+        _ => None,
     }
 }
 
