@@ -36,6 +36,10 @@ pub trait Kind: Send + Sync {
     /// Everything the decision needs to know about one resource.
     type Observed: Send + Sync;
 
+    /// What [`Kind::first_look`] reads: the part of the resource's state that needs
+    /// nothing stored, so it is read at the same time as the resource's record.
+    type FirstLook: Send + Sync;
+
     /// What an incident of this kind keeps as evidence (stored as a JSON object).
     type Evidence: Serialize + DeserializeOwned + Send;
 
@@ -68,13 +72,34 @@ pub trait Kind: Send + Sync {
         async move { Ok(own) }
     }
 
-    /// Reads the resource's real state; `None` when it no longer exists. The open
-    /// incident, if any, says what else to look at (e.g. the groups it acted through),
-    /// and the cue what the decision may need.
+    /// The first of the resource's reads: those that depend on nothing but the resource
+    /// and the cue (never on the stored incident), made while the workflow reads the
+    /// resource's record. What the cue says is failing may be worth reading here ahead
+    /// of knowing it is needed (time to act is counted in dependent round trips); what
+    /// only a failure needs, on a cue that says nothing failed, is not. `None` when the
+    /// resource no longer exists.
+    fn first_look(
+        &self,
+        resource: &ResourceRef,
+        cue: &Self::Cue,
+    ) -> impl Future<Output = Result<Option<Self::FirstLook>, Error>> + Send;
+
+    /// The scopes whose ledgers a decision may need, as far as the first look tells:
+    /// the workflow reads them while [`Kind::observe`] reads the rest. Any scope
+    /// [`Kind::scopes`] adds later is read after. By default none: all read after.
+    fn scopes_at_first_look(&self, _look: &Self::FirstLook, _cue: &Self::Cue) -> Vec<ResourceRef> {
+        Vec::new()
+    }
+
+    /// Reads the rest of the resource's real state, from its first look; `None` when it
+    /// no longer exists. The open incident, if any, says what else to look at (e.g. the
+    /// groups it acted through), and the cue what the decision may need. Reads that do
+    /// not depend on each other run at once.
     fn observe(
         &self,
         resource: &ResourceRef,
         cue: &Self::Cue,
+        look: Self::FirstLook,
         incident: Option<&Incident>,
     ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
 

@@ -115,6 +115,22 @@ fn new_token() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
+/// The first look at a resource read alongside its record, for the first attempt.
+struct FirstAttempt<L> {
+    look: Option<L>,
+    /// The clock before both reads.
+    fresh_since: DateTime<Utc>,
+}
+
+/// The scopes whose ledgers a decision reads, with the account's (its budget) when
+/// there are any.
+fn with_account(mut scopes: Vec<ResourceRef>) -> Vec<ResourceRef> {
+    if !scopes.is_empty() {
+        scopes.push(account_scope());
+    }
+    scopes
+}
+
 /// What a decision changes, ready to be written.
 struct Plan {
     incident: Incident,
@@ -131,10 +147,31 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        let mut record = self.store.resource_record(resource).await?;
+        // The record and the first look at the resource need nothing of each other: read
+        // at once. The record was then not read before the state, so a new incident
+        // proves its read fresh by the clock read before both (a retry reads the record
+        // first again, and proves it by value).
+        let started = (self.clock)();
+        let (record, look) = futures::join!(
+            self.store.resource_record(resource),
+            self.kind.first_look(resource, cue)
+        );
+        let mut record = record?;
         let current = record.open.take();
-        self.reconcile_known(resource, cue, current, Some(record), trigger, tally)
-            .await
+        let first = FirstAttempt {
+            look: look?,
+            fresh_since: started,
+        };
+        self.reconcile_known(
+            resource,
+            cue,
+            current,
+            Some(record),
+            Some(first),
+            trigger,
+            tally,
+        )
+        .await
     }
 
     /// Like [`Workflow::reconcile`], starting from an open incident already read (or its
@@ -149,44 +186,62 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
-        self.reconcile_known(resource, cue, current, None, trigger, tally)
+        self.reconcile_known(resource, cue, current, None, None, trigger, tally)
             .await
     }
 
     /// `record`: the rest of the resource's record (its drill, its last resolved
     /// incident), when it was read with the incident; `None` when not read yet (the
-    /// drill is then read only if a new incident opens).
+    /// drill is then read only if a new incident opens). `first`: the first look, when
+    /// it was read alongside the record.
+    #[allow(clippy::too_many_arguments)]
     async fn reconcile_known(
         &self,
         resource: &ResourceRef,
         cue: &K::Cue,
         mut current: Option<Incident>,
         mut record: Option<ResourceRecord>,
+        mut first: Option<FirstAttempt<K::FirstLook>>,
         trigger: &str,
         tally: &Tally,
     ) -> Result<CheckReport, Error> {
         for _attempt in 0..MAX_WRITE_ATTEMPTS {
-            // What a new incident must prove about the resource's last resolution, known
-            // before its state is observed: the record read before it, else the clock.
-            let freshness = match &record {
-                Some(record) => Freshness::LastIncident(record.last_incident.clone()),
-                None => Freshness::ObservedAt((self.clock)()),
-            };
             // Observed afresh on every attempt: a lost race means another writer acted,
             // and what it did (a replacement under way, a ledger moved) is part of the
-            // state this decision must see.
-            let Some(observed) = self.kind.observe(resource, cue, current.as_ref()).await? else {
+            // state this decision must see. What a new incident must prove about the
+            // resource's last resolution is known before its state is observed: the
+            // record read before it, else the clock.
+            let (look, freshness) = match first.take() {
+                Some(FirstAttempt { look, fresh_since }) => {
+                    (look, Freshness::ObservedAt(fresh_since))
+                }
+                None => {
+                    let freshness = match &record {
+                        Some(record) => Freshness::LastIncident(record.last_incident.clone()),
+                        None => Freshness::ObservedAt((self.clock)()),
+                    };
+                    (self.kind.first_look(resource, cue).await?, freshness)
+                }
+            };
+            let Some(look) = look else {
                 return self.close_gone(resource, current).await;
             };
-            let mut scopes = self.kind.scopes(&observed);
-            if !scopes.is_empty() {
-                scopes.push(account_scope());
-            }
-            let ledgers = if scopes.is_empty() {
-                BTreeMap::new()
-            } else {
-                self.store.ledgers(&scopes).await?
+            // The ledgers the first look already names are read while the rest of the
+            // state is: independent reads, one round trip.
+            let early = with_account(self.kind.scopes_at_first_look(&look, cue));
+            let (read_early, observed) = futures::join!(
+                self.read_ledgers(&early),
+                self.kind.observe(resource, cue, look, current.as_ref())
+            );
+            let Some(observed) = observed? else {
+                return self.close_gone(resource, current).await;
             };
+            let mut ledgers = read_early?;
+            let late: Vec<ResourceRef> = with_account(self.kind.scopes(&observed))
+                .into_iter()
+                .filter(|scope| !ledgers.contains_key(scope) && !early.contains(scope))
+                .collect();
+            ledgers.extend(self.read_ledgers(&late).await?);
             let now = (self.clock)();
             let token = new_token();
             let mut incident = current.clone();
@@ -581,6 +636,17 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
 
     /// The resource's record after a lost race: its open incident apart, the rest kept
     /// for the next attempt (read before it observes, so its claim is by value).
+    /// These scopes' ledgers; no call for none.
+    async fn read_ledgers(
+        &self,
+        scopes: &[ResourceRef],
+    ) -> Result<BTreeMap<ResourceRef, Ledger>, Error> {
+        if scopes.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        self.store.ledgers(scopes).await
+    }
+
     async fn read_again(
         &self,
         resource: &ResourceRef,

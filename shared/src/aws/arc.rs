@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::{classify, LazyClient, LoadBalancing};
 use crate::error::Error;
-use crate::ids::{AvailabilityZone, TargetGroupArn, ZoneId};
+use crate::ids::{AvailabilityZone, LoadBalancerArn, TargetGroupArn, ZoneId};
 use crate::kinds::target_group::observation::ShiftedZone;
 use crate::kinds::target_group::ports::ShiftedZones;
 use crate::kinds::zone::observation::{ShiftType, ZoneShift};
@@ -205,26 +205,42 @@ impl ZonalShifts for ZonalShift {
 }
 
 impl ShiftedZones for ZonalShift {
-    async fn shifted_away(&self, target_group: &TargetGroupArn) -> Result<Vec<ShiftedZone>, Error> {
-        let balancers = self.balancers.load_balancers_of(target_group).await?;
+    async fn balancers_in_front(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<Vec<LoadBalancerArn>, Error> {
+        self.balancers.load_balancers_of(target_group).await
+    }
+
+    /// Each load balancer's shifts read at once; the zones' names only when one is in
+    /// effect.
+    async fn shifted_away(&self, balancers: &[LoadBalancerArn]) -> Result<Vec<ShiftedZone>, Error> {
+        let read = futures::future::join_all(
+            balancers
+                .iter()
+                .map(|balancer| self.in_effect(balancer.as_str())),
+        )
+        .await;
+        let mut in_effect = Vec::new();
+        for (balancer, shifts) in balancers.iter().zip(read) {
+            let shifts = shifts?;
+            if !shifts.is_empty() {
+                in_effect.push((balancer, shifts));
+            }
+        }
+        if in_effect.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: BTreeMap<ZoneId, AvailabilityZone> = self
+            .zone_ids()
+            .await?
+            .into_iter()
+            .map(|(name, id)| (id, name))
+            .collect();
         let mut shifted = Vec::new();
-        let mut names: Option<BTreeMap<ZoneId, AvailabilityZone>> = None;
-        for balancer in balancers {
-            let shifts = self.in_effect(balancer.as_str()).await?;
-            if shifts.is_empty() {
-                continue;
-            }
-            if names.is_none() {
-                names = Some(
-                    self.zone_ids()
-                        .await?
-                        .into_iter()
-                        .map(|(name, id)| (id, name))
-                        .collect(),
-                );
-            }
+        for (balancer, shifts) in in_effect {
             for shift in shifts.iter().filter(|s| s.applied) {
-                if let Some(zone) = names.as_ref().and_then(|n| n.get(&shift.away_from)) {
+                if let Some(zone) = names.get(&shift.away_from) {
                     shifted.push(ShiftedZone {
                         zone: zone.clone(),
                         by: format!("{} on {}", shift.describe(), balancer.full_name()),

@@ -32,7 +32,7 @@ impl AutoScaling {
         }
     }
 
-    async fn refresh_in_progress(&self, group: &str) -> Result<bool, Error> {
+    async fn refresh_running(&self, group: &str) -> Result<bool, Error> {
         let output = self
             .client
             .describe_instance_refreshes()
@@ -121,7 +121,7 @@ impl AutoScaling {
         };
         if refresh_if_managed_by.is_some_and(|key| converted.is_managed(key)) {
             converted.instance_refresh_in_progress =
-                self.refresh_in_progress(converted.name.as_str()).await?;
+                self.refresh_running(converted.name.as_str()).await?;
         }
         Ok(Some(converted))
     }
@@ -201,7 +201,21 @@ impl AutoScaling {
                 .await
                 .map_err(|e| classify("DescribeAutoScalingGroups", e))?;
             for group in output.auto_scaling_groups() {
-                groups.extend(self.convert(group, refresh_if_managed_by).await?);
+                groups.extend(self.convert(group, None).await?);
+            }
+        }
+        // The refresh status of every managed group at once: a call each.
+        if let Some(key) = refresh_if_managed_by {
+            let managed: Vec<&mut ScalingGroup> =
+                groups.iter_mut().filter(|g| g.is_managed(key)).collect();
+            let running = futures::future::join_all(
+                managed
+                    .iter()
+                    .map(|g| self.refresh_running(g.name.as_str())),
+            )
+            .await;
+            for (group, running) in managed.into_iter().zip(running) {
+                group.instance_refresh_in_progress = running?;
             }
         }
         Ok(groups)
@@ -265,6 +279,10 @@ impl ScalingGroups for AutoScaling {
             }
         }
         Ok(groups)
+    }
+
+    async fn refresh_in_progress(&self, group: &AutoScalingGroupName) -> Result<bool, Error> {
+        self.refresh_running(group.as_str()).await
     }
 }
 

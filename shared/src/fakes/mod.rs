@@ -375,6 +375,14 @@ impl ScalingGroups for FakeFleet {
         round_trip().await;
         Ok(self.describe_groups(|g| g.is_managed(tag_key)))
     }
+
+    async fn refresh_in_progress(&self, group: &AutoScalingGroupName) -> Result<bool, Error> {
+        round_trip().await;
+        Ok(lock(&self.inner)
+            .groups
+            .iter()
+            .any(|g| &g.name == group && g.instance_refresh_in_progress))
+    }
 }
 
 /// Every instance has a console that names it, and passes its status checks.

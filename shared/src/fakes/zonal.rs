@@ -285,15 +285,22 @@ impl ZonalShifts for FakeFleet {
 }
 
 impl ShiftedZones for FakeFleet {
-    async fn shifted_away(&self, target_group: &TargetGroupArn) -> Result<Vec<ShiftedZone>, Error> {
+    async fn balancers_in_front(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<Vec<LoadBalancerArn>, Error> {
         round_trip().await;
-        let balancers: Vec<LoadBalancerArn> = lock(&self.inner)
+        Ok(lock(&self.inner)
             .zonal
             .balancers
             .values()
             .filter(|b| b.target_groups.contains(target_group))
             .map(|b| b.arn.clone())
-            .collect();
+            .collect())
+    }
+
+    async fn shifted_away(&self, balancers: &[LoadBalancerArn]) -> Result<Vec<ShiftedZone>, Error> {
+        round_trip().await;
         let names: BTreeMap<ZoneId, AvailabilityZone> = lock(&self.inner)
             .zonal
             .zone_ids

@@ -28,6 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use self::events::EventEffect;
 use self::observation::{AlarmState, DatabaseEvidence, DbCluster, DbInstance, RdsEvent};
 use self::policy::{failover_requested, Cue, Observation};
 use self::ports::{AlarmStates, DatabaseFailover, Databases, FailedOver};
@@ -131,6 +132,37 @@ pub struct DbInstances<D, F, A, R> {
     pub policy: Policy,
 }
 
+impl<D: Databases, F, A, R> DbInstances<D, F, A, R> {
+    /// An instance outside a cluster that may be failed over: managed, Multi-AZ and
+    /// available (a cluster's members are the cluster's to judge).
+    fn eligible_alone(&self, instance: &DbInstance) -> bool {
+        self.policy.settings.is_managed(&instance.tags)
+            && instance.multi_az
+            && instance.is_available()
+    }
+
+    /// The instance's RDS events of the last `window` and its cluster's (a cluster's own
+    /// failovers count for its members too), read at once, oldest first.
+    async fn recent_events(
+        &self,
+        instance: &DbInstance,
+        window: Duration,
+    ) -> Result<Vec<RdsEvent>, Error> {
+        let cluster = async {
+            match &instance.cluster {
+                Some(cluster) => self.databases.recent_cluster_events(cluster, window).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (own, cluster) =
+            futures::join!(self.databases.recent_events(&instance.id, window), cluster);
+        let mut events = own?;
+        events.extend(cluster?);
+        events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+}
+
 /// A DB instance as observed.
 #[derive(Debug, Clone)]
 pub struct ObservedDb {
@@ -172,6 +204,16 @@ pub struct Evidence {
     pub database: Option<DatabaseEvidence>,
 }
 
+/// Whether the cue can be a signal designated for a failover (an alarm in ALARM, a
+/// failure event), before the database's tags say whether it is one.
+fn may_signal_failover(cue: &Cue) -> bool {
+    match cue {
+        Cue::Alarm(alarm) => alarm.is_firing(),
+        Cue::Event { effect, .. } => *effect == Some(EventEffect::Sick),
+        Cue::Look | Cue::Scheduled(_) => false,
+    }
+}
+
 fn kept_of(incident: &Incident) -> Option<DatabaseEvidence> {
     incident.evidence.read::<Evidence>().ok()?.database
 }
@@ -185,6 +227,7 @@ where
 {
     type Cue = Cue;
     type Observed = ObservedDb;
+    type FirstLook = DbInstance;
     type Evidence = Evidence;
 
     fn resource_type(&self) -> ResourceType {
@@ -205,36 +248,75 @@ where
             .collect())
     }
 
+    /// The instance itself: everything else depends on it.
+    async fn first_look(
+        &self,
+        resource: &ResourceRef,
+        _cue: &Cue,
+    ) -> Result<Option<DbInstance>, Error> {
+        let id = DbInstanceId::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        self.databases.db_instance(&id).await
+    }
+
+    /// A cue that may fail a Multi-AZ instance over names its ledger at once (a
+    /// cluster's scope waits for the cluster's tags).
+    fn scopes_at_first_look(&self, instance: &DbInstance, cue: &Cue) -> Vec<ResourceRef> {
+        if may_signal_failover(cue) && instance.cluster.is_none() && self.eligible_alone(instance) {
+            vec![db_instance(&instance.id)]
+        } else {
+            Vec::new()
+        }
+    }
+
     async fn observe(
         &self,
         resource: &ResourceRef,
         cue: &Cue,
+        instance: DbInstance,
         incident: Option<&Incident>,
     ) -> Result<Option<ObservedDb>, Error> {
-        let id = DbInstanceId::parse(resource.id.as_str())
-            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
-        let Some(instance) = self.databases.db_instance(&id).await? else {
-            return Ok(None);
-        };
-        let cluster = match &instance.cluster {
-            Some(cluster) => self.databases.db_cluster(cluster).await?,
-            None => None,
-        };
-        let mut observed = ObservedDb {
-            instance,
-            cluster,
-            events: Vec::new(),
-            alarms: Vec::new(),
-            kept: incident.and_then(kept_of),
-            may_fail_over: false,
-            last_recovered_at: None,
+        // Independent reads at once: the cluster, what the record says of the last
+        // recovery, and, when the cue may fail the database over, its recent events
+        // (read ahead of knowing a failover is wanted: a failover is the path whose time
+        // counts).
+        let window = self.policy.cooldown.max(MIN_EVENT_WINDOW);
+        let ahead = may_signal_failover(cue)
+            && (instance.cluster.is_some() || self.eligible_alone(&instance));
+        let cluster = async {
+            match &instance.cluster {
+                Some(cluster) => self.databases.db_cluster(cluster).await,
+                None => Ok(None),
+            }
         };
         // A delivered event with nothing open may be a late or duplicate copy of one a
         // past incident already answered: what the record says of the last recovery
         // tells.
-        if incident.is_none() && cue.event().is_some() {
-            observed.last_recovered_at = self.records.dependency(resource).await?.last_recovered_at;
-        }
+        let last_recovered = async {
+            if incident.is_none() && cue.event().is_some() {
+                Ok::<_, Error>(self.records.dependency(resource).await?.last_recovered_at)
+            } else {
+                Ok(None)
+            }
+        };
+        let events_ahead = async {
+            if ahead {
+                Some(self.recent_events(&instance, window).await)
+            } else {
+                None
+            }
+        };
+        let (cluster, last_recovered, events_ahead) =
+            futures::join!(cluster, last_recovered, events_ahead);
+        let mut observed = ObservedDb {
+            cluster: cluster?,
+            instance,
+            events: Vec::new(),
+            alarms: Vec::new(),
+            kept: incident.and_then(kept_of),
+            may_fail_over: false,
+            last_recovered_at: last_recovered?,
+        };
         // The designated alarms' states decide whether an open incident still wants a
         // failover (or recovered without one), and let the sweep catch an alarm whose
         // delivery was lost; a delivery about one alarm with nothing open says enough.
@@ -243,10 +325,7 @@ where
             observed.alarms = self.alarms.alarm_states(&designated).await?;
         }
         let instance = &observed.instance;
-        let eligible = instance.cluster.is_some()
-            || (self.policy.settings.is_managed(&instance.tags)
-                && instance.multi_az
-                && instance.is_available());
+        let eligible = instance.cluster.is_some() || self.eligible_alone(instance);
         // An incident whose failover is under way is verified, never failed over again
         // (unless RDS accepted it and nothing happened: then the instance is available).
         let asked = incident.is_some_and(failover_requested);
@@ -255,17 +334,10 @@ where
         // RDS's own failover events (ours, or one it made by itself, delivered to us or
         // not) count against a new failover: worth a call only when one may be decided.
         if observed.may_fail_over {
-            let window = self.policy.cooldown.max(MIN_EVENT_WINDOW);
-            observed.events = self.databases.recent_events(&id, window).await?;
-            // The cluster's own failovers count for its members too.
-            if let Some(cluster) = &observed.instance.cluster {
-                observed.events.extend(
-                    self.databases
-                        .recent_cluster_events(cluster, window)
-                        .await?,
-                );
-                observed.events.sort_by_key(|e| e.at);
-            }
+            observed.events = match events_ahead {
+                Some(read) => read?,
+                None => self.recent_events(&observed.instance, window).await?,
+            };
         }
         Ok(Some(observed))
     }

@@ -41,7 +41,9 @@ use crate::domain::{
     ResourceType,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, BucketName, DbInstanceId, InstanceId, TargetGroupArn};
+use crate::ids::{
+    AutoScalingGroupName, BucketName, DbInstanceId, InstanceId, LoadBalancerArn, TargetGroupArn,
+};
 use crate::kind::{Acting, Kind};
 use crate::policy::{rto_from_tags, History};
 use crate::ports::{Dependencies, DependencyState};
@@ -342,6 +344,43 @@ fn merge_scheduled(
     merged
 }
 
+/// A target group's first look: its targets' health and, when the delivery says
+/// instances fail, what deciding on them needs that depends on nothing else — the
+/// managed groups with their instances, and the load balancers in front.
+#[derive(Debug)]
+pub struct FirstLook {
+    targets: Vec<TargetHealth>,
+    ahead: Option<ReadAhead>,
+}
+
+/// Reads made ahead of knowing they are needed; an error counts only if they are.
+#[derive(Debug)]
+struct ReadAhead {
+    managed: Result<Vec<ScalingGroup>, Error>,
+    balancers: Result<Vec<LoadBalancerArn>, Error>,
+}
+
+/// The managed groups owning the instances acted on (failing, or with work scheduled),
+/// as ledger scopes.
+fn acting_scopes<'a>(
+    settings: &Settings,
+    targets: &[TargetHealth],
+    groups: &[ScalingGroup],
+    scheduled: impl Iterator<Item = &'a ScheduledChange>,
+) -> Vec<ResourceRef> {
+    let acting_on = targets
+        .iter()
+        .filter(|t| t.state.is_unhealthy())
+        .map(|t| &t.instance_id)
+        .chain(scheduled.map(|s| &s.instance_id));
+    let owners: BTreeSet<&AutoScalingGroupName> = acting_on
+        .filter_map(|instance| groups.iter().find(|g| g.instance(instance).is_some()))
+        .filter(|g| settings.is_managed(&g.tags))
+        .map(|g| &g.name)
+        .collect();
+    owners.into_iter().map(auto_scaling_group).collect()
+}
+
 /// What an alarm said of a target group. The decision reads the targets themselves, so
 /// the alarm's state only says when to look.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -362,6 +401,16 @@ impl Cue {
             _ => &[],
         }
     }
+
+    /// The delivery says instances fail or will be taken away: an alarm in ALARM,
+    /// scheduled work.
+    fn expects_action(&self) -> bool {
+        match self {
+            Cue::Look => false,
+            Cue::Alarm { state } => state == "ALARM",
+            Cue::Scheduled(_) => true,
+        }
+    }
 }
 
 impl<T, G, R, D, Z, C, E> Kind for TargetGroups<T, G, R, D, Z, C, E>
@@ -376,6 +425,7 @@ where
 {
     type Cue = Cue;
     type Observed = ObservedTargetGroup;
+    type FirstLook = FirstLook;
     type Evidence = Evidence;
 
     fn resource_type(&self) -> ResourceType {
@@ -427,16 +477,62 @@ where
         Ok(target_groups.iter().map(target_group).collect())
     }
 
+    /// The targets' health; with a cue that says instances fail, the managed groups and
+    /// the load balancers in front at the same time (each otherwise a round trip later).
+    async fn first_look(
+        &self,
+        resource: &ResourceRef,
+        cue: &Cue,
+    ) -> Result<Option<FirstLook>, Error> {
+        let arn = TargetGroupArn::parse(resource.id.as_str())
+            .map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        if !cue.expects_action() {
+            return Ok(self
+                .targets
+                .target_health(&arn)
+                .await?
+                .map(|targets| FirstLook {
+                    targets,
+                    ahead: None,
+                }));
+        }
+        let (targets, managed, balancers) = futures::join!(
+            self.targets.target_health(&arn),
+            self.groups
+                .managed_groups(&self.policy.settings.managed_tag_key),
+            self.zones.balancers_in_front(&arn)
+        );
+        Ok(targets?.map(|targets| FirstLook {
+            targets,
+            ahead: Some(ReadAhead { managed, balancers }),
+        }))
+    }
+
+    fn scopes_at_first_look(&self, look: &FirstLook, cue: &Cue) -> Vec<ResourceRef> {
+        match look.ahead.as_ref().map(|a| a.managed.as_ref()) {
+            Some(Ok(managed)) => acting_scopes(
+                &self.policy.settings,
+                &look.targets,
+                managed,
+                cue.scheduled().iter(),
+            ),
+            _ => Vec::new(),
+        }
+    }
+
     async fn observe(
         &self,
         resource: &ResourceRef,
         cue: &Cue,
+        look: FirstLook,
         incident: Option<&Incident>,
     ) -> Result<Option<ObservedTargetGroup>, Error> {
         let arn = TargetGroupArn::parse(resource.id.as_str())
             .map_err(|e| Error::InvalidEvent(e.to_string()))?;
-        let Some(targets) = self.targets.target_health(&arn).await? else {
-            return Ok(None);
+        let FirstLook { targets, ahead } = look;
+        let (managed_ahead, balancers_ahead) = match ahead {
+            Some(ReadAhead { managed, balancers }) => (Some(managed), Some(balancers)),
+            None => (None, None),
         };
         let known = incident
             .and_then(|i| i.evidence.read::<Evidence>().ok())
@@ -457,6 +553,9 @@ where
         // they depend on, whether they can heal), and to verify the recovery of an open
         // incident; a healthy target group without one costs no Auto Scaling call.
         let mut groups = Vec::new();
+        // Managed groups whose refresh status is still to read (they came from the
+        // listing read ahead, which does not say).
+        let mut refresh_unread = false;
         let suspended_behind = self
             .suspended_behind
             .lock()
@@ -465,8 +564,23 @@ where
         if failing || incident.is_some() || suspended_behind {
             let members: Vec<InstanceId> = targets.iter().map(|t| t.instance_id.clone()).collect();
             let refresh = failing.then_some(self.policy.settings.managed_tag_key.as_str());
-            if !members.is_empty() {
-                groups = self.groups.groups_owning(&members, refresh).await?;
+            let mut unowned = members;
+            if let Some(managed) = managed_ahead {
+                groups = managed?
+                    .into_iter()
+                    .filter(|g| unowned.iter().any(|m| g.instance(m).is_some()))
+                    .collect();
+                unowned.retain(|m| groups.iter().all(|g| g.instance(m).is_none()));
+                refresh_unread = failing;
+            }
+            // Instances in no managed group: their groups (unmanaged, or tagged since
+            // the listing) found by their members, as without a listing.
+            if !unowned.is_empty() {
+                for group in self.groups.groups_owning(&unowned, refresh).await? {
+                    if groups.iter().all(|g| g.name != group.name) {
+                        groups.push(group);
+                    }
+                }
             }
             let missing: Vec<String> = incident
                 .map(policy::acted_through)
@@ -478,10 +592,11 @@ where
                 groups.extend(self.groups.groups_named(&missing, refresh).await?);
             }
         }
-        // What holds a failing group's instances comes first (invariants 7, 15 and 16):
-        // the databases managed groups depend on, the zones shifted away from, and the
-        // changes in flight on the managed groups whose instances fail. Independent
-        // reads, in parallel; none of them on the healthy path.
+        // What holds a failing group's instances comes first (invariants 4, 7, 15 and
+        // 16): instance refreshes, the databases managed groups depend on, the zones
+        // shifted away from, and the changes in flight on the managed groups whose
+        // instances fail. Independent reads, in parallel; none of them on the healthy
+        // path.
         let mut dependencies = Vec::new();
         let mut shifted = Vec::new();
         let mut changes = InFlight::default();
@@ -500,25 +615,56 @@ where
                 .filter(|g| g.instances.iter().any(|m| acting_on(&m.instance_id)))
                 .map(|g| (&g.name, &g.tags))
                 .collect();
-            let read_dependencies = async {
-                let mut read = Vec::new();
-                for database in databases {
-                    let state = self
-                        .dependencies
-                        .dependency(&crate::kinds::database::db_instance(&database))
-                        .await?;
-                    read.push((database, state));
-                }
-                Ok::<_, Error>(read)
+            let to_refresh: Vec<&AutoScalingGroupName> = if refresh_unread {
+                managed.iter().map(|g| &g.name).collect()
+            } else {
+                Vec::new()
             };
-            let (read, zones, in_flight) = futures::join!(
+            let read_refreshes = futures::future::join_all(
+                to_refresh
+                    .iter()
+                    .map(|name| self.groups.refresh_in_progress(name)),
+            );
+            let database_refs: Vec<ResourceRef> = databases
+                .iter()
+                .map(crate::kinds::database::db_instance)
+                .collect();
+            let read_dependencies = futures::future::join_all(
+                database_refs
+                    .iter()
+                    .map(|database| self.dependencies.dependency(database)),
+            );
+            let read_shifted = async {
+                let balancers = match balancers_ahead {
+                    Some(read) => read?,
+                    None => self.zones.balancers_in_front(&arn).await?,
+                };
+                self.zones.shifted_away(&balancers).await
+            };
+            let (refreshing, read, zones, in_flight) = futures::join!(
+                read_refreshes,
                 read_dependencies,
-                self.zones.shifted_away(&arn),
+                read_shifted,
                 change::read(&self.changes, &acting)
             );
-            dependencies = read?;
+            let refreshing: Vec<(AutoScalingGroupName, bool)> = to_refresh
+                .into_iter()
+                .cloned()
+                .zip(refreshing)
+                .map(|(name, running)| running.map(|running| (name, running)))
+                .collect::<Result<_, Error>>()?;
+            dependencies = databases
+                .into_iter()
+                .zip(read)
+                .map(|(database, state)| state.map(|state| (database, state)))
+                .collect::<Result<_, Error>>()?;
             shifted = zones?;
             changes = in_flight;
+            for (name, running) in refreshing {
+                if let Some(group) = groups.iter_mut().find(|g| g.name == name) {
+                    group.instance_refresh_in_progress = running;
+                }
+            }
         }
         Ok(Some(ObservedTargetGroup {
             targets,
@@ -531,23 +677,12 @@ where
     }
 
     fn scopes(&self, observed: &ObservedTargetGroup) -> Vec<ResourceRef> {
-        let acting_on = observed
-            .targets
-            .iter()
-            .filter(|t| t.state.is_unhealthy())
-            .map(|t| &t.instance_id)
-            .chain(observed.scheduled.iter().map(|s| &s.instance_id));
-        let owners: BTreeSet<&AutoScalingGroupName> = acting_on
-            .filter_map(|instance| {
-                observed
-                    .groups
-                    .iter()
-                    .find(|g| g.instance(instance).is_some())
-            })
-            .filter(|g| self.policy.settings.is_managed(&g.tags))
-            .map(|g| &g.name)
-            .collect();
-        owners.into_iter().map(auto_scaling_group).collect()
+        acting_scopes(
+            &self.policy.settings,
+            &observed.targets,
+            &observed.groups,
+            observed.scheduled.iter(),
+        )
     }
 
     fn decide(

@@ -6,7 +6,7 @@ use std::future::Future;
 use super::observation::{ScalingGroup, ShiftedZone, TargetHealth};
 use crate::domain::ActionKind;
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, TargetGroupArn};
+use crate::ids::{AutoScalingGroupName, IncidentId, InstanceId, LoadBalancerArn, TargetGroupArn};
 
 pub trait TargetHealthSource: Send + Sync {
     /// The instance targets of a target group and their health; `None` when the target
@@ -36,11 +36,20 @@ pub trait ScalingGroups: Send + Sync {
         refresh_if_managed_by: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 
-    /// Groups tagged `tag_key=true`, for the sweep.
+    /// Groups tagged `tag_key=true`, each with all its members (for the sweep, and
+    /// read ahead by a delivery that says instances fail: one call instead of finding
+    /// the owners of the instances, then describing them). The refresh status is not
+    /// read: see [`ScalingGroups::refresh_in_progress`].
     fn managed_groups(
         &self,
         tag_key: &str,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
+
+    /// Whether an instance refresh is running on the group (a call per group).
+    fn refresh_in_progress(
+        &self,
+        group: &AutoScalingGroupName,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
 /// What became of a replacement request.
@@ -81,11 +90,18 @@ pub trait InstanceReplacer: Send + Sync {
 }
 
 pub trait ShiftedZones: Send + Sync {
-    /// The zones traffic is shifted away from on the load balancers in front of the
-    /// target group (by anyone: Rebound, a person, zonal autoshift, a practice run).
-    fn shifted_away(
+    /// The load balancers in front of the target group (none when it is gone): needs
+    /// nothing but its ARN, so it is read ahead when instances fail.
+    fn balancers_in_front(
         &self,
         target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<Vec<LoadBalancerArn>, Error>> + Send;
+
+    /// The zones traffic is shifted away from on these load balancers (by anyone:
+    /// Rebound, a person, zonal autoshift, a practice run).
+    fn shifted_away(
+        &self,
+        balancers: &[LoadBalancerArn],
     ) -> impl Future<Output = Result<Vec<ShiftedZone>, Error>> + Send;
 }
 

@@ -396,6 +396,7 @@ where
 {
     type Cue = Cue;
     type Observed = ObservedZone;
+    type FirstLook = ();
     type Evidence = Evidence;
 
     fn resource_type(&self) -> ResourceType {
@@ -447,10 +448,17 @@ where
         self.swept.clear();
     }
 
+    /// Nothing ahead: the zone's reads start from its load balancer (or the sweep's
+    /// reads of it).
+    async fn first_look(&self, _resource: &ResourceRef, _cue: &Cue) -> Result<Option<()>, Error> {
+        Ok(Some(()))
+    }
+
     async fn observe(
         &self,
         resource: &ResourceRef,
         _cue: &Cue,
+        _look: (),
         _incident: Option<&Incident>,
     ) -> Result<Option<ObservedZone>, Error> {
         let (arn, zone) = parse_zone_ref(&resource.id)?;
