@@ -267,20 +267,42 @@ pub const PREWARM_CONNECTIONS: Variable = Variable::choice(
     "Open the AWS connections during init instead of on the first calls.",
 );
 
+pub const API_RATE_PERCENT: Variable = Variable::number(
+    "API_RATE_PERCENT",
+    20,
+    1,
+    100,
+    "percent",
+    "The share of each AWS service's published API rate the function's calls may use (a client-side token bucket per service): the rest is the account's own.",
+);
+
 /// What every function reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Common {
     /// Open the AWS connections (TCP and TLS) during init instead of on the first
     /// calls: the handshakes overlap each other and leave the first invocation's path.
     pub prewarm_connections: bool,
+    /// The share of each service's published API rate the function may use, in (0, 1].
+    pub api_rate_share: f64,
+}
+
+/// The defaults the variables state: lazy connections, a fifth of each published rate.
+impl Default for Common {
+    fn default() -> Self {
+        Self {
+            prewarm_connections: false,
+            api_rate_share: 0.2,
+        }
+    }
 }
 
 impl Common {
-    pub const VARIABLES: &'static [Variable] = &[PREWARM_CONNECTIONS];
+    pub const VARIABLES: &'static [Variable] = &[PREWARM_CONNECTIONS, API_RATE_PERCENT];
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             prewarm_connections: env.choice(&PREWARM_CONNECTIONS)? == "true",
+            api_rate_share: env.number(&API_RATE_PERCENT)? as f64 / 100.0,
         })
     }
 }

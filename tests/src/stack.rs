@@ -192,9 +192,7 @@ impl Stack {
     /// target-health's configuration for this stack, as the template passes it.
     pub fn target_health_config(&self, mode: Mode) -> TargetHealthConfig {
         TargetHealthConfig {
-            common: Common {
-                prewarm_connections: false,
-            },
+            common: Common::default(),
             store: self.store_config(),
             policy: target_group::Policy {
                 settings: Self::settings(mode),
@@ -206,9 +204,7 @@ impl Stack {
     /// rds-health's configuration for this stack.
     pub fn rds_health_config(&self, mode: Mode) -> RdsHealthConfig {
         RdsHealthConfig {
-            common: Common {
-                prewarm_connections: false,
-            },
+            common: Common::default(),
             store: self.store_config(),
             policy: database::Policy {
                 settings: Self::settings(mode),
@@ -220,9 +216,7 @@ impl Stack {
     /// zone-health's configuration for this stack.
     pub fn zone_health_config(&self, mode: Mode) -> ZoneHealthConfig {
         ZoneHealthConfig {
-            common: Common {
-                prewarm_connections: false,
-            },
+            common: Common::default(),
             store: self.store_config(),
             policy: zone::Policy {
                 settings: Self::settings(mode),

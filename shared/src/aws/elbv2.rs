@@ -12,6 +12,9 @@ use crate::kinds::target_group::ports::TargetHealthSource;
 use crate::kinds::zone::observation::{LoadBalancer, ZONAL_SHIFT_ATTRIBUTE};
 use crate::kinds::zone::ports::LoadBalancers;
 
+/// The most target groups one page of DescribeTargetGroups returns.
+const MAX_TARGET_GROUPS_PER_PAGE: i32 = 400;
+
 /// DescribeTags takes at most this many ARNs per call.
 const MAX_TAGGED_PER_CALL: usize = 20;
 
@@ -110,6 +113,37 @@ impl LoadBalancing {
         balancers.sort();
         balancers.dedup();
         Ok(balancers)
+    }
+
+    /// The load balancers in front of each of the account's target groups (those with
+    /// none are left out): every page of `DescribeTargetGroups`, 400 target groups each.
+    pub async fn load_balancers_by_target_group(
+        &self,
+    ) -> Result<BTreeMap<TargetGroupArn, Vec<LoadBalancerArn>>, Error> {
+        let mut pages = self
+            .client
+            .describe_target_groups()
+            .page_size(MAX_TARGET_GROUPS_PER_PAGE)
+            .into_paginator()
+            .send();
+        let mut fronted = BTreeMap::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("DescribeTargetGroups", e))?;
+            for group in page.target_groups() {
+                let Some(Ok(arn)) = group.target_group_arn().map(TargetGroupArn::parse) else {
+                    continue;
+                };
+                let balancers: Vec<LoadBalancerArn> = group
+                    .load_balancer_arns()
+                    .iter()
+                    .filter_map(|arn| LoadBalancerArn::parse(arn.as_str()).ok())
+                    .collect();
+                if !balancers.is_empty() {
+                    fronted.insert(arn, balancers);
+                }
+            }
+        }
+        Ok(fronted)
     }
 
     /// Tags of each load balancer, 20 per call.

@@ -93,6 +93,20 @@ impl Https {
         }
     }
 
+    /// The connector, to be built by its first request, with every request paced by
+    /// its service's token bucket first.
+    pub fn paced(pacing: super::pace::Pacing) -> Self {
+        let lazy = LazyConnector::default();
+        Self {
+            connector: SharedHttpConnector::new(super::pace::PacedConnector::new(
+                SharedHttpConnector::new(lazy.clone()),
+                pacing,
+            )),
+            #[cfg(test)]
+            lazy,
+        }
+    }
+
     /// Whether a request has built the real connector yet.
     #[cfg(test)]
     fn is_built(&self) -> bool {

@@ -9,9 +9,11 @@ mod dynamodb;
 mod elbv2;
 mod endpoints;
 mod evidence;
+mod host_counts;
 mod http;
 mod lambda_env;
 mod lazy_client;
+pub mod pace;
 mod rds;
 mod s3;
 mod sns;
@@ -25,6 +27,7 @@ pub use dynamodb::DynamoStore;
 pub use elbv2::LoadBalancing;
 pub use endpoints::{endpoints, Service};
 pub use evidence::Evidence;
+pub use host_counts::HostCountReader;
 pub use http::{HttpAnswer, Https};
 pub use lambda_env::lambda_sdk_config;
 pub use lazy_client::LazyClient;
@@ -66,7 +69,10 @@ pub async fn init_sdk(
     config: &crate::config::Common,
     services: &[Service],
 ) -> aws_config::SdkConfig {
-    let https = Https::new();
+    let https = Https::paced(pace::Pacing::new(
+        config.api_rate_share,
+        std::sync::Arc::new(pace::RealClock::default()),
+    ));
     let sdk = lambda_sdk_config(&https, |name| std::env::var(name).ok());
     if config.prewarm_connections {
         let endpoints = endpoints(&sdk, services).await;
@@ -122,6 +128,7 @@ pub type TargetHealthFunction = Function<
         ZonalShift,
         Changes,
         Evidence,
+        HostCountReader,
     >,
     DynamoStore,
 >;
@@ -178,6 +185,10 @@ pub fn target_health(
     ));
     let store = incident_store(&config.store, sdk);
     let kind = TargetGroups {
+        host_counts: HostCountReader::new(
+            LazyClient::from_sdk(sdk, aws_sdk_cloudwatch::Client::new),
+            balancers.clone(),
+        ),
         zones: zonal_shift(sdk, &balancers),
         changes: changes(sdk),
         targets: balancers,

@@ -30,7 +30,7 @@ use crate::kinds::target_group::observation::{
     ScalingGroup, TargetHealth, REPLACE_UNHEALTHY, SUSPENDED_BY_TAG_KEY,
 };
 use crate::kinds::target_group::ports::{
-    InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
+    HostCounts, InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
 };
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
@@ -55,6 +55,7 @@ pub type FakeTargetGroups = target_group::TargetGroups<
     FakeFleet,
     FakeFleet,
     FakeFleet,
+    FakeFleet,
 >;
 
 /// zone-health over the fakes.
@@ -76,6 +77,7 @@ pub fn target_health(
     Function::new(
         target_group::FUNCTION,
         target_group::TargetGroups {
+            host_counts: fleet.clone(),
             targets: fleet.clone(),
             groups: fleet.clone(),
             replacer: fleet.clone(),
@@ -159,6 +161,11 @@ struct FleetState {
     hang_next_replace: bool,
     gone_next_replace: bool,
     failing_target_groups: BTreeMap<TargetGroupArn, Error>,
+    /// What CloudWatch says of a target group's unhealthy hosts, where it does not
+    /// say what its targets are (`None`: no data); see [`FakeFleet::metric_says`].
+    host_counts: BTreeMap<TargetGroupArn, Option<f64>>,
+    host_count_calls: usize,
+    fail_next_host_counts: Option<Error>,
     on_next_replace: Option<Box<dyn FnOnce() + Send>>,
     /// Load balancers, zonal shifts and capacity changes ([`zonal`]).
     zonal: zonal::ZonalState,
@@ -224,6 +231,24 @@ impl FakeFleet {
 
     pub fn describe_calls(&self) -> usize {
         lock(&self.inner).describe_calls
+    }
+
+    /// Makes CloudWatch's unhealthy host count of `target_group` say `count` whatever
+    /// its targets are (`None`: no data), as a metric that lags or is not published.
+    pub fn metric_says(&self, target_group: &TargetGroupArn, count: Option<f64>) {
+        lock(&self.inner)
+            .host_counts
+            .insert(target_group.clone(), count);
+    }
+
+    /// The next read of the unhealthy host counts fails with `error`.
+    pub fn fail_next_host_counts(&self, error: Error) {
+        lock(&self.inner).fail_next_host_counts = Some(error);
+    }
+
+    /// How many times the unhealthy host counts were read.
+    pub fn host_count_calls(&self) -> usize {
+        lock(&self.inner).host_count_calls
     }
 
     /// Every ReplaceUnhealthy suspension (true) and resumption (false) asked, in order.
@@ -319,6 +344,34 @@ impl ChangeSource for FakeFleet {
             .iter()
             .filter(|d| d.in_progress())
             .cloned()
+            .collect())
+    }
+}
+
+/// CloudWatch's count: the targets' unhealthy ones, unless [`FakeFleet::metric_says`]
+/// otherwise; no data for a target group the fleet does not know.
+impl HostCounts for FakeFleet {
+    async fn unhealthy_hosts(
+        &self,
+        target_groups: &[TargetGroupArn],
+    ) -> Result<BTreeMap<TargetGroupArn, Option<f64>>, Error> {
+        round_trip().await;
+        let mut state = lock(&self.inner);
+        state.host_count_calls += 1;
+        if let Some(err) = state.fail_next_host_counts.take() {
+            return Err(err);
+        }
+        Ok(target_groups
+            .iter()
+            .map(|tg| {
+                let count = match state.host_counts.get(tg) {
+                    Some(said) => *said,
+                    None => state.targets.get(tg).map(|targets| {
+                        targets.iter().filter(|t| t.state.is_unhealthy()).count() as f64
+                    }),
+                };
+                (tg.clone(), count)
+            })
             .collect())
     }
 }

@@ -140,9 +140,11 @@ impl KindUnderTest for TargetHealthSuite {
         w.fleet.describe_calls()
     }
 
-    /// A second target group in front of the same group, every target healthy.
+    /// A second target group in front of the same group, every target healthy, new
+    /// enough that CloudWatch has no data on it: the sweep describes it.
     async fn add_second_resource(w: &World) -> ResourceRef {
         w.fleet.set_targets(&second_tg(), targets(0));
+        w.fleet.metric_says(&second_tg(), None);
         w.fleet
             .update_group(GROUP, |g| g.target_group_arns.push(second_tg()));
         target_group(&second_tg())

@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use self::observation::{ScalingGroup, ShiftedZone, TargetHealth, SUSPENDED_BY_TAG_KEY};
 use self::ports::{
-    InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, ShiftedZones, TargetHealthSource,
+    HostCounts, InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, ShiftedZones,
+    TargetHealthSource,
 };
 use crate::change::ChangeSource;
 use crate::change::{self, InFlight};
@@ -154,6 +155,13 @@ pub const EVIDENCE_BUCKET: Variable = Variable::optional(
     "The S3 bucket an instance's console output and status are kept in before it is replaced (one object per capture under incidents/<incident id>/); empty: nothing captured.",
 );
 
+pub const SWEEP_TRIAGE: Variable = Variable::choice(
+    "SWEEP_TRIAGE",
+    "cloudwatch",
+    &["cloudwatch", "off"],
+    "How the sweep picks the target groups to describe: cloudwatch reads UnHealthyHostCount for up to 500 target groups a call and describes only those not all zero, with no data, or with an open incident; off describes every one.",
+);
+
 /// The target-group policy's knobs, with the settings every kind shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -182,6 +190,9 @@ pub struct Policy {
     /// Where an instance's console output and status are kept before it is replaced;
     /// `None`: nothing is captured.
     pub evidence_bucket: Option<BucketName>,
+    /// The sweep describes only the target groups CloudWatch does not show all
+    /// healthy (see [`SWEEP_TRIAGE`]).
+    pub sweep_triage: bool,
 }
 
 impl Default for Policy {
@@ -199,6 +210,7 @@ impl Default for Policy {
             zonal: ZonalRule::default(),
             native_healer_margin: Duration::from_secs(60),
             evidence_bucket: None,
+            sweep_triage: true,
         }
     }
 }
@@ -216,6 +228,7 @@ impl Policy {
         DEPENDENCY_SETTLE_SECONDS,
         NATIVE_HEALER_MARGIN_SECONDS,
         EVIDENCE_BUCKET,
+        SWEEP_TRIAGE,
     ];
 
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -247,14 +260,18 @@ impl Policy {
                     })
                 })
                 .transpose()?,
+            sweep_triage: env.choice(&SWEEP_TRIAGE)? == "cloudwatch",
         })
     }
 }
 
 /// Target groups as a kind of watched resource: the ports it reads and acts through,
 /// and its policy.
-pub struct TargetGroups<T, G, R, D, Z, C, E> {
+pub struct TargetGroups<T, G, R, D, Z, C, E, H> {
     pub targets: T,
+    /// Where the sweep's triage reads the target groups' unhealthy host counts
+    /// (CloudWatch).
+    pub host_counts: H,
     pub groups: G,
     pub replacer: R,
     /// Where the state of the databases groups depend on is read (the incident store).
@@ -413,8 +430,9 @@ impl Cue {
     }
 }
 
-impl<T, G, R, D, Z, C, E> Kind for TargetGroups<T, G, R, D, Z, C, E>
+impl<T, G, R, D, Z, C, E, H> Kind for TargetGroups<T, G, R, D, Z, C, E, H>
 where
+    H: HostCounts,
     T: TargetHealthSource,
     G: ScalingGroups,
     R: InstanceReplacer,
@@ -436,11 +454,15 @@ where
         &self.policy.settings
     }
 
-    /// Every managed group's target groups. The listing also notes the target groups
-    /// in front of a group whose ReplaceUnhealthy Rebound suspended: their check reads
-    /// the group even when all is healthy, so a suspension whose incident was closed by
-    /// hand is still resumed.
-    async fn sweep_list(&self, _open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
+    /// The managed groups' target groups that may need a look. CloudWatch's
+    /// `UnHealthyHostCount` triages them first: one call tells for hundreds, and a
+    /// target group whose latest datapoints are all zero costs no `DescribeTargetHealth`.
+    /// Checked whatever CloudWatch says: those with no data or an unhealthy host, those
+    /// with an open incident (the shell checks them all, `open`), and those in front of
+    /// a group whose ReplaceUnhealthy Rebound suspended (their check reads the group
+    /// even when all is healthy, so a suspension whose incident was closed by hand is
+    /// still resumed). A triage that fails checks them all, as without it.
+    async fn sweep_list(&self, open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
         let mut target_groups = BTreeSet::new();
         let mut suspended = BTreeSet::new();
         for group in self
@@ -453,11 +475,42 @@ where
             }
             target_groups.extend(group.target_group_arns);
         }
+        let listed: Vec<TargetGroupArn> = target_groups.into_iter().collect();
+        let quiet: BTreeSet<TargetGroupArn> = if self.policy.sweep_triage {
+            match self.host_counts.unhealthy_hosts(&listed).await {
+                Ok(counts) => counts
+                    .into_iter()
+                    .filter(|(_, unhealthy)| unhealthy.is_some_and(|n| n <= 0.0))
+                    .map(|(arn, _)| arn)
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "triage: unhealthy host counts not read; every target group is checked");
+                    BTreeSet::new()
+                }
+            }
+        } else {
+            BTreeSet::new()
+        };
+        let needs_look = |arn: &TargetGroupArn| {
+            !quiet.contains(arn)
+                || suspended.contains(arn)
+                || open.iter().any(|r| r.id.as_str() == arn.as_str())
+        };
+        let checked: Vec<ResourceRef> = listed
+            .iter()
+            .filter(|arn| needs_look(arn))
+            .map(target_group)
+            .collect();
+        tracing::info!(
+            target_groups = listed.len(),
+            checked = checked.len(),
+            "triage: target groups to look at"
+        );
         *self
             .suspended_behind
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = suspended;
-        Ok(target_groups.iter().map(target_group).collect())
+        Ok(checked)
     }
 
     /// An instance with work scheduled on it resolves to the target groups its managed

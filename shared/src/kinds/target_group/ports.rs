@@ -1,6 +1,7 @@
 //! What target groups need from AWS, shaped like the domain: the targets' health, the
 //! Auto Scaling groups behind them, and a way to replace an instance.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use super::observation::{ScalingGroup, ShiftedZone, TargetHealth};
@@ -15,6 +16,19 @@ pub trait TargetHealthSource: Send + Sync {
         &self,
         target_group: &TargetGroupArn,
     ) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, Error>> + Send;
+}
+
+/// What CloudWatch says of many target groups at once: the sweep's triage, so only the
+/// target groups that may need it cost a `DescribeTargetHealth` (the account's API
+/// budget is shared with its own deploys).
+pub trait HostCounts: Send + Sync {
+    /// The highest `UnHealthyHostCount` over each target group's latest datapoints,
+    /// `None` where CloudWatch has none (no load balancer in front, the metric not
+    /// published yet). Target groups left out of the answer have no data either.
+    fn unhealthy_hosts(
+        &self,
+        target_groups: &[TargetGroupArn],
+    ) -> impl Future<Output = Result<BTreeMap<TargetGroupArn, Option<f64>>, Error>> + Send;
 }
 
 pub trait ScalingGroups: Send + Sync {

@@ -1,7 +1,7 @@
 //! Handler tier: the real handler on every event file and on each scenario, with
 //! in-memory ports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -798,6 +798,8 @@ async fn one_failing_target_group_does_not_stop_the_sweep_of_the_others() {
     w.fleet.update_group("rebound-demo-web-asg", |g| {
         g.target_group_arns.push(second_tg())
     });
+    // CloudWatch has no data on it: the sweep describes it.
+    w.fleet.metric_says(&second_tg(), None);
     w.fleet.fail_next_target_health(
         &second_tg(),
         Error::Aws {
@@ -812,6 +814,94 @@ async fn one_failing_target_group_does_not_stop_the_sweep_of_the_others() {
     assert_eq!(report.failures.len(), 1);
     assert!(report.failures[0].retryable);
     assert_eq!(w.fleet.replaced().len(), 1, "the healthy path went on");
+}
+
+// ---- The sweep's triage (issue 20.3) ----
+
+/// Another target group in front of the demo's group, its targets as given.
+fn also_behind_the_group(w: &World, arn: &TargetGroupArn, targets: Vec<TargetHealth>) {
+    w.fleet.set_targets(arn, targets);
+    w.fleet.update_group("rebound-demo-web-asg", |g| {
+        g.target_group_arns.push(arn.clone())
+    });
+}
+
+fn third_tg() -> TargetGroupArn {
+    TargetGroupArn::parse(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rebound-demo-admin/1a2b3c4d5e6f7a8b",
+    )
+    .unwrap()
+}
+
+fn all_healthy() -> Vec<TargetHealth> {
+    (1..=4).map(|n| target(n, TargetState::Healthy)).collect()
+}
+
+fn checked(report: &Report) -> BTreeSet<String> {
+    report
+        .checks
+        .iter()
+        .map(|c| c.resource.id.as_str().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sweep_describes_only_the_target_groups_cloudwatch_does_not_show_all_healthy() {
+    let w = world(1);
+    also_behind_the_group(&w, &second_tg(), all_healthy());
+    also_behind_the_group(&w, &third_tg(), all_healthy());
+    // No data on the third (a metric not published yet): it is described.
+    w.fleet.metric_says(&third_tg(), None);
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(
+        checked(&report),
+        BTreeSet::from([tg().to_string(), third_tg().to_string()])
+    );
+    assert_eq!(w.fleet.host_count_calls(), 1, "one triage for them all");
+    assert_eq!(w.fleet.replaced().len(), 1, "the unhealthy one is healed");
+}
+
+#[tokio::test]
+async fn triage_never_skips_a_target_group_with_an_open_incident() {
+    let w = world(1);
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(w.store.incidents().len(), 1);
+    // The metric says all is well (it lags, or the replacement's target is not yet
+    // registered): the incident is verified from the targets themselves all the same.
+    w.fleet.metric_says(&tg(), Some(0.0));
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(checked(&report), BTreeSet::from([tg().to_string()]));
+}
+
+#[tokio::test]
+async fn a_triage_that_fails_describes_every_target_group() {
+    let w = world(0);
+    also_behind_the_group(&w, &second_tg(), all_healthy());
+    w.fleet.fail_next_host_counts(Error::Aws {
+        operation: "GetMetricData",
+        retryable: true,
+        detail: "Throttling: Rate exceeded".into(),
+        source: "Throttling".into(),
+    });
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(
+        checked(&report),
+        BTreeSet::from([tg().to_string(), second_tg().to_string()])
+    );
+    assert!(report.failures.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn with_triage_off_the_sweep_describes_every_target_group() {
+    let off = Policy {
+        sweep_triage: false,
+        ..enforce()
+    };
+    let w = world_with(0, true, off);
+    also_behind_the_group(&w, &second_tg(), all_healthy());
+    let report = deliver(&w, "scheduled-sweep.json").await;
+    assert_eq!(checked(&report).len(), 2);
+    assert_eq!(w.fleet.host_count_calls(), 0);
 }
 
 #[tokio::test]
