@@ -6,7 +6,7 @@
         [--prepare target-health-break|rds-failover|zone-shift --stack STACK.json [--target-group-arn ARN]] \\
         [--work-event FILE | --work-event-cmd "CMD ARGS"] --work-invocations 200 \\
         [--runtime rust|python] [--cwd DIR] [--handler NAME] [--log FILE] \\
-        [--set KEY=VALUE ...] [--first-call-starts N] [--perf-record FILE] \\
+        [--set KEY=VALUE ...] [--first-call-starts N] [--perf-record FILE] [--request-log FILE] \\
         --out results/target-health.json
 
 The function process talks to a Lambda Runtime API served by this process
@@ -96,6 +96,15 @@ Work events (one is needed when --work-invocations > 0), checked in this order:
   work invocation (prepared, verified and settled by the hook, like the warm ones): the
   first invocation of a new execution environment (first_call_ms, with own_ms) and the
   init time of those starts (first_call_init_ms).
+
+--request-log FILE: one JSON line per timed invocation (no-op, work and first-call),
+  written as it ends: {"phase": "noop"|"work"|"first", "index", "handed_out_s", "done_s",
+  "latency_ms", "outcome", "problem" (null when it responded and the hook verified it),
+  "requests": the emulator's request log of the invocation}. handed_out_s / done_s are
+  the event written to the function and its answer read, in seconds on CLOCK_MONOTONIC
+  (time.perf_counter() on Linux), the clock of the emulator's started_s / answered_s: so
+  bench/time_to_act.py can put the event and the AWS calls on one time line. Needs the
+  emulator accounting.
 
 --perf-record FILE: `perf record -e cpu-clock:u --call-graph dwarf` (--perf-freq,
   --perf-call-graph) attached to the warm process for its work invocations only, stopped
@@ -770,6 +779,37 @@ class Emulator:
         return self._request("GET")
 
 
+class RequestLog:
+    """--request-log: each timed invocation's AWS calls, as the emulator logged them, with
+    the moments the event was handed out and answered (see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "w")  # noqa: SIM115 - closed by close(), after every phase
+
+    def write(self, phase: str, index: int, invocation: Invocation, served: list[dict[str, Any]] | None,
+              problem: str | None) -> None:
+        def seconds(ns: int | None) -> float | None:
+            return None if ns is None else ns / 1e9
+
+        latency = invocation.latency_ns
+        record = {
+            "phase": phase,
+            "index": index,
+            "handed_out_s": seconds(invocation.handed_out_ns),
+            "done_s": seconds(invocation.done_ns),
+            "latency_ms": None if latency is None else round(latency / 1e6, 3),
+            "outcome": invocation.outcome,
+            "problem": problem if invocation.outcome == "response" else invocation.error_type or invocation.outcome,
+            "requests": served,
+        }
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class Profiler:
     """`perf record` attached to the warm process for its work invocations only (after
     its init and no-op invocations): user-space samples of this user's own process, which
@@ -889,6 +929,7 @@ def first_calls(
     init_timeout: float,
     invoke_timeout: float,
     emulator: Emulator | None,
+    request_log: RequestLog | None = None,
 ) -> dict[str, Any]:
     """count cold starts, each followed at once by one work invocation (prepared and
     settled by the hook like the warm ones, untimed): the latency of a new execution
@@ -924,12 +965,16 @@ def first_calls(
                 kind = invocation.error_type or invocation.outcome or "unknown"
                 errors[kind] = errors.get(kind, 0) + 1
                 problems.append(f"{label}: {kind}: {invocation.response_body[:300].decode(errors='replace')}")
+                if request_log is not None:
+                    request_log.write("first", index, invocation, served, None)
                 continue
             latency = invocation.latency_ns / 1e6  # type: ignore[operator]
             latencies.append(latency)
             if served is not None:
                 own.append(latency - waited_ms(served))
             problem = response_failure(invocation) or hook.verify(invocation)
+            if request_log is not None:
+                request_log.write("first", index, invocation, served, problem)
             if problem:
                 unverified += 1
                 problems.append(f"{label}: {problem}")
@@ -967,6 +1012,7 @@ def warm_phase(
     invoke_timeout: float,
     emulator: Emulator | None,
     profile: dict[str, Any] | None = None,
+    request_log: RequestLog | None = None,
 ) -> dict[str, Any]:
     fn.mark("warm process")
     generation = api.new_generation()
@@ -1033,7 +1079,11 @@ def warm_phase(
                         problem = hook.verify(invocation)
                         if problem:
                             unverified.append(f"#{index + 1}: {problem}")
+                    if request_log is not None:
+                        request_log.write(label, index, invocation, served, problem)
                 else:
+                    if request_log is not None:
+                        request_log.write(label, index, invocation, served, None)
                     kind = invocation.error_type or invocation.outcome or "unknown"
                     if invocation.outcome == "error":
                         error_latencies.append(invocation.latency_ns / 1e6)  # type: ignore[operator]
@@ -1157,6 +1207,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "boto3 would not trust")
     parser.add_argument("--first-call-starts", type=int, default=0,
                         help="cold starts each followed by one timed work invocation (first_call_ms; see first_calls)")
+    parser.add_argument("--request-log", metavar="FILE",
+                        help="JSON lines: each timed invocation's AWS calls with the event's hand-out time "
+                        "(for bench/time_to_act.py)")
     parser.add_argument("--perf-record", metavar="FILE",
                         help="perf record the warm process during its work invocations into FILE (see Profiler)")
     parser.add_argument("--perf-freq", type=int, default=2999, help="perf record sampling frequency (Hz)")
@@ -1211,6 +1264,9 @@ def main(argv: list[str] | None = None) -> int:
 
     emulator_url = hook_env.get("REBOUND_EMULATOR_URL")
     emulator = Emulator(emulator_url) if emulator_url and not args.no_emulator_accounting else None
+    if args.request_log and emulator is None:
+        raise SystemExit("--request-log needs the emulator's request log (REBOUND_EMULATOR_URL, no --no-emulator-accounting)")
+    request_log = RequestLog(args.request_log) if args.request_log else None
     api = RuntimeApi(args.name, timeout_ms=30_000).start()
     fn = Function(args, api, function_env)
     started = dt.datetime.now(dt.timezone.utc)
@@ -1221,18 +1277,22 @@ def main(argv: list[str] | None = None) -> int:
         first = None
         if args.first_call_starts:
             assert hook is not None
-            first = first_calls(fn, api, hook, args.first_call_starts, args.init_timeout, args.invoke_timeout, emulator)
+            first = first_calls(fn, api, hook, args.first_call_starts, args.init_timeout, args.invoke_timeout, emulator,
+                                request_log)
             log(f"first calls: {first['first_call_ms']}")
         warm = warm_phase(
             fn, api, noop_event, args.noop_invocations, hook, args.work_invocations, args.init_timeout,
             args.invoke_timeout, emulator,
             {"out": args.perf_record, "freq": args.perf_freq, "call_graph": args.perf_call_graph}
             if args.perf_record else None,
+            request_log,
         )
     finally:
         unknown = api.unknown_posts()
         api.stop()
         fn.close()
+        if request_log is not None:
+            request_log.close()
 
     raw = {**cold["raw"], **warm.pop("raw", {}), **(first.pop("raw") if first else {})}
     result: dict[str, Any] = {

@@ -19,6 +19,20 @@ every call would pay a new TLS handshake, and opening connections during init co
 change anything. Runs until SIGTERM/SIGINT, or, with --exit-with-parent, until its parent
 process exits.
 
+--latency-ms N (default 0) gives each new connection the two round trips of N ms that a
+TCP + TLS 1.3 handshake costs over a network before the first request can leave: the
+front waits 2 × N ms after accepting a connection before it answers the ClientHello. The
+kernel completes the TCP handshake at once on loopback, so both round trips are charged to
+the TLS handshake; a client sees connect + handshake take 2 × N ms plus the crypto. The
+requests themselves get their round trip from the emulator (POST /_rebound/latency), not
+from here; a kept-alive connection pays neither handshake again.
+
+--listeners N (default 1) listens on N ports, all relaying to the one emulator with the
+same certificate, and prints them all, comma-separated, as ``REBOUND_TLS_URLS=...``: one
+per AWS service (``AWS_ENDPOINT_URL_<SERVICE>``), so a client keeps one pool of
+connections per service, as it does with AWS's per-service hosts, instead of one
+connection serving every service.
+
 Handshakes that fail are counted and written to stderr (``handshake failed: ...``).
 Standard library plus ``cryptography`` (installed with moto).
 """
@@ -35,6 +49,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -124,6 +139,9 @@ class Front:
         self.accepted = 0
         self.verbose = False
         self.lock = threading.Lock()
+        # A new connection's TCP and TLS 1.3 round trips (--latency-ms), slept before the
+        # handshake.
+        self.connect_delay_s = 0.0
 
     def serve_forever(self) -> None:
         while True:
@@ -140,6 +158,8 @@ class Front:
         if self.verbose:
             print(f"tls_front: connection {number} accepted", file=sys.stderr, flush=True)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.connect_delay_s > 0:
+            time.sleep(self.connect_delay_s)
         try:
             tls = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError) as err:
@@ -223,19 +243,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--exit-with-parent", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="a line on stderr per accepted connection")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="simulated round trip: each new connection waits two (TCP + TLS 1.3) before its handshake")
+    parser.add_argument("--listeners", type=int, default=1,
+                        help="ports to listen on (one per AWS service endpoint; --port is the first's)")
     args = parser.parse_args(argv)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be >= 0")
+    if args.listeners < 1:
+        parser.error("--listeners must be >= 1")
     url = urlsplit(args.upstream)
     if url.scheme != "http" or not url.hostname or not url.port:
         parser.error("--upstream must be http://HOST:PORT")
     paths = generate(args.dir)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(paths["server.pem"], paths["server.key"])
-    front = Front((url.hostname, url.port), context, args.port)
-    front.verbose = args.verbose
+    fronts = [Front((url.hostname, url.port), context, args.port if n == 0 else 0) for n in range(args.listeners)]
+    for front in fronts:
+        front.verbose = args.verbose
+        front.connect_delay_s = 2 * args.latency_ms / 1000
+    for extra in fronts[1:]:
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
+    front = fronts[0]
     if args.exit_with_parent:
         threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     print(f"REBOUND_TLS_URL=https://127.0.0.1:{front.port}", flush=True)
+    if args.listeners > 1:
+        print("REBOUND_TLS_URLS=" + ",".join(f"https://127.0.0.1:{f.port}" for f in fronts), flush=True)
     print(f"REBOUND_TLS_CA={paths['ca.pem']}", flush=True)
     try:
         front.serve_forever()

@@ -88,9 +88,9 @@ def expect(condition: bool, message: str) -> None:
 
 
 class Emulator:
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [PYTHON, str(HERE / "server.py"), "--port", "0"],
+            [PYTHON, str(HERE / "server.py"), "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -266,11 +266,23 @@ def main() -> int:
     finally:
         code = emu.stop()
         check.run("server exits 0 on SIGTERM", lambda: expect(code == 0, f"exit code {code}"))
+        check.run("server --latency-ms sets the latency it starts with and a reset restores", latency_flag)
         if check.failed:
             sys.stderr.write("".join(emu.stderr[-60:]))
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{check.passed} passed, {check.failed} failed", flush=True)
     return 1 if check.failed else 0
+
+
+def latency_flag() -> None:
+    emu = Emulator("--latency-ms", "30")
+    try:
+        expect(control(emu.url, "GET", "/_rebound/latency") == (200, {"ms": 30.0, "default_ms": 30.0}), "--latency-ms 30")
+        control(emu.url, "DELETE", "/_rebound/latency")
+        control(emu.url, "POST", "/_rebound/reset")
+        expect(control(emu.url, "GET", "/_rebound/latency")[1]["ms"] == 30.0, "reset did not restore --latency-ms")
+    finally:
+        emu.stop()
 
 
 def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
@@ -567,6 +579,77 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(control(url, "GET", "/_rebound/requests")[1] == [], "log not cleared")
 
     check.run("request log records service/operation/status/at; clear", request_log)
+
+    def simulated_latency() -> None:
+        import http.client
+        from urllib.parse import urlparse
+
+        where = urlparse(url)
+        describe = "Action=DescribeAutoScalingGroups&Version=2011-01-01"
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": sigv4("autoscaling")}
+
+        def call(connection: http.client.HTTPConnection) -> None:
+            connection.request("POST", "/", body=describe, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            expect(response.status == 200, f"status {response.status}")
+
+        expect(control(url, "GET", "/_rebound/latency") == (200, {"ms": 0.0, "default_ms": 0.0}), "not off by default")
+        for bad in ({"ms": -1}, {"ms": "20"}, {"ms": True}, {"ms": 10_001}, {"latency": 20}, [20]):
+            status, answer = control(url, "POST", "/_rebound/latency", bad)
+            expect(status == 400 and "error" in answer, f"{bad}: {status} {answer}")
+        expect(control(url, "POST", "/_rebound/latency", {"ms": 50})[1]["ms"] == 50, "POST")
+        expect(control(url, "GET", "/_rebound/latency")[1]["ms"] == 50, "GET after POST")
+        # Connections opened first, so both requests leave at once (the barrier), as an
+        # SDK sends calls it makes in parallel.
+        connections = [http.client.HTTPConnection(where.hostname, where.port, timeout=10) for _ in range(4)]
+        try:
+            for connection in connections:
+                connection.connect()
+            control(url, "DELETE", "/_rebound/requests")
+            barrier = threading.Barrier(2)
+            failures: list[BaseException] = []
+
+            def in_parallel(connection: http.client.HTTPConnection) -> None:
+                try:
+                    barrier.wait(10)
+                    call(connection)
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=in_parallel, args=(c,)) for c in connections[:2]]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            expect(not failures, f"parallel calls: {failures}")
+            # One after another, each on its own connection: the second is made once the
+            # first has been answered.
+            call(connections[2])
+            call(connections[3])
+        finally:
+            for connection in connections:
+                connection.close()
+        log = control(url, "GET", "/_rebound/requests")[1]
+        expect(len(log) == 4, f"{len(log)} calls logged (control requests must not be)")
+        expect(all(e["latency_s"] == 0.05 and e["answered_s"] - e["started_s"] >= 0.05 for e in log),
+               f"latency not applied: {[(e['latency_s'], e['answered_s'] - e['started_s']) for e in log]}")
+        a, b, first, second = log
+        # Parallel: each arrived before the other was answered, so their 50 ms waits
+        # overlapped (the pair took about one wait, not two).
+        expect(a["started_s"] < b["answered_s"] and b["started_s"] < a["answered_s"],
+               f"parallel calls did not overlap: {a} {b}")
+        # One after another: the second arrived after the first was answered, so their
+        # waits add up (the pair took at least two waits).
+        expect(second["started_s"] >= first["answered_s"], f"sequential calls overlapped: {first} {second}")
+        expect(second["answered_s"] - first["started_s"] >= 0.1, "sequential waits did not add up")
+        expect(control(url, "DELETE", "/_rebound/latency")[1]["ms"] == 0, "DELETE turns it off")
+        control(url, "DELETE", "/_rebound/requests")
+        asg.describe_auto_scaling_instances()
+        expect(control(url, "GET", "/_rebound/requests")[1][0]["latency_s"] == 0, "latency still applied after DELETE")
+
+    check.run("POST /_rebound/latency: parallel calls overlap in the wait (logged arrivals before answers), "
+              "sequential ones add up; DELETE turns it off", simulated_latency)
 
     # ---- DynamoDB ---------------------------------------------------------------------
 
@@ -2010,6 +2093,7 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
 
     def reset() -> None:
         control(url, "POST", "/_rebound/faults", {"operation": "PutItem", "error_code": "Throttling"})
+        control(url, "POST", "/_rebound/latency", {"ms": 5})
         emit_health_event()
         expect(control(url, "POST", "/_rebound/reset")[0] == 200, "reset")
         expect(control(url, "GET", "/_rebound/health-events")[1] == {"events": []}, "health events survived reset")
@@ -2019,8 +2103,10 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
         expect(arc.list_zonal_shifts()["items"] == [] and arc.list_autoshifts(status="COMPLETED")["items"] == [],
                "zonal shifts survived reset")
         expect(control(url, "GET", "/_rebound/zonal-shift/clock")[1]["offset_seconds"] == 0, "clock offset survived reset")
+        expect(control(url, "GET", "/_rebound/latency")[1]["ms"] == 0, "latency survived reset (the server's default: 0)")
 
-    check.run("POST /_rebound/reset clears moto and the layer (zonal shifts and their clock included)", reset)
+    check.run("POST /_rebound/reset clears moto and the layer (zonal shifts and their clock, the latency included)",
+              reset)
 
     def moto_reset() -> None:
         emit_health_event()

@@ -21,7 +21,8 @@ On top of moto (see emulator/README.md for the why of each):
   * health_events.py emits AWS Health scheduled changes in the shape EventBridge
     delivers them (/_rebound/health-events), which moto lacks too;
   * this file adds fault injection (before moto, after moto with the answer lost, or
-    a dropped connection), a request log, and the /_rebound control API;
+    a dropped connection), a request log, a simulated round trip per AWS request
+    (--latency-ms, /_rebound/latency: off by default), and the /_rebound control API;
   * a global lock serialises AWS requests, because moto's backends are not
     thread-safe and DynamoDB conditional writes must be atomic for Rebound's
     "one open incident per resource" invariant to be testable with concurrency.
@@ -103,21 +104,31 @@ CANCELLATION_REASONS: dict[str, str | None] = {
 TRANSACTION_CANCELED = "TransactionCanceledException"
 
 
+# The most a simulated round trip may take (POST /_rebound/latency): enough for any
+# region, and short of an SDK's default timeouts.
+MAX_LATENCY_MS = 10_000
+
+
 class LayerState:
     """Everything the layer keeps besides moto's own state."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: float = 0.0) -> None:
         # Serialises every request that reaches moto (see module docstring).
         self.moto_lock = threading.Lock()
-        # Guards the lists below; never held while calling into moto.
+        # Guards the lists and the latency below; never held while calling into moto.
         self.lock = threading.Lock()
         self.faults: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
+        # The round trip every AWS request is given (POST /_rebound/latency), and what
+        # a reset goes back to: the server's --latency-ms.
+        self.default_latency_ms = latency_ms
+        self.latency_ms = latency_ms
 
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.latency_ms = self.default_latency_ms
         with self.moto_lock:
             fidelity.reset_state()
             zonal_shift.reset_state()
@@ -331,6 +342,12 @@ def fault_error(
     return aws_error(environ, service, code, message, status, {"CancellationReasons": cancellation})
 
 
+def wait_on_the_wire(seconds: float) -> None:
+    """One way of a simulated round trip to the region (POST /_rebound/latency)."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 def drop_connection(environ: dict[str, Any]) -> None:
     """Close the client's connection with no HTTP response at all, then unwind the
     request: werkzeug treats a ConnectionError from the app as a dropped connection
@@ -485,6 +502,11 @@ class ReboundApp:
                 "GET": lambda _b: (200, self.request_log()),
                 "DELETE": self.delete_requests,
             },
+            "/_rebound/latency": {
+                "GET": lambda _b: (200, self.latency()),
+                "POST": self.post_latency,
+                "DELETE": lambda _b: self.set_latency(0),
+            },
             "/_rebound/replacement-mode": {
                 "GET": lambda _b: (200, {"mode": self._locked(fidelity.get_replacement_mode)}),
                 "POST": self.post_replacement_mode,
@@ -579,10 +601,20 @@ class ReboundApp:
             entry["committed_status"] = int(status.split(" ", 1)[0])
             return lambda _data: None
 
+        # The simulated round trip to the region (POST /_rebound/latency): half on the
+        # request's way there, before anything is served, half on the answer's way back.
+        # Slept here, outside both locks, so the calls a client makes in parallel wait
+        # at the same time while the calls it makes one after another add up their waits.
+        with self.state.lock:
+            latency_s = self.state.latency_ms / 1000
+        one_way_s = latency_s / 2
+        wait_on_the_wire(one_way_s)
         fault = self.state.take_fault(service, operation)
         try:
             if fault is None:
-                return self.dispatch(environ, capturing_start_response, service=service, timing=timing)
+                answer = self.dispatch(environ, capturing_start_response, service=service, timing=timing)
+                wait_on_the_wire(one_way_s)
+                return answer
             if fault["drop_connection"] or fault["after_commit"]:
                 # The call takes effect; only its answer is lost.
                 self.dispatch(environ, committed_start_response, service=service, timing=timing)
@@ -590,6 +622,7 @@ class ReboundApp:
                     log.info("dropping the connection of %s.%s after commit", service, operation)
                     entry["fault"] = "dropped"
                     captured["status"] = None
+                    wait_on_the_wire(one_way_s)  # the connection's end travels back too
                     drop_connection(environ)
                 entry["fault"] = "after_commit"
             else:
@@ -598,8 +631,15 @@ class ReboundApp:
                      entry["fault"])
             status, headers, payload = fault_error(environ, service, fault, body)
             capturing_start_response(_status_line(status), headers)
+            wait_on_the_wire(one_way_s)
             return [payload]
         finally:
+            # The answer is complete and goes to the server to be written (werkzeug
+            # writes what this returns). A client that reads it and then makes its next
+            # call is sure to arrive after this moment; the moment the write has ended
+            # (duration_s, below) gives no such order, since another handler thread may
+            # read that next call before this one notes the end of its write.
+            answered_perf = time.perf_counter()
             record = {
                 "service": service,
                 "operation": operation,
@@ -608,12 +648,20 @@ class ReboundApp:
                 "status": captured.get("status", 500),
                 # Wall time from the request line read (HTTP parsing included) to the
                 # answer written (KeepAliveRequestHandler updates it once the answer has
-                # left), and the part spent serving inside moto's lock: the benchmark
-                # sums busy_s to tell the emulator's own share.
-                "duration_s": time.perf_counter() - started_perf,
-                # The same start on the monotonic clock, for the benchmark's union of
-                # busy intervals (parallel calls overlap: their durations do not add up).
+                # left), simulated latency included, and the part spent serving inside
+                # moto's lock: the benchmark sums busy_s to tell the emulator's own share.
+                "duration_s": answered_perf - started_perf,
+                # The same start on the monotonic clock (time.perf_counter(), which is
+                # CLOCK_MONOTONIC on Linux), for the benchmark's union of busy intervals
+                # (parallel calls overlap: their durations do not add up): when the call
+                # arrived.
                 "started_s": started_perf,
+                # When its answer was ready to be written, on the same clock: a call that
+                # arrived after another's answered_s was made after that one's answer
+                # (the benchmark's dependent round trips).
+                "answered_s": answered_perf,
+                # The simulated round trip this call was given (in duration_s, not busy_s).
+                "latency_s": latency_s,
                 "busy_s": timing.get("busy_s", 0.0),
                 **entry,
             }
@@ -1063,6 +1111,23 @@ class ReboundApp:
 
         return call
 
+    # simulated latency
+
+    def latency(self) -> dict[str, Any]:
+        with self.state.lock:
+            return {"ms": self.state.latency_ms, "default_ms": self.state.default_latency_ms}
+
+    def post_latency(self, body: Any) -> tuple[int, Any]:
+        ms = body.get("ms") if isinstance(body, dict) and set(body) == {"ms"} else None
+        if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 <= ms <= MAX_LATENCY_MS:
+            raise BadRequest(f'expected {{"ms": N}}, N a number of milliseconds from 0 (off) to {MAX_LATENCY_MS}')
+        return self.set_latency(ms)
+
+    def set_latency(self, ms: float) -> tuple[int, Any]:
+        with self.state.lock:
+            self.state.latency_ms = ms
+        return 200, {"status": "ok", **self.latency()}
+
     # request log
 
     def request_log(self) -> list[dict[str, Any]]:
@@ -1086,11 +1151,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one (default)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=float(os.environ.get("REBOUND_EMULATOR_LATENCY_MS") or 0),
+        help="simulated round trip of every AWS request, in ms (default: $REBOUND_EMULATOR_LATENCY_MS, else 0 = off); "
+        "POST /_rebound/latency changes it, a reset restores it",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="stop when the process that started this one exits (no orphan if a script is killed)",
     )
     args = parser.parse_args(argv)
+    if not 0 <= args.latency_ms <= MAX_LATENCY_MS:
+        parser.error(f"--latency-ms must be from 0 to {MAX_LATENCY_MS}")
 
     logging.basicConfig(
         stream=sys.stderr,
@@ -1104,7 +1178,7 @@ def main(argv: list[str] | None = None) -> int:
     fidelity.install()
     zonal_shift.install()
     changes.install()
-    state = LayerState()
+    state = LayerState(latency_ms=args.latency_ms)
     app = ReboundApp(DomainDispatcherApplication(create_backend_app), state)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveRequestHandler)
 

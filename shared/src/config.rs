@@ -270,10 +270,10 @@ pub const PREWARM_CONNECTIONS: Variable = Variable::choice(
 pub const API_RATE_PERCENT: Variable = Variable::number(
     "API_RATE_PERCENT",
     20,
-    1,
+    0,
     100,
     "percent",
-    "The share of each AWS service's published API rate the function's calls may use (a client-side token bucket per service): the rest is the account's own.",
+    "The share of each AWS service's published API rate the function's calls may use (a client-side token bucket per service): the rest is the account's own. 0: not paced (for measurements against an emulator, which is no account's budget).",
 );
 
 /// What every function reads.
@@ -282,7 +282,8 @@ pub struct Common {
     /// Open the AWS connections (TCP and TLS) during init instead of on the first
     /// calls: the handshakes overlap each other and leave the first invocation's path.
     pub prewarm_connections: bool,
-    /// The share of each service's published API rate the function may use, in (0, 1].
+    /// The share of each service's published API rate the function may use, in [0, 1];
+    /// 0: not paced.
     pub api_rate_share: f64,
 }
 

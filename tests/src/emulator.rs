@@ -290,6 +290,50 @@ impl Emulator {
             .collect()
     }
 
+    /// Gives every AWS call from now on a simulated round trip of `ms` to the region,
+    /// waited outside the emulator's locks: calls made at once overlap, calls made one
+    /// after the other add up.
+    pub fn set_latency_ms(&self, ms: u64) {
+        let (status, body) = self.control("POST", "/_rebound/latency", Some(json!({ "ms": ms })));
+        assert_eq!(status, 200, "latency: {body}");
+    }
+
+    /// The AWS calls logged so far, as dependent round trips: each call is one round
+    /// after the latest call whose answer was ready before it arrived, so calls made
+    /// at once share a round and a call made after another's answer is in a later one.
+    /// The operations of each round, in the order they arrived.
+    pub fn rounds(&self) -> Vec<Vec<String>> {
+        let mut calls: Vec<(f64, f64, String)> = self
+            .request_log()
+            .iter()
+            .map(|r| {
+                (
+                    r["started_s"].as_f64().unwrap_or_default(),
+                    r["answered_s"].as_f64().unwrap_or_default(),
+                    r["operation"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        calls.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut round_of: Vec<usize> = Vec::with_capacity(calls.len());
+        let mut rounds: Vec<Vec<String>> = Vec::new();
+        for (i, (started, _, operation)) in calls.iter().enumerate() {
+            let round = calls[..i]
+                .iter()
+                .zip(&round_of)
+                .filter(|((_, answered, _), _)| answered <= started)
+                .map(|(_, round)| round + 1)
+                .max()
+                .unwrap_or(0);
+            round_of.push(round);
+            if rounds.len() <= round {
+                rounds.resize(round + 1, Vec::new());
+            }
+            rounds[round].push(operation.clone());
+        }
+        rounds
+    }
+
     pub fn clear_requests(&self) {
         let (status, body) = self.control("DELETE", "/_rebound/requests", None);
         assert_eq!(status, 200, "clear request log: {body}");

@@ -69,10 +69,14 @@ pub async fn init_sdk(
     config: &crate::config::Common,
     services: &[Service],
 ) -> aws_config::SdkConfig {
-    let https = Https::paced(pace::Pacing::new(
-        config.api_rate_share,
-        std::sync::Arc::new(pace::RealClock::default()),
-    ));
+    let https = if config.api_rate_share > 0.0 {
+        Https::paced(pace::Pacing::new(
+            config.api_rate_share,
+            std::sync::Arc::new(pace::RealClock::default()),
+        ))
+    } else {
+        Https::new()
+    };
     let sdk = lambda_sdk_config(&https, |name| std::env::var(name).ok());
     if config.prewarm_connections {
         let endpoints = endpoints(&sdk, services).await;
