@@ -7,7 +7,7 @@
 //! feature of this crate switches back (to compare, or as the start of a FIPS build).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use aws_smithy_async::rt::sleep::default_async_sleep;
@@ -40,8 +40,54 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Https {
     connector: SharedHttpConnector,
+    ahead: OpenAhead,
     #[cfg(test)]
     lazy: LazyConnector,
+}
+
+/// Endpoints to open a connection to as the first request goes out (lazy connections):
+/// a first delivery's later rounds of parallel reads then find a connection open to each
+/// service instead of each paying its own handshake, so a cold delivery costs about one
+/// handshake more than a warm one, and init none.
+#[derive(Clone, Debug, Default)]
+struct OpenAhead {
+    endpoints: Arc<Mutex<Option<BTreeSet<String>>>>,
+}
+
+impl OpenAhead {
+    fn take(&self) -> Option<BTreeSet<String>> {
+        self.endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Hands every request on; the first one also starts opening the connections
+/// [`OpenAhead`] holds, in the background, alongside it.
+#[derive(Clone, Debug)]
+struct OpensAheadConnector {
+    inner: SharedHttpConnector,
+    ahead: OpenAhead,
+}
+
+impl HttpConnector for OpensAheadConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if let Some(endpoints) = self.ahead.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let inner = self.inner.clone();
+                runtime.spawn(async move {
+                    let opened = open_all(&inner, &endpoints).await;
+                    tracing::debug!(
+                        opened,
+                        of = endpoints.len(),
+                        "connections opened with the first call"
+                    );
+                });
+            }
+        }
+        self.inner.call(request)
+    }
 }
 
 /// The real connector, built by the first request through it.
@@ -85,26 +131,41 @@ fn build_connector() -> SharedHttpConnector {
 impl Https {
     /// The connector, to be built by its first request.
     pub fn new() -> Self {
-        let lazy = LazyConnector::default();
-        Self {
-            connector: SharedHttpConnector::new(lazy.clone()),
-            #[cfg(test)]
-            lazy,
-        }
+        Self::layered(None)
     }
 
     /// The connector, to be built by its first request, with every request paced by
     /// its service's token bucket first.
     pub fn paced(pacing: super::pace::Pacing) -> Self {
+        Self::layered(Some(pacing))
+    }
+
+    fn layered(pacing: Option<super::pace::Pacing>) -> Self {
         let lazy = LazyConnector::default();
+        let mut inner = SharedHttpConnector::new(lazy.clone());
+        if let Some(pacing) = pacing {
+            inner = SharedHttpConnector::new(super::pace::PacedConnector::new(inner, pacing));
+        }
+        let ahead = OpenAhead::default();
         Self {
-            connector: SharedHttpConnector::new(super::pace::PacedConnector::new(
-                SharedHttpConnector::new(lazy.clone()),
-                pacing,
-            )),
+            connector: SharedHttpConnector::new(OpensAheadConnector {
+                inner,
+                ahead: ahead.clone(),
+            }),
+            ahead,
             #[cfg(test)]
             lazy,
         }
+    }
+
+    /// Opens a connection to each endpoint when the first request goes out, alongside
+    /// it (see [`OpenAhead`]); nothing during init.
+    pub fn open_with_first_call(&self, endpoints: BTreeSet<String>) {
+        *self
+            .ahead
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(endpoints);
     }
 
     /// Whether a request has built the real connector yet.
@@ -127,21 +188,7 @@ impl Https {
     /// Failures only mean the first call connects as it would have anyway; they are
     /// logged, never returned. Returns how many endpoints answered.
     pub async fn open(&self, endpoints: &BTreeSet<String>) -> usize {
-        let opened = futures::future::join_all(endpoints.iter().map(|endpoint| async move {
-            match tokio::time::timeout(OPEN_TIMEOUT, self.touch(endpoint)).await {
-                Ok(Ok(())) => true,
-                Ok(Err(reason)) => {
-                    tracing::debug!(endpoint, %reason, "could not open a connection during init");
-                    false
-                }
-                Err(_) => {
-                    tracing::debug!(endpoint, "opening a connection during init timed out");
-                    false
-                }
-            }
-        }))
-        .await;
-        opened.into_iter().filter(|&ok| ok).count()
+        open_all(&self.connector, endpoints).await
     }
 
     /// Sends one request a caller built and signed itself (S3's `PutObject`): the
@@ -169,21 +216,45 @@ impl Https {
         })
     }
 
+    #[cfg(test)]
     async fn touch(&self, endpoint: &str) -> Result<(), String> {
-        let mut request = HttpRequest::new(SdkBody::empty());
-        request.set_uri(endpoint).map_err(|e| e.to_string())?;
-        let response = self
-            .connector
-            .call(request)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        // Read the answer to its end, so hyper returns the connection to the pool.
-        ByteStream::new(response.into_body())
-            .collect()
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        touch(&self.connector, endpoint).await
     }
+}
+
+/// Opens a connection to each endpoint (TCP, TLS handshake) with an unsigned `GET /`
+/// and leaves it in the pool, all endpoints at once; how many answered.
+async fn open_all(connector: &SharedHttpConnector, endpoints: &BTreeSet<String>) -> usize {
+    let opened = futures::future::join_all(endpoints.iter().map(|endpoint| async move {
+        match tokio::time::timeout(OPEN_TIMEOUT, touch(connector, endpoint)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(reason)) => {
+                tracing::debug!(endpoint, %reason, "could not open a connection ahead");
+                false
+            }
+            Err(_) => {
+                tracing::debug!(endpoint, "opening a connection ahead timed out");
+                false
+            }
+        }
+    }))
+    .await;
+    opened.into_iter().filter(|&ok| ok).count()
+}
+
+async fn touch(connector: &SharedHttpConnector, endpoint: &str) -> Result<(), String> {
+    let mut request = HttpRequest::new(SdkBody::empty());
+    request.set_uri(endpoint).map_err(|e| e.to_string())?;
+    let response = connector
+        .call(request)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    // Read the answer to its end, so hyper returns the connection to the pool.
+    ByteStream::new(response.into_body())
+        .collect()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The answer to a request sent with [`Https::send`], read to its end.
@@ -274,6 +345,34 @@ mod tests {
         // finds the connection in the pool instead of opening another.
         https.touch(&url).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn lazy_connections_are_all_opened_alongside_the_first_call() {
+        let (first, first_accepted) = server().await;
+        let (other, other_accepted) = server().await;
+        let https = Https::new();
+        https.open_with_first_call(BTreeSet::from([first.clone(), other.clone()]));
+        assert_eq!(
+            other_accepted.load(Ordering::SeqCst),
+            0,
+            "nothing during init"
+        );
+
+        https.touch(&first).await.unwrap();
+        // The other endpoint's connection opens in the background, at the same time.
+        for _ in 0..200 {
+            if other_accepted.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(other_accepted.load(Ordering::SeqCst), 1);
+        // Later calls to it find that connection; nothing is opened ahead twice.
+        https.touch(&other).await.unwrap();
+        https.touch(&first).await.unwrap();
+        assert_eq!(other_accepted.load(Ordering::SeqCst), 1);
+        assert!(first_accepted.load(Ordering::SeqCst) <= 2);
     }
 
     #[tokio::test]

@@ -63,8 +63,10 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 }
 
 /// A function's init: the SDK configuration from Lambda's environment on one connector,
-/// and, when the configuration asks for it, that connector's connections to the
-/// `services` the function calls opened before the first event.
+/// paced per service (API_RATE_PERCENT), and its connections to the `services` the
+/// function calls opened before the first event when the configuration asks for it,
+/// else alongside the first call (so a first delivery's parallel reads overlap their
+/// handshakes instead of paying one per round).
 pub async fn init_sdk(
     config: &crate::config::Common,
     services: &[Service],
@@ -78,14 +80,17 @@ pub async fn init_sdk(
         Https::new()
     };
     let sdk = lambda_sdk_config(&https, |name| std::env::var(name).ok());
+    let endpoints = endpoints(&sdk, services).await;
     if config.prewarm_connections {
-        let endpoints = endpoints(&sdk, services).await;
         let opened = https.open(&endpoints).await;
         tracing::debug!(
             opened,
             of = endpoints.len(),
             "connections opened during init"
         );
+    } else {
+        // Lazy: none during init; the first call opens them all at once, alongside it.
+        https.open_with_first_call(endpoints);
     }
     sdk
 }
