@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::domain::{DrillMark, Incident, IncidentState, Ledger, ResourceRef};
+use crate::domain::{DrillMark, Incident, IncidentState, Ledger, ResourceRef, ResourceType};
 use crate::error::Error;
 use crate::ids::IncidentId;
 
@@ -189,6 +189,21 @@ pub trait IncidentStore: Send + Sync {
 
     /// Incidents not resolved, from the sparse index of open incidents.
     fn open_incidents(&self) -> impl Future<Output = Result<Vec<Incident>, Error>> + Send;
+
+    /// The resources of this type the last sweep had no time for, in the order it would
+    /// have checked them: the next sweep checks them before the rest (after the open
+    /// incidents), so none waits longer than the others.
+    fn sweep_backlog(
+        &self,
+        kind: &ResourceType,
+    ) -> impl Future<Output = Result<Vec<ResourceRef>, Error>> + Send;
+
+    /// Keeps the resources this sweep had no time for (none: clears the backlog).
+    fn keep_sweep_backlog(
+        &self,
+        kind: &ResourceType,
+        backlog: &[ResourceRef],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// One message for people and machines.

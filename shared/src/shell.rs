@@ -9,7 +9,7 @@
 //! A function binary is its kind, its trigger parser and its wiring:
 //! `shell::serve(Function { … })`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -306,7 +306,14 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
         tally: &Tally,
         deadline: Option<SystemTime>,
     ) -> Result<Report, Error> {
-        let resources = self.sweep_list().await?;
+        let kind = self.kind.resource_type();
+        let (listed, backlog) = futures::join!(self.sweep_list(), self.store.sweep_backlog(&kind));
+        let backlog = backlog.unwrap_or_else(|err| {
+            warn!(error = %DisplayErrorContext(&err), "sweep backlog not read: the usual order");
+            Vec::new()
+        });
+        let resources = sweep_order(listed?, &backlog);
+        let order: Vec<ResourceRef> = resources.iter().map(|(r, _)| r.clone()).collect();
         let total = resources.len();
         let stop_at = deadline.and_then(|d| d.checked_sub(DEADLINE_MARGIN));
         let cue = K::Cue::default();
@@ -351,6 +358,16 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
                 total, "deadline near: the rest is left to the next sweep"
             );
         }
+        // What this sweep had no time for comes first in the next one, in this order.
+        let deferred: BTreeSet<&ResourceRef> = report.deferred.iter().collect();
+        let next_backlog: Vec<ResourceRef> =
+            order.into_iter().filter(|r| deferred.contains(r)).collect();
+        if !(backlog.is_empty() && next_backlog.is_empty()) {
+            if let Err(err) = self.store.keep_sweep_backlog(&kind, &next_backlog).await {
+                warn!(error = %DisplayErrorContext(&err), "sweep backlog not kept: the next sweep checks in the usual order");
+            }
+        }
+        report.deferred = next_backlog;
         let all_failed = !report.failures.is_empty() && report.checks.is_empty();
         match retryable_error {
             Some(err) if all_failed => Err(err),
@@ -385,6 +402,28 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
     }
 }
 
+/// The order a sweep checks in, so that what one invocation cannot cover is covered
+/// first by the next: the resources with an open incident, then those the last sweep
+/// had no time for (in its order), then the rest.
+fn sweep_order(
+    mut listed: BTreeMap<ResourceRef, Option<Incident>>,
+    backlog: &[ResourceRef],
+) -> Vec<(ResourceRef, Option<Incident>)> {
+    let mut ordered: Vec<(ResourceRef, Option<Incident>)> = Vec::with_capacity(listed.len());
+    let open: Vec<ResourceRef> = listed
+        .iter()
+        .filter(|(_, incident)| incident.is_some())
+        .map(|(r, _)| r.clone())
+        .collect();
+    for resource in open.iter().chain(backlog) {
+        if let Some(incident) = listed.remove(resource) {
+            ordered.push((resource.clone(), incident));
+        }
+    }
+    ordered.extend(listed);
+    ordered
+}
+
 fn failure(resource: ResourceRef, err: &Error) -> CheckFailure {
     CheckFailure {
         resource,
@@ -414,6 +453,46 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Evidence, Opening, ResourceType};
+
+    const TG: ResourceType = ResourceType::named("target-group");
+
+    fn tg(id: &str) -> ResourceRef {
+        ResourceRef::new(TG, id)
+    }
+
+    fn open_on(resource: &ResourceRef) -> Incident {
+        Incident::open(
+            Opening {
+                resource: resource.clone(),
+                trigger: "test".into(),
+                evidence: Evidence::default(),
+                summary: "failing".into(),
+                rto_s: None,
+                drill: None,
+            },
+            chrono::Utc::now(),
+        )
+    }
+
+    #[test]
+    fn a_sweep_checks_open_incidents_then_last_sweep_s_backlog_then_the_rest() {
+        let listed: BTreeMap<ResourceRef, Option<Incident>> = ["a", "b", "c", "d", "e"]
+            .into_iter()
+            .map(|id| {
+                let resource = tg(id);
+                let incident = (id == "e").then(|| open_on(&resource));
+                (resource, incident)
+            })
+            .collect();
+        // The backlog names one resource no longer listed (gone since): skipped.
+        let backlog = [tg("d"), tg("gone"), tg("b")];
+        let order: Vec<String> = sweep_order(listed, &backlog)
+            .into_iter()
+            .map(|(r, _)| r.id)
+            .collect();
+        assert_eq!(order, ["e", "d", "b", "a", "c"]);
+    }
 
     #[test]
     fn a_deadline_as_time_left_is_read_as_from_now() {

@@ -27,7 +27,9 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::classify;
 use super::LazyClient;
-use crate::domain::{Change, DrillMark, Incident, IncidentState, Ledger, ResourceRef};
+use crate::domain::{
+    Change, DrillMark, Incident, IncidentState, Ledger, ResourceRef, ResourceType,
+};
 use crate::error::Error;
 use crate::ids::IncidentId;
 use crate::policy::later;
@@ -70,6 +72,16 @@ fn incident_key(id: &IncidentId) -> String {
 fn resource_key(resource: &ResourceRef) -> String {
     format!("resource#{}", resource.key())
 }
+
+/// The sweep's record of a resource type: the resources its last run had no time for.
+fn sweep_key(kind: &ResourceType) -> String {
+    format!("sweep#{kind}")
+}
+
+/// The most resources a sweep backlog keeps (an item holds at most 400 KB; ARNs are a
+/// little over 100 bytes): past that, the oldest come first and the rest wait their turn
+/// in the usual order.
+const MAX_SWEEP_BACKLOG: usize = 2_000;
 
 fn ledger_key(scope: &ResourceRef) -> String {
     format!("ledger#{}", scope.key())
@@ -449,6 +461,42 @@ impl IncidentStore for DynamoStore {
             .into_iter()
             .filter(|i| i.state != IncidentState::Resolved)
             .collect())
+    }
+
+    async fn sweep_backlog(&self, kind: &ResourceType) -> Result<Vec<ResourceRef>, Error> {
+        let Some(item) = self.get(sweep_key(kind)).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(match item.get("backlog") {
+            Some(AttributeValue::L(ids)) => ids
+                .iter()
+                .filter_map(|id| id.as_s().ok())
+                .map(|id| ResourceRef::new(kind.clone(), id.clone()))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    async fn keep_sweep_backlog(
+        &self,
+        kind: &ResourceType,
+        backlog: &[ResourceRef],
+    ) -> Result<(), Error> {
+        let ids = backlog
+            .iter()
+            .take(MAX_SWEEP_BACKLOG)
+            .map(|resource| text(resource.id.clone()))
+            .collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", text(sweep_key(kind)))
+            .item("kind", text("sweep"))
+            .item("backlog", AttributeValue::L(ids))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
     }
 }
 

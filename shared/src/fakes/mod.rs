@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::change::ChangeSource;
 use crate::change::{Deployment, Stack};
 use crate::domain::{
-    ActionKind, Change, Decision, DrillMark, Incident, Ledger, ResourceRef, Verdict,
+    ActionKind, Change, Decision, DrillMark, Incident, Ledger, ResourceRef, ResourceType, Verdict,
 };
 use crate::error::Error;
 use crate::ids::{
@@ -578,6 +578,8 @@ struct StoreState {
     drills: BTreeMap<String, DrillMark>,
     /// Makes the next N commits lose as if another writer got there first.
     conflicts_to_inject: u32,
+    /// resource type → the resources its last sweep had no time for.
+    sweep_backlogs: BTreeMap<ResourceType, Vec<ResourceRef>>,
     /// Makes the next N commits land and then fail as if the answer was lost.
     lost_answers_to_inject: u32,
     commits: usize,
@@ -802,6 +804,27 @@ impl IncidentStore for MemoryStore {
             .into_iter()
             .filter(|i| !i.state.is_closed())
             .collect())
+    }
+
+    async fn sweep_backlog(&self, kind: &ResourceType) -> Result<Vec<ResourceRef>, Error> {
+        round_trip().await;
+        Ok(lock(&self.inner)
+            .sweep_backlogs
+            .get(kind)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn keep_sweep_backlog(
+        &self,
+        kind: &ResourceType,
+        backlog: &[ResourceRef],
+    ) -> Result<(), Error> {
+        round_trip().await;
+        lock(&self.inner)
+            .sweep_backlogs
+            .insert(kind.clone(), backlog.to_vec());
+        Ok(())
     }
 }
 
