@@ -634,8 +634,6 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         Ok(())
     }
 
-    /// The resource's record after a lost race: its open incident apart, the rest kept
-    /// for the next attempt (read before it observes, so its claim is by value).
     /// These scopes' ledgers; no call for none.
     async fn read_ledgers(
         &self,
@@ -647,6 +645,8 @@ impl<K: Kind, S: IncidentStore> Workflow<'_, K, S> {
         self.store.ledgers(scopes).await
     }
 
+    /// The resource's record after a lost race: its open incident apart, the rest kept
+    /// for the next attempt (read before it observes, so its claim is by value).
     async fn read_again(
         &self,
         resource: &ResourceRef,
