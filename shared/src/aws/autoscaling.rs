@@ -269,6 +269,8 @@ impl ScalingGroups for AutoScaling {
             .client
             .describe_auto_scaling_groups()
             .filters(filter)
+            // The most a page holds (the default is 50): half the calls.
+            .max_records(100)
             .into_paginator()
             .send();
         let mut groups = Vec::new();

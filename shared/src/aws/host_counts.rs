@@ -4,11 +4,13 @@
 //!
 //! The metric's dimensions name the load balancer as well as the target group, so the
 //! load balancers in front come first: every page of `DescribeTargetGroups` (400 target
-//! groups a call). A target group behind several load balancers has a metric per load
-//! balancer; its count is the highest of them.
+//! groups a call), read alongside the sweep's listing and kept for the next sweeps of a
+//! warm function for a while. A target group behind several load balancers has a metric
+//! per load balancer; its count is the highest of them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client;
@@ -18,7 +20,7 @@ use super::classify;
 use super::{LazyClient, LoadBalancing};
 use crate::error::Error;
 use crate::ids::{LoadBalancerArn, TargetGroupArn};
-use crate::kinds::target_group::ports::HostCounts;
+use crate::kinds::target_group::ports::{Fronts, HostCounts};
 
 /// GetMetricData takes at most this many queries per call.
 pub const MAX_METRICS_PER_CALL: usize = 500;
@@ -28,10 +30,17 @@ pub const MAX_METRICS_PER_CALL: usize = 500;
 const PERIOD: Duration = Duration::from_secs(60);
 const LOOK_BACK: Duration = Duration::from_secs(180);
 
+/// How long a reading of the load balancers in front serves the next sweeps of a warm
+/// function: a target group seldom changes load balancer, and one created since is
+/// missing from the reading, so it has no data and is described anyway.
+const FRONTS_KEPT_FOR: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Clone)]
 pub struct HostCountReader {
     cloudwatch: LazyClient<Client>,
     balancers: LoadBalancing,
+    /// The last reading of the load balancers in front, and when it was made.
+    fronts: Arc<Mutex<Option<(Instant, Fronts)>>>,
 }
 
 impl HostCountReader {
@@ -39,6 +48,7 @@ impl HostCountReader {
         Self {
             cloudwatch: cloudwatch.into(),
             balancers,
+            fronts: Arc::default(),
         }
     }
 
@@ -119,14 +129,31 @@ fn query(
 }
 
 impl HostCounts for HostCountReader {
+    async fn fronts(&self) -> Result<Fronts, Error> {
+        let kept = self
+            .fronts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(read_at, _)| read_at.elapsed() < FRONTS_KEPT_FOR)
+            .map(|(_, fronts)| fronts.clone());
+        if let Some(fronts) = kept {
+            return Ok(fronts);
+        }
+        let fronts = self.balancers.load_balancers_by_target_group().await?;
+        *self.fronts.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), fronts.clone()));
+        Ok(fronts)
+    }
+
     async fn unhealthy_hosts(
         &self,
         target_groups: &[TargetGroupArn],
+        fronted: &Fronts,
     ) -> Result<BTreeMap<TargetGroupArn, Option<f64>>, Error> {
         if target_groups.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let fronted = self.balancers.load_balancers_by_target_group().await?;
         // Query ids must start with a lowercase letter: q<n>, mapped back afterwards.
         let mut queries = Vec::new();
         let mut asked: BTreeMap<String, &TargetGroupArn> = BTreeMap::new();

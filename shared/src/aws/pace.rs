@@ -25,6 +25,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 pub struct PublishedRate {
     /// The SigV4 signing name (`elasticloadbalancing`, `monitoring`, …).
     pub service: &'static str,
+    /// The operation this rate is published for; `None`: the service's other calls.
+    pub operation: Option<&'static str>,
     pub burst: f64,
     pub per_second: f64,
 }
@@ -34,8 +36,8 @@ pub struct PublishedRate {
 ///   `Describe*` actions (a bucket of 40, refilled at 10 a second).
 /// - Auto Scaling publishes no figure; the EC2 API's non-mutating actions (a bucket of
 ///   100, refilled at 20 a second, EC2 API reference "Request throttling") stand in.
-/// - CloudWatch: `DescribeAlarms` 9 transactions a second, `GetMetricData` 50 (the
-///   service's quotas page); the lower one for the service.
+/// - CloudWatch: `GetMetricData` 50 transactions a second, `DescribeAlarms` 9 (the
+///   service's quotas page), the lower for its other calls.
 /// - EC2: non-mutating actions, as above.
 ///
 /// DynamoDB is bounded by the table's throughput, not an API budget; ARC, RDS, SNS,
@@ -44,21 +46,31 @@ pub struct PublishedRate {
 pub const PUBLISHED_RATES: &[PublishedRate] = &[
     PublishedRate {
         service: "elasticloadbalancing",
+        operation: None,
         burst: 40.0,
         per_second: 10.0,
     },
     PublishedRate {
         service: "autoscaling",
+        operation: None,
         burst: 100.0,
         per_second: 20.0,
     },
     PublishedRate {
         service: "monitoring",
+        operation: Some("GetMetricData"),
+        burst: 50.0,
+        per_second: 50.0,
+    },
+    PublishedRate {
+        service: "monitoring",
+        operation: None,
         burst: 9.0,
         per_second: 9.0,
     },
     PublishedRate {
         service: "ec2",
+        operation: None,
         burst: 100.0,
         per_second: 20.0,
     },
@@ -144,10 +156,10 @@ impl PaceClock for RealClock {
     }
 }
 
-/// One bucket per paced service, at `share` of its published rate.
+/// One bucket per published rate, at `share` of it.
 #[derive(Debug, Clone)]
 pub struct Pacing {
-    buckets: Arc<Vec<(&'static str, TokenBucket)>>,
+    buckets: Arc<Vec<(PublishedRate, TokenBucket)>>,
     clock: Arc<dyn PaceClock>,
 }
 
@@ -160,7 +172,7 @@ impl Pacing {
             .iter()
             .map(|rate| {
                 (
-                    rate.service,
+                    *rate,
                     TokenBucket::new(rate.burst * share, rate.per_second * share, now),
                 )
             })
@@ -171,14 +183,26 @@ impl Pacing {
         }
     }
 
-    /// Waits until the service named by the request's signature may be called.
-    pub async fn take(&self, service: Option<&str>) {
-        let Some(bucket) = service.and_then(|service| {
-            self.buckets
-                .iter()
-                .find(|(name, _)| *name == service)
-                .map(|(_, bucket)| bucket)
-        }) else {
+    /// Waits until the operation of the service (named by the request's signature)
+    /// may be called: its own rate's bucket if it has one, else its service's.
+    pub async fn take(&self, service: Option<&str>, operation: Option<&str>) {
+        let Some(service) = service else {
+            return;
+        };
+        let of_service = |rate: &PublishedRate| rate.service == service;
+        let bucket = self
+            .buckets
+            .iter()
+            .find(|(rate, _)| {
+                of_service(rate) && rate.operation.is_some() && rate.operation == operation
+            })
+            .or_else(|| {
+                self.buckets
+                    .iter()
+                    .find(|(rate, _)| of_service(rate) && rate.operation.is_none())
+            })
+            .map(|(_, bucket)| bucket);
+        let Some(bucket) = bucket else {
             return;
         };
         let wait = bucket.reserve(self.clock.now());
@@ -200,6 +224,19 @@ pub fn signed_service(request: &HttpRequest) -> Option<String> {
     (scope.next() == Some("aws4_request")).then(|| service.to_owned())
 }
 
+/// The operation a request calls, where the protocol names it outside the body: the
+/// path of Smithy RPC v2 CBOR (`/service/<service>/operation/<Operation>`) or the
+/// `x-amz-target` header of the JSON protocols (`<prefix>.<Operation>`). `None` for the
+/// query protocol (the operation is in the body): its service's rate then applies.
+pub fn named_operation(request: &HttpRequest) -> Option<String> {
+    if let Some(target) = request.headers().get("x-amz-target") {
+        return target.rsplit('.').next().map(str::to_owned);
+    }
+    let path = request.uri().split('?').next()?;
+    let (_, operation) = path.rsplit_once("/operation/")?;
+    (!operation.is_empty() && !operation.contains('/')).then(|| operation.to_owned())
+}
+
 /// A connector that paces every request by its service before handing it on.
 #[derive(Debug, Clone)]
 pub struct PacedConnector {
@@ -218,7 +255,12 @@ impl HttpConnector for PacedConnector {
         let inner = self.inner.clone();
         let pacing = self.pacing.clone();
         HttpConnectorFuture::new(async move {
-            pacing.take(signed_service(&request).as_deref()).await;
+            pacing
+                .take(
+                    signed_service(&request).as_deref(),
+                    named_operation(&request).as_deref(),
+                )
+                .await;
             inner.call(request).await
         })
     }
@@ -289,7 +331,7 @@ mod tests {
         let pacing = Pacing::new(0.2, Arc::new(clock.clone()));
         let mut granted = Vec::new();
         for _ in 0..200 {
-            pacing.take(Some("elasticloadbalancing")).await;
+            pacing.take(Some("elasticloadbalancing"), None).await;
             granted.push(clock.now());
         }
         // In any window, at most the burst plus the refill of the window.
@@ -308,10 +350,50 @@ mod tests {
         // Unpaced services never wait.
         let before = clock.now();
         for _ in 0..1_000 {
-            pacing.take(Some("dynamodb")).await;
-            pacing.take(None).await;
+            pacing.take(Some("dynamodb"), Some("Query")).await;
+            pacing.take(None, None).await;
         }
         assert_eq!(clock.now(), before);
+    }
+
+    #[tokio::test]
+    async fn an_operation_with_a_rate_of_its_own_is_paced_by_it() {
+        // CloudWatch: GetMetricData 50 a second, its other calls 9; a fifth of each.
+        let clock = Arc::new(FakeClock::default());
+        let pacing = Pacing::new(0.2, Arc::new(clock.clone()));
+        for _ in 0..30 {
+            pacing.take(Some("monitoring"), Some("GetMetricData")).await;
+        }
+        // 10 at once, then 10 a second: 20 more take 2 s.
+        assert_eq!(clock.now(), secs(2.0));
+        let before = clock.now();
+        for _ in 0..4 {
+            pacing
+                .take(Some("monitoring"), Some("DescribeAlarms"))
+                .await;
+        }
+        // A burst of 1.8 (its own bucket), then 1.8 a second.
+        assert!(
+            clock.now() > before,
+            "DescribeAlarms has its own, smaller bucket"
+        );
+    }
+
+    #[test]
+    fn the_operation_is_read_where_the_protocol_names_it() {
+        let mut cbor = HttpRequest::new(SdkBody::empty());
+        cbor.set_uri("https://monitoring.us-east-1.amazonaws.com/service/GraniteServiceVersion20100801/operation/GetMetricData")
+            .unwrap();
+        assert_eq!(named_operation(&cbor).as_deref(), Some("GetMetricData"));
+        let mut json = HttpRequest::new(SdkBody::empty());
+        json.headers_mut()
+            .insert("x-amz-target", "DynamoDB_20120810.Query");
+        assert_eq!(named_operation(&json).as_deref(), Some("Query"));
+        let mut query = HttpRequest::new(SdkBody::empty());
+        query
+            .set_uri("https://elasticloadbalancing.us-east-1.amazonaws.com/")
+            .unwrap();
+        assert_eq!(named_operation(&query), None);
     }
 
     #[test]

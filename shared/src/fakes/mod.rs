@@ -30,7 +30,8 @@ use crate::kinds::target_group::observation::{
     ScalingGroup, TargetHealth, REPLACE_UNHEALTHY, SUSPENDED_BY_TAG_KEY,
 };
 use crate::kinds::target_group::ports::{
-    HostCounts, InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups, TargetHealthSource,
+    Fronts, HostCounts, InstanceEvidence, InstanceReplacer, Replaced, ScalingGroups,
+    TargetHealthSource,
 };
 use crate::kinds::{database, target_group, zone};
 use crate::ports::{
@@ -351,9 +352,16 @@ impl ChangeSource for FakeFleet {
 /// CloudWatch's count: the targets' unhealthy ones, unless [`FakeFleet::metric_says`]
 /// otherwise; no data for a target group the fleet does not know.
 impl HostCounts for FakeFleet {
+    /// The fleet's counts need no load balancer: none.
+    async fn fronts(&self) -> Result<Fronts, Error> {
+        round_trip().await;
+        Ok(Fronts::new())
+    }
+
     async fn unhealthy_hosts(
         &self,
         target_groups: &[TargetGroupArn],
+        _fronts: &Fronts,
     ) -> Result<BTreeMap<TargetGroupArn, Option<f64>>, Error> {
         round_trip().await;
         let mut state = lock(&self.inner);

@@ -465,19 +465,33 @@ where
     async fn sweep_list(&self, open: &[ResourceRef]) -> Result<Vec<ResourceRef>, Error> {
         let mut target_groups = BTreeSet::new();
         let mut suspended = BTreeSet::new();
-        for group in self
-            .groups
-            .managed_groups(&self.policy.settings.managed_tag_key)
-            .await?
-        {
+        // The listing and the load balancers the metrics are named by: independent.
+        let fronts = async {
+            if self.policy.sweep_triage {
+                Some(self.host_counts.fronts().await)
+            } else {
+                None
+            }
+        };
+        let (groups, fronts) = futures::join!(
+            self.groups
+                .managed_groups(&self.policy.settings.managed_tag_key),
+            fronts
+        );
+        for group in groups? {
             if group.suspended_by_rebound().is_some() {
                 suspended.extend(group.target_group_arns.iter().cloned());
             }
             target_groups.extend(group.target_group_arns);
         }
         let listed: Vec<TargetGroupArn> = target_groups.into_iter().collect();
-        let quiet: BTreeSet<TargetGroupArn> = if self.policy.sweep_triage {
-            match self.host_counts.unhealthy_hosts(&listed).await {
+        let counts = match fronts {
+            Some(Ok(fronts)) => Some(self.host_counts.unhealthy_hosts(&listed, &fronts).await),
+            Some(Err(err)) => Some(Err(err)),
+            None => None,
+        };
+        let quiet: BTreeSet<TargetGroupArn> = if let Some(counts) = counts {
+            match counts {
                 Ok(counts) => counts
                     .into_iter()
                     .filter(|(_, unhealthy)| unhealthy.is_some_and(|n| n <= 0.0))

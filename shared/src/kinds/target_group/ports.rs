@@ -18,16 +18,25 @@ pub trait TargetHealthSource: Send + Sync {
     ) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, Error>> + Send;
 }
 
+/// The load balancers in front of each target group (those with none left out): what
+/// names a target group's CloudWatch metrics.
+pub type Fronts = BTreeMap<TargetGroupArn, Vec<LoadBalancerArn>>;
+
 /// What CloudWatch says of many target groups at once: the sweep's triage, so only the
 /// target groups that may need it cost a `DescribeTargetHealth` (the account's API
 /// budget is shared with its own deploys).
 pub trait HostCounts: Send + Sync {
+    /// The load balancers in front of the account's target groups; may be a recent
+    /// reading (a target group missing from it has no data, and is described).
+    fn fronts(&self) -> impl Future<Output = Result<Fronts, Error>> + Send;
+
     /// The highest `UnHealthyHostCount` over each target group's latest datapoints,
     /// `None` where CloudWatch has none (no load balancer in front, the metric not
     /// published yet). Target groups left out of the answer have no data either.
     fn unhealthy_hosts(
         &self,
         target_groups: &[TargetGroupArn],
+        fronts: &Fronts,
     ) -> impl Future<Output = Result<BTreeMap<TargetGroupArn, Option<f64>>, Error>> + Send;
 }
 
