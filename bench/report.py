@@ -16,13 +16,19 @@ RESULTS_DIR holds what the benchmark measured; every file is optional:
 - ``storm.json``: ``{"events", "target_groups", "concurrency", "incidents_opened",
   "actions_taken", "actions_per_target_group": {"min", "max"}, "events_per_s",
   "emulator_busy_share", "wall_s"}``;
-- ``sweep.json``: ``{"scenario": "sweep", "mode", "unhealthy_percent", "sizes": [{"groups",
-  "target_groups_per_group", "target_groups", "load_balancers", "unhealthy_target_groups",
-  "provision_s", "first": SWEEP, "again": SWEEP}], "growth": {"from_target_groups",
-  "to_target_groups", "target_groups", "wall", "own", "emulator_busy", "api_calls",
-  "api_calls_by_operation", ...}}`` where SWEEP is ``{"wall_s", "own_s", "emulator_busy_s",
-  "emulator_busy_share", "checks", "verdicts", "api_calls", "api_calls_per_target_group",
-  "api_calls_per_target_group_total", "failed_requests", ...}`` (rebound-bench sweep);
+- ``sweep.json``: ``{"scenario": "sweep", "mode", "unhealthy_percent", "api_rate_percent",
+  "buckets": {"<service>": {"burst", "per_second", "allowed_in_any_second"}}, "timeout_s",
+  "deadline_margin_s", "sizes": [{"groups", "target_groups_per_group", "target_groups",
+  "load_balancers", "unhealthy_target_groups", "provision_s", "first": SWEEP, "again": SWEEP,
+  "coverage": {"listed", "checked", "unhealthy_unchecked", "invocations_to_cover",
+  "max_invocations", "sweeps": [{"wall_s", "checks", "deferred", ...}]}}], "growth":
+  {"from_target_groups", "to_target_groups", "target_groups", "wall", "own", "cpu",
+  "emulator_busy", "api_calls", "api_calls_by_operation", ...}}`` where SWEEP is
+  ``{"wall_s", "own_s", "cpu_s", "cpu_ms_per_target_group", "emulator_busy_s",
+  "emulator_busy_share", "checks", "listed", "deferred", "within_timeout", "verdicts",
+  "api_calls", "api_calls_by_service", "peak_calls_per_second_by_service",
+  "api_calls_per_target_group", "api_calls_per_target_group_total", "failed_requests", ...}``
+  (rebound-bench sweep);
 - ``build.json``: ``{"clean_release_build_s", "clean_demo_build_s", "demo_note"}``;
 - ``bare-runtime.json``: the harness output of bench/bare (a lambda_runtime function that
   does nothing): the floor each function's init and RSS are divided by;
@@ -444,6 +450,17 @@ def times(value: Any) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
+def cpu_per_tg(value: Any) -> str:
+    """CPU time per target group, given in ms: µs below a millisecond."""
+    if value is None:
+        return NOT_MEASURED
+    return f"{value * 1000:.0f} µs" if value < 1 else ms(value)
+
+
+def yes_no(value: Any) -> str:
+    return NOT_MEASURED if value is None else ("yes" if value else "**no**")
+
+
 def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
     lines = ["## Scheduled sweep", ""]
     findings: list[str] = []
@@ -451,6 +468,10 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
     if not isinstance(sizes, list) or not sizes:
         return lines + [NOT_MEASURED, ""], findings
     percent = sweep.get("unhealthy_percent")
+    rate = sweep.get("api_rate_percent")
+    timeout = sweep.get("timeout_s")
+    margin = sweep.get("deadline_margin_s")
+    buckets = sweep.get("buckets") or {}
     lines += [
         f"The schedule's event (`{sweep.get('event', '?')}`) through the real handler in",
         f"MODE={sweep.get('mode', '?')}, each size on a fresh emulator: Auto Scaling groups tagged",
@@ -462,10 +483,41 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
         "them open. \"Own time\" is the wall time minus the emulator's time serving the calls.",
         "",
     ]
+    if rate is not None:
+        lines += [
+            "Run as deployed: every AWS request waits for a token of its service's bucket, at "
+            + (f"API_RATE_PERCENT={rate} ({rate} % of each published rate)" if rate else
+               "API_RATE_PERCENT=0 (not paced)")
+            + ", so the wall time is mostly the pacing's; each invocation has Lambda's deadline, "
+            + ("?" if timeout is None else f"{timeout:g} s")
+            + " after it starts (the template's Timeout): "
+            + ("" if margin is None else f"{margin:g} s before it ")
+            + "the sweep starts no new check and leaves the rest to the next sweep. Sweeps (a "
+            "schedule's interval apart: full buckets) go on until every target group one listed "
+            "has been checked, or the cap. CPU time is the bench process's (the handler and its "
+            "SDK clients; the emulator is another process).",
+            "",
+        ]
     header = [""] + [f"{count(s.get('target_groups'))} TGs" for s in sizes]
 
     def row(label: str, fn: Any) -> list[str]:
         return [label] + [fn(s) for s in sizes]
+
+    def within(s: dict[str, Any], name: str) -> str:
+        run = s.get(name) or {}
+        ok = run.get("within_timeout")
+        if ok is None or ok:
+            return yes_no(ok)
+        return f"**no** ({seconds(run.get('wall_s'))} > {seconds(run.get('timeout_s'))})"
+
+    def coverage(s: dict[str, Any]) -> str:
+        cov = s.get("coverage") or {}
+        if not cov:
+            return NOT_MEASURED
+        if cov.get("invocations_to_cover") is not None:
+            return count(cov["invocations_to_cover"])
+        return (f"**not within {cov.get('max_invocations')}** "
+                f"({cov.get('checked')} of {cov.get('listed')} checked)")
 
     rows = [
         row("groups × target groups per group",
@@ -475,22 +527,55 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
         row("provisioning", lambda s: seconds(s.get("provision_s"))),
         row("**wall time, first sweep**", lambda s: f"**{seconds(get(s, 'first', 'wall_s'))}**"),
         row("wall time per target group", lambda s: ms(get(s, "first", "wall_ms_per_target_group"))),
+        row("**CPU time per target group** (Rebound)",
+            lambda s: f"**{cpu_per_tg(get(s, 'first', 'cpu_ms_per_target_group'))}**"),
         row("emulator busy share", lambda s: share(get(s, "first", "emulator_busy_share"))),
         row("own time (wall − emulator)", lambda s: seconds(get(s, "first", "own_s"))),
         row("AWS calls", lambda s: count(get(s, "first", "api_calls_total"))),
         row("**AWS calls per target group**", lambda s: f"**{per_tg(get(s, 'first', 'api_calls_per_target_group_total'))}**"),
         row("checks · verdicts",
             lambda s: f"{count(get(s, 'first', 'checks'))} · "
-                      + ", ".join(f"{k} {v}" for k, v in (get(s, "first", "verdicts") or {}).items())),
+                      + (", ".join(f"{k} {v}" for k, v in (get(s, "first", "verdicts") or {}).items()) or "none")),
+        row("deferred to the next sweep", lambda s: count(get(s, "first", "deferred"))),
+        row("within Lambda's timeout", lambda s: within(s, "first")),
         row("failed requests", lambda s: count(get(s, "first", "failed_requests"))),
         row("wall time, second sweep", lambda s: seconds(get(s, "again", "wall_s"))),
+        row("CPU time per target group, second sweep", lambda s: cpu_per_tg(get(s, "again", "cpu_ms_per_target_group"))),
         row("verdicts · refusals, second sweep",
-            lambda s: ", ".join(f"{k} {v}" for k, v in (get(s, "again", "verdicts") or {}).items()) + " · "
+            lambda s: (", ".join(f"{k} {v}" for k, v in (get(s, "again", "verdicts") or {}).items()) or "none")
+                      + " · "
                       + (", ".join(f"{k} {v}" for k, v in (get(s, "again", "refusals") or {}).items()) or "none")),
         row("AWS calls per target group, second sweep",
             lambda s: per_tg(get(s, "again", "api_calls_per_target_group_total"))),
+        row("deferred, second sweep", lambda s: count(get(s, "again", "deferred"))),
+        row("**sweeps to check every listed target group**", coverage),
     ]
     lines += table(header, rows)
+
+    services = sorted({svc for s in sizes for svc in (get(s, "first", "api_calls_by_service") or {})})
+    if services:
+        lines += ["### AWS calls and peak rate per service, first sweep", "",
+                  "Calls in the sweep · the most that arrived in any one second (the emulator's arrival",
+                  "times), next to the most its bucket lets through in one second (burst + one second",
+                  "of refill); a service with no bucket is not paced.", ""]
+        svc_rows = []
+        for service in services:
+            allowed = get(buckets, service, "allowed_in_any_second")
+            cells = [f"`{service}`"]
+            for s in sizes:
+                calls = get(s, "first", "api_calls_by_service", service)
+                peak = get(s, "first", "peak_calls_per_second_by_service", service)
+                if calls is None:
+                    cells.append("—")
+                    continue
+                over = allowed is not None and peak is not None and peak > allowed
+                cells.append(f"{calls} · {count(peak)}/s" + (" **(over)**" if over else ""))
+                if over:
+                    findings.append(f"sweep at {s.get('target_groups')} TGs: {peak} {service} calls in one second, "
+                                    f"above the {allowed:g} its bucket allows")
+            cells.append("not paced" if allowed is None else f"{allowed:g}/s")
+            svc_rows.append(cells)
+        lines += table(["service"] + header[1:] + ["bucket allows"], svc_rows)
 
     growth = get(sweep, "growth") or {}
     operations = sorted({op for s in sizes for op in (get(s, "first", "api_calls") or {})})
@@ -511,6 +596,23 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
         op_header += [f"{h}: calls per TG", f"{h}: emulator per call"]
     lines += table(op_header + ["growth in calls"], op_rows)
 
+    runs = [s for s in sizes if get(s, "coverage", "sweeps")]
+    if runs:
+        most = max(len(get(s, "coverage", "sweeps")) for s in runs)
+        lines += ["### Sweep after sweep", "",
+                  "Each sweep's checks · deferred (wall time); every sweep lists the target groups that",
+                  "need a look again.", ""]
+        cov_rows = []
+        for s in runs:
+            cells = [f"{count(s.get('target_groups'))} TGs"]
+            for run in get(s, "coverage", "sweeps"):
+                late = "" if run.get("within_timeout", True) else ", over the timeout"
+                cells.append(f"{count(run.get('checks'))} · {count(run.get('deferred'))} "
+                             f"({seconds(run.get('wall_s'))}{late})")
+            cells += ["—"] * (most + 1 - len(cells))
+            cov_rows.append(cells)
+        lines += table([""] + [f"sweep {n}" for n in range(1, most + 1)], cov_rows)
+
     if growth:
         tg_growth = growth.get("target_groups")
         lines += [f"### Growth from {growth.get('from_target_groups')} to {growth.get('to_target_groups')} target groups",
@@ -519,6 +621,7 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
             ("target groups", "target_groups"),
             ("wall time, first sweep", "wall"),
             ("own time", "own"),
+            ("CPU time, first sweep", "cpu"),
             ("emulator busy time", "emulator_busy"),
             ("AWS calls, first sweep", "api_calls"),
             ("wall time, second sweep", "wall_again"),
@@ -530,7 +633,7 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
             value = growth.get(key)
             normalised = None if value is None or not tg_growth else value / tg_growth
             g_rows.append([label, times(value), times(normalised)])
-            if key in ("api_calls", "own") and normalised is not None and normalised > SWEEP_NONLINEAR:
+            if key in ("api_calls", "cpu") and normalised is not None and normalised > SWEEP_NONLINEAR:
                 findings.append(f"sweep: {label} grows {value:.2f}× for {tg_growth:.0f}× the target groups "
                                 f"({normalised:.2f}× linear)")
         lines += table(["", "ratio", "÷ target-group ratio"], g_rows)
@@ -539,10 +642,20 @@ def sweep_section(sweep: Any) -> tuple[list[str], list[str]]:
         tgs = s.get("target_groups")
         for sweep_name in ("first", "again"):
             run = s.get(sweep_name) or {}
-            if run.get("checks") is not None and run.get("checks") != tgs:
-                findings.append(f"sweep at {tgs} TGs ({sweep_name}): {run.get('checks')} checks for {tgs} target groups")
+            if run.get("deferred"):
+                findings.append(f"sweep at {tgs} TGs ({sweep_name}): {run['deferred']} of {run.get('listed')} target "
+                                f"groups to check deferred to the next sweep ({run.get('checks')} checked)")
+            if run.get("within_timeout") is False:
+                findings.append(f"sweep at {tgs} TGs ({sweep_name}): {seconds(run.get('wall_s'))}, past Lambda's "
+                                f"{seconds(run.get('timeout_s'))} timeout")
             if run.get("failed_requests"):
                 findings.append(f"sweep at {tgs} TGs ({sweep_name}): {run['failed_requests']} AWS calls failed")
+        cov = s.get("coverage") or {}
+        if cov and cov.get("invocations_to_cover") is None:
+            findings.append(f"sweep at {tgs} TGs: {cov.get('max_invocations')} sweeps checked {cov.get('checked')} "
+                            f"of the {cov.get('listed')} target groups listed")
+        if cov.get("unhealthy_unchecked"):
+            findings.append(f"sweep at {tgs} TGs: {cov['unhealthy_unchecked']} unhealthy target groups never checked")
     return lines, findings
 
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             "desired_capacity": g.get("DesiredCapacity"),
             "instances": len(g.get("Instances", [])),
         }
-        for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+        for page in asg.get_paginator("describe_auto_scaling_groups").paginate()
+        for g in page["AutoScalingGroups"]
     ]
     target_groups = [
         {
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 for d in elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
             ],
         }
-        for tg in elb.describe_target_groups()["TargetGroups"]
+        for page in elb.get_paginator("describe_target_groups").paginate()
+        for tg in page["TargetGroups"]
     ]
     databases = [
         {

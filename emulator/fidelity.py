@@ -35,7 +35,11 @@ from moto.autoscaling.models import (
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
+from moto.ec2.exceptions import InvalidInstanceIdError
+from moto.ec2.models.instances import InstanceBackend
+from moto.elbv2.exceptions import ValidationError as ElbValidationError
 from moto.elbv2.models import ELBv2Backend, FakeTargetGroup, elbv2_backends
+from moto.elbv2.responses import ELBV2Response
 
 # --------------------------------------------------------------------------------------
 # Injected target health (control endpoint /_rebound/target-health)
@@ -533,6 +537,42 @@ def install() -> None:
     _patch_rds()
     _patch_drills()
     _patch_console_output()
+    _index_instances()
+
+
+# DescribeTargetGroups answers at most this many target groups a call (its PageSize's
+# range is 1-400), and as many when PageSize is not given.
+TARGET_GROUPS_PAGE_MAX = 400
+
+
+def _describe_target_groups_in_pages(self: ELBV2Response) -> ActionResult:
+    """DescribeTargetGroups one page at a time, as AWS answers it: at most PageSize
+    (1-400, default 400) target groups in name order, and a NextMarker while more are
+    left; moto answers every target group in one call whatever the PageSize, so an
+    account-wide listing costs one call here where AWS takes one per 400. The marker is
+    the last name of the page, as moto's own DescribeLoadBalancers pages do."""
+    page_size = self._get_int_param("PageSize", TARGET_GROUPS_PAGE_MAX)
+    if not 1 <= page_size <= TARGET_GROUPS_PAGE_MAX:
+        bound = "greater than or equal to 1" if page_size < 1 else f"less than or equal to {TARGET_GROUPS_PAGE_MAX}"
+        raise ElbValidationError(
+            f"1 validation error detected: Value '{page_size}' at 'pageSize' failed to satisfy constraint: "
+            f"Member must have value {bound}"
+        )
+    target_groups = list(
+        self.elbv2_backend.describe_target_groups(
+            self._get_param("LoadBalancerArn"), self._get_param("TargetGroupArns", []), self._get_param("Names", [])
+        )
+    )
+    marker = self._get_param("Marker")
+    start = 0
+    if marker:
+        names = [tg.name for tg in target_groups]
+        if marker not in names:
+            raise ElbValidationError("The marker is not valid")
+        start = names.index(marker) + 1
+    page = target_groups[start : start + page_size]
+    more = len(target_groups) > start + page_size
+    return ActionResult({"TargetGroups": page, "NextMarker": page[-1].name if more else None})
 
 
 def _patch_elbv2() -> None:
@@ -577,6 +617,7 @@ def _patch_elbv2() -> None:
 
     ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
     ELBv2Backend.delete_target_group = delete_target_group  # type: ignore[method-assign]
+    ELBV2Response.describe_target_groups = _describe_target_groups_in_pages  # type: ignore[method-assign]
 
     # A target that leaves the group loses its injected health: a new registration of
     # the same id (never happens with real instance ids) must start clean, and the
@@ -1525,3 +1566,52 @@ __all__ = [
     "clear_rds_events",
     "describe_events_page",
 ]
+
+
+# --------------------------------------------------------------------------------------
+# Instance lookups by id in constant time (performance only: answers are unchanged)
+# --------------------------------------------------------------------------------------
+
+
+def _index_instances() -> None:
+    """moto finds an instance by id by copying every reservation of the region and
+    scanning them (InstanceBackend.get_instance_by_id, get_instance), and looks one up
+    for every target of every DescribeTargetHealth, every registration and every host
+    count the layer computes: at 1,000 Auto Scaling groups (10,000 target groups) one
+    DescribeTargetHealth took tens of milliseconds and provisioning grew quadratically.
+    Both lookups go through an index of instance id -> (reservation, instance) instead.
+    moto never removes a reservation nor an instance from one (terminated instances
+    stay), and only adds reservations; a hit is still checked against moto's own state,
+    and a miss rebuilds the index once before answering as moto would."""
+
+    def indexed(backend: InstanceBackend, instance_id: str) -> Any:
+        index: dict[str, tuple[Any, Any]] = backend.__dict__.setdefault("_rebound_instance_index", {})
+
+        def current(hit: tuple[Any, Any] | None) -> Any:
+            if hit is None:
+                return None
+            reservation, instance = hit
+            if backend.reservations.get(reservation.id) is not reservation:
+                return None
+            return instance if any(i is instance for i in reservation.instances) else None
+
+        found = current(index.get(instance_id))
+        if found is None:
+            index.clear()
+            for reservation in backend.reservations.values():
+                for instance in reservation.instances:
+                    index[instance.id] = (reservation, instance)
+            found = current(index.get(instance_id))
+        return found
+
+    def get_instance_by_id(self: InstanceBackend, instance_id: str) -> Any:
+        return indexed(self, instance_id)
+
+    def get_instance(self: InstanceBackend, instance_id: str) -> Any:
+        instance = indexed(self, instance_id)
+        if instance is None:
+            raise InvalidInstanceIdError(instance_id)
+        return instance
+
+    InstanceBackend.get_instance_by_id = get_instance_by_id  # type: ignore[method-assign]
+    InstanceBackend.get_instance = get_instance  # type: ignore[method-assign]

@@ -4,7 +4,8 @@
     .venv/bin/python emulator/provision.py --endpoint http://127.0.0.1:PORT \
         [--name rebound-demo] [--managed true|false|none] [--instances 4] \
         [--target-groups N] [--target-groups-per-group K] [--template template.yaml] \
-        [--table-name NAME] [--database multi-az|single-az|none] [--db-managed true|false|none]
+        [--table-name NAME] [--database multi-az|single-az|none] [--db-managed true|false|none] \
+        [--raised-quotas]
 
 Creates a VPC with two subnets in us-east-1a/us-east-1b, a security group, N Auto
 Scaling groups (launch template, ELB health checks, the managed tag) each registered in
@@ -49,6 +50,12 @@ ALBS_PER_REGION = 50
 TARGET_GROUPS_PER_REGION = 3000
 TARGET_GROUPS_PER_AUTO_SCALING_GROUP = 50  # not adjustable
 AUTO_SCALING_GROUPS_PER_REGION = 500
+# The adjustable Region quotas above as an account asks Service Quotas to raise them
+# (--raised-quotas): what a fleet of 10,000 target groups, the sweep benchmark's largest,
+# needs. The fixed quotas (per ALB, per Auto Scaling group) stay.
+RAISED_ALBS_PER_REGION = 100
+RAISED_TARGET_GROUPS_PER_REGION = 10_000
+RAISED_AUTO_SCALING_GROUPS_PER_REGION = 1_000
 NAME_MAX = 32  # load balancer and target group names
 
 OUTPUT_KEYS = (
@@ -587,6 +594,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "ELB: the group does, and Rebound waits for it first)",
     )
     parser.add_argument(
+        "--raised-quotas",
+        action="store_true",
+        help=f"the account's adjustable Region quotas raised: up to {RAISED_AUTO_SCALING_GROUPS_PER_REGION:,} Auto Scaling "
+        f"groups, {RAISED_TARGET_GROUPS_PER_REGION:,} target groups and {RAISED_ALBS_PER_REGION} ALBs (default: AWS's "
+        f"default quotas, {AUTO_SCALING_GROUPS_PER_REGION}, {TARGET_GROUPS_PER_REGION:,} and {ALBS_PER_REGION})",
+    )
+    parser.add_argument(
         "--db-managed",
         choices=("true", "false", "none"),
         default="true",
@@ -601,17 +615,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--name must start with a letter when a database is provisioned (RDS identifiers do)")
     if args.instances < 1:
         parser.error("--instances must be at least 1")
-    if not 1 <= args.target_groups <= AUTO_SCALING_GROUPS_PER_REGION:
-        parser.error(f"--target-groups must be between 1 and {AUTO_SCALING_GROUPS_PER_REGION} (Auto Scaling groups per Region)")
+    raised = " (raised)" if args.raised_quotas else ""
+    groups_per_region = RAISED_AUTO_SCALING_GROUPS_PER_REGION if args.raised_quotas else AUTO_SCALING_GROUPS_PER_REGION
+    target_groups_per_region = RAISED_TARGET_GROUPS_PER_REGION if args.raised_quotas else TARGET_GROUPS_PER_REGION
+    if not 1 <= args.target_groups <= groups_per_region:
+        parser.error(f"--target-groups must be between 1 and {groups_per_region} (Auto Scaling groups per Region{raised})")
     if not 1 <= args.target_groups_per_group <= TARGET_GROUPS_PER_AUTO_SCALING_GROUP:
         parser.error(
             f"--target-groups-per-group must be between 1 and {TARGET_GROUPS_PER_AUTO_SCALING_GROUP} "
             "(target groups per Auto Scaling group)"
         )
     total = args.target_groups * args.target_groups_per_group
-    if total > TARGET_GROUPS_PER_REGION:
-        parser.error(f"{total} target groups: at most {TARGET_GROUPS_PER_REGION} (target groups per Region)")
-    # So at most 30 ALBs, within ALBS_PER_REGION.
+    if total > target_groups_per_region:
+        parser.error(f"{total} target groups: at most {target_groups_per_region} (target groups per Region{raised})")
+    # So at most 30 ALBs (100 raised), within ALBS_PER_REGION (RAISED_ALBS_PER_REGION).
     longest = f"{args.name}-tg{target_group_suffix(args, args.target_groups, args.target_groups_per_group)}"
     if len(longest) > NAME_MAX:
         parser.error(f"--name is too long for this many target groups: {longest!r} has more than {NAME_MAX} characters")

@@ -1109,6 +1109,41 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("DescribeAutoScalingGroups: DesiredCapacity, grace period (0 kept), LaunchTemplate, mixed policy",
               group_details)
 
+    def target_group_pages() -> None:
+        names = [f"selfcheck-page-{i}" for i in range(3)]
+        created = [extra_target_group(name) for name in names]
+        try:
+            def listing(page_size: int | None = None, **filters: Any) -> list[list[str]]:
+                pages, marker = [], None
+                while True:
+                    args = {**filters, **({"PageSize": page_size} if page_size else {}),
+                            **({"Marker": marker} if marker else {})}
+                    answer = elb.describe_target_groups(**args)
+                    pages.append([t["TargetGroupName"] for t in answer["TargetGroups"]])
+                    marker = answer.get("NextMarker")
+                    if not marker:
+                        return pages
+            everything = listing()
+            expect(len(everything) == 1, f"{len(everything)} pages without PageSize for a few target groups")
+            one_by_one = listing(1)
+            expect(all(len(page) == 1 for page in one_by_one), f"PageSize 1: {one_by_one}")
+            expect([p[0] for p in one_by_one] == everything[0] == sorted(everything[0]), "pages out of name order")
+            expect(listing(2, Names=names) == [names[:2], names[2:]], "Names not paged by PageSize")
+            # boto3 checks PageSize's range itself: this one sends what it is given.
+            unchecked = boto3.client("elbv2", **{**kw, "config": kw["config"].merge(Config(parameter_validation=False))})
+            for bad in ({"PageSize": 0}, {"PageSize": 401}, {"Marker": "no-such-target-group"}):
+                try:
+                    unchecked.describe_target_groups(**bad)
+                    raise AssertionError(f"accepted {bad}")
+                except ClientError as exc:
+                    expect(exc.response["Error"]["Code"] == "ValidationError", f"{bad}: {exc.response['Error']}")
+        finally:
+            for arn in created:
+                elb.delete_target_group(TargetGroupArn=arn)
+
+    check.run("DescribeTargetGroups pages: PageSize 1-400 (400 by default), name order, NextMarker; "
+              "a bad PageSize or Marker is a ValidationError", target_group_pages)
+
     # ---- RDS ------------------------------------------------------------------------------
 
     def db(name: str) -> dict[str, Any]:

@@ -8,9 +8,13 @@
 //!   incidents opened, actions taken (must be exactly one per target group), events/s
 //!   and the emulator's own share of the wall time.
 //! - `sweep`: the scheduled sweep over every managed group's target groups, at several
-//!   sizes (each on a fresh emulator), in dry-run with a few unhealthy targets: wall
-//!   time, AWS calls per target group, and how both grow with the number of target
-//!   groups.
+//!   sizes (each on a fresh emulator), in dry-run with a few unhealthy targets, paced
+//!   and with a deadline as deployed: wall time, AWS calls per target group and per
+//!   service, peak call rates next to the pacing's, CPU time, the target groups left to
+//!   the next sweep, and how all of it grows with the number of target groups
+//!   (`sweep.rs`).
+
+mod sweep;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -52,11 +56,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// The scheduled sweep at several sizes.
+    /// The scheduled sweep at several fleet sizes, paced and with a deadline as deployed.
     Sweep {
-        /// Auto Scaling groups, one size per value: `--groups 10,100`.
-        #[arg(long, value_delimiter = ',', default_values_t = [10, 100])]
-        groups: Vec<u32>,
+        /// Target groups, one size per value: `--target-groups 100,1000,10000` (each a
+        /// whole number of groups of `--target-groups-per-group`).
+        #[arg(long, value_delimiter = ',', default_values_t = [100, 1_000])]
+        target_groups: Vec<u32>,
         #[arg(long, default_value_t = 10)]
         target_groups_per_group: u32,
         #[arg(long, default_value_t = 4)]
@@ -64,6 +69,17 @@ enum Command {
         /// Share of the target groups with one unhealthy instance (at least one).
         #[arg(long, default_value_t = 1.0)]
         unhealthy_percent: f64,
+        /// API_RATE_PERCENT: the share of each AWS service's published rate the handler's
+        /// calls may use, as the deployed function reads it; 0: not paced.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100))]
+        api_rate_percent: u32,
+        /// Each invocation's deadline, in seconds after it starts: the template's Timeout.
+        #[arg(long, default_value_t = 30)]
+        timeout_seconds: u64,
+        /// Sweeps per size at most, while some target group listed is still unchecked
+        /// (the first and the second always run).
+        #[arg(long, default_value_t = 5)]
+        max_invocations: usize,
         #[arg(long)]
         out: PathBuf,
     },
@@ -86,6 +102,8 @@ enum BenchError {
         scenario: &'static str,
         found: String,
     },
+    #[error("provision.py: {0}")]
+    Provision(String),
     #[error("the stream pump printed no valid stream event: {0}")]
     StreamEvent(#[from] serde_json::Error),
     #[error("cannot write {path}: {source}")]
@@ -211,7 +229,8 @@ async fn measure_calls() -> Result<Value, BenchError> {
 
     // The sweep after the group replaced it. Minimum: list managed groups (with their
     // instances); list open incidents (the listing carries the incident: no GetItem);
-    // triage (the target groups' load balancers, one GetMetricData); read the targets
+    // read the sweep's backlog (what the last sweep had no time for); triage (the target
+    // groups' load balancers, one GetMetricData); read the targets
     // of the one with the incident; one transaction that resolves the incident and frees the
     // resource record (a condition on it, not a read). The check reads the incident's
     // groups again to verify the replacement serves (DescribeAutoScalingInstances,
@@ -228,6 +247,7 @@ async fn measure_calls() -> Result<Value, BenchError> {
         minimum(&[
             ("DescribeAutoScalingGroups", 1),
             ("Query", 1),
+            ("GetItem", 1),
             ("DescribeTargetGroups", 1),
             ("GetMetricData", 1),
             ("DescribeTargetHealth", 1),
@@ -882,176 +902,6 @@ async fn storm(
     }))
 }
 
-const SWEEP_EVENT: &str = "target-health/scheduled-sweep.json";
-
-/// One sweep invocation, timed, with the AWS calls it made.
-async fn one_sweep(
-    emulator: &Emulator,
-    handler: &rebound::aws::TargetHealthFunction,
-    target_groups: usize,
-) -> Result<Value, BenchError> {
-    let event = sample_event(SWEEP_EVENT);
-    emulator.clear_requests();
-    let started = Instant::now();
-    let report = handler.handle(event).await.map_err(in_scenario("sweep"))?;
-    let wall = started.elapsed().as_secs_f64();
-    let log = emulator.request_log();
-
-    let mut calls = Counts::new();
-    let mut busy_by_operation: BTreeMap<String, f64> = BTreeMap::new();
-    for entry in &log {
-        let operation = entry["operation"].as_str().unwrap_or_default().to_owned();
-        *calls.entry(operation.clone()).or_default() += 1;
-        *busy_by_operation.entry(operation).or_default() += entry["busy_s"].as_f64().unwrap_or(0.0);
-    }
-    let busy: f64 = busy_by_operation.values().sum();
-    let per_target_group: BTreeMap<&String, f64> = calls
-        .iter()
-        .map(|(op, n)| (op, *n as f64 / target_groups as f64))
-        .collect();
-    let mut verdicts = Counts::new();
-    let mut refusals = Counts::new();
-    for check in &report.checks {
-        // Serialising a unit variant cannot fail.
-        let verdict = serde_json::to_value(check.verdict).unwrap_or_default();
-        *verdicts
-            .entry(verdict.as_str().unwrap_or_default().to_owned())
-            .or_default() += 1;
-        for refusal in &check.refusals {
-            *refusals.entry(refusal.guard.to_owned()).or_default() += 1;
-        }
-    }
-    let failed_requests = log
-        .iter()
-        .filter(|r| r["status"].as_u64().unwrap_or(0) >= 400)
-        .count();
-    Ok(json!({
-        "wall_s": wall,
-        "checks": report.checks.len(),
-        "verdicts": verdicts,
-        "refusals": refusals,
-        "api_calls": calls,
-        "api_calls_total": log.len(),
-        "api_calls_per_target_group": per_target_group,
-        "api_calls_per_target_group_total": log.len() as f64 / target_groups as f64,
-        "failed_requests": failed_requests,
-        "emulator_busy_s": busy,
-        "emulator_busy_s_by_operation": busy_by_operation,
-        "emulator_busy_share": busy / wall,
-        // The handler's own time: SDK, HTTP and handler code, and the wait for replies.
-        "own_s": wall - busy,
-        "wall_ms_per_target_group": wall * 1000.0 / target_groups as f64,
-    }))
-}
-
-/// The sweep over `groups` groups × `per_group` target groups on a fresh emulator: the
-/// first sweep (it opens the incidents of the unhealthy target groups), then the same
-/// sweep again with them open (the steady state of a schedule).
-async fn sweep_size(
-    groups: u32,
-    per_group: u32,
-    instances: u32,
-    unhealthy_percent: f64,
-) -> Result<Value, BenchError> {
-    let emulator = Emulator::start();
-    let started = Instant::now();
-    let stack = Stack::provision_groups(&emulator, Managed::Yes, instances, groups, per_group);
-    let provision_s = started.elapsed().as_secs_f64();
-    let target_groups: Vec<_> = stack.target_groups().collect();
-    let total = target_groups.len();
-    // One unhealthy instance in evenly spread target groups.
-    let broken = ((total as f64 * unhealthy_percent / 100.0).round() as usize).clamp(1, total);
-    let mut unhealthy = Vec::with_capacity(broken);
-    for k in 0..broken {
-        let (group, tg) = target_groups[k * total / broken];
-        let instance = &group.instance_ids[k % group.instance_ids.len()];
-        emulator.set_target_health(
-            &tg.target_group_arn,
-            instance,
-            "unhealthy",
-            "Target.FailedHealthChecks",
-        );
-        unhealthy.push(json!({"target_group": tg.target_group_arn, "instance": instance}));
-    }
-    let load_balancers: BTreeSet<&str> = target_groups
-        .iter()
-        .map(|(_, tg)| tg.load_balancer_arn.as_str())
-        .collect();
-    let sdk = emulator.sdk_config().await;
-    let handler = rebound::aws::target_health(&stack.target_health_config(Mode::DryRun), &sdk);
-    let first = one_sweep(&emulator, &handler, total).await?;
-    let again = one_sweep(&emulator, &handler, total).await?;
-    Ok(json!({
-        "groups": groups,
-        "target_groups_per_group": per_group,
-        "target_groups": total,
-        "instances_per_group": instances,
-        "load_balancers": load_balancers.len(),
-        "unhealthy_target_groups": broken,
-        "unhealthy": unhealthy,
-        "provision_s": provision_s,
-        "first": first,
-        "again": again,
-    }))
-}
-
-/// `to / from` of one number of two sizes' first sweeps.
-fn growth_of(from: &Value, to: &Value, path: &[&str]) -> Option<f64> {
-    let get = |v: &Value| path.iter().try_fold(v, |v, key| v.get(key))?.as_f64();
-    let (a, b) = (get(from)?, get(to)?);
-    (a > 0.0).then(|| b / a)
-}
-
-async fn sweep(
-    groups: &[u32],
-    per_group: u32,
-    instances: u32,
-    unhealthy_percent: f64,
-) -> Result<Value, BenchError> {
-    let mut sizes = Vec::with_capacity(groups.len());
-    for &n in groups {
-        eprintln!("sweep: {n} groups × {per_group} target groups");
-        sizes.push(sweep_size(n, per_group, instances, unhealthy_percent).await?);
-    }
-    // Smallest to largest: linear growth means every ratio is close to the first.
-    let growth = match (sizes.first(), sizes.last()) {
-        (Some(from), Some(to)) if sizes.len() > 1 => {
-            let ratio = |path: &[&str]| growth_of(from, to, path);
-            let operations: BTreeSet<&String> = ["first", "again"]
-                .iter()
-                .filter_map(|sweep| to[sweep]["api_calls"].as_object())
-                .flat_map(|calls| calls.keys())
-                .collect();
-            let by_operation: BTreeMap<&String, Option<f64>> = operations
-                .into_iter()
-                .map(|op| (op, ratio(&["first", "api_calls", op])))
-                .collect();
-            json!({
-                "from_target_groups": from["target_groups"],
-                "to_target_groups": to["target_groups"],
-                "target_groups": ratio(&["target_groups"]),
-                "wall": ratio(&["first", "wall_s"]),
-                "own": ratio(&["first", "own_s"]),
-                "emulator_busy": ratio(&["first", "emulator_busy_s"]),
-                "api_calls": ratio(&["first", "api_calls_total"]),
-                "api_calls_by_operation": by_operation,
-                "wall_again": ratio(&["again", "wall_s"]),
-                "api_calls_again": ratio(&["again", "api_calls_total"]),
-                "provision": ratio(&["provision_s"]),
-            })
-        }
-        _ => Value::Null,
-    };
-    Ok(json!({
-        "scenario": "sweep",
-        "event": format!("events/{SWEEP_EVENT}"),
-        "mode": "dry-run",
-        "unhealthy_percent": unhealthy_percent,
-        "sizes": sizes,
-        "growth": growth,
-    }))
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
@@ -1073,21 +923,26 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             out,
         } => (out, storm(events, target_groups, concurrency).await?),
         Command::Sweep {
-            groups,
+            target_groups,
             target_groups_per_group,
             instances,
             unhealthy_percent,
+            api_rate_percent,
+            timeout_seconds,
+            max_invocations,
             out,
-        } => (
-            out,
-            sweep(
-                &groups,
+        } => {
+            let plan = sweep::Plan {
+                sizes: target_groups,
                 target_groups_per_group,
                 instances,
                 unhealthy_percent,
-            )
-            .await?,
-        ),
+                api_rate_percent,
+                timeout: Duration::from_secs(timeout_seconds),
+                max_invocations,
+            };
+            (out, sweep::sweep(&plan).await?)
+        }
     };
     let text = serde_json::to_string_pretty(&result)? + "\n";
     std::fs::write(&out, text).map_err(|source| BenchError::Write { path: out, source })
