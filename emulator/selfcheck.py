@@ -651,6 +651,33 @@ def run_checks(check: Check, url: str, template: Path, workdir: str) -> None:
     check.run("POST /_rebound/latency: parallel calls overlap in the wait (logged arrivals before answers), "
               "sequential ones add up; DELETE turns it off", simulated_latency)
 
+    def connection_opener() -> None:
+        import http.client
+        from urllib.parse import urlparse
+
+        where = urlparse(url)
+        control(url, "POST", "/_rebound/latency", {"ms": 200})
+        control(url, "DELETE", "/_rebound/requests")
+        try:
+            connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            expect(response.status == 200, f"status {response.status}")
+            # The connection stays open for the calls that follow.
+            connection.request("GET", "/")
+            second = connection.getresponse()
+            second.read()
+            expect(second.status == 200, f"second status {second.status}")
+            connection.close()
+            logged = control(url, "GET", "/_rebound/requests")[1]
+            expect(logged == [], f"logged as AWS calls: {logged}")
+        finally:
+            control(url, "DELETE", "/_rebound/latency")
+
+    check.run("an unsigned GET / (a function opening its connections) is answered, kept alive, and no AWS "
+              "call: not logged, no simulated round trip", connection_opener)
+
     # ---- DynamoDB ---------------------------------------------------------------------
 
     table = p["incidents_table"]

@@ -187,6 +187,19 @@ def service_of(environ: dict[str, Any]) -> str:
     return "unknown"
 
 
+def is_connection_opener(environ: dict[str, Any]) -> bool:
+    """An unsigned `GET /` with no query: what Rebound's functions send to open a
+    connection before (or alongside) their first call. Never an AWS API call: every one
+    is signed (presigned URLs carry their signature in the query)."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("PATH_INFO", "") in ("", "/")
+        and not environ.get("QUERY_STRING")
+        and not environ.get("HTTP_AUTHORIZATION")
+        and not environ.get("HTTP_X_AMZ_TARGET")
+    )
+
+
 def access_key_of(environ: dict[str, Any]) -> str | None:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     marker = "Credential="
@@ -578,6 +591,14 @@ class ReboundApp:
     # ---- AWS requests ---------------------------------------------------------------
 
     def handle_aws(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if is_connection_opener(environ):
+            # A function opening its connections ahead (an unsigned `GET /`, no action):
+            # no AWS call, so neither logged nor given a round trip (bench/tls_front.py
+            # models what opening a connection costs).
+            buffer_body(environ)
+            environ[KEEP_ALIVE] = True
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
         started_perf = time.perf_counter()
         received_at = environ.get(RECEIVED_AT)
         if isinstance(received_at, float) and received_at <= started_perf:
