@@ -15,11 +15,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = rebound::init::configured(TargetHealthConfig::from_env()).await?;
     let sdk = rebound::aws::init_sdk(
         &config.common,
+        // Every service a replacement's reads call (the changes in flight included) and
+        // the sweep's triage: with lazy connections the first call opens them all at
+        // once, so the first delivery's second round finds its connections open.
         &[
             Service::ELASTIC_LOAD_BALANCING,
             Service::AUTO_SCALING,
             Service::ARC_ZONAL_SHIFT,
             Service::DYNAMO_DB,
+            Service::CODE_DEPLOY,
+            Service::CLOUD_FORMATION,
+            Service::CLOUD_WATCH,
         ],
     )
     .await;

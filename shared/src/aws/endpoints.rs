@@ -108,6 +108,8 @@ services! {
     CLOUD_WATCH => aws_sdk_cloudwatch, "CloudWatch";
     ARC_ZONAL_SHIFT => aws_sdk_arczonalshift, "ARC Zonal Shift";
     EC2 => aws_sdk_ec2, "EC2";
+    CODE_DEPLOY => aws_sdk_codedeploy, "CodeDeploy";
+    CLOUD_FORMATION => aws_sdk_cloudformation, "CloudFormation";
 }
 
 async fn resolve(sdk: &SdkConfig, service: Service) -> Result<String, String> {
