@@ -73,14 +73,21 @@ pub fn lambda_sdk_config(https: &Https, lookup: impl Fn(&str) -> Option<String>)
     builder.build()
 }
 
-/// The SDK service ids of every client Rebound builds (see `Service`).
-const SERVICE_IDS: [&str; 6] = [
+/// The SDK service ids of every client Rebound builds (see `Service`): each one's own
+/// `AWS_ENDPOINT_URL_<SERVICE>` is honoured.
+const SERVICE_IDS: [&str; 12] = [
     "DynamoDB",
     "Elastic Load Balancing v2",
     "Auto Scaling",
     "RDS",
     "SNS",
     "SQS",
+    "CloudWatch",
+    "ARC Zonal Shift",
+    "EC2",
+    "CodeDeploy",
+    "CloudFormation",
+    "S3",
 ];
 
 /// `AWS_ENDPOINT_URL_<SERVICE>` values, named the way the SDK names them: the service
@@ -150,6 +157,40 @@ mod tests {
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["http://127.0.0.1:5000", "http://127.0.0.1:5001"]
+        );
+    }
+
+    #[tokio::test]
+    async fn every_service_rebound_calls_reads_its_own_endpoint_url() {
+        let sdk = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_CODEDEPLOY", "http://127.0.0.1:5011"),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION", "http://127.0.0.1:5012"),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:5013"),
+            ("AWS_ENDPOINT_URL_ARC_ZONAL_SHIFT", "http://127.0.0.1:5014"),
+            ("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:5015"),
+        ]);
+        let found = endpoints(
+            &sdk,
+            &[
+                Service::CODE_DEPLOY,
+                Service::CLOUD_FORMATION,
+                Service::CLOUD_WATCH,
+                Service::ARC_ZONAL_SHIFT,
+                Service::EC2,
+            ],
+        )
+        .await;
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            [
+                "http://127.0.0.1:5011",
+                "http://127.0.0.1:5012",
+                "http://127.0.0.1:5013",
+                "http://127.0.0.1:5014",
+                "http://127.0.0.1:5015"
+            ]
         );
     }
 
