@@ -75,6 +75,7 @@ from pathlib import Path
 from typing import Any
 
 import cost  # bench/cost.py (issue 20.4): the Cost section and the totals in results.json
+from cost import get, table  # one reader of nested fields and one table writer for both
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_MEASURED = "not measured"
@@ -185,14 +186,6 @@ def git_state(outputs: list[Path]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def ms(value: Any) -> str:
     if value is None:
         return NOT_MEASURED
@@ -225,12 +218,6 @@ def has_baseline(name: str) -> bool:
 
 def count(value: Any) -> str:
     return NOT_MEASURED if value is None else str(value)
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return out + [""]
 
 
 # --------------------------------------------------------------------------------------
