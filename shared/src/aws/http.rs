@@ -51,11 +51,36 @@ pub struct Https {
 /// handshake more than a warm one, and init none.
 #[derive(Clone, Debug, Default)]
 struct OpenAhead {
-    endpoints: Arc<Mutex<Option<BTreeSet<String>>>>,
+    endpoints: Arc<Mutex<Option<Ahead>>>,
+}
+
+/// What to open: endpoints, or the services whose endpoints to resolve first (resolved
+/// in the background too, so init does not evaluate any endpoint rules).
+#[derive(Debug)]
+enum Ahead {
+    Endpoints(BTreeSet<String>),
+    // Boxed: the configuration is large, and held once per process.
+    Services(Box<aws_types::SdkConfig>, Vec<super::Service>),
+}
+
+impl Ahead {
+    async fn endpoints(self) -> BTreeSet<String> {
+        match self {
+            Self::Endpoints(endpoints) => endpoints,
+            Self::Services(sdk, services) => super::endpoints(&sdk, &services).await,
+        }
+    }
 }
 
 impl OpenAhead {
-    fn take(&self) -> Option<BTreeSet<String>> {
+    fn put(&self, ahead: Ahead) {
+        *self
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(ahead);
+    }
+
+    fn take(&self) -> Option<Ahead> {
         self.endpoints
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -73,10 +98,11 @@ struct OpensAheadConnector {
 
 impl HttpConnector for OpensAheadConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if let Some(endpoints) = self.ahead.take() {
+        if let Some(ahead) = self.ahead.take() {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let inner = self.inner.clone();
                 runtime.spawn(async move {
+                    let endpoints = ahead.endpoints().await;
                     let opened = open_all(&inner, &endpoints).await;
                     tracing::debug!(
                         opened,
@@ -161,11 +187,18 @@ impl Https {
     /// Opens a connection to each endpoint when the first request goes out, alongside
     /// it (see [`OpenAhead`]); nothing during init.
     pub fn open_with_first_call(&self, endpoints: BTreeSet<String>) {
-        *self
-            .ahead
-            .endpoints
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(endpoints);
+        self.ahead.put(Ahead::Endpoints(endpoints));
+    }
+
+    /// Opens a connection to each of these services' endpoints when the first request
+    /// goes out, resolving them then, in the background: init does no work for it.
+    pub fn open_services_with_first_call(
+        &self,
+        sdk: &aws_types::SdkConfig,
+        services: &[super::Service],
+    ) {
+        self.ahead
+            .put(Ahead::Services(Box::new(sdk.clone()), services.to_vec()));
     }
 
     /// Whether a request has built the real connector yet.

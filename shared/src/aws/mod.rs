@@ -80,8 +80,8 @@ pub async fn init_sdk(
         Https::new()
     };
     let sdk = lambda_sdk_config(&https, |name| std::env::var(name).ok());
-    let endpoints = endpoints(&sdk, services).await;
     if config.prewarm_connections {
+        let endpoints = endpoints(&sdk, services).await;
         let opened = https.open(&endpoints).await;
         tracing::debug!(
             opened,
@@ -89,8 +89,9 @@ pub async fn init_sdk(
             "connections opened during init"
         );
     } else {
-        // Lazy: none during init; the first call opens them all at once, alongside it.
-        https.open_with_first_call(endpoints);
+        // Lazy: nothing during init, not even resolving the endpoints; the first call
+        // opens them all at once, alongside it.
+        https.open_services_with_first_call(&sdk, services);
     }
     sdk
 }
