@@ -133,3 +133,54 @@ async fn a_healthy_target_group_on_the_schedule_reads_nothing_ahead() {
         assert!(!operations.contains(ahead), "{ahead}: {operations:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zonal_shift_reads_each_link_of_its_chain_once_and_the_rest_beside_it() {
+    let s = scenario(Managed::Yes).await;
+    s.impair_zone("us-east-1b").await;
+    let mut config = s.stack.zone_health_config(Mode::Enforce);
+    config.policy.settle = std::time::Duration::ZERO;
+    // A new container: the zone IDs are not known yet.
+    let handler = rebound::aws::zone_health(&config, &s.sdk);
+    s.emulator.set_latency_ms(ROUND_TRIP_MS);
+    s.emulator.clear_requests();
+
+    let report = handler
+        .handle(s.stack.zone_alarm_event("us-east-1b", "ALARM"))
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Remediate, "{report:?}");
+
+    let rounds = s.emulator.rounds();
+    // 1. The record, the account's zone IDs, everything about the load balancer its
+    //    ARN alone names and the managed groups with their instances: none needs another.
+    assert_eq!(
+        round(&rounds, 0),
+        BTreeSet::from([
+            "GetItem",
+            "DescribeAvailabilityZones",
+            "DescribeLoadBalancers",
+            "DescribeTags",
+            "DescribeLoadBalancerAttributes",
+            "DescribeTargetGroups",
+            "DescribeAutoScalingGroups"
+        ]),
+        "{rounds:#?}"
+    );
+    // 2. Its target groups' health beside the shifts on the load balancer; then what
+    //    needs the groups owning the targets: the shifts on them, then their ledgers;
+    //    the write-ahead; the shift.
+    assert_eq!(
+        round(&rounds, 1),
+        BTreeSet::from(["DescribeTargetHealth", "GetManagedResource"]),
+        "{rounds:#?}"
+    );
+    assert_eq!(round(&rounds, 2), BTreeSet::from(["GetManagedResource"]));
+    assert_eq!(round(&rounds, 3), BTreeSet::from(["BatchGetItem"]));
+    assert_eq!(round(&rounds, 4), BTreeSet::from(["TransactWriteItems"]));
+    assert_eq!(round_of(&rounds, "StartZonalShift"), Some(5), "{rounds:#?}");
+    assert!(
+        round_of(&rounds, "DescribeAutoScalingInstances").is_none(),
+        "the managed groups own every target: {rounds:#?}"
+    );
+}

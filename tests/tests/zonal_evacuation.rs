@@ -351,11 +351,13 @@ async fn dry_run_records_the_shift_and_calls_nothing_that_changes_traffic() {
 
 /// The reads of one load balancer (its attributes, its target groups' health, their
 /// groups) made by one sweep, however many of its zones the sweep checks.
+/// The load balancer, its targets, and the groups owning them (the sweep finds them
+/// from the targets; a delivery reads the managed groups with their instances ahead).
 fn balancer_reads(s: &Scenario) -> [usize; 3] {
     [
         s.emulator.calls_of("DescribeLoadBalancers"),
         s.emulator.calls_of("DescribeTargetHealth"),
-        s.emulator.calls_of("DescribeAutoScalingInstances"),
+        s.emulator.calls_of("DescribeAutoScalingGroups"),
     ]
 }
 

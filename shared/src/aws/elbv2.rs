@@ -190,6 +190,19 @@ impl LoadBalancing {
         zones: Vec<AvailabilityZone>,
         tags: BTreeMap<String, String>,
     ) -> Result<LoadBalancer, Error> {
+        let (zonal_shift_enabled, target_groups) =
+            futures::try_join!(self.zonal_shift_enabled(&arn), self.target_groups_of(&arn))?;
+        Ok(LoadBalancer {
+            arn,
+            tags,
+            zonal_shift_enabled,
+            zones,
+            target_groups,
+        })
+    }
+
+    /// Its `zonal_shift.config.enabled` attribute.
+    async fn zonal_shift_enabled(&self, arn: &LoadBalancerArn) -> Result<bool, Error> {
         let attributes = self
             .client
             .describe_load_balancer_attributes()
@@ -197,10 +210,14 @@ impl LoadBalancing {
             .send()
             .await
             .map_err(|e| classify("DescribeLoadBalancerAttributes", e))?;
-        let zonal_shift_enabled = attributes.attributes().iter().any(|a| {
+        Ok(attributes.attributes().iter().any(|a| {
             a.key() == Some(ZONAL_SHIFT_ATTRIBUTE)
                 && a.value().is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        });
+        }))
+    }
+
+    /// The target groups it forwards to.
+    async fn target_groups_of(&self, arn: &LoadBalancerArn) -> Result<Vec<TargetGroupArn>, Error> {
         let mut target_groups = Vec::new();
         let mut pages = self
             .client
@@ -216,13 +233,7 @@ impl LoadBalancing {
                     .filter_map(|tg| TargetGroupArn::parse(tg.target_group_arn()?).ok()),
             );
         }
-        Ok(LoadBalancer {
-            arn,
-            tags,
-            zonal_shift_enabled,
-            zones,
-            target_groups,
-        })
+        Ok(target_groups)
     }
 }
 
@@ -238,13 +249,17 @@ fn zones_of(
 
 impl LoadBalancers for LoadBalancing {
     async fn load_balancer(&self, arn: &LoadBalancerArn) -> Result<Option<LoadBalancer>, Error> {
-        let result = self
-            .client
-            .describe_load_balancers()
-            .load_balancer_arns(arn.as_str())
-            .send()
-            .await;
-        let output = match result {
+        // Every read here needs only the ARN: one round trip instead of three. When the
+        // load balancer is gone the others fail too, and only its absence is reported.
+        let (described, tags, attributes_and_groups) = futures::join!(
+            self.client
+                .describe_load_balancers()
+                .load_balancer_arns(arn.as_str())
+                .send(),
+            self.tags(std::slice::from_ref(arn)),
+            futures::future::try_join(self.zonal_shift_enabled(arn), self.target_groups_of(arn)),
+        );
+        let output = match described {
             Ok(output) => output,
             Err(err)
                 if err
@@ -258,12 +273,15 @@ impl LoadBalancers for LoadBalancing {
         let Some(described) = output.load_balancers().first() else {
             return Ok(None);
         };
-        let mut tags = self.tags(std::slice::from_ref(arn)).await?;
-        let tags = tags.remove(arn.as_str()).unwrap_or_default();
-        Ok(Some(
-            self.complete(arn.clone(), zones_of(described), tags)
-                .await?,
-        ))
+        let tags = tags?.remove(arn.as_str()).unwrap_or_default();
+        let (zonal_shift_enabled, target_groups) = attributes_and_groups?;
+        Ok(Some(LoadBalancer {
+            arn: arn.clone(),
+            tags,
+            zonal_shift_enabled,
+            zones: zones_of(described),
+            target_groups,
+        }))
     }
 
     async fn managed_load_balancers(&self, tag_key: &str) -> Result<Vec<LoadBalancer>, Error> {

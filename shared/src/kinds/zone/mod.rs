@@ -38,7 +38,7 @@ use crate::domain::{
     Action, ActionKind, ActionOutcome, Decision, Incident, PlannedAction, ResourceRef, ResourceType,
 };
 use crate::error::Error;
-use crate::ids::{AutoScalingGroupName, AvailabilityZone, InstanceId, LoadBalancerArn};
+use crate::ids::{AutoScalingGroupName, AvailabilityZone, InstanceId, LoadBalancerArn, ZoneId};
 use crate::kind::{Acting, Kind};
 use crate::kinds::target_group::observation::{ScalingGroup, TargetHealth};
 use crate::kinds::target_group::ports::{ScalingGroups, TargetHealthSource};
@@ -248,6 +248,29 @@ impl Cue {
     }
 }
 
+/// What a zone's check reads before the rest: its load balancer and the account's zone
+/// IDs, and what is known of its targets and their groups.
+#[derive(Debug, Clone)]
+pub struct FirstLook {
+    pub zone: AvailabilityZone,
+    pub zone_ids: BTreeMap<AvailabilityZone, ZoneId>,
+    pub balancer: LoadBalancer,
+    pub read: Read,
+}
+
+/// What is known of the load balancer's targets and their groups before observing.
+#[derive(Debug, Clone)]
+pub enum Read {
+    /// The sweep that listed the zone read them.
+    Swept {
+        targets: Vec<observation::ZonedTarget>,
+        groups: Vec<ScalingGroup>,
+    },
+    /// Only the managed groups with their instances (`None` when they could not be
+    /// read): the targets are read next.
+    Ahead { managed: Option<Vec<ScalingGroup>> },
+}
+
 /// Zones behind load balancers as a kind of watched resource: the ports it reads and
 /// acts through, and its policy.
 pub struct Zones<B, T, G, S, C> {
@@ -332,28 +355,49 @@ where
     C: CapacityRaiser,
 {
     /// The targets of every target group the load balancer forwards to, each instance
-    /// once, with the groups that own them.
+    /// once, with the groups that own them: those among `managed` (the managed groups
+    /// with their instances, when read ahead), then, for the instances none of them
+    /// owns, whichever groups do.
     async fn targets_and_groups(
         &self,
         balancer: &LoadBalancer,
+        managed: Option<Vec<ScalingGroup>>,
     ) -> Result<(Vec<observation::ZonedTarget>, Vec<ScalingGroup>), Error> {
-        let mut per_target_group = Vec::new();
-        for target_group in &balancer.target_groups {
-            if let Some(targets) = self.targets.target_health(target_group).await? {
-                per_target_group.push(targets);
-            }
-        }
-        let instances: BTreeSet<InstanceId> = per_target_group
+        // Each target group's health needs nothing of another's: read at once.
+        let per_target_group: Vec<Vec<TargetHealth>> = futures::future::try_join_all(
+            balancer
+                .target_groups
+                .iter()
+                .map(|target_group| self.targets.target_health(target_group)),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut unowned: BTreeSet<InstanceId> = per_target_group
             .iter()
             .flatten()
             .map(|t| t.instance_id.clone())
             .collect();
-        let groups = if instances.is_empty() {
-            Vec::new()
-        } else {
-            let instances: Vec<InstanceId> = instances.into_iter().collect();
-            self.groups.groups_owning(&instances, None).await?
-        };
+        let mut groups: Vec<ScalingGroup> = managed
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|group| {
+                group
+                    .instances
+                    .iter()
+                    .any(|i| unowned.contains(&i.instance_id))
+            })
+            .collect();
+        for group in &groups {
+            for instance in &group.instances {
+                unowned.remove(&instance.instance_id);
+            }
+        }
+        if !unowned.is_empty() {
+            let unowned: Vec<InstanceId> = unowned.into_iter().collect();
+            groups.extend(self.groups.groups_owning(&unowned, None).await?);
+        }
         Ok((merge_targets(per_target_group, &groups), groups))
     }
 
@@ -365,7 +409,7 @@ where
         balancer: LoadBalancer,
         open: &BTreeSet<AvailabilityZone>,
     ) -> Result<Vec<ResourceRef>, Error> {
-        let (targets, groups) = self.targets_and_groups(&balancer).await?;
+        let (targets, groups) = self.targets_and_groups(&balancer, None).await?;
         let counts = ObservedZone::count(&targets);
         let outliers: Vec<AvailabilityZone> = zonal::outlier(&counts, &self.policy.rule)
             .map(|outlier| outlier.zone.clone())
@@ -396,7 +440,7 @@ where
 {
     type Cue = Cue;
     type Observed = ObservedZone;
-    type FirstLook = ();
+    type FirstLook = FirstLook;
     type Evidence = Evidence;
 
     fn resource_type(&self) -> ResourceType {
@@ -448,45 +492,114 @@ where
         self.swept.clear();
     }
 
-    /// Nothing ahead: the zone's reads start from its load balancer (or the sweep's
-    /// reads of it).
-    async fn first_look(&self, _resource: &ResourceRef, _cue: &Cue) -> Result<Option<()>, Error> {
-        Ok(Some(()))
-    }
-
-    async fn observe(
+    /// The load balancer (unless the sweep just read it) and the account's zone IDs
+    /// (ARC names zones by ID; read once per container): neither needs anything but the
+    /// zone's reference, so both are read alongside the incident.
+    async fn first_look(
         &self,
         resource: &ResourceRef,
         _cue: &Cue,
-        _look: (),
-        _incident: Option<&Incident>,
-    ) -> Result<Option<ObservedZone>, Error> {
+    ) -> Result<Option<FirstLook>, Error> {
         let (arn, zone) = parse_zone_ref(&resource.id)?;
-        let (balancer, targets, groups) = match self.swept.take(&arn, &zone) {
-            Some(read) => read,
-            None => {
-                let Some(balancer) = self.balancers.load_balancer(&arn).await? else {
-                    return Ok(None);
-                };
-                let (targets, groups) = self.targets_and_groups(&balancer).await?;
-                (balancer, targets, groups)
+        let swept = self.swept.take(&arn, &zone);
+        // Unless the sweep read them, the managed groups with their instances are read
+        // too: they name the groups owning the targets in the same round trip as the
+        // targets (instead of two after them: each instance's group, then the group).
+        let (zone_ids, balancer, managed) = futures::join!(
+            self.shifts.zone_ids(),
+            async {
+                match &swept {
+                    Some((balancer, _, _)) => Ok(Some(balancer.clone())),
+                    None => self.balancers.load_balancer(&arn).await,
+                }
+            },
+            async {
+                match &swept {
+                    Some(_) => None,
+                    None => Some(
+                        self.groups
+                            .managed_groups(&self.policy.settings.managed_tag_key)
+                            .await,
+                    ),
+                }
             }
+        );
+        let Some(balancer) = balancer? else {
+            return Ok(None);
+        };
+        let zone_ids = zone_ids?;
+        let managed = match managed {
+            Some(Ok(managed)) => Some(managed),
+            Some(Err(err)) => {
+                // Only a shortcut: the groups are then found from the targets.
+                tracing::warn!(error = %err, "managed groups not read ahead");
+                None
+            }
+            None => None,
         };
         if !balancer.zones.contains(&zone) {
             // The load balancer no longer serves from that zone.
             return Ok(None);
         }
-        let zone_ids = self.shifts.zone_ids().await?;
-        let mut on_load_balancer = Vec::new();
-        let mut on_groups = BTreeMap::new();
-        if balancer.zonal_shift_enabled {
-            on_load_balancer = self.shifts.in_effect(balancer.arn.as_str()).await?;
-        }
-        for group in groups.iter().filter(|g| g.zonal_shift_enabled) {
-            if let Some(arn) = &group.arn {
-                on_groups.insert(group.name.clone(), self.shifts.in_effect(arn).await?);
+        Ok(Some(FirstLook {
+            zone,
+            zone_ids,
+            balancer,
+            read: match swept {
+                Some((_, targets, groups)) => Read::Swept { targets, groups },
+                None => Read::Ahead { managed },
+            },
+        }))
+    }
+
+    async fn observe(
+        &self,
+        _resource: &ResourceRef,
+        _cue: &Cue,
+        look: FirstLook,
+        _incident: Option<&Incident>,
+    ) -> Result<Option<ObservedZone>, Error> {
+        let FirstLook {
+            zone,
+            zone_ids,
+            balancer,
+            read,
+        } = look;
+        // The shifts on the load balancer need only the load balancer; its targets and
+        // their groups are read meanwhile (unless the sweep just read them).
+        let (read, on_load_balancer) = futures::try_join!(
+            async {
+                match read {
+                    Read::Swept { targets, groups } => Ok((targets, groups)),
+                    Read::Ahead { managed } => self.targets_and_groups(&balancer, managed).await,
+                }
+            },
+            async {
+                if balancer.zonal_shift_enabled {
+                    self.shifts.in_effect(balancer.arn.as_str()).await
+                } else {
+                    Ok(Vec::new())
+                }
             }
-        }
+        )?;
+        let (targets, groups) = read;
+        // Each group's shifts, at once.
+        let taking_part: Vec<(&AutoScalingGroupName, &str)> = groups
+            .iter()
+            .filter(|group| group.zonal_shift_enabled)
+            .filter_map(|group| Some((&group.name, group.arn.as_deref()?)))
+            .collect();
+        let shifts = futures::future::try_join_all(
+            taking_part
+                .iter()
+                .map(|(_, arn)| self.shifts.in_effect(arn)),
+        )
+        .await?;
+        let on_groups: BTreeMap<AutoScalingGroupName, Vec<ZoneShift>> = taking_part
+            .iter()
+            .map(|(name, _)| (*name).clone())
+            .zip(shifts)
+            .collect();
         Ok(Some(ObservedZone {
             counts: ObservedZone::count(&targets),
             zone,

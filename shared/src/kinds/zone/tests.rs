@@ -350,3 +350,21 @@ async fn a_load_balancer_that_cannot_be_read_during_the_listing_stops_no_other_z
         "{checked:?}"
     );
 }
+
+#[tokio::test]
+async fn targets_of_a_group_outside_the_managed_ones_are_still_counted_by_zone() {
+    // The managed groups are read ahead to name the targets' owners in one round trip;
+    // targets none of them owns are looked up one by one, not left uncounted.
+    let w = World::new();
+    w.fleet.update_group("web", |group| group.tags.clear());
+    w.zone_b(true);
+    let report = w
+        .handler(Mode::Enforce, Utc::now)
+        .handle(zone_alarm("ALARM"))
+        .await
+        .unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Remediate, "{report:?}");
+    let zone_id = w.fleet.zone_id(&b()).unwrap();
+    // The load balancer only: a group Rebound does not manage is never shifted.
+    assert_eq!(w.fleet.zonal_calls(), [format!("start {LB} {zone_id}")]);
+}
