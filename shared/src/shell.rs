@@ -47,6 +47,12 @@ pub const METRICS: [&str; 7] = [
 /// deadline: a check takes a few calls, and what is left goes to the next sweep.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
+/// A check still running this close to the deadline is cut: Lambda would stop the
+/// whole invocation at the deadline, losing the sweep's backlog and report with it. A
+/// check cut after its write-ahead is settled from it by the next check, as after a
+/// timeout; the resource is left to the next sweep.
+pub const DEADLINE_CUT_MARGIN: Duration = Duration::from_secs(1);
+
 /// The invocation's deadline from the Lambda context's `deadline` (milliseconds).
 /// Lambda sends a Unix time; local runtime emulators send a plain duration instead
 /// (`cargo lambda watch` sends 600000): anything before 2001 is read as time left.
@@ -316,6 +322,7 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
         let order: Vec<ResourceRef> = resources.iter().map(|(r, _)| r.clone()).collect();
         let total = resources.len();
         let stop_at = deadline.and_then(|d| d.checked_sub(DEADLINE_MARGIN));
+        let cut_at = deadline.and_then(|d| d.checked_sub(DEADLINE_CUT_MARGIN));
         let cue = K::Cue::default();
         let cue = &cue;
         let outcomes: Vec<(ResourceRef, Option<Result<CheckReport, Error>>)> =
@@ -324,11 +331,25 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
                     if stop_at.is_some_and(|stop| SystemTime::now() >= stop) {
                         return (resource, None);
                     }
-                    let result = self
-                        .workflow()
-                        .reconcile_from(&resource, cue, incident, "sweep", tally)
-                        .await;
-                    (resource, Some(result))
+                    let workflow = self.workflow();
+                    // On the heap: a check's future is large, and the stream holds several.
+                    let check =
+                        Box::pin(workflow.reconcile_from(&resource, cue, incident, "sweep", tally));
+                    // A check may wait for its share of the API rate (paced calls): it
+                    // can outlast the margin it started within.
+                    let outcome = match cut_at {
+                        None => Some(check.await),
+                        Some(cut_at) => {
+                            let left = cut_at
+                                .duration_since(SystemTime::now())
+                                .unwrap_or(Duration::ZERO);
+                            tokio::time::timeout(left, check).await.ok()
+                        }
+                    };
+                    if outcome.is_none() {
+                        warn!(resource = %resource, "check cut at the deadline; left to the next sweep");
+                    }
+                    (resource, outcome)
                 })
                 .buffer_unordered(self.kind.settings().sweep_concurrency.max(1))
                 .collect()
@@ -403,19 +424,32 @@ impl<K: Kind, S: IncidentStore> Function<K, S> {
 }
 
 /// The order a sweep checks in, so that what one invocation cannot cover is covered
-/// first by the next: the resources with an open incident, then those the last sweep
-/// had no time for (in its order), then the rest.
+/// first by the next: least recently checked first, an open incident ahead of its
+/// equals. What the last sweep had no time for (its backlog, in its order) was checked
+/// less recently than anything it reached, so: the open incidents in the backlog, the
+/// rest of the backlog, the other open incidents, then the rest. Open incidents the
+/// last sweep reached wait behind its backlog, or enough of them to fill a sweep would
+/// starve the rest; each is still checked at least every other sweep.
 fn sweep_order(
     mut listed: BTreeMap<ResourceRef, Option<Incident>>,
     backlog: &[ResourceRef],
 ) -> Vec<(ResourceRef, Option<Incident>)> {
     let mut ordered: Vec<(ResourceRef, Option<Incident>)> = Vec::with_capacity(listed.len());
+    let is_open = |listed: &BTreeMap<ResourceRef, Option<Incident>>, resource: &ResourceRef| {
+        listed.get(resource).is_some_and(Option::is_some)
+    };
+    let (open_behind, rest_behind): (Vec<&ResourceRef>, Vec<&ResourceRef>) =
+        backlog.iter().partition(|r| is_open(&listed, r));
     let open: Vec<ResourceRef> = listed
         .iter()
         .filter(|(_, incident)| incident.is_some())
         .map(|(r, _)| r.clone())
         .collect();
-    for resource in open.iter().chain(backlog) {
+    for resource in open_behind
+        .into_iter()
+        .chain(rest_behind)
+        .chain(open.iter())
+    {
         if let Some(incident) = listed.remove(resource) {
             ordered.push((resource.clone(), incident));
         }
@@ -475,23 +509,76 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_sweep_checks_open_incidents_then_last_sweep_s_backlog_then_the_rest() {
-        let listed: BTreeMap<ResourceRef, Option<Incident>> = ["a", "b", "c", "d", "e"]
-            .into_iter()
+    fn listing(ids: &[&str], open: &[&str]) -> BTreeMap<ResourceRef, Option<Incident>> {
+        ids.iter()
             .map(|id| {
                 let resource = tg(id);
-                let incident = (id == "e").then(|| open_on(&resource));
+                let incident = open.contains(id).then(|| open_on(&resource));
                 (resource, incident)
             })
-            .collect();
+            .collect()
+    }
+
+    fn ids(order: Vec<(ResourceRef, Option<Incident>)>) -> Vec<String> {
+        order.into_iter().map(|(r, _)| r.id).collect()
+    }
+
+    #[test]
+    fn a_sweep_checks_open_incidents_then_last_sweep_s_backlog_then_the_rest() {
+        let listed = listing(&["a", "b", "c", "d", "e"], &["e"]);
         // The backlog names one resource no longer listed (gone since): skipped.
         let backlog = [tg("d"), tg("gone"), tg("b")];
-        let order: Vec<String> = sweep_order(listed, &backlog)
-            .into_iter()
-            .map(|(r, _)| r.id)
+        assert_eq!(
+            ids(sweep_order(listed, &backlog)),
+            ["d", "b", "e", "a", "c"]
+        );
+        // With nothing left behind, open incidents come first.
+        let listed = listing(&["a", "b", "c", "d", "e"], &["e"]);
+        assert_eq!(ids(sweep_order(listed, &[])), ["e", "a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn open_incidents_left_behind_come_first_then_the_rest_left_behind() {
+        let listed = listing(&["a", "b", "c", "d", "e"], &["c", "e"]);
+        let backlog = [tg("a"), tg("c"), tg("b")];
+        assert_eq!(
+            ids(sweep_order(listed, &backlog)),
+            ["c", "a", "b", "e", "d"]
+        );
+    }
+
+    #[test]
+    fn more_open_incidents_than_a_sweep_can_check_starve_nothing() {
+        // 100 listed, 40 with an open incident, 25 checks a sweep: every open incident
+        // is checked at least every other sweep, and the rest share what is left
+        // instead of waiting for ever.
+        let all: Vec<String> = (0..100).map(|n| format!("tg-{n:03}")).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let open = &all[60..];
+        let mut backlog: Vec<ResourceRef> = Vec::new();
+        let mut last_checked: BTreeMap<String, usize> = BTreeMap::new();
+        for sweep in 0..16 {
+            let order = ids(sweep_order(listing(&all, open), &backlog));
+            assert_eq!(order.len(), 100);
+            for id in &order[..25] {
+                last_checked.insert(id.clone(), sweep);
+            }
+            backlog = order[25..].iter().map(|id| tg(id)).collect();
+            if sweep >= 1 {
+                for id in open {
+                    assert!(
+                        last_checked.get(*id).is_some_and(|at| *at + 1 >= sweep),
+                        "{id} not checked in sweeps {} and {sweep}",
+                        sweep - 1
+                    );
+                }
+            }
+        }
+        let never: Vec<&&str> = all
+            .iter()
+            .filter(|id| !last_checked.contains_key(**id))
             .collect();
-        assert_eq!(order, ["e", "d", "b", "a", "c"]);
+        assert!(never.is_empty(), "never checked: {never:?}");
     }
 
     #[test]

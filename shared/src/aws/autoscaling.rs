@@ -1,4 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, InstanceRefreshStatus, Tag};
@@ -23,13 +25,27 @@ const MAX_INSTANCE_IDS_PER_CALL: usize = 50;
 #[derive(Clone)]
 pub struct AutoScaling {
     client: LazyClient<Client>,
+    /// The last listing of managed groups filled more than a page: a delivery does not
+    /// read them ahead (the next listing that fits one page clears it).
+    many_managed: Arc<AtomicBool>,
 }
+
+/// The most groups one `DescribeAutoScalingGroups` page holds (the default is 50).
+const GROUPS_PER_PAGE: i32 = 100;
 
 impl AutoScaling {
     pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
         Self {
             client: client.into(),
+            many_managed: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn managed_filter(tag_key: &str) -> Filter {
+        Filter::builder()
+            .name(format!("tag:{tag_key}"))
+            .values("true")
+            .build()
     }
 
     async fn refresh_running(&self, group: &str) -> Result<bool, Error> {
@@ -261,26 +277,50 @@ impl ScalingGroups for AutoScaling {
     }
 
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {
-        let filter = Filter::builder()
-            .name(format!("tag:{tag_key}"))
-            .values("true")
-            .build();
         let mut pages = self
             .client
             .describe_auto_scaling_groups()
-            .filters(filter)
-            // The most a page holds (the default is 50): half the calls.
-            .max_records(100)
+            .filters(Self::managed_filter(tag_key))
+            .max_records(GROUPS_PER_PAGE)
             .into_paginator()
             .send();
         let mut groups = Vec::new();
+        let mut page_count = 0;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("DescribeAutoScalingGroups", e))?;
+            page_count += 1;
             for group in page.auto_scaling_groups() {
                 groups.extend(self.convert(group, None).await?);
             }
         }
+        self.many_managed.store(page_count > 1, Ordering::Relaxed);
         Ok(groups)
+    }
+
+    async fn managed_groups_in_one_call(
+        &self,
+        tag_key: &str,
+    ) -> Result<Option<Vec<ScalingGroup>>, Error> {
+        if self.many_managed.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let page = self
+            .client
+            .describe_auto_scaling_groups()
+            .filters(Self::managed_filter(tag_key))
+            .max_records(GROUPS_PER_PAGE)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeAutoScalingGroups", e))?;
+        if page.next_token().is_some_and(|token| !token.is_empty()) {
+            self.many_managed.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let mut groups = Vec::new();
+        for group in page.auto_scaling_groups() {
+            groups.extend(self.convert(group, None).await?);
+        }
+        Ok(Some(groups))
     }
 
     async fn refresh_in_progress(&self, group: &AutoScalingGroupName) -> Result<bool, Error> {

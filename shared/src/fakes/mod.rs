@@ -158,6 +158,8 @@ struct FleetState {
     groups: Vec<ScalingGroup>,
     replaced: Vec<(ActionKind, AutoScalingGroupName, InstanceId)>,
     describe_calls: usize,
+    /// The managed groups fill more than one page: none are read ahead.
+    many_managed: bool,
     fail_next_replace: Option<Error>,
     hang_next_replace: bool,
     gone_next_replace: bool,
@@ -216,6 +218,12 @@ impl FakeFleet {
         if let Some(group) = state.groups.iter_mut().find(|g| g.name.as_str() == name) {
             change(group);
         }
+    }
+
+    /// Makes the managed groups too many for one call: deliveries find the owners of
+    /// the targets from the targets instead.
+    pub fn fill_more_than_a_page_of_managed_groups(&self) {
+        lock(&self.inner).many_managed = true;
     }
 
     /// Fails the next target-health read of one target group.
@@ -435,6 +443,17 @@ impl ScalingGroups for FakeFleet {
     async fn managed_groups(&self, tag_key: &str) -> Result<Vec<ScalingGroup>, Error> {
         round_trip().await;
         Ok(self.describe_groups(|g| g.is_managed(tag_key)))
+    }
+
+    async fn managed_groups_in_one_call(
+        &self,
+        tag_key: &str,
+    ) -> Result<Option<Vec<ScalingGroup>>, Error> {
+        round_trip().await;
+        if lock(&self.inner).many_managed {
+            return Ok(None);
+        }
+        Ok(Some(self.describe_groups(|g| g.is_managed(tag_key))))
     }
 
     async fn refresh_in_progress(&self, group: &AutoScalingGroupName) -> Result<bool, Error> {

@@ -375,3 +375,44 @@ async fn a_group_launching_from_a_launch_configuration_or_a_mixed_policy_has_a_l
         ]
     );
 }
+
+fn page_of_web(next_token: Option<&str>) -> DescribeAutoScalingGroupsOutput {
+    DescribeAutoScalingGroupsOutput::builder()
+        .auto_scaling_groups(
+            AutoScalingGroup::builder()
+                .auto_scaling_group_name("web")
+                .build(),
+        )
+        .set_next_token(next_token.map(str::to_owned))
+        .build()
+}
+
+#[tokio::test]
+async fn managed_groups_that_fit_one_page_are_read_ahead_in_one_call() {
+    let page = mock!(Client::describe_auto_scaling_groups)
+        .match_requests(|req| req.max_records() == Some(100))
+        .then_output(|| page_of_web(None));
+    let client = mock_client!(aws_sdk_autoscaling, [&page]);
+    let groups = AutoScaling::new(client);
+    let ahead = groups
+        .managed_groups_in_one_call("rebound:managed")
+        .await
+        .unwrap();
+    assert_eq!(ahead.map(|found| found.len()), Some(1));
+}
+
+#[tokio::test]
+async fn managed_groups_beyond_one_page_are_not_read_ahead_and_not_asked_again() {
+    let page =
+        mock!(Client::describe_auto_scaling_groups).then_output(|| page_of_web(Some("next")));
+    let client = mock_client!(aws_sdk_autoscaling, [&page]);
+    let groups = AutoScaling::new(client);
+    for delivery in ["first", "second"] {
+        let ahead = groups
+            .managed_groups_in_one_call("rebound:managed")
+            .await
+            .unwrap();
+        assert_eq!(ahead, None, "{delivery}");
+    }
+    assert_eq!(page.num_calls(), 1, "the second delivery asks nothing");
+}

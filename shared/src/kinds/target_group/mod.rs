@@ -373,7 +373,8 @@ pub struct FirstLook {
 /// Reads made ahead of knowing they are needed; an error counts only if they are.
 #[derive(Debug)]
 struct ReadAhead {
-    managed: Result<Vec<ScalingGroup>, Error>,
+    /// `None` when there are too many to list in one call.
+    managed: Result<Option<Vec<ScalingGroup>>, Error>,
     balancers: Result<Vec<LoadBalancerArn>, Error>,
 }
 
@@ -566,7 +567,7 @@ where
         let (targets, managed, balancers) = futures::join!(
             self.targets.target_health(&arn),
             self.groups
-                .managed_groups(&self.policy.settings.managed_tag_key),
+                .managed_groups_in_one_call(&self.policy.settings.managed_tag_key),
             self.zones.balancers_in_front(&arn)
         );
         Ok(targets?.map(|targets| FirstLook {
@@ -577,7 +578,7 @@ where
 
     fn scopes_at_first_look(&self, look: &FirstLook, cue: &Cue) -> Vec<ResourceRef> {
         match look.ahead.as_ref().map(|a| a.managed.as_ref()) {
-            Some(Ok(managed)) => acting_scopes(
+            Some(Ok(Some(managed))) => acting_scopes(
                 &self.policy.settings,
                 &look.targets,
                 managed,
@@ -631,24 +632,9 @@ where
         if failing || incident.is_some() || suspended_behind {
             let members: Vec<InstanceId> = targets.iter().map(|t| t.instance_id.clone()).collect();
             let refresh = failing.then_some(self.policy.settings.managed_tag_key.as_str());
-            let mut unowned = members;
-            if let Some(managed) = managed_ahead {
-                groups = managed?
-                    .into_iter()
-                    .filter(|g| unowned.iter().any(|m| g.instance(m).is_some()))
-                    .collect();
-                unowned.retain(|m| groups.iter().all(|g| g.instance(m).is_none()));
-                refresh_unread = failing;
-            }
-            // Instances in no managed group: their groups (unmanaged, or tagged since
-            // the listing) found by their members, as without a listing.
-            if !unowned.is_empty() {
-                for group in self.groups.groups_owning(&unowned, refresh).await? {
-                    if groups.iter().all(|g| g.name != group.name) {
-                        groups.push(group);
-                    }
-                }
-            }
+            let listed = managed_ahead.transpose()?.flatten();
+            refresh_unread = failing && listed.is_some();
+            groups = owning_groups(&self.groups, listed, members, refresh).await?;
             let missing: Vec<String> = incident
                 .map(policy::acted_through)
                 .unwrap_or_default()
@@ -886,4 +872,36 @@ where
             .min()
             .or(Some(self.policy.rto.as_secs()))
     }
+}
+
+/// The groups owning `members`: those of `listed` (the managed groups with their
+/// instances, when read ahead) holding one, then, for the members none of them holds,
+/// whichever groups do (unmanaged, or tagged or launched since the listing), found by
+/// their members; each group once.
+pub(crate) async fn owning_groups<G: ScalingGroups>(
+    source: &G,
+    listed: Option<Vec<ScalingGroup>>,
+    members: Vec<InstanceId>,
+    refresh_if_managed_by: Option<&str>,
+) -> Result<Vec<ScalingGroup>, Error> {
+    let mut groups: Vec<ScalingGroup> = listed
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| members.iter().any(|m| g.instance(m).is_some()))
+        .collect();
+    let unowned: Vec<InstanceId> = members
+        .into_iter()
+        .filter(|m| groups.iter().all(|g| g.instance(m).is_none()))
+        .collect();
+    if !unowned.is_empty() {
+        for group in source
+            .groups_owning(&unowned, refresh_if_managed_by)
+            .await?
+        {
+            if groups.iter().all(|g| g.name != group.name) {
+                groups.push(group);
+            }
+        }
+    }
+    Ok(groups)
 }

@@ -68,6 +68,15 @@ pub trait ScalingGroups: Send + Sync {
         tag_key: &str,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 
+    /// What [`ScalingGroups::managed_groups`] answers, when one call can: `None`, with
+    /// at most that one call, when the managed groups fill more than a page, whose
+    /// further pages would be round trips one after another — more than the two
+    /// (each instance's group, then the group) a delivery spends without them.
+    fn managed_groups_in_one_call(
+        &self,
+        tag_key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<ScalingGroup>>, Error>> + Send;
+
     /// Whether an instance refresh is running on the group (a call per group).
     fn refresh_in_progress(
         &self,

@@ -222,6 +222,24 @@ async fn an_alarm_on_one_failing_instance_replaces_exactly_that_instance() {
 }
 
 #[tokio::test]
+async fn with_more_managed_groups_than_one_call_lists_the_failing_instance_is_still_replaced() {
+    // Too many managed groups to read ahead in one call: the owner of the failing
+    // instance is found from the instance, and every guard still has its group.
+    let w = world(1);
+    w.fleet.fill_more_than_a_page_of_managed_groups();
+    deliver(&w, "alarm-state-change.json").await;
+    assert_eq!(
+        w.fleet.replaced(),
+        vec![(
+            SET_INSTANCE_HEALTH,
+            AutoScalingGroupName::parse("rebound-demo-web-asg").unwrap(),
+            iid(1)
+        )]
+    );
+    assert_eq!(w.store.incidents()[0].state, IncidentState::Remediating);
+}
+
+#[tokio::test]
 async fn the_alarm_action_payload_is_handled_like_the_eventbridge_event() {
     let w = world(1);
     deliver(&w, "alarm-action.json").await;
@@ -1867,4 +1885,29 @@ fn an_invalid_evidence_bucket_is_named_with_what_is_expected() {
         "{err}"
     );
     assert!(err.contains("an S3 bucket name"), "{err}");
+}
+
+#[tokio::test]
+async fn a_sweep_check_that_outlasts_the_deadline_is_cut_and_left_to_the_next_sweep() {
+    // A paced check can wait past the margin it started within; Lambda would stop the
+    // invocation at its deadline and lose the sweep's backlog. The check is cut a
+    // moment before, its intent already stored for the next check to settle.
+    let w = world(1);
+    w.fleet.hang_next_replace();
+    let deadline =
+        SystemTime::now() + crate::shell::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
+    let report = w
+        .handler
+        .handle_until(event("scheduled-sweep.json"), Some(deadline))
+        .await
+        .unwrap();
+    assert!(
+        SystemTime::now() < deadline,
+        "the sweep ended before its deadline"
+    );
+    let deferred: Vec<&str> = report.deferred.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(deferred, [tg().as_str()], "{report:#?}");
+    assert!(report.checks.is_empty() && report.failures.is_empty());
+    let incident = &w.store.incidents()[0];
+    assert_eq!(incident.actions[0].outcome, ActionOutcome::Pending);
 }

@@ -41,6 +41,7 @@ use crate::error::Error;
 use crate::ids::{AutoScalingGroupName, AvailabilityZone, InstanceId, LoadBalancerArn, ZoneId};
 use crate::kind::{Acting, Kind};
 use crate::kinds::target_group::observation::{ScalingGroup, TargetHealth};
+use crate::kinds::target_group::owning_groups;
 use crate::kinds::target_group::ports::{ScalingGroups, TargetHealthSource};
 use crate::policy::{rto_from_tags, History};
 use crate::zonal::{self, ZonalRule, ZoneCount};
@@ -267,7 +268,7 @@ pub enum Read {
         groups: Vec<ScalingGroup>,
     },
     /// Only the managed groups with their instances (`None` when they could not be
-    /// read): the targets are read next.
+    /// read, or not in one call): the targets are read next.
     Ahead { managed: Option<Vec<ScalingGroup>> },
 }
 
@@ -374,30 +375,13 @@ where
         .into_iter()
         .flatten()
         .collect();
-        let mut unowned: BTreeSet<InstanceId> = per_target_group
+        let members: BTreeSet<InstanceId> = per_target_group
             .iter()
             .flatten()
             .map(|t| t.instance_id.clone())
             .collect();
-        let mut groups: Vec<ScalingGroup> = managed
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|group| {
-                group
-                    .instances
-                    .iter()
-                    .any(|i| unowned.contains(&i.instance_id))
-            })
-            .collect();
-        for group in &groups {
-            for instance in &group.instances {
-                unowned.remove(&instance.instance_id);
-            }
-        }
-        if !unowned.is_empty() {
-            let unowned: Vec<InstanceId> = unowned.into_iter().collect();
-            groups.extend(self.groups.groups_owning(&unowned, None).await?);
-        }
+        let groups =
+            owning_groups(&self.groups, managed, members.into_iter().collect(), None).await?;
         Ok((merge_targets(per_target_group, &groups), groups))
     }
 
@@ -503,8 +487,9 @@ where
         let (arn, zone) = parse_zone_ref(&resource.id)?;
         let swept = self.swept.take(&arn, &zone);
         // Unless the sweep read them, the managed groups with their instances are read
-        // too: they name the groups owning the targets in the same round trip as the
-        // targets (instead of two after them: each instance's group, then the group).
+        // too, when one call lists them: they name the groups owning the targets in the
+        // same round trip as the targets (instead of two after them: each instance's
+        // group, then the group).
         let (zone_ids, balancer, managed) = futures::join!(
             self.shifts.zone_ids(),
             async {
@@ -518,7 +503,7 @@ where
                     Some(_) => None,
                     None => Some(
                         self.groups
-                            .managed_groups(&self.policy.settings.managed_tag_key)
+                            .managed_groups_in_one_call(&self.policy.settings.managed_tag_key)
                             .await,
                     ),
                 }
@@ -529,7 +514,7 @@ where
         };
         let zone_ids = zone_ids?;
         let managed = match managed {
-            Some(Ok(managed)) => Some(managed),
+            Some(Ok(managed)) => managed,
             Some(Err(err)) => {
                 // Only a shortcut: the groups are then found from the targets.
                 tracing::warn!(error = %err, "managed groups not read ahead");
