@@ -54,6 +54,9 @@
 if [[ -z "${_REBOUND_CARGO_TOOLS_SH:-}" ]]; then
 _REBOUND_CARGO_TOOLS_SH=1
 
+# shellcheck source=scripts/lib/background.sh
+source "$(dirname "${BASH_SOURCE[0]}")/background.sh"
+
 CARGO_DENY_VERSION=0.20.2
 CARGO_FUZZ_VERSION=0.13.2
 MDBOOK_VERSION=0.4.52
@@ -111,47 +114,22 @@ mdbook_ensure() {
     cargo_tool_ensure mdbook "$MDBOOK_VERSION" "" --no-default-features
 }
 
-_REBOUND_CARGO_TOOLS_JOB=""
-_REBOUND_CARGO_TOOLS_LOG=""
-
 cargo_tools_start() {
-    _REBOUND_CARGO_TOOLS_LOG="$(mktemp "${TMPDIR:-/tmp}/rebound-cargo-tools.XXXXXX")" || return 1
-    (
-        renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
-        "$@"
-    ) </dev/null >"$_REBOUND_CARGO_TOOLS_LOG" 2>&1 &
-    _REBOUND_CARGO_TOOLS_JOB=$!
+    background_start cargo-tools 19 "$@"
 }
 
 cargo_tools_join() {
     local status=0
-    [[ -n "$_REBOUND_CARGO_TOOLS_JOB" ]] || return 0
-    wait "$_REBOUND_CARGO_TOOLS_JOB" || status=$?
-    _REBOUND_CARGO_TOOLS_JOB=""
     # What it said (which tool it installed, or why it failed), as a foreground install would.
-    cat "$_REBOUND_CARGO_TOOLS_LOG" >&2
-    rm -f "$_REBOUND_CARGO_TOOLS_LOG"
+    background_join cargo-tools always || status=$?
     if ((status != 0)); then
         echo "cargo_tools: installing the pinned cargo tools failed (exit status $status; its output is above)" >&2
     fi
     ((status == 0))
 }
 
-_cargo_tools_kill_tree() {
-    local child
-    for child in $(pgrep -P "$1" 2>/dev/null); do
-        _cargo_tools_kill_tree "$child"
-    done
-    kill "$1" 2>/dev/null || true
-}
-
 cargo_tools_stop() {
-    if [[ -n "$_REBOUND_CARGO_TOOLS_JOB" ]]; then
-        _cargo_tools_kill_tree "$_REBOUND_CARGO_TOOLS_JOB"
-        wait "$_REBOUND_CARGO_TOOLS_JOB" 2>/dev/null || true
-        _REBOUND_CARGO_TOOLS_JOB=""
-        rm -f "$_REBOUND_CARGO_TOOLS_LOG"
-    fi
+    background_stop cargo-tools
 }
 
 fi

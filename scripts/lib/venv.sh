@@ -34,6 +34,8 @@ if [[ -z "${_REBOUND_VENV_SH:-}" ]]; then
 _REBOUND_VENV_SH=1
 
 _REBOUND_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/lib/background.sh
+source "$_REBOUND_ROOT/scripts/lib/background.sh"
 
 # _venv_install VENV REQUIREMENTS [NAME...]: create VENV if missing and install
 # REQUIREMENTS (with NAMEs: only their lines) whenever that file is newer than the venv's
@@ -109,15 +111,10 @@ venv_ensure() {
     export REBOUND_PYTHON="$venv/bin/python"
 }
 
-_REBOUND_VENV_JOB=""
-_REBOUND_VENV_JOB_LOG=""
-
 # venv_ensure_start COMMAND [ARG...]: run COMMAND (venv_ensure with its arguments, or a
 # function of the caller's that calls venv_ensure / checkov_venv_ensure) in the background.
 venv_ensure_start() {
-    _REBOUND_VENV_JOB_LOG="$(mktemp "${TMPDIR:-/tmp}/rebound-venv.XXXXXX")" || return 1
-    "$@" </dev/null >"$_REBOUND_VENV_JOB_LOG" 2>&1 &
-    _REBOUND_VENV_JOB=$!
+    background_start venv 0 "$@"
 }
 
 # venv_ensure_join: wait for it; on failure print its output and return 1. The caller then
@@ -125,32 +122,15 @@ venv_ensure_start() {
 # exports the variables.
 venv_ensure_join() {
     local status=0
-    [[ -n "$_REBOUND_VENV_JOB" ]] || return 0
-    wait "$_REBOUND_VENV_JOB" || status=$?
-    _REBOUND_VENV_JOB=""
+    background_join venv on-failure || status=$?
     if ((status != 0)); then
-        echo "venv_ensure: installing the pinned Python tools failed (exit status $status):" >&2
-        cat "$_REBOUND_VENV_JOB_LOG" >&2
+        echo "venv_ensure: installing the pinned Python tools failed (exit status $status; its output is above)" >&2
     fi
-    rm -f "$_REBOUND_VENV_JOB_LOG"
     ((status == 0))
 }
 
-_venv_kill_tree() {
-    local child
-    for child in $(pgrep -P "$1" 2>/dev/null); do
-        _venv_kill_tree "$child"
-    done
-    kill "$1" 2>/dev/null || true
-}
-
 venv_ensure_stop() {
-    if [[ -n "$_REBOUND_VENV_JOB" ]]; then
-        _venv_kill_tree "$_REBOUND_VENV_JOB"
-        wait "$_REBOUND_VENV_JOB" 2>/dev/null || true
-        _REBOUND_VENV_JOB=""
-        rm -f "$_REBOUND_VENV_JOB_LOG"
-    fi
+    background_stop venv
 }
 
 bench_venv_ensure() {
