@@ -58,6 +58,8 @@ struct OpenAhead {
 /// in the background too, so init does not evaluate any endpoint rules).
 #[derive(Debug)]
 enum Ahead {
+    /// Endpoints given as they are: the tests' seam (local servers, no service to resolve).
+    #[cfg(test)]
     Endpoints(BTreeSet<String>),
     // Boxed: the configuration is large, and held once per process.
     Services(Box<aws_types::SdkConfig>, Vec<super::Service>),
@@ -66,6 +68,7 @@ enum Ahead {
 impl Ahead {
     async fn endpoints(self) -> BTreeSet<String> {
         match self {
+            #[cfg(test)]
             Self::Endpoints(endpoints) => endpoints,
             Self::Services(sdk, services) => super::endpoints(&sdk, &services).await,
         }
@@ -185,7 +188,9 @@ impl Https {
     }
 
     /// Opens a connection to each endpoint when the first request goes out, alongside
-    /// it (see [`OpenAhead`]); nothing during init.
+    /// it (see [`OpenAhead`]); nothing during init. The functions name services
+    /// ([`Https::open_services_with_first_call`]); the tests, local servers.
+    #[cfg(test)]
     pub fn open_with_first_call(&self, endpoints: BTreeSet<String>) {
         self.ahead.put(Ahead::Endpoints(endpoints));
     }

@@ -69,6 +69,7 @@ impl FakeFleet {
                 .zonal
                 .zone_ids
                 .entry(zone.clone())
+                // allow: "use1-az<n>" is a valid zone ID for every n; tests only (test-util).
                 .or_insert_with(|| ZoneId::parse(format!("use1-az{next}")).expect("zone id"));
         }
         state.zonal.balancers.insert(balancer.arn.clone(), balancer);
@@ -97,6 +98,7 @@ impl FakeFleet {
         comment: &str,
     ) -> String {
         let mut state = lock(&self.inner);
+        // allow: a test naming a zone no load balancer has is the test's bug (test-util).
         let away_from = state.zonal.zone_ids.get(zone).cloned().expect("known zone");
         state.zonal.next_id += 1;
         let id = format!("shift-{}", state.zonal.next_id);

@@ -59,10 +59,10 @@ pub trait ScalingGroups: Send + Sync {
         refresh_if_managed_by: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ScalingGroup>, Error>> + Send;
 
-    /// Groups tagged `tag_key=true`, each with all its members (for the sweep, and
-    /// read ahead by a delivery that says instances fail: one call instead of finding
-    /// the owners of the instances, then describing them). The refresh status is not
-    /// read: see [`ScalingGroups::refresh_in_progress`].
+    /// Groups tagged `tag_key=true`, each with all its members (the sweep's listing;
+    /// a delivery reads them ahead through [`ScalingGroups::managed_groups_in_one_call`]:
+    /// one call instead of finding the owners of the instances, then describing them).
+    /// The refresh status is not read: see [`ScalingGroups::refresh_in_progress`].
     fn managed_groups(
         &self,
         tag_key: &str,
